@@ -1,0 +1,32 @@
+//! The boundary between the runtime and an engine.
+//!
+//! An engine compiles a validated module once into [`CompiledCode`]; the runtime then runs any
+//! defined function of any instance of that module through it. Everything an engine needs at run
+//! time (memories, tables, globals, function references, segments, limits) it reads from the
+//! [`Instance`](crate::vm::Instance) it is handed.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::trap::{Error, Trap};
+use crate::vm::Instance;
+
+/// A way to run Wasm: the interpreter or the compiler.
+pub trait Engine: Send + Sync + 'static {
+    /// A short name: "interpreter" or "compiler".
+    fn name(&self) -> &'static str;
+
+    /// Compiles every defined function of `module`. Errors are [`Error::Compile`].
+    fn compile(&self, module: &Arc<keel_decode::Module>) -> Result<Arc<dyn CompiledCode>, Error>;
+}
+
+/// A module's code, compiled by an engine.
+pub trait CompiledCode: Send + Sync + 'static {
+    /// Runs defined function `def_index` of `instance`. `values` holds the parameters on entry
+    /// (one slot each, two for v128) and receives the results; it is at least as long as either.
+    /// The caller holds `instance`'s lock set.
+    fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap>;
+
+    /// The code as `Any`, so an engine can recognise its own code when a call crosses instances.
+    fn as_any(&self) -> &dyn Any;
+}

@@ -1,0 +1,235 @@
+//! Functions as the API sees them: [`Func`] and its typed form [`TypedFunc`].
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use keel_decode::FuncType;
+
+use crate::trap::{Error, Result};
+use crate::typed::{WasmParams, WasmResults};
+use crate::value::{ExternRef, Val, ValType};
+use crate::vm::{FuncData, Instance, Store};
+
+/// A function: exported by a module, defined by the host, or taken from a table.
+#[derive(Clone)]
+pub struct Func {
+    owner: Arc<Instance>,
+    data: *const FuncData,
+}
+
+// SAFETY: `data` points into `owner` or into an instance `owner` keeps alive; FuncData and
+// Instance are Send + Sync.
+unsafe impl Send for Func {}
+// SAFETY: as above.
+unsafe impl Sync for Func {}
+
+impl Func {
+    pub(crate) fn new(owner: Arc<Instance>, data: *const FuncData) -> Func {
+        Func { owner, data }
+    }
+
+    pub(crate) fn data(&self) -> &FuncData {
+        // SAFETY: see the `Send` impl.
+        unsafe { &*self.data }
+    }
+
+    /// The function a raw funcref slot refers to; `None` for null.
+    ///
+    /// # Safety
+    /// `raw` must be 0 or a funcref produced by this runtime whose function is alive.
+    pub unsafe fn from_raw(raw: u64) -> Option<Func> {
+        if raw == 0 {
+            return None;
+        }
+        // SAFETY: guaranteed by the caller.
+        let data = unsafe { FuncData::from_raw(raw) };
+        let ptr = data.instance() as *const Instance;
+        // SAFETY: every Instance lives in an `Arc` (built by `Arc::new_cyclic`), and it is alive,
+        // so taking one more strong reference is sound.
+        let owner = unsafe {
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        };
+        Some(Func { owner, data })
+    }
+
+    /// The raw funcref slot for this function. The store keeps the function alive from now on,
+    /// since Wasm may hold the value.
+    pub fn to_raw(&self, store: &Store) -> u64 {
+        let raw = self.data().to_raw();
+        store.keep_alive(raw, || Box::new(self.owner.clone()));
+        raw
+    }
+
+    /// Its signature.
+    pub fn ty(&self) -> &FuncType {
+        &self.data().ty
+    }
+
+    /// Whether two handles name the same function.
+    pub fn ptr_eq(&self, other: &Func) -> bool {
+        std::ptr::eq(self.data, other.data)
+    }
+
+    /// Calls the function with `args`, checked against its signature, and returns its results.
+    pub fn call(&self, args: &[Val]) -> Result<Vec<Val>> {
+        let ty = self.ty();
+        if args.len() != ty.params.len() || args.iter().zip(ty.params.iter()).any(|(a, t)| a.ty() != *t) {
+            let got: Vec<String> = args.iter().map(|a| a.ty().to_string()).collect();
+            return Err(Error::Usage(format!(
+                "function of type {ty} called with arguments ({})",
+                got.join(", ")
+            )));
+        }
+        let store = self.owner.store();
+        let mut values = vec![0u64; self.data().value_slots()];
+        let mut at = 0;
+        for a in args {
+            at += write_val(store, a, &mut values[at..]);
+        }
+        self.call_raw(&mut values)?;
+        let mut results = Vec::with_capacity(ty.results.len());
+        let mut at = 0;
+        for t in ty.results.iter() {
+            // SAFETY: the values were written by the callee according to its signature.
+            results.push(unsafe { read_val(*t, &values[at..]) });
+            at += t.slots();
+        }
+        Ok(results)
+    }
+
+    /// Calls the function with raw slots (see [`crate::value`]): parameters in, results out.
+    /// `values` must be at least as long as the larger of the two; types are not checked, which
+    /// makes this the fast path for import sets that know the signature.
+    pub fn call_raw(&self, values: &mut [u64]) -> Result<()> {
+        if values.len() < self.data().value_slots() {
+            return Err(Error::Usage(format!("call_raw needs {} value slots", self.data().value_slots())));
+        }
+        self.data().call_raw(None, values).map_err(Error::Trap)
+    }
+
+    /// The typed form of this function, if its signature is `P -> R`.
+    pub fn typed<P: WasmParams, R: WasmResults>(&self) -> Result<TypedFunc<P, R>> {
+        let ty = self.ty();
+        if &*ty.params != P::types().as_slice() || &*ty.results != R::types().as_slice() {
+            return Err(Error::Usage(format!(
+                "function of type {ty} used as ({}) -> ({})",
+                join(&P::types()),
+                join(&R::types())
+            )));
+        }
+        Ok(TypedFunc { func: self.clone(), _ty: PhantomData })
+    }
+}
+
+fn join(tys: &[ValType]) -> String {
+    tys.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+impl std::fmt::Debug for Func {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Func({})", self.ty())
+    }
+}
+
+/// Writes `v` into raw slots; returns how many it took.
+pub(crate) fn write_val(store: &Store, v: &Val, out: &mut [u64]) -> usize {
+    match v {
+        Val::I32(x) => out[0] = *x as u32 as u64,
+        Val::I64(x) => out[0] = *x as u64,
+        Val::F32(x) => out[0] = *x as u64,
+        Val::F64(x) => out[0] = *x,
+        Val::V128(x) => {
+            out[0] = *x as u64;
+            out[1] = (*x >> 64) as u64;
+            return 2;
+        }
+        Val::FuncRef(f) => out[0] = f.as_ref().map_or(0, |f| f.to_raw(store)),
+        Val::ExternRef(e) => {
+            out[0] = match e {
+                Some(e) => {
+                    store.keep_alive(e.to_raw(), || Box::new(e.clone()));
+                    e.to_raw()
+                }
+                None => 0,
+            }
+        }
+    }
+    1
+}
+
+/// Reads a value of type `ty` from raw slots.
+///
+/// # Safety
+/// For reference types the slot must hold a reference produced by this runtime that is alive.
+pub(crate) unsafe fn read_val(ty: ValType, slots: &[u64]) -> Val {
+    match ty {
+        ValType::I32 => Val::I32(slots[0] as u32 as i32),
+        ValType::I64 => Val::I64(slots[0] as i64),
+        ValType::F32 => Val::F32(slots[0] as u32),
+        ValType::F64 => Val::F64(slots[0]),
+        ValType::V128 => Val::V128(slots[0] as u128 | (slots[1] as u128) << 64),
+        // SAFETY: guaranteed by the caller.
+        ValType::FuncRef => Val::FuncRef(unsafe { Func::from_raw(slots[0]) }),
+        // SAFETY: guaranteed by the caller.
+        ValType::ExternRef => Val::ExternRef(unsafe { ExternRef::from_raw(slots[0]) }),
+    }
+}
+
+/// A function whose signature was checked once, called without per-call type checks.
+///
+/// ```ignore
+/// let add = module.typed_func::<(i32, i32), i32>("add")?;
+/// assert_eq!(add.call((2, 3))?, 5);
+/// ```
+pub struct TypedFunc<P, R> {
+    func: Func,
+    _ty: PhantomData<fn(P) -> R>,
+}
+
+impl<P, R> Clone for TypedFunc<P, R> {
+    fn clone(&self) -> Self {
+        TypedFunc { func: self.func.clone(), _ty: PhantomData }
+    }
+}
+
+impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
+    /// Calls the function.
+    pub fn call(&self, params: P) -> Result<R> {
+        let mut values = [0u64; 16];
+        let n = self.func.data().value_slots();
+        if n <= values.len() {
+            params.store(&mut values);
+            self.func.data().call_raw(None, &mut values[..n.max(1)]).map_err(Error::Trap)?;
+            Ok(R::load(&values))
+        } else {
+            let mut values = vec![0u64; n];
+            params.store(&mut values);
+            self.func.data().call_raw(None, &mut values).map_err(Error::Trap)?;
+            Ok(R::load(&values))
+        }
+    }
+
+    /// The untyped function.
+    pub fn func(&self) -> &Func {
+        &self.func
+    }
+}
+
+impl ExternRef {
+    /// The reference a raw externref slot holds; `None` for null.
+    ///
+    /// # Safety
+    /// `raw` must be 0 or a value produced by [`ExternRef::to_raw`] whose data is alive.
+    pub unsafe fn from_raw(raw: u64) -> Option<ExternRef> {
+        if raw == 0 {
+            return None;
+        }
+        let ptr = raw as usize as *const crate::value::ExternData;
+        // SAFETY: the data lives in an `Arc` that the store keeps alive (see `write_val`).
+        unsafe {
+            Arc::increment_strong_count(ptr);
+            Some(ExternRef(Arc::from_raw(ptr)))
+        }
+    }
+}

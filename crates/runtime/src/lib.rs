@@ -1,0 +1,29 @@
+//! keel-runtime: the store, instances, memories, tables, globals, functions, host functions,
+//! linking by module name, traps and the [`Engine`] trait that the interpreter and the compiler
+//! implement. Most users depend on the `keel` facade, which re-exports this crate's API and picks
+//! an engine.
+
+pub mod engine;
+mod externs;
+mod func;
+mod host;
+mod module;
+mod runtime;
+mod trap;
+mod typed;
+pub mod value;
+pub mod vm;
+
+pub use engine::{CompiledCode, Engine};
+pub use externs::{Extern, Global, Memory, Table};
+pub use func::{Func, TypedFunc};
+pub use host::{HostModuleBuilder, HostResult, IntoHostFunc};
+pub use keel_decode::{
+    DecodeError, ExternKind, Features, FuncType, GlobalType, Limits, MemoryType, TableType,
+};
+pub use module::{CompiledModule, Module};
+pub use runtime::{ModuleConfig, Runtime, RuntimeConfig};
+pub use trap::{Error, FrameInfo, Result, Trap, TrapCode, TrapKind};
+pub use typed::{WasmParams, WasmResults, WasmTy};
+pub use value::{ExternRef, Val, ValType};
+pub use vm::Caller;

@@ -1,0 +1,180 @@
+//! Compiled modules and module instances as the API sees them.
+
+use std::sync::Arc;
+
+use keel_decode::{ExternKind, FuncType, ImportType};
+
+use crate::engine::CompiledCode;
+use crate::externs::{Extern, Global, Memory, Table};
+use crate::func::{Func, TypedFunc};
+use crate::trap::{Error, Result};
+use crate::typed::{WasmParams, WasmResults};
+use crate::vm::Instance;
+
+/// A validated, compiled binary: cheap to clone and share between threads, instantiated any number
+/// of times by the runtime that compiled it.
+#[derive(Clone)]
+pub struct CompiledModule {
+    pub(crate) module: Arc<keel_decode::Module>,
+    pub(crate) code: Arc<dyn CompiledCode>,
+    pub(crate) runtime_id: usize,
+}
+
+impl CompiledModule {
+    /// The module description.
+    pub fn description(&self) -> &Arc<keel_decode::Module> {
+        &self.module
+    }
+
+    /// The module's name from its name section, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.module.names.module.as_deref()
+    }
+
+    /// Imports as (module, name, type).
+    pub fn imports(&self) -> impl Iterator<Item = (&str, &str, &ImportType)> {
+        self.module.imports.iter().map(|i| (i.module.as_str(), i.name.as_str(), &i.ty))
+    }
+
+    /// Exports as (name, kind).
+    pub fn exports(&self) -> impl Iterator<Item = (&str, ExternKind)> {
+        self.module.exports.iter().map(|e| (e.name.as_str(), e.kind))
+    }
+
+    /// Signatures of exported functions by name.
+    pub fn exported_functions(&self) -> impl Iterator<Item = (&str, &FuncType)> {
+        self.module
+            .exports
+            .iter()
+            .filter(|e| e.kind == ExternKind::Func)
+            .map(|e| (e.name.as_str(), self.module.func_type(e.index)))
+    }
+
+    /// The engine's compiled code.
+    pub fn code(&self) -> &Arc<dyn CompiledCode> {
+        &self.code
+    }
+}
+
+impl std::fmt::Debug for CompiledModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CompiledModule({:?})", self.name())
+    }
+}
+
+/// A module instance with a name: its exported functions, memories, globals and tables.
+/// Cheap to clone; usable from any thread (calls into one instance group are serialised).
+#[derive(Clone)]
+pub struct Module {
+    pub(crate) instance: Arc<Instance>,
+}
+
+impl Module {
+    pub(crate) fn new(instance: Arc<Instance>) -> Module {
+        Module { instance }
+    }
+
+    /// The instance's name in the runtime's namespace ("" when anonymous).
+    pub fn name(&self) -> &str {
+        self.instance.name()
+    }
+
+    /// The export `name`.
+    pub fn export(&self, name: &str) -> Option<Extern> {
+        let (kind, index) = self.instance.export(name)?;
+        let i = index as usize;
+        let owner = self.instance.clone();
+        Some(match kind {
+            ExternKind::Func => {
+                let data = self.instance.func(index) as *const _;
+                Extern::Func(Func::new(owner, data))
+            }
+            ExternKind::Memory => {
+                let data = self.instance.memories()[i].clone();
+                Extern::Memory(Memory { owner, data })
+            }
+            ExternKind::Table => {
+                let data = self.instance.tables()[i].clone();
+                Extern::Table(Table { owner, data })
+            }
+            ExternKind::Global => {
+                let data = self.instance.globals()[i].clone();
+                Extern::Global(Global { owner, data })
+            }
+        })
+    }
+
+    /// Names and kinds of every export.
+    pub fn exports(&self) -> Vec<(String, ExternKind)> {
+        self.instance.export_names()
+    }
+
+    /// The exported function `name`.
+    pub fn func(&self, name: &str) -> Option<Func> {
+        match self.export(name)? {
+            Extern::Func(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The exported function `name`, typed as `P -> R`.
+    ///
+    /// An error if there is no such function or its signature differs.
+    pub fn typed_func<P: WasmParams, R: WasmResults>(&self, name: &str) -> Result<TypedFunc<P, R>> {
+        self.func(name)
+            .ok_or_else(|| Error::Usage(format!("module \"{}\" exports no function \"{name}\"", self.name())))?
+            .typed()
+    }
+
+    /// The exported memory `name`.
+    pub fn memory(&self, name: &str) -> Option<Memory> {
+        match self.export(name)? {
+            Extern::Memory(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The instance's first memory, exported or not (what host functions usually want).
+    pub fn default_memory(&self) -> Option<Memory> {
+        let data = self.instance.memories().first()?.clone();
+        Some(Memory { owner: self.instance.clone(), data })
+    }
+
+    /// The exported global `name`.
+    pub fn global(&self, name: &str) -> Option<Global> {
+        match self.export(name)? {
+            Extern::Global(g) => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The exported table `name`.
+    pub fn table(&self, name: &str) -> Option<Table> {
+        match self.export(name)? {
+            Extern::Table(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Closes the instance: later calls into it fail. Its name is released from the runtime's
+    /// namespace by [`crate::Runtime::close_module`].
+    pub fn close(&self) {
+        self.instance.close();
+    }
+
+    /// Whether the instance was closed.
+    pub fn is_closed(&self) -> bool {
+        self.instance.is_closed()
+    }
+
+    /// The engine-facing instance.
+    pub fn instance(&self) -> &Arc<Instance> {
+        &self.instance
+    }
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Module({:?})", self.name())
+    }
+}

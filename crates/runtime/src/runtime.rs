@@ -1,0 +1,257 @@
+//! The runtime: compiles binaries, and holds host modules and module instances in one namespace
+//! by name, from which imports are resolved — as wazero's Runtime.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use keel_decode::Features;
+
+use crate::engine::Engine;
+use crate::host::HostModuleBuilder;
+use crate::module::{CompiledModule, Module};
+use crate::trap::{Error, Result};
+use crate::vm::{Instance, Limits, MAX_PAGES, Resolved, Store};
+
+/// How a runtime compiles and runs modules.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Features modules may use (default: Wasm 2.0).
+    pub features: Features,
+    /// Largest memory, in 64 KiB pages (default and maximum: 65536, i.e. 4 GiB).
+    pub memory_limit_pages: u64,
+    /// Deepest Wasm call stack in frames before a StackOverflow trap.
+    pub max_call_depth: u32,
+    /// Largest value stack of one call from the host, in 64-bit slots (interpreter).
+    pub max_stack_slots: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        let limits = Limits::default();
+        RuntimeConfig {
+            features: Features::V2,
+            memory_limit_pages: MAX_PAGES,
+            max_call_depth: limits.max_call_depth,
+            max_stack_slots: limits.max_stack_slots,
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// Sets the features.
+    pub fn with_features(mut self, features: Features) -> Self {
+        self.features = features;
+        self
+    }
+
+    /// Sets the memory limit in pages (capped at 65536).
+    pub fn with_memory_limit_pages(mut self, pages: u64) -> Self {
+        self.memory_limit_pages = pages.min(MAX_PAGES);
+        self
+    }
+
+    /// Sets the deepest call stack.
+    pub fn with_max_call_depth(mut self, depth: u32) -> Self {
+        self.max_call_depth = depth;
+        self
+    }
+}
+
+/// What one instance sees: its name and the functions run after instantiation.
+#[derive(Debug, Clone)]
+pub struct ModuleConfig {
+    /// Name in the runtime's namespace; `None` takes the name section's module name, and an empty
+    /// name makes the instance anonymous (not importable, any number may exist).
+    pub name: Option<String>,
+    /// Exported functions called, in order, after the start section (default `["_start"]`);
+    /// missing ones are skipped.
+    pub start_functions: Vec<String>,
+}
+
+impl Default for ModuleConfig {
+    fn default() -> Self {
+        ModuleConfig { name: None, start_functions: vec!["_start".into()] }
+    }
+}
+
+impl ModuleConfig {
+    /// A default configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the instance's name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the start functions (none: `[]`).
+    pub fn with_start_functions<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.start_functions = names.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+static NEXT_RUNTIME_ID: AtomicUsize = AtomicUsize::new(1);
+
+struct RuntimeInner {
+    id: usize,
+    engine: Arc<dyn Engine>,
+    config: RuntimeConfig,
+    store: Arc<Store>,
+    namespace: Mutex<HashMap<String, Arc<Instance>>>,
+}
+
+/// Compiles, links and instantiates modules. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+impl Runtime {
+    /// A runtime running code with `engine`.
+    pub fn with_engine(config: RuntimeConfig, engine: Arc<dyn Engine>) -> Runtime {
+        let limits = Limits {
+            memory_pages: config.memory_limit_pages,
+            max_call_depth: config.max_call_depth,
+            max_stack_slots: config.max_stack_slots,
+        };
+        Runtime {
+            inner: Arc::new(RuntimeInner {
+                id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
+                engine,
+                config,
+                store: Store::new(limits),
+                namespace: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    /// The engine's name: "interpreter" or "compiler".
+    pub fn engine_name(&self) -> &'static str {
+        self.inner.engine.name()
+    }
+
+    /// The shared store (for engines and import sets).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    /// Validates and compiles a binary.
+    pub fn compile(&self, bytes: &[u8]) -> Result<CompiledModule> {
+        let module = Arc::new(keel_decode::decode(bytes, self.inner.config.features)?);
+        let code = self.inner.engine.compile(&module)?;
+        Ok(CompiledModule { module, code, runtime_id: self.inner.id })
+    }
+
+    /// Instantiates `compiled`, resolving its imports by module name from the namespace, and
+    /// registers it under its name.
+    pub fn instantiate(&self, compiled: &CompiledModule, config: ModuleConfig) -> Result<Module> {
+        if compiled.runtime_id != self.inner.id {
+            return Err(Error::Usage("module was compiled by another runtime".into()));
+        }
+        let module = &compiled.module;
+        let name = config.name.clone().or_else(|| module.names.module.clone()).unwrap_or_default();
+        let imports = {
+            let ns = self.namespace();
+            if !name.is_empty() && ns.contains_key(&name) {
+                return Err(Error::Usage(format!("module \"{name}\" has already been instantiated")));
+            }
+            module
+                .imports
+                .iter()
+                .map(|import| {
+                    let what = format!("import \"{}\".\"{}\"", import.module, import.name);
+                    let from = ns
+                        .get(&import.module)
+                        .ok_or_else(|| Error::Link(format!("{what}: unknown import: module \"{}\" is not instantiated", import.module)))?;
+                    from.resolve_export(&import.name)
+                        .ok_or_else(|| Error::Link(format!("{what}: unknown import: module \"{}\" has no export \"{}\"", import.module, import.name)))
+                })
+                .collect::<Result<Vec<Resolved>>>()?
+        };
+        let instance = Instance::instantiate(&name, &self.inner.store, module, compiled.code.clone(), imports)?;
+        let m = Module::new(instance);
+        for start in &config.start_functions {
+            if let Some(f) = m.func(start) {
+                f.call(&[])?;
+            }
+        }
+        if !name.is_empty() {
+            let mut ns = self.namespace();
+            if ns.contains_key(&name) {
+                return Err(Error::Usage(format!("module \"{name}\" has already been instantiated")));
+            }
+            ns.insert(name, m.instance.clone());
+        }
+        Ok(m)
+    }
+
+    /// Compiles and instantiates a binary in one step.
+    pub fn instantiate_bytes(&self, bytes: &[u8], config: ModuleConfig) -> Result<Module> {
+        let compiled = self.compile(bytes)?;
+        self.instantiate(&compiled, config)
+    }
+
+    /// Starts a host module named `name`.
+    pub fn host_module(&self, name: impl Into<String>) -> HostModuleBuilder {
+        HostModuleBuilder::new(self.clone(), name.into())
+    }
+
+    pub(crate) fn add_instance(&self, instance: Arc<Instance>) -> Result<Module> {
+        let mut ns = self.namespace();
+        let name = instance.name().to_string();
+        if ns.contains_key(&name) {
+            return Err(Error::Usage(format!("module \"{name}\" has already been instantiated")));
+        }
+        ns.insert(name, instance.clone());
+        Ok(Module::new(instance))
+    }
+
+    /// The instance named `name`.
+    pub fn module(&self, name: &str) -> Option<Module> {
+        self.namespace().get(name).cloned().map(Module::new)
+    }
+
+    /// Makes `module` importable under `name` too (the spec tests' `register`).
+    pub fn register(&self, name: impl Into<String>, module: &Module) -> Result<()> {
+        let name = name.into();
+        let mut ns = self.namespace();
+        if ns.contains_key(&name) {
+            return Err(Error::Usage(format!("module \"{name}\" has already been instantiated")));
+        }
+        ns.insert(name, module.instance.clone());
+        Ok(())
+    }
+
+    /// Closes the module named `name` and frees its name.
+    pub fn close_module(&self, name: &str) {
+        if let Some(instance) = self.namespace().remove(name) {
+            instance.close();
+        }
+    }
+
+    /// Closes every module.
+    pub fn close(&self) {
+        for (_, instance) in self.namespace().drain() {
+            instance.close();
+        }
+    }
+
+    fn namespace(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Instance>>> {
+        self.inner.namespace.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("engine", &self.engine_name()).finish()
+    }
+}

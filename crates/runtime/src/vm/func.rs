@@ -1,0 +1,135 @@
+//! The uniform function reference (DESIGN decision 3): every function, Wasm or host, of either
+//! engine, is a [`FuncData`]; tables, exports and imports all hold its address.
+
+use std::sync::Arc;
+
+use keel_decode::FuncType;
+
+use super::instance::Instance;
+use super::store::SigId;
+use crate::trap::Trap;
+
+/// The raw form of a host function: reads its parameters from `values` and writes its results
+/// there (the slice is as long as the larger of the two). See [`Caller`].
+pub type HostCallback = dyn Fn(&mut Caller<'_>, &mut [u64]) -> Result<(), Trap> + Send + Sync;
+
+/// What a function runs.
+pub enum FuncKind {
+    /// Defined function `def_index` of its instance's module, run by the instance's engine code.
+    Wasm {
+        /// Index among the module's defined functions.
+        def_index: u32,
+    },
+    /// A host function.
+    Host(Arc<HostCallback>),
+}
+
+/// A function, as engines see it.
+pub struct FuncData {
+    /// Interned signature, compared by `call_indirect`.
+    pub sig: SigId,
+    /// The signature itself.
+    pub ty: Arc<FuncType>,
+    /// What it runs.
+    pub kind: FuncKind,
+    /// Index in its instance's function index space (for stack traces).
+    pub index: u32,
+    pub(crate) instance: *const Instance,
+}
+
+// SAFETY: `instance` points to the `Instance` that owns this `FuncData` (it lives inside the
+// instance's `Arc` allocation), so it is valid for as long as the `FuncData` is; `Instance` is
+// itself `Send + Sync`.
+unsafe impl Send for FuncData {}
+// SAFETY: as above.
+unsafe impl Sync for FuncData {}
+
+impl FuncData {
+    /// The instance that defines this function.
+    #[inline(always)]
+    pub fn instance(&self) -> &Instance {
+        // SAFETY: see the `Send` impl: the owner outlives its `FuncData`.
+        unsafe { &*self.instance }
+    }
+
+    /// The raw slot value of a reference to this function.
+    #[inline(always)]
+    pub fn to_raw(&self) -> u64 {
+        self as *const FuncData as u64
+    }
+
+    /// The function a non-null raw funcref slot refers to.
+    ///
+    /// # Safety
+    /// `raw` must be a value produced by [`FuncData::to_raw`] for a function that is still alive
+    /// (every funcref a Wasm value slot holds is: its instance is kept alive by the runtime).
+    #[inline(always)]
+    pub unsafe fn from_raw<'a>(raw: u64) -> &'a FuncData {
+        // SAFETY: the caller guarantees the address is a live FuncData.
+        unsafe { &*(raw as usize as *const FuncData) }
+    }
+
+    /// Number of value slots a call needs: the larger of the parameters' and the results'.
+    pub fn value_slots(&self) -> usize {
+        let p: usize = self.ty.params.iter().map(|t| t.slots()).sum();
+        let r: usize = self.ty.results.iter().map(|t| t.slots()).sum();
+        p.max(r)
+    }
+
+    /// Calls the function with parameters in `values`, leaving its results there. `caller` is the
+    /// instance the call comes from (what a host function's [`Caller`] sees), if any.
+    pub fn call_raw(&self, caller: Option<&Instance>, values: &mut [u64]) -> Result<(), Trap> {
+        match &self.kind {
+            FuncKind::Host(callback) => {
+                let mut caller = Caller { instance: caller };
+                callback(&mut caller, values)
+            }
+            FuncKind::Wasm { def_index } => {
+                let instance = self.instance();
+                let _depth = super::instance::NativeDepth::enter()?;
+                let _guard = instance.locks().lock();
+                instance.check_open()?;
+                let code = instance.code().expect("Wasm functions have code");
+                code.call(instance, *def_index, values)
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for FuncData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FuncData").field("index", &self.index).field("ty", &self.ty).finish()
+    }
+}
+
+/// What a host function sees of its caller: the calling instance, its memory and its name.
+pub struct Caller<'a> {
+    pub(crate) instance: Option<&'a Instance>,
+}
+
+impl<'a> Caller<'a> {
+    /// A caller for a host function invoked outside any Wasm instance.
+    pub fn none() -> Self {
+        Caller { instance: None }
+    }
+
+    /// A caller for `instance`.
+    pub fn new(instance: &'a Instance) -> Self {
+        Caller { instance: Some(instance) }
+    }
+
+    /// The calling instance, if the call came from Wasm.
+    pub fn instance(&self) -> Option<&'a Instance> {
+        self.instance
+    }
+
+    /// The calling instance's memory 0, if it has one.
+    pub fn memory(&self) -> Option<&'a super::MemoryData> {
+        self.instance.and_then(|i| i.memories().first().map(|m| &**m))
+    }
+
+    /// The calling module instance's name.
+    pub fn module_name(&self) -> &str {
+        self.instance.map(|i| i.name()).unwrap_or("")
+    }
+}

@@ -1,0 +1,594 @@
+//! Module instances and instantiation with the spec's exact semantics.
+
+use std::cell::{Cell, UnsafeCell};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use keel_decode::{
+    ConstExpr, ConstOp, DataMode, ElementItems, ElementMode, ExternKind, ImportType, Module,
+};
+
+use super::func::{FuncData, FuncKind, HostCallback};
+use super::lock::LockSet;
+use super::store::{SigId, Store};
+use super::{GlobalData, MemoryData, TableData};
+use crate::engine::CompiledCode;
+use crate::trap::{Error, FrameInfo, Trap, TrapCode};
+
+/// An import, resolved: what the importing instance will use.
+#[derive(Clone)]
+pub enum Resolved {
+    /// A function: its data, and the instance that keeps it alive.
+    Func(Arc<Instance>, *const FuncData),
+    /// A table.
+    Table(Arc<Instance>, Arc<TableData>),
+    /// A memory.
+    Memory(Arc<Instance>, Arc<MemoryData>),
+    /// A global.
+    Global(Arc<Instance>, Arc<GlobalData>),
+}
+
+impl Resolved {
+    fn owner(&self) -> &Arc<Instance> {
+        match self {
+            Resolved::Func(i, _)
+            | Resolved::Table(i, _)
+            | Resolved::Memory(i, _)
+            | Resolved::Global(i, _) => i,
+        }
+    }
+
+    /// The kind of extern.
+    pub fn kind(&self) -> ExternKind {
+        match self {
+            Resolved::Func(..) => ExternKind::Func,
+            Resolved::Table(..) => ExternKind::Table,
+            Resolved::Memory(..) => ExternKind::Memory,
+            Resolved::Global(..) => ExternKind::Global,
+        }
+    }
+}
+
+/// A module instance: a Wasm module's, or a host module's.
+pub struct Instance {
+    name: Arc<str>,
+    store: Arc<Store>,
+    module: Option<Arc<Module>>,
+    code: Option<Arc<dyn CompiledCode>>,
+    /// Functions this instance defines (Wasm bodies or host callbacks); `func_refs` points here.
+    _functions: Box<[FuncData]>,
+    func_refs: Box<[*const FuncData]>,
+    memories: Box<[Arc<MemoryData>]>,
+    tables: Box<[Arc<TableData>]>,
+    globals: Box<[Arc<GlobalData>]>,
+    sig_ids: Box<[SigId]>,
+    elements: Box<[UnsafeCell<Box<[u64]>>]>,
+    data_dropped: Box<[Cell<bool>]>,
+    /// Exports of a host module (a Wasm module's come from its description).
+    host_exports: Vec<(String, ExternKind, u32)>,
+    locks: LockSet,
+    _deps: Vec<Arc<Instance>>,
+    closed: AtomicBool,
+}
+
+// SAFETY: `func_refs` point into `_functions` or into instances held in `_deps` (both live as long
+// as `self`); `elements` and `data_dropped` are only touched under the exec lock of `locks`.
+unsafe impl Send for Instance {}
+// SAFETY: as above.
+unsafe impl Sync for Instance {}
+
+thread_local! {
+    static NATIVE_DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Guards native recursion: host -> Wasm -> host -> Wasm ... nests native frames, so it is
+/// bounded too, and deep nesting is a stack-overflow trap rather than a host crash.
+pub struct NativeDepth(());
+
+/// Most nested entries into Wasm on one thread.
+pub const MAX_NATIVE_DEPTH: u32 = 200;
+
+impl NativeDepth {
+    /// Enters one level; a StackOverflow trap past [`MAX_NATIVE_DEPTH`].
+    pub fn enter() -> Result<NativeDepth, Trap> {
+        NATIVE_DEPTH.with(|d| {
+            if d.get() >= MAX_NATIVE_DEPTH {
+                return Err(Trap::from(TrapCode::StackOverflow));
+            }
+            d.set(d.get() + 1);
+            Ok(NativeDepth(()))
+        })
+    }
+}
+
+impl Drop for NativeDepth {
+    fn drop(&mut self) {
+        NATIVE_DEPTH.with(|d| d.set(d.get() - 1));
+    }
+}
+
+/// A host function to define in a host module.
+pub struct HostFuncDef {
+    /// Export name.
+    pub name: String,
+    /// Signature.
+    pub ty: keel_decode::FuncType,
+    /// Callback.
+    pub callback: Arc<HostCallback>,
+}
+
+/// Everything a host module defines.
+#[derive(Default)]
+pub struct HostModuleDef {
+    /// Functions.
+    pub funcs: Vec<HostFuncDef>,
+    /// Memories by export name.
+    pub memories: Vec<(String, Arc<MemoryData>)>,
+    /// Tables by export name.
+    pub tables: Vec<(String, Arc<TableData>)>,
+    /// Globals by export name.
+    pub globals: Vec<(String, Arc<GlobalData>)>,
+}
+
+impl Instance {
+    /// The instance's name in the runtime's namespace.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The shared store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The module description, for a Wasm instance.
+    pub fn module(&self) -> Option<&Arc<Module>> {
+        self.module.as_ref()
+    }
+
+    /// The compiled code, for a Wasm instance.
+    pub fn code(&self) -> Option<&Arc<dyn CompiledCode>> {
+        self.code.as_ref()
+    }
+
+    /// Locks that guard this instance's state.
+    pub fn locks(&self) -> &LockSet {
+        &self.locks
+    }
+
+    /// Function `index` of the function index space.
+    #[inline(always)]
+    pub fn func(&self, index: u32) -> &FuncData {
+        // SAFETY: see the `Send` impl: every pointer is to a live FuncData.
+        unsafe { &*self.func_refs[index as usize] }
+    }
+
+    /// Number of functions in the index space.
+    pub fn num_funcs(&self) -> u32 {
+        self.func_refs.len() as u32
+    }
+
+    /// Memories of the memory index space.
+    #[inline(always)]
+    pub fn memories(&self) -> &[Arc<MemoryData>] {
+        &self.memories
+    }
+
+    /// Memory `index`.
+    #[inline(always)]
+    pub fn memory(&self, index: u32) -> &MemoryData {
+        &self.memories[index as usize]
+    }
+
+    /// Tables of the table index space.
+    #[inline(always)]
+    pub fn tables(&self) -> &[Arc<TableData>] {
+        &self.tables
+    }
+
+    /// Table `index`.
+    #[inline(always)]
+    pub fn table(&self, index: u32) -> &TableData {
+        &self.tables[index as usize]
+    }
+
+    /// Globals of the global index space.
+    #[inline(always)]
+    pub fn globals(&self) -> &[Arc<GlobalData>] {
+        &self.globals
+    }
+
+    /// Global `index`.
+    #[inline(always)]
+    pub fn global(&self, index: u32) -> &GlobalData {
+        &self.globals[index as usize]
+    }
+
+    /// The interned id of type `type_index` of the module's type section.
+    #[inline(always)]
+    pub fn sig_id(&self, type_index: u32) -> SigId {
+        self.sig_ids[type_index as usize]
+    }
+
+    /// Whether [`Instance::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Marks the instance closed: later calls into it fail.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn check_open(&self) -> Result<(), Trap> {
+        if self.is_closed() {
+            return Err(Trap::host(format!("module \"{}\" is closed", self.name)));
+        }
+        Ok(())
+    }
+
+    /// A stack-trace frame for function `func_index` of this instance.
+    pub fn frame_info(&self, func_index: u32) -> FrameInfo {
+        let func_name = self
+            .module
+            .as_ref()
+            .and_then(|m| m.names.function(func_index))
+            .map(Arc::from);
+        FrameInfo { module: self.name.clone(), func_index, func_name }
+    }
+
+    /// memory.init: copies `len` bytes at `src` of data segment `segment` to `dst` of memory
+    /// `memory`.
+    pub fn memory_init(&self, memory: u32, segment: u32, dst: u64, src: u32, len: u32) -> Result<(), TrapCode> {
+        let bytes = self.data_bytes(segment);
+        let end = src as u64 + len as u64;
+        if end > bytes.len() as u64 || !self.memory(memory).check(dst, len as u64) {
+            return Err(TrapCode::MemoryOutOfBounds);
+        }
+        self.memory(memory).write(dst, &bytes[src as usize..end as usize]);
+        Ok(())
+    }
+
+    fn data_bytes(&self, segment: u32) -> &[u8] {
+        if self.data_dropped[segment as usize].get() {
+            return &[];
+        }
+        let module = self.module.as_ref().expect("data segments belong to Wasm modules");
+        module.slice(&module.data[segment as usize].range)
+    }
+
+    /// data.drop.
+    pub fn data_drop(&self, segment: u32) {
+        self.data_dropped[segment as usize].set(true);
+    }
+
+    /// table.init: copies `len` references at `src` of element segment `segment` to `dst` of
+    /// table `table`.
+    pub fn table_init(&self, table: u32, segment: u32, dst: u32, src: u32, len: u32) -> Result<(), TrapCode> {
+        // SAFETY: the exec lock gives this thread sole access to `elements`.
+        let items = unsafe { &*self.elements[segment as usize].get() };
+        let end = src as u64 + len as u64;
+        if end > items.len() as u64 {
+            return Err(TrapCode::TableOutOfBounds);
+        }
+        if !self.table(table).init(dst, &items[src as usize..end as usize]) {
+            return Err(TrapCode::TableOutOfBounds);
+        }
+        Ok(())
+    }
+
+    /// elem.drop.
+    pub fn elem_drop(&self, segment: u32) {
+        // SAFETY: the exec lock gives this thread sole access to `elements`.
+        unsafe { *self.elements[segment as usize].get() = Box::new([]) };
+    }
+
+    /// Index and kind of export `name`.
+    pub fn export(&self, name: &str) -> Option<(ExternKind, u32)> {
+        match &self.module {
+            Some(m) => m.export(name).map(|e| (e.kind, e.index)),
+            None => self
+                .host_exports
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, k, i)| (*k, *i)),
+        }
+    }
+
+    /// Names of every export, in order.
+    pub fn export_names(&self) -> Vec<(String, ExternKind)> {
+        match &self.module {
+            Some(m) => m.exports.iter().map(|e| (e.name.clone(), e.kind)).collect(),
+            None => self.host_exports.iter().map(|(n, k, _)| (n.clone(), *k)).collect(),
+        }
+    }
+
+    /// The export `name` as a resolved import for another instance.
+    pub fn resolve_export(self: &Arc<Self>, name: &str) -> Option<Resolved> {
+        let (kind, index) = self.export(name)?;
+        Some(match kind {
+            ExternKind::Func => Resolved::Func(self.clone(), self.func_refs[index as usize]),
+            ExternKind::Table => Resolved::Table(self.clone(), self.tables[index as usize].clone()),
+            ExternKind::Memory => Resolved::Memory(self.clone(), self.memories[index as usize].clone()),
+            ExternKind::Global => Resolved::Global(self.clone(), self.globals[index as usize].clone()),
+        })
+    }
+
+    /// Builds a host module instance.
+    pub fn new_host(name: &str, store: &Arc<Store>, def: HostModuleDef) -> Arc<Instance> {
+        Arc::new_cyclic(|weak| {
+            let me = weak.as_ptr();
+            let functions: Box<[FuncData]> = def
+                .funcs
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let (sig, ty) = store.intern(&f.ty);
+                    FuncData { sig, ty, kind: FuncKind::Host(f.callback.clone()), index: i as u32, instance: me }
+                })
+                .collect();
+            let func_refs = functions.iter().map(|f| f as *const FuncData).collect();
+            let mut host_exports = Vec::new();
+            for (i, f) in def.funcs.iter().enumerate() {
+                host_exports.push((f.name.clone(), ExternKind::Func, i as u32));
+            }
+            for (i, (n, _)) in def.memories.iter().enumerate() {
+                host_exports.push((n.clone(), ExternKind::Memory, i as u32));
+            }
+            for (i, (n, _)) in def.tables.iter().enumerate() {
+                host_exports.push((n.clone(), ExternKind::Table, i as u32));
+            }
+            for (i, (n, _)) in def.globals.iter().enumerate() {
+                host_exports.push((n.clone(), ExternKind::Global, i as u32));
+            }
+            Instance {
+                name: Arc::from(name),
+                store: store.clone(),
+                module: None,
+                code: None,
+                _functions: functions,
+                func_refs,
+                memories: def.memories.into_iter().map(|(_, m)| m).collect(),
+                tables: def.tables.into_iter().map(|(_, t)| t).collect(),
+                globals: def.globals.into_iter().map(|(_, g)| g).collect(),
+                sig_ids: Box::new([]),
+                elements: Box::new([]),
+                data_dropped: Box::new([]),
+                host_exports,
+                locks: LockSet::new(),
+                _deps: Vec::new(),
+                closed: AtomicBool::new(false),
+            }
+        })
+    }
+
+    /// Instantiates `module` with its imports resolved (in import order): checks their types,
+    /// creates its memories, tables and globals, initialises segments and runs the start function.
+    /// Like the spec, segment initialisation that traps leaves earlier writes in imported memories
+    /// and tables in place.
+    pub fn instantiate(
+        name: &str,
+        store: &Arc<Store>,
+        module: &Arc<Module>,
+        code: Arc<dyn CompiledCode>,
+        imports: Vec<Resolved>,
+    ) -> Result<Arc<Instance>, Error> {
+        check_imports(store, module, &imports)?;
+        let sig_ids: Box<[SigId]> = module.types.iter().map(|t| store.intern(t).0).collect();
+
+        let mut imported_funcs = Vec::new();
+        let mut memories = Vec::new();
+        let mut tables = Vec::new();
+        let mut globals = Vec::new();
+        for r in &imports {
+            match r {
+                Resolved::Func(_, f) => imported_funcs.push(*f),
+                Resolved::Table(_, t) => tables.push(t.clone()),
+                Resolved::Memory(_, m) => memories.push(m.clone()),
+                Resolved::Global(_, g) => globals.push(g.clone()),
+            }
+        }
+        let wasm_deps: Vec<&LockSet> =
+            imports.iter().filter(|r| r.owner().module.is_some()).map(|r| &r.owner().locks).collect();
+        let locks = LockSet::union(wasm_deps);
+        let mut deps: Vec<Arc<Instance>> = Vec::new();
+        for r in &imports {
+            if !deps.iter().any(|d| Arc::ptr_eq(d, r.owner())) {
+                deps.push(r.owner().clone());
+            }
+        }
+
+        for ty in &module.memories[memories.len()..] {
+            memories.push(Arc::new(MemoryData::new(*ty, store.limits.memory_pages).map_err(Error::Instantiate)?));
+        }
+
+        let mut failure: Option<Error> = None;
+        let instance = Arc::new_cyclic(|weak| {
+            let me = weak.as_ptr();
+            let functions: Box<[FuncData]> = (0..module.num_defined_functions())
+                .map(|def| {
+                    let index = module.num_imported_functions + def;
+                    let type_index = module.functions[index as usize];
+                    let (sig, ty) = store.intern(&module.types[type_index as usize]);
+                    FuncData { sig, ty, kind: FuncKind::Wasm { def_index: def }, index, instance: me }
+                })
+                .collect();
+            let func_refs: Box<[*const FuncData]> =
+                imported_funcs.iter().copied().chain(functions.iter().map(|f| f as *const FuncData)).collect();
+
+            let eval = |expr: &ConstExpr, globals: &[Arc<GlobalData>]| eval_const(expr, globals, &func_refs);
+            for g in &module.defined_globals {
+                let value = eval(&g.init, &globals);
+                globals.push(Arc::new(GlobalData::new(g.ty, value)));
+            }
+            for t in &module.defined_tables {
+                let init = t.init.as_ref().map(|e| eval(e, &globals)[0]).unwrap_or(0);
+                match TableData::new(t.ty, init) {
+                    Ok(table) => tables.push(Arc::new(table)),
+                    Err(e) => {
+                        failure.get_or_insert(Error::Instantiate(e));
+                        tables.push(Arc::new(TableData::new(keel_decode::TableType { limits: keel_decode::Limits { min: 0, max: Some(0) }, ..t.ty }, 0).expect("empty table")));
+                    }
+                }
+            }
+            let elements = module
+                .elements
+                .iter()
+                .map(|seg| {
+                    let items: Box<[u64]> = match &seg.items {
+                        ElementItems::Functions(fs) => {
+                            fs.iter().map(|&f| func_refs[f as usize] as u64).collect()
+                        }
+                        ElementItems::Exprs(es) => es.iter().map(|e| eval(e, &globals)[0]).collect(),
+                    };
+                    UnsafeCell::new(items)
+                })
+                .collect();
+            Instance {
+                name: Arc::from(name),
+                store: store.clone(),
+                module: Some(module.clone()),
+                code: Some(code),
+                _functions: functions,
+                func_refs,
+                memories: std::mem::take(&mut memories).into(),
+                tables: std::mem::take(&mut tables).into(),
+                globals: std::mem::take(&mut globals).into(),
+                sig_ids,
+                elements,
+                data_dropped: module.data.iter().map(|_| Cell::new(false)).collect(),
+                host_exports: Vec::new(),
+                locks,
+                _deps: deps,
+                closed: AtomicBool::new(false),
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+
+        let _guard = instance.locks.lock();
+        let trap = |code: TrapCode| Error::Trap(Trap::from(code));
+        for (i, seg) in module.elements.iter().enumerate() {
+            match &seg.mode {
+                ElementMode::Active { table, offset } => {
+                    let dst = eval_const(offset, &instance.globals, &instance.func_refs)[0] as u32;
+                    let len = seg.items.len() as u32;
+                    instance.table_init(*table, i as u32, dst, 0, len).map_err(trap)?;
+                    instance.elem_drop(i as u32);
+                }
+                ElementMode::Declared => instance.elem_drop(i as u32),
+                ElementMode::Passive => {}
+            }
+        }
+        for (i, seg) in module.data.iter().enumerate() {
+            if let DataMode::Active { memory, offset } = &seg.mode {
+                let raw = eval_const(offset, &instance.globals, &instance.func_refs)[0];
+                let dst = if module.memories[*memory as usize].memory64 { raw } else { raw as u32 as u64 };
+                let len = seg.range.len() as u32;
+                instance.memory_init(*memory, i as u32, dst, 0, len).map_err(trap)?;
+                instance.data_drop(i as u32);
+            }
+        }
+        if let Some(start) = module.start {
+            instance.func(start).call_raw(None, &mut vec![0; 0])?;
+        }
+        drop(_guard);
+        Ok(instance)
+    }
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance").field("name", &self.name).finish()
+    }
+}
+
+/// Evaluates a constant expression to its (one) value's slots.
+pub fn eval_const(expr: &ConstExpr, globals: &[Arc<GlobalData>], funcs: &[*const FuncData]) -> [u64; 2] {
+    let mut stack: Vec<[u64; 2]> = Vec::with_capacity(2);
+    for op in expr.ops.iter() {
+        let v = match *op {
+            ConstOp::I32Const(v) => [v as u32 as u64, 0],
+            ConstOp::I64Const(v) => [v as u64, 0],
+            ConstOp::F32Const(v) => [v as u64, 0],
+            ConstOp::F64Const(v) => [v, 0],
+            ConstOp::V128Const(v) => [v as u64, (v >> 64) as u64],
+            ConstOp::RefNull(_) => [0, 0],
+            ConstOp::RefFunc(f) => [funcs[f as usize] as u64, 0],
+            ConstOp::GlobalGet(g) => globals[g as usize].get_wide(),
+            ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
+                let b = stack.pop().expect("validated")[0] as u32;
+                let a = stack.pop().expect("validated")[0] as u32;
+                let r = match *op {
+                    ConstOp::I32Add => a.wrapping_add(b),
+                    ConstOp::I32Sub => a.wrapping_sub(b),
+                    _ => a.wrapping_mul(b),
+                };
+                [r as u64, 0]
+            }
+            ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
+                let b = stack.pop().expect("validated")[0];
+                let a = stack.pop().expect("validated")[0];
+                let r = match *op {
+                    ConstOp::I64Add => a.wrapping_add(b),
+                    ConstOp::I64Sub => a.wrapping_sub(b),
+                    _ => a.wrapping_mul(b),
+                };
+                [r, 0]
+            }
+        };
+        stack.push(v);
+    }
+    stack.pop().unwrap_or([0, 0])
+}
+
+fn check_imports(store: &Arc<Store>, module: &Module, imports: &[Resolved]) -> Result<(), Error> {
+    if imports.len() != module.imports.len() {
+        return Err(Error::Link(format!(
+            "{} imports given, module needs {}",
+            imports.len(),
+            module.imports.len()
+        )));
+    }
+    for (import, resolved) in module.imports.iter().zip(imports) {
+        let what = format!("import \"{}\".\"{}\"", import.module, import.name);
+        let ok = match (&import.ty, resolved) {
+            (ImportType::Func(t), Resolved::Func(_, f)) => {
+                // SAFETY: resolved function pointers come from live instances held by `resolved`.
+                let f = unsafe { &**f };
+                let want = store.intern(&module.types[*t as usize]).0;
+                if f.sig != want {
+                    return Err(Error::Link(format!(
+                        "{what}: incompatible import type: expected function {}, got {}",
+                        module.types[*t as usize], f.ty
+                    )));
+                }
+                true
+            }
+            (ImportType::Table(t), Resolved::Table(_, have)) => {
+                let h = have.ty();
+                let actual = keel_decode::Limits { min: have.size() as u64, max: h.limits.max };
+                h.element == t.element && actual.matches(&t.limits)
+            }
+            (ImportType::Memory(t), Resolved::Memory(_, have)) => {
+                let h = have.ty();
+                let actual = keel_decode::Limits { min: have.pages(), max: h.limits.max };
+                h.shared == t.shared && h.memory64 == t.memory64 && actual.matches(&t.limits)
+            }
+            (ImportType::Global(t), Resolved::Global(_, have)) => have.ty() == *t,
+            _ => {
+                return Err(Error::Link(format!(
+                    "{what}: incompatible import type: expected {}, got {}",
+                    import.ty.kind(),
+                    resolved.kind()
+                )));
+            }
+        };
+        if !ok {
+            return Err(Error::Link(format!("{what}: incompatible import type")));
+        }
+    }
+    Ok(())
+}
+

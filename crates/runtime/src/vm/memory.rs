@@ -1,0 +1,180 @@
+//! Linear memory: reserved once in address space, committed as it grows, so that its base address
+//! never moves (DESIGN decision 1). Every bounds check of both engines compares against
+//! [`MemoryData::len`]; a later guard-page scheme changes only the reservation here.
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use keel_decode::MemoryType;
+
+/// Bytes in a Wasm page.
+pub const PAGE_SIZE: usize = 65536;
+
+/// Most pages a 32-bit memory can have (4 GiB).
+pub const MAX_PAGES: u64 = 65536;
+
+/// A linear memory.
+pub struct MemoryData {
+    base: NonNull<u8>,
+    len: AtomicUsize,
+    max_pages: u64,
+    ty: MemoryType,
+    _reservation: Option<region::Allocation>,
+}
+
+// SAFETY: the bytes behind `base` are only read and written by the thread that holds the exec lock
+// of the instance group owning this memory (see `lock.rs`); `len` is atomic; the reservation is
+// released only on drop, when no reference remains.
+unsafe impl Send for MemoryData {}
+// SAFETY: as above.
+unsafe impl Sync for MemoryData {}
+
+impl MemoryData {
+    /// Reserves and commits a memory of type `ty`, limited to `limit_pages` pages.
+    pub fn new(ty: MemoryType, limit_pages: u64) -> Result<MemoryData, String> {
+        let declared_max = ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
+        let max_pages = declared_max.min(limit_pages);
+        if ty.limits.min > max_pages {
+            return Err(format!(
+                "memory minimum of {} pages exceeds the limit of {} pages",
+                ty.limits.min, max_pages
+            ));
+        }
+        let reserve = max_pages as usize * PAGE_SIZE;
+        let (base, reservation) = if reserve == 0 {
+            (NonNull::dangling(), None)
+        } else {
+            let alloc = region::alloc(reserve, region::Protection::NONE)
+                .map_err(|e| format!("cannot reserve {reserve} bytes of memory: {e}"))?;
+            let base = NonNull::new(alloc.as_ptr::<u8>() as *mut u8).ok_or("null reservation")?;
+            (base, Some(alloc))
+        };
+        let memory = MemoryData {
+            base,
+            len: AtomicUsize::new(0),
+            max_pages,
+            ty,
+            _reservation: reservation,
+        };
+        if memory.grow(ty.limits.min).is_none() {
+            return Err(format!("cannot commit {} pages of memory", ty.limits.min));
+        }
+        Ok(memory)
+    }
+
+    /// The memory's type as declared.
+    pub fn ty(&self) -> MemoryType {
+        self.ty
+    }
+
+    /// Address of byte 0. It never changes for the life of the memory.
+    #[inline(always)]
+    pub fn base(&self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    /// Current size in bytes.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Whether the memory has no pages.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Current size in pages.
+    pub fn pages(&self) -> u64 {
+        (self.len() / PAGE_SIZE) as u64
+    }
+
+    /// Largest size in pages it may grow to.
+    pub fn max_pages(&self) -> u64 {
+        self.max_pages
+    }
+
+    /// Grows by `delta` pages; returns the old size in pages, or `None` (memory.grow's -1) when the
+    /// new size would pass the maximum or the system refuses the commit. New pages read as zero.
+    pub fn grow(&self, delta: u64) -> Option<u64> {
+        let old = self.pages();
+        let new = old.checked_add(delta)?;
+        if new > self.max_pages {
+            return None;
+        }
+        if delta > 0 {
+            let start = old as usize * PAGE_SIZE;
+            let bytes = delta as usize * PAGE_SIZE;
+            // SAFETY: [start, start + bytes) lies inside the reservation, since new <= max_pages
+            // and the reservation spans max_pages pages; pages fresh from the reservation are
+            // zero-filled by the OS when first committed.
+            unsafe {
+                region::protect(self.base().add(start), bytes, region::Protection::READ_WRITE)
+                    .ok()?;
+            }
+            self.len.store(new as usize * PAGE_SIZE, Ordering::Relaxed);
+        }
+        Some(old)
+    }
+
+    /// Checks that `[offset, offset + len)` lies inside the memory.
+    #[inline(always)]
+    pub fn check(&self, offset: u64, len: u64) -> bool {
+        offset.checked_add(len).is_some_and(|end| end <= self.len() as u64)
+    }
+
+    /// Copies bytes out of the memory; `false` if the range is out of bounds.
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> bool {
+        if !self.check(offset, buf.len() as u64) {
+            return false;
+        }
+        // SAFETY: the range was checked against the committed length; `buf` is host memory and
+        // cannot overlap the reservation's committed pages through a Rust reference.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.base().add(offset as usize), buf.as_mut_ptr(), buf.len())
+        };
+        true
+    }
+
+    /// Copies bytes into the memory; `false` if the range is out of bounds.
+    pub fn write(&self, offset: u64, data: &[u8]) -> bool {
+        if !self.check(offset, data.len() as u64) {
+            return false;
+        }
+        // SAFETY: as in `read`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.base().add(offset as usize), data.len())
+        };
+        true
+    }
+
+    /// memory.fill: sets `len` bytes at `offset` to `value`; `false` if out of bounds.
+    pub fn fill(&self, offset: u64, value: u8, len: u64) -> bool {
+        if !self.check(offset, len) {
+            return false;
+        }
+        // SAFETY: the range was checked against the committed length.
+        unsafe { std::ptr::write_bytes(self.base().add(offset as usize), value, len as usize) };
+        true
+    }
+
+    /// memory.copy within one memory or between two: copies `len` bytes from `src` of `from`
+    /// to `dst` of `self`, overlapping ranges handled; `false` if either is out of bounds.
+    pub fn copy_from(&self, dst: u64, from: &MemoryData, src: u64, len: u64) -> bool {
+        if !self.check(dst, len) || !from.check(src, len) {
+            return false;
+        }
+        // SAFETY: both ranges were checked against their memories' committed lengths; `copy`
+        // allows overlap.
+        unsafe {
+            std::ptr::copy(from.base().add(src as usize), self.base().add(dst as usize), len as usize)
+        };
+        true
+    }
+}
+
+impl std::fmt::Debug for MemoryData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryData").field("pages", &self.pages()).field("max", &self.max_pages).finish()
+    }
+}
