@@ -1,0 +1,104 @@
+//! keel: run WebAssembly modules compiled from any language inside a Rust program, sandboxed.
+//!
+//! A [`Runtime`] compiles binaries into [`CompiledModule`]s and instantiates them into
+//! [`Module`]s, which live in the runtime's namespace by name; imports resolve by module name from
+//! that namespace, so host modules built with [`HostModuleBuilder`] are instantiated first.
+//!
+//! ```
+//! use keel::{Caller, ModuleConfig, Runtime};
+//!
+//! let runtime = Runtime::new();
+//! runtime
+//!     .host_module("env")
+//!     .func("double", |_: &mut Caller<'_>, x: i32| x * 2)
+//!     .instantiate()?;
+//!
+//! let wasm = wat::parse_str(r#"
+//!     (module
+//!       (import "env" "double" (func $double (param i32) (result i32)))
+//!       (func (export "add_doubled") (param i32 i32) (result i32)
+//!         (i32.add (call $double (local.get 0)) (local.get 1))))
+//! "#)?;
+//! let module = runtime.instantiate_bytes(&wasm, ModuleConfig::new())?;
+//! let add = module.typed_func::<(i32, i32), i32>("add_doubled")?;
+//! assert_eq!(add.call((20, 2))?, 42);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::sync::Arc;
+
+pub use keel_runtime::{
+    Caller, CompiledModule, DecodeError, Engine, Error, Extern, ExternKind, ExternRef, Features,
+    FrameInfo, Func, FuncType, Global, GlobalType, HostModuleBuilder, HostResult, IntoHostFunc,
+    Limits, Memory, MemoryType, Module, ModuleConfig, Result, RuntimeConfig, Table, TableType,
+    Trap, TrapCode, TrapKind, TypedFunc, Val, ValType, WasmParams, WasmResults, WasmTy,
+};
+
+/// Which engine runs the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineKind {
+    /// The compiler where the host supports it, else the interpreter.
+    #[default]
+    Auto,
+    /// The register-based interpreter: runs wherever Rust builds.
+    Interpreter,
+}
+
+impl EngineKind {
+    fn engine(self) -> Arc<dyn Engine> {
+        match self {
+            EngineKind::Auto | EngineKind::Interpreter => Arc::new(keel_interp::Interpreter),
+        }
+    }
+}
+
+/// Compiles, links and instantiates modules; see the crate docs. Cheap to clone, `Send + Sync`.
+/// Dereferences to [`keel_runtime::Runtime`] for the whole API.
+#[derive(Clone, Debug)]
+pub struct Runtime(keel_runtime::Runtime);
+
+impl Runtime {
+    /// A runtime with the default configuration and engine.
+    pub fn new() -> Runtime {
+        Runtime::with_config(RuntimeConfig::default(), EngineKind::Auto)
+    }
+
+    /// A runtime with `config` running on `engine`.
+    pub fn with_config(config: RuntimeConfig, engine: EngineKind) -> Runtime {
+        Runtime(keel_runtime::Runtime::with_engine(config, engine.engine()))
+    }
+
+    /// A runtime on a custom engine.
+    pub fn with_engine(config: RuntimeConfig, engine: Arc<dyn Engine>) -> Runtime {
+        Runtime(keel_runtime::Runtime::with_engine(config, engine))
+    }
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime::new()
+    }
+}
+
+impl std::ops::Deref for Runtime {
+    type Target = keel_runtime::Runtime;
+    fn deref(&self) -> &keel_runtime::Runtime {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn api_types_are_send_and_sync() {
+        assert_send_sync::<Runtime>();
+        assert_send_sync::<CompiledModule>();
+        assert_send_sync::<Module>();
+        assert_send_sync::<Func>();
+        assert_send_sync::<Memory>();
+    }
+}
