@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use keel_decode::{GlobalType, MemoryType, TableType};
 
+use crate::Func;
 use crate::func::{read_val, write_val};
 use crate::trap::{Error, Result};
 use crate::value::Val;
 use crate::vm::{GlobalData, Instance, MemoryData, TableData};
-use crate::Func;
 
 /// A linear memory.
 #[derive(Clone)]
@@ -43,13 +43,21 @@ impl Memory {
     /// Copies `buf.len()` bytes at `offset` out of the memory; an error when out of range.
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let _g = self.owner.locks().lock();
-        if self.data.read(offset, buf) { Ok(()) } else { Err(out_of_range(offset, buf.len(), self.size())) }
+        if self.data.read(offset, buf) {
+            Ok(())
+        } else {
+            Err(out_of_range(offset, buf.len(), self.size()))
+        }
     }
 
     /// Copies `data` into the memory at `offset`; an error when out of range.
     pub fn write(&self, offset: u64, data: &[u8]) -> Result<()> {
         let _g = self.owner.locks().lock();
-        if self.data.write(offset, data) { Ok(()) } else { Err(out_of_range(offset, data.len(), self.size())) }
+        if self.data.write(offset, data) {
+            Ok(())
+        } else {
+            Err(out_of_range(offset, data.len(), self.size()))
+        }
     }
 
     /// Reads a little-endian u32 at `offset`.
@@ -119,7 +127,11 @@ impl Global {
             return Err(Error::Usage("global is immutable".into()));
         }
         if value.ty() != ty.content {
-            return Err(Error::Usage(format!("global of type {} set to a {}", ty.content, value.ty())));
+            return Err(Error::Usage(format!(
+                "global of type {} set to a {}",
+                ty.content,
+                value.ty()
+            )));
         }
         let _g = self.owner.locks().lock();
         let mut slots = [0u64; 2];
@@ -166,7 +178,11 @@ impl Table {
     pub fn set(&self, index: u32, value: Val) -> Result<()> {
         let raw = self.raw_ref(&value)?;
         let _g = self.owner.locks().lock();
-        if self.data.set(index, raw) { Ok(()) } else { Err(Error::Usage(format!("table index {index} out of bounds"))) }
+        if self.data.set(index, raw) {
+            Ok(())
+        } else {
+            Err(Error::Usage(format!("table index {index} out of bounds")))
+        }
     }
 
     /// Grows by `delta` elements set to `init`; the previous size, or `None` past the maximum.
@@ -178,7 +194,11 @@ impl Table {
 
     fn raw_ref(&self, value: &Val) -> Result<u64> {
         if value.ty() != self.data.ty().element {
-            return Err(Error::Usage(format!("table of {} given a {}", self.data.ty().element, value.ty())));
+            return Err(Error::Usage(format!(
+                "table of {} given a {}",
+                self.data.ty().element,
+                value.ty()
+            )));
         }
         let mut slots = [0u64; 2];
         write_val(self.owner.store(), value, &mut slots);

@@ -74,7 +74,9 @@ impl Func {
     /// Calls the function with `args`, checked against its signature, and returns its results.
     pub fn call(&self, args: &[Val]) -> Result<Vec<Val>> {
         let ty = self.ty();
-        if args.len() != ty.params.len() || args.iter().zip(ty.params.iter()).any(|(a, t)| a.ty() != *t) {
+        if args.len() != ty.params.len()
+            || args.iter().zip(ty.params.iter()).any(|(a, t)| a.ty() != *t)
+        {
             let got: Vec<String> = args.iter().map(|a| a.ty().to_string()).collect();
             return Err(Error::Usage(format!(
                 "function of type {ty} called with arguments ({})",
@@ -103,7 +105,10 @@ impl Func {
     /// makes this the fast path for import sets that know the signature.
     pub fn call_raw(&self, values: &mut [u64]) -> Result<()> {
         if values.len() < self.data().value_slots() {
-            return Err(Error::Usage(format!("call_raw needs {} value slots", self.data().value_slots())));
+            return Err(Error::Usage(format!(
+                "call_raw needs {} value slots",
+                self.data().value_slots()
+            )));
         }
         self.data().call_raw(None, values).map_err(Error::Trap)
     }

@@ -46,7 +46,11 @@ impl HostModuleBuilder {
 
     /// Adds a typed function: a closure taking `&mut Caller` and up to ten Wasm values, returning
     /// `()`, a value, a tuple of values, or a `Result` of those with a [`Trap`].
-    pub fn func<Params, Results>(mut self, name: impl Into<String>, f: impl IntoHostFunc<Params, Results>) -> Self {
+    pub fn func<Params, Results>(
+        mut self,
+        name: impl Into<String>,
+        f: impl IntoHostFunc<Params, Results>,
+    ) -> Self {
         let (ty, callback) = f.into_host_func();
         self.def.funcs.push(HostFuncDef { name: name.into(), ty, callback });
         self

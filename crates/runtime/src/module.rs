@@ -122,7 +122,9 @@ impl Module {
     /// An error if there is no such function or its signature differs.
     pub fn typed_func<P: WasmParams, R: WasmResults>(&self, name: &str) -> Result<TypedFunc<P, R>> {
         self.func(name)
-            .ok_or_else(|| Error::Usage(format!("module \"{}\" exports no function \"{name}\"", self.name())))?
+            .ok_or_else(|| {
+                Error::Usage(format!("module \"{}\" exports no function \"{name}\"", self.name()))
+            })?
             .typed()
     }
 

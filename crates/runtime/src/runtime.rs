@@ -88,7 +88,10 @@ impl ModuleConfig {
     }
 
     /// Sets the start functions (none: `[]`).
-    pub fn with_start_functions<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+    pub fn with_start_functions<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.start_functions = names.into_iter().map(Into::into).collect();
         self
     }
@@ -162,22 +165,37 @@ impl Runtime {
         let imports = {
             let ns = self.namespace();
             if !name.is_empty() && ns.contains_key(&name) {
-                return Err(Error::Usage(format!("module \"{name}\" has already been instantiated")));
+                return Err(Error::Usage(format!(
+                    "module \"{name}\" has already been instantiated"
+                )));
             }
             module
                 .imports
                 .iter()
                 .map(|import| {
                     let what = format!("import \"{}\".\"{}\"", import.module, import.name);
-                    let from = ns
-                        .get(&import.module)
-                        .ok_or_else(|| Error::Link(format!("{what}: unknown import: module \"{}\" is not instantiated", import.module)))?;
-                    from.resolve_export(&import.name)
-                        .ok_or_else(|| Error::Link(format!("{what}: unknown import: module \"{}\" has no export \"{}\"", import.module, import.name)))
+                    let from = ns.get(&import.module).ok_or_else(|| {
+                        Error::Link(format!(
+                            "{what}: unknown import: module \"{}\" is not instantiated",
+                            import.module
+                        ))
+                    })?;
+                    from.resolve_export(&import.name).ok_or_else(|| {
+                        Error::Link(format!(
+                            "{what}: unknown import: module \"{}\" has no export \"{}\"",
+                            import.module, import.name
+                        ))
+                    })
                 })
                 .collect::<Result<Vec<Resolved>>>()?
         };
-        let instance = Instance::instantiate(&name, &self.inner.store, module, compiled.code.clone(), imports)?;
+        let instance = Instance::instantiate(
+            &name,
+            &self.inner.store,
+            module,
+            compiled.code.clone(),
+            imports,
+        )?;
         let m = Module::new(instance);
         for start in &config.start_functions {
             if let Some(f) = m.func(start) {
@@ -187,7 +205,9 @@ impl Runtime {
         if !name.is_empty() {
             let mut ns = self.namespace();
             if ns.contains_key(&name) {
-                return Err(Error::Usage(format!("module \"{name}\" has already been instantiated")));
+                return Err(Error::Usage(format!(
+                    "module \"{name}\" has already been instantiated"
+                )));
             }
             ns.insert(name, m.instance.clone());
         }

@@ -1,8 +1,8 @@
 //! Module instances and instantiation with the spec's exact semantics.
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use keel_decode::{
     ConstExpr, ConstOp, DataMode, ElementItems, ElementMode, ExternKind, ImportType, Module,
@@ -229,17 +229,21 @@ impl Instance {
 
     /// A stack-trace frame for function `func_index` of this instance.
     pub fn frame_info(&self, func_index: u32) -> FrameInfo {
-        let func_name = self
-            .module
-            .as_ref()
-            .and_then(|m| m.names.function(func_index))
-            .map(Arc::from);
+        let func_name =
+            self.module.as_ref().and_then(|m| m.names.function(func_index)).map(Arc::from);
         FrameInfo { module: self.name.clone(), func_index, func_name }
     }
 
     /// memory.init: copies `len` bytes at `src` of data segment `segment` to `dst` of memory
     /// `memory`.
-    pub fn memory_init(&self, memory: u32, segment: u32, dst: u64, src: u32, len: u32) -> Result<(), TrapCode> {
+    pub fn memory_init(
+        &self,
+        memory: u32,
+        segment: u32,
+        dst: u64,
+        src: u32,
+        len: u32,
+    ) -> Result<(), TrapCode> {
         let bytes = self.data_bytes(segment);
         let end = src as u64 + len as u64;
         if end > bytes.len() as u64 || !self.memory(memory).check(dst, len as u64) {
@@ -264,7 +268,14 @@ impl Instance {
 
     /// table.init: copies `len` references at `src` of element segment `segment` to `dst` of
     /// table `table`.
-    pub fn table_init(&self, table: u32, segment: u32, dst: u32, src: u32, len: u32) -> Result<(), TrapCode> {
+    pub fn table_init(
+        &self,
+        table: u32,
+        segment: u32,
+        dst: u32,
+        src: u32,
+        len: u32,
+    ) -> Result<(), TrapCode> {
         // SAFETY: the exec lock gives this thread sole access to `elements`.
         let items = unsafe { &*self.elements[segment as usize].get() };
         let end = src as u64 + len as u64;
@@ -287,11 +298,7 @@ impl Instance {
     pub fn export(&self, name: &str) -> Option<(ExternKind, u32)> {
         match &self.module {
             Some(m) => m.export(name).map(|e| (e.kind, e.index)),
-            None => self
-                .host_exports
-                .iter()
-                .find(|(n, _, _)| n == name)
-                .map(|(_, k, i)| (*k, *i)),
+            None => self.host_exports.iter().find(|(n, _, _)| n == name).map(|(_, k, i)| (*k, *i)),
         }
     }
 
@@ -309,8 +316,12 @@ impl Instance {
         Some(match kind {
             ExternKind::Func => Resolved::Func(self.clone(), self.func_refs[index as usize]),
             ExternKind::Table => Resolved::Table(self.clone(), self.tables[index as usize].clone()),
-            ExternKind::Memory => Resolved::Memory(self.clone(), self.memories[index as usize].clone()),
-            ExternKind::Global => Resolved::Global(self.clone(), self.globals[index as usize].clone()),
+            ExternKind::Memory => {
+                Resolved::Memory(self.clone(), self.memories[index as usize].clone())
+            }
+            ExternKind::Global => {
+                Resolved::Global(self.clone(), self.globals[index as usize].clone())
+            }
         })
     }
 
@@ -324,7 +335,13 @@ impl Instance {
                 .enumerate()
                 .map(|(i, f)| {
                     let (sig, ty) = store.intern(&f.ty);
-                    FuncData { sig, ty, kind: FuncKind::Host(f.callback.clone()), index: i as u32, instance: me }
+                    FuncData {
+                        sig,
+                        ty,
+                        kind: FuncKind::Host(f.callback.clone()),
+                        index: i as u32,
+                        instance: me,
+                    }
                 })
                 .collect();
             let func_refs = functions.iter().map(|f| f as *const FuncData).collect();
@@ -388,8 +405,11 @@ impl Instance {
                 Resolved::Global(_, g) => globals.push(g.clone()),
             }
         }
-        let wasm_deps: Vec<&LockSet> =
-            imports.iter().filter(|r| r.owner().module.is_some()).map(|r| &r.owner().locks).collect();
+        let wasm_deps: Vec<&LockSet> = imports
+            .iter()
+            .filter(|r| r.owner().module.is_some())
+            .map(|r| &r.owner().locks)
+            .collect();
         let locks = LockSet::union(wasm_deps);
         let mut deps: Vec<Arc<Instance>> = Vec::new();
         for r in &imports {
@@ -399,7 +419,9 @@ impl Instance {
         }
 
         for ty in &module.memories[memories.len()..] {
-            memories.push(Arc::new(MemoryData::new(*ty, store.limits.memory_pages).map_err(Error::Instantiate)?));
+            memories.push(Arc::new(
+                MemoryData::new(*ty, store.limits.memory_pages).map_err(Error::Instantiate)?,
+            ));
         }
 
         let mut failure: Option<Error> = None;
@@ -410,13 +432,24 @@ impl Instance {
                     let index = module.num_imported_functions + def;
                     let type_index = module.functions[index as usize];
                     let (sig, ty) = store.intern(&module.types[type_index as usize]);
-                    FuncData { sig, ty, kind: FuncKind::Wasm { def_index: def }, index, instance: me }
+                    FuncData {
+                        sig,
+                        ty,
+                        kind: FuncKind::Wasm { def_index: def },
+                        index,
+                        instance: me,
+                    }
                 })
                 .collect();
-            let func_refs: Box<[*const FuncData]> =
-                imported_funcs.iter().copied().chain(functions.iter().map(|f| f as *const FuncData)).collect();
+            let func_refs: Box<[*const FuncData]> = imported_funcs
+                .iter()
+                .copied()
+                .chain(functions.iter().map(|f| f as *const FuncData))
+                .collect();
 
-            let eval = |expr: &ConstExpr, globals: &[Arc<GlobalData>]| eval_const(expr, globals, &func_refs);
+            let eval = |expr: &ConstExpr, globals: &[Arc<GlobalData>]| {
+                eval_const(expr, globals, &func_refs)
+            };
             for g in &module.defined_globals {
                 let value = eval(&g.init, &globals);
                 globals.push(Arc::new(GlobalData::new(g.ty, value)));
@@ -427,7 +460,16 @@ impl Instance {
                     Ok(table) => tables.push(Arc::new(table)),
                     Err(e) => {
                         failure.get_or_insert(Error::Instantiate(e));
-                        tables.push(Arc::new(TableData::new(keel_decode::TableType { limits: keel_decode::Limits { min: 0, max: Some(0) }, ..t.ty }, 0).expect("empty table")));
+                        tables.push(Arc::new(
+                            TableData::new(
+                                keel_decode::TableType {
+                                    limits: keel_decode::Limits { min: 0, max: Some(0) },
+                                    ..t.ty
+                                },
+                                0,
+                            )
+                            .expect("empty table"),
+                        ));
                     }
                 }
             }
@@ -439,7 +481,9 @@ impl Instance {
                         ElementItems::Functions(fs) => {
                             fs.iter().map(|&f| func_refs[f as usize] as u64).collect()
                         }
-                        ElementItems::Exprs(es) => es.iter().map(|e| eval(e, &globals)[0]).collect(),
+                        ElementItems::Exprs(es) => {
+                            es.iter().map(|e| eval(e, &globals)[0]).collect()
+                        }
                     };
                     UnsafeCell::new(items)
                 })
@@ -484,7 +528,11 @@ impl Instance {
         for (i, seg) in module.data.iter().enumerate() {
             if let DataMode::Active { memory, offset } = &seg.mode {
                 let raw = eval_const(offset, &instance.globals, &instance.func_refs)[0];
-                let dst = if module.memories[*memory as usize].memory64 { raw } else { raw as u32 as u64 };
+                let dst = if module.memories[*memory as usize].memory64 {
+                    raw
+                } else {
+                    raw as u32 as u64
+                };
                 let len = seg.range.len() as u32;
                 instance.memory_init(*memory, i as u32, dst, 0, len).map_err(trap)?;
                 instance.data_drop(i as u32);
@@ -505,7 +553,11 @@ impl std::fmt::Debug for Instance {
 }
 
 /// Evaluates a constant expression to its (one) value's slots.
-pub fn eval_const(expr: &ConstExpr, globals: &[Arc<GlobalData>], funcs: &[*const FuncData]) -> [u64; 2] {
+pub fn eval_const(
+    expr: &ConstExpr,
+    globals: &[Arc<GlobalData>],
+    funcs: &[*const FuncData],
+) -> [u64; 2] {
     let mut stack: Vec<[u64; 2]> = Vec::with_capacity(2);
     for op in expr.ops.iter() {
         let v = match *op {
@@ -591,4 +643,3 @@ fn check_imports(store: &Arc<Store>, module: &Module, imports: &[Resolved]) -> R
     }
     Ok(())
 }
-

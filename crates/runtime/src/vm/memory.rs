@@ -49,13 +49,8 @@ impl MemoryData {
             let base = NonNull::new(alloc.as_ptr::<u8>() as *mut u8).ok_or("null reservation")?;
             (base, Some(alloc))
         };
-        let memory = MemoryData {
-            base,
-            len: AtomicUsize::new(0),
-            max_pages,
-            ty,
-            _reservation: reservation,
-        };
+        let memory =
+            MemoryData { base, len: AtomicUsize::new(0), max_pages, ty, _reservation: reservation };
         if memory.grow(ty.limits.min).is_none() {
             return Err(format!("cannot commit {} pages of memory", ty.limits.min));
         }
@@ -131,7 +126,11 @@ impl MemoryData {
         // SAFETY: the range was checked against the committed length; `buf` is host memory and
         // cannot overlap the reservation's committed pages through a Rust reference.
         unsafe {
-            std::ptr::copy_nonoverlapping(self.base().add(offset as usize), buf.as_mut_ptr(), buf.len())
+            std::ptr::copy_nonoverlapping(
+                self.base().add(offset as usize),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
         };
         true
     }
@@ -143,7 +142,11 @@ impl MemoryData {
         }
         // SAFETY: as in `read`.
         unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.base().add(offset as usize), data.len())
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.base().add(offset as usize),
+                data.len(),
+            )
         };
         true
     }
@@ -167,7 +170,11 @@ impl MemoryData {
         // SAFETY: both ranges were checked against their memories' committed lengths; `copy`
         // allows overlap.
         unsafe {
-            std::ptr::copy(from.base().add(src as usize), self.base().add(dst as usize), len as usize)
+            std::ptr::copy(
+                from.base().add(src as usize),
+                self.base().add(dst as usize),
+                len as usize,
+            )
         };
         true
     }
@@ -175,6 +182,9 @@ impl MemoryData {
 
 impl std::fmt::Debug for MemoryData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryData").field("pages", &self.pages()).field("max", &self.max_pages).finish()
+        f.debug_struct("MemoryData")
+            .field("pages", &self.pages())
+            .field("max", &self.max_pages)
+            .finish()
     }
 }

@@ -11,7 +11,9 @@ mod table;
 
 pub use func::{Caller, FuncData, FuncKind, HostCallback};
 pub use global::GlobalData;
-pub use instance::{HostFuncDef, HostModuleDef, Instance, MAX_NATIVE_DEPTH, NativeDepth, Resolved, eval_const};
+pub use instance::{
+    HostFuncDef, HostModuleDef, Instance, MAX_NATIVE_DEPTH, NativeDepth, Resolved, eval_const,
+};
 pub use lock::{LockGuard, LockSet};
 pub use memory::{MAX_PAGES, MemoryData, PAGE_SIZE};
 pub use store::{Limits, SigId, Store};

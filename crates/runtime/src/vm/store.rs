@@ -25,7 +25,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_pages: super::memory::MAX_PAGES, max_call_depth: 10_000, max_stack_slots: 1 << 20 }
+        Limits {
+            memory_pages: super::memory::MAX_PAGES,
+            max_call_depth: 10_000,
+            max_stack_slots: 1 << 20,
+        }
     }
 }
 
