@@ -84,10 +84,6 @@ impl Memory {
         self.write(offset, &value.to_le_bytes())
     }
 
-    /// The engine-facing data (for import sets and engines).
-    pub fn data(&self) -> &Arc<MemoryData> {
-        &self.data
-    }
 }
 
 fn out_of_range(offset: u64, len: usize, size: u64) -> Error {

@@ -169,8 +169,10 @@ impl Module {
         self.instance.is_closed()
     }
 
-    /// The engine-facing instance.
-    pub fn instance(&self) -> &Arc<Instance> {
+    /// The engine-facing instance. Its state may only be touched while holding its lock set
+    /// (see [`crate::vm`]), which is why this is not public.
+    #[allow(dead_code)]
+    pub(crate) fn instance(&self) -> &Arc<Instance> {
         &self.instance
     }
 }

@@ -1,5 +1,12 @@
 //! The engine-facing side of the runtime: the data engines read and write while running Wasm.
-//! Users of keel never need this module; engines (keel-interp, keel-cranelift) do.
+//! Users of keel never need this module; engines (keel-interp, keel-cranelift) and host functions
+//! (through [`Caller`]) do.
+//!
+//! Contract: guest state (memory bytes, table elements, globals, segments) is only touched by the
+//! thread that holds the owning instance group's [`LockSet`]. Engines are handed an instance only
+//! inside [`CompiledCode::call`](crate::CompiledCode::call), and host functions only through a
+//! [`Caller`], both with the lock held; the public API (`Module`, `Memory`, `Global`, `Table`,
+//! `Func`) takes the lock itself.
 
 mod func;
 mod global;
