@@ -1,7 +1,88 @@
-//! `cargo xtask spectest`.
+//! `cargo xtask spectest [--engine interpreter|compiler|all] [--suite v1|v2|simd|v3|<proposal>|all]
+//! [-v|--verbose] [FILTER]`: runs the spec test suite with the `keel-spec-tests` library (see
+//! docs/spectest.md).
 
 use std::process::ExitCode;
 
-pub fn run(_args: &[String]) -> Result<ExitCode, String> {
-    Err("not implemented yet".into())
+use keel_spec_tests::{Engine, Options, Suite};
+
+const USAGE: &str = "usage: cargo xtask spectest [--engine interpreter|compiler|all] \
+                     [--suite v1|v2|simd|v3|latest|<proposal>|all] [-v|--verbose] [FILTER]";
+
+pub fn run(args: &[String]) -> Result<ExitCode, String> {
+    let Some(options) = parse_args(args)? else {
+        println!("{USAGE}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let stdout = std::io::stdout();
+    let summary = keel_spec_tests::run(&options, &mut stdout.lock())?;
+    Ok(if summary.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The options `args` ask for; `None` for `--help`.
+fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
+    let mut engine = "all".to_string();
+    let mut suite = "all".to_string();
+    let mut filter = None;
+    let mut verbose = false;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| -> Result<String, String> {
+            match arg.strip_prefix(flag).and_then(|rest| rest.strip_prefix('=')) {
+                Some(v) => Ok(v.to_string()),
+                None => {
+                    args.next().cloned().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
+                }
+            }
+        };
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "-v" | "--verbose" => verbose = true,
+            a if a == "--engine" || a.starts_with("--engine=") => engine = value("--engine")?,
+            a if a == "--suite" || a.starts_with("--suite=") => suite = value("--suite")?,
+            a if a.starts_with('-') => return Err(format!("unknown flag {a}\n{USAGE}")),
+            a if filter.is_none() => filter = Some(a.to_string()),
+            a => return Err(format!("more than one FILTER given ({a})\n{USAGE}")),
+        }
+    }
+    let engines =
+        if engine == "all" { Engine::all_built() } else { vec![Engine::by_name(&engine)?] };
+    let suites = if suite == "all" { Suite::ALL.to_vec() } else { vec![Suite::by_name(&suite)?] };
+    Ok(Some(Options { engines, suites, filter, verbose }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Options>, String> {
+        parse_args(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn parses_flags() {
+        let o = parse(&["--engine", "interpreter", "--suite=v2", "i32"]).unwrap().unwrap();
+        assert_eq!(o.engines, vec![Engine::by_name("interpreter").unwrap()]);
+        assert_eq!(o.suites, vec![Suite::V2]);
+        assert_eq!(o.filter.as_deref(), Some("i32"));
+        let o = parse(&[]).unwrap().unwrap();
+        assert_eq!(o.suites, Suite::ALL);
+        assert!(parse(&["--help"]).unwrap().is_none());
+        assert!(
+            parse(&["--suite", "simd"]).unwrap().unwrap().suites
+                == [Suite::by_name("simd").unwrap()]
+        );
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert_eq!(
+            parse(&["--engine", "compiler"]).err().unwrap(),
+            "the compiler engine is not built yet"
+        );
+        assert!(parse(&["--engine"]).is_err());
+        assert!(parse(&["--suite", "v9"]).is_err());
+        assert!(parse(&["--frobnicate"]).is_err());
+        assert!(parse(&["a", "b"]).is_err());
+    }
 }

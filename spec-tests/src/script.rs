@@ -1,0 +1,430 @@
+//! Running one `.wast` script: its directives against a fresh runtime.
+
+use std::collections::HashMap;
+
+use keel::{CompiledModule, EngineKind, Error, Features, Module, ModuleConfig, TrapCode, Val};
+use wast::core::WastArgCore;
+use wast::lexer::Lexer;
+use wast::parser::{self, ParseBuffer};
+use wast::token::Id;
+use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, Wat};
+
+use crate::Outcome;
+use crate::host::instantiate_spectest;
+use crate::panics;
+use crate::values::{HostRefs, arg_to_val, check_results, describe_val_like};
+
+/// Native stack of the thread that runs a script: deep enough for an engine that recurses on the
+/// host stack to reach its own call-depth limit (which `assert_exhaustion` expects) first.
+const SCRIPT_STACK_BYTES: usize = 512 << 20;
+
+/// Runs the script `source` (named `file` in failure reasons) on a fresh runtime with `engine`
+/// and `features`, on a thread of its own with a large stack.
+pub(crate) fn run_script(
+    file: &str,
+    source: &str,
+    engine: EngineKind,
+    features: Features,
+    verbose: bool,
+) -> Outcome {
+    let spawned = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name(format!("wast {file}"))
+            .stack_size(SCRIPT_STACK_BYTES)
+            .spawn_scoped(scope, || run_on_this_thread(file, source, engine, features, verbose))
+            .map(|thread| thread.join())
+    });
+    match spawned {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(_)) => Outcome::failed(format!("{file}: the runner thread panicked")),
+        Err(e) => Outcome::failed(format!("{file}: cannot start the runner thread: {e}")),
+    }
+}
+
+fn run_on_this_thread(
+    file: &str,
+    source: &str,
+    engine: EngineKind,
+    features: Features,
+    verbose: bool,
+) -> Outcome {
+    let mut lexer = Lexer::new(source);
+    // names.wast uses bidirectional-override characters and the like in names.
+    lexer.allow_confusing_unicode(true);
+    let buffer = match ParseBuffer::new_with_lexer(lexer) {
+        Ok(b) => b,
+        Err(e) => return Outcome::failed(parse_failure(file, source, &e)),
+    };
+    let wast = match panics::catch(|| parser::parse::<Wast<'_>>(&buffer)) {
+        Ok(Ok(w)) => w,
+        Ok(Err(e)) => return Outcome::failed(parse_failure(file, source, &e)),
+        Err(panic) => return Outcome::failed(format!("{file}: wast panicked: {panic}")),
+    };
+
+    let runtime =
+        keel::Runtime::with_config(keel::RuntimeConfig::default().with_features(features), engine);
+    match panics::catch(|| instantiate_spectest(&runtime, verbose)) {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            return Outcome::failed(format!(
+                "{file}: cannot instantiate the spectest module: {}",
+                one_line(&e)
+            ));
+        }
+        Err(panic) => {
+            return Outcome::failed(format!("{file}: spectest module: panic: {panic}"));
+        }
+    }
+
+    let mut script = Script {
+        runtime,
+        current: None,
+        instances: HashMap::new(),
+        definitions: HashMap::new(),
+        last_definition: None,
+        refs: HostRefs::default(),
+    };
+    let mut outcome = Outcome::default();
+    for directive in wast.directives {
+        let (line, _) = directive.span().linecol_in(source);
+        let what = describe(&directive);
+        let result = match panics::catch(|| script.run(directive)) {
+            Ok(r) => r,
+            Err(panic) => {
+                // A panic may leave the current module half-built; later directives on it fail
+                // on their own.
+                Err(format!("panic: {panic}"))
+            }
+        };
+        match result {
+            Ok(()) => outcome.passed += 1,
+            Err(reason) => outcome.failures.push(format!("{file}:{}: {what}: {reason}", line + 1)),
+        }
+    }
+    let _ = panics::catch(|| script.runtime.close());
+    outcome
+}
+
+fn parse_failure(file: &str, source: &str, e: &wast::Error) -> String {
+    let (line, _) = e.span().linecol_in(source);
+    format!("{file}:{}: the script failed to parse: {}", line + 1, e.message())
+}
+
+/// A short description of a directive for failure reasons: its kind and what it calls.
+fn describe(d: &WastDirective<'_>) -> String {
+    fn exec(e: &WastExecute<'_>) -> String {
+        match e {
+            WastExecute::Invoke(i) => invoke(i),
+            WastExecute::Wat(_) => "(module)".into(),
+            WastExecute::Get { global, .. } => format!("(get \"{global}\")"),
+        }
+    }
+    fn invoke(i: &WastInvoke<'_>) -> String {
+        let args: Vec<String> = i.args.iter().map(describe_arg).collect();
+        if args.is_empty() {
+            format!("(invoke \"{}\")", i.name)
+        } else {
+            format!("(invoke \"{}\" {})", i.name, args.join(" "))
+        }
+    }
+    match d {
+        WastDirective::Module(_) => "module".into(),
+        WastDirective::ModuleDefinition(_) => "module definition".into(),
+        WastDirective::ModuleInstance { .. } => "module instance".into(),
+        WastDirective::Register { name, .. } => format!("register \"{name}\""),
+        WastDirective::Invoke(i) => invoke(i),
+        WastDirective::AssertReturn { exec: e, .. } => format!("assert_return {}", exec(e)),
+        WastDirective::AssertTrap { exec: e, .. } => format!("assert_trap {}", exec(e)),
+        WastDirective::AssertExhaustion { call, .. } => {
+            format!("assert_exhaustion {}", invoke(call))
+        }
+        WastDirective::AssertInvalid { .. } => "assert_invalid".into(),
+        WastDirective::AssertMalformed { .. } => "assert_malformed".into(),
+        WastDirective::AssertUnlinkable { .. } => "assert_unlinkable".into(),
+        WastDirective::AssertInvalidCustom { .. } => "assert_invalid_custom".into(),
+        WastDirective::AssertMalformedCustom { .. } => "assert_malformed_custom".into(),
+        WastDirective::AssertException { .. } => "assert_exception".into(),
+        WastDirective::AssertSuspension { .. } => "assert_suspension".into(),
+        WastDirective::Thread(_) => "thread".into(),
+        WastDirective::Wait { .. } => "wait".into(),
+    }
+}
+
+fn describe_arg(arg: &WastArg<'_>) -> String {
+    match arg {
+        WastArg::Core(WastArgCore::I32(x)) => format!("(i32.const {x})"),
+        WastArg::Core(WastArgCore::I64(x)) => format!("(i64.const {x})"),
+        WastArg::Core(WastArgCore::F32(x)) => format!("(f32.const 0x{:08x})", x.bits),
+        WastArg::Core(WastArgCore::F64(x)) => format!("(f64.const 0x{:016x})", x.bits),
+        WastArg::Core(WastArgCore::V128(x)) => {
+            format!("(v128.const 0x{:032x})", u128::from_le_bytes(x.to_le_bytes()))
+        }
+        WastArg::Core(WastArgCore::RefNull(_)) => "(ref.null)".into(),
+        WastArg::Core(WastArgCore::RefExtern(n)) => format!("(ref.extern {n})"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// An error on one line (traps carry their stack trace on further lines).
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// How the spec scripts instantiate modules: anonymous, and no `_start` call.
+fn module_config() -> ModuleConfig {
+    ModuleConfig::new().with_name("").with_start_functions(Vec::<String>::new())
+}
+
+/// The state of one script.
+struct Script {
+    runtime: keel::Runtime,
+    /// The module that unnamed invokes and `register`s refer to: the last one instantiated, or
+    /// none after a module that failed.
+    current: Option<Module>,
+    /// Instances by their script name (`$name`).
+    instances: HashMap<String, Option<Module>>,
+    /// Module definitions (`module definition`) by their script name.
+    definitions: HashMap<String, CompiledModule>,
+    last_definition: Option<CompiledModule>,
+    refs: HostRefs,
+}
+
+type Check = Result<(), String>;
+
+impl Script {
+    /// Runs one directive: `Ok` when its check passed, else why it failed.
+    fn run(&mut self, directive: WastDirective<'_>) -> Check {
+        match directive {
+            WastDirective::Module(mut module) => {
+                let id = module.name();
+                // Cleared first, so that a panic leaves no stale current module behind.
+                self.set_current(id, None);
+                let result = self.encode(&mut module).and_then(|bytes| self.instantiate(&bytes));
+                self.set_current(id, result.as_ref().ok().cloned());
+                result.map(drop)
+            }
+            WastDirective::ModuleDefinition(mut module) => {
+                let id = module.name();
+                let compiled = self.encode(&mut module).and_then(|bytes| self.compile(&bytes))?;
+                if let Some(id) = id {
+                    self.definitions.insert(id.name().to_string(), compiled.clone());
+                }
+                self.last_definition = Some(compiled);
+                Ok(())
+            }
+            WastDirective::ModuleInstance { instance, module, .. } => {
+                self.set_current(instance, None);
+                let compiled = match module {
+                    Some(id) => self.definitions.get(id.name()).cloned(),
+                    None => self.last_definition.clone(),
+                };
+                let result = match compiled {
+                    Some(c) => self
+                        .runtime
+                        .instantiate(&c, module_config())
+                        .map_err(|e| format!("instantiation failed: {}", one_line(&e))),
+                    None => Err(format!("no module definition {}", id_name(module))),
+                };
+                self.set_current(instance, result.as_ref().ok().cloned());
+                result.map(drop)
+            }
+            WastDirective::Register { name, module, .. } => {
+                let m = self.module(module)?;
+                self.runtime.register(name, &m).map_err(|e| one_line(&e))
+            }
+            WastDirective::Invoke(call) => match self.invoke(&call)? {
+                Ok(_) => Ok(()),
+                Err(e) => Err(format!("call failed: {}", one_line(&e))),
+            },
+            WastDirective::AssertReturn { exec, results, .. } => match self.execute(exec)? {
+                Ok(values) => check_results(&results, &values),
+                Err(e) => Err(format!("expected results, got: {}", one_line(&e))),
+            },
+            WastDirective::AssertTrap { exec, message, .. } => {
+                let result = self.execute(exec)?;
+                expect_trap(message, result, |code| trap_matches(message, code))
+            }
+            WastDirective::AssertExhaustion { call, message, .. } => {
+                let result = self.invoke(&call)?;
+                expect_trap(message, result, |code| code == TrapCode::StackOverflow)
+            }
+            WastDirective::AssertInvalid { module, message, .. } => {
+                self.expect_rejected(module, "invalid", message)
+            }
+            WastDirective::AssertMalformed { module, message, .. } => {
+                self.expect_rejected(module, "malformed", message)
+            }
+            WastDirective::AssertUnlinkable { module, message, .. } => {
+                let bytes = self.encode(&mut QuoteWat::Wat(module))?;
+                let compiled = self.compile(&bytes)?;
+                let link_error = matches!(message, "unknown import" | "incompatible import type");
+                match self.runtime.instantiate(&compiled, module_config()) {
+                    Ok(_) => Err(format!("expected a link error (\"{message}\"), but it linked")),
+                    Err(Error::Link(_)) => Ok(()),
+                    // Wasm 1.0's segment checks report other messages ("data segment does not
+                    // fit"), which a 2.0 runtime reports as instantiation traps.
+                    Err(_) if !link_error => Ok(()),
+                    Err(e) => {
+                        Err(format!("expected a link error (\"{message}\"), got: {}", one_line(&e)))
+                    }
+                }
+            }
+            WastDirective::AssertInvalidCustom { mut module, .. }
+            | WastDirective::AssertMalformedCustom { mut module, .. } => {
+                // keel does not interpret custom sections: the module must still compile.
+                let bytes = self.encode(&mut module)?;
+                self.compile(&bytes).map(drop)
+            }
+            WastDirective::AssertException { .. } => {
+                Err("unsupported directive (exception handling)".into())
+            }
+            WastDirective::AssertSuspension { .. } => {
+                Err("unsupported directive (stack switching)".into())
+            }
+            WastDirective::Thread(_) | WastDirective::Wait { .. } => {
+                Err("unsupported directive (threads)".into())
+            }
+        }
+    }
+
+    fn set_current(&mut self, id: Option<Id<'_>>, module: Option<Module>) {
+        if let Some(id) = id {
+            self.instances.insert(id.name().to_string(), module.clone());
+        }
+        self.current = module;
+    }
+
+    /// The module `id` names, or the current one.
+    fn module(&self, id: Option<Id<'_>>) -> Result<Module, String> {
+        match id {
+            Some(id) => match self.instances.get(id.name()) {
+                Some(Some(m)) => Ok(m.clone()),
+                Some(None) => Err(format!("module ${} failed to instantiate", id.name())),
+                None => Err(format!("no module ${}", id.name())),
+            },
+            None => self.current.clone().ok_or_else(|| "no current module".to_string()),
+        }
+    }
+
+    /// The binary of a module in text, binary or quote form.
+    fn encode(&self, module: &mut QuoteWat<'_>) -> Result<Vec<u8>, String> {
+        if matches!(module, QuoteWat::Wat(Wat::Component(_)) | QuoteWat::QuoteComponent(..)) {
+            return Err("components are not supported".into());
+        }
+        module.encode().map_err(|e| format!("the module text failed to encode: {}", e.message()))
+    }
+
+    fn compile(&self, bytes: &[u8]) -> Result<CompiledModule, String> {
+        self.runtime
+            .compile(bytes)
+            .map_err(|e| format!("the module failed to compile: {}", one_line(&e)))
+    }
+
+    fn instantiate(&self, bytes: &[u8]) -> Result<Module, String> {
+        let compiled = self.compile(bytes)?;
+        self.runtime
+            .instantiate(&compiled, module_config())
+            .map_err(|e| format!("instantiation failed: {}", one_line(&e)))
+    }
+
+    /// Calls an export: `Err` when the call cannot be made at all, else the call's result.
+    fn invoke(&mut self, call: &WastInvoke<'_>) -> Result<keel::Result<Vec<Val>>, String> {
+        let module = self.module(call.module)?;
+        let func = module
+            .func(call.name)
+            .ok_or_else(|| format!("the module exports no function \"{}\"", call.name))?;
+        let args = call
+            .args
+            .iter()
+            .map(|a| arg_to_val(a, &mut self.refs))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(func.call(&args))
+    }
+
+    /// Runs an action: an invoke, a global's value, or a module's instantiation (no results).
+    fn execute(&mut self, exec: WastExecute<'_>) -> Result<keel::Result<Vec<Val>>, String> {
+        match exec {
+            WastExecute::Invoke(call) => self.invoke(&call),
+            WastExecute::Get { module, global, .. } => {
+                let m = self.module(module)?;
+                let g = m
+                    .global(global)
+                    .ok_or_else(|| format!("the module exports no global \"{global}\""))?;
+                Ok(Ok(vec![g.get()]))
+            }
+            WastExecute::Wat(module) => {
+                let bytes = self.encode(&mut QuoteWat::Wat(module))?;
+                let compiled = self.compile(&bytes)?;
+                Ok(self.runtime.instantiate(&compiled, module_config()).map(|_| Vec::new()))
+            }
+        }
+    }
+
+    /// `assert_invalid` and `assert_malformed`: the module must be rejected when decoded. Text
+    /// that `wast` itself rejects never reaches keel and counts as rejected.
+    fn expect_rejected(&self, mut module: QuoteWat<'_>, what: &str, message: &str) -> Check {
+        if matches!(module, QuoteWat::Wat(Wat::Component(_)) | QuoteWat::QuoteComponent(..)) {
+            return Err("components are not supported".into());
+        }
+        let Ok(bytes) = module.encode() else { return Ok(()) };
+        match self.runtime.compile(&bytes) {
+            Err(Error::Decode(_)) => Ok(()),
+            Err(e) => Err(format!(
+                "expected a {what} module (\"{message}\"), got another error: {}",
+                one_line(&e)
+            )),
+            Ok(_) => Err(format!("expected a {what} module (\"{message}\"), but it compiled")),
+        }
+    }
+}
+
+fn id_name(id: Option<Id<'_>>) -> String {
+    id.map_or_else(String::new, |id| format!("${}", id.name()))
+}
+
+/// Checks that `result` is a trap whose code `ok` accepts.
+fn expect_trap(
+    message: &str,
+    result: keel::Result<Vec<Val>>,
+    ok: impl Fn(TrapCode) -> bool,
+) -> Check {
+    match result {
+        Ok(values) => {
+            let got: Vec<String> = values.iter().map(|v| describe_val_like(v, None)).collect();
+            Err(format!("expected trap \"{message}\", got results [{}]", got.join(", ")))
+        }
+        Err(Error::Trap(trap)) if trap.code().is_some_and(&ok) => Ok(()),
+        Err(e) => Err(format!("expected trap \"{message}\", got: {}", one_line(&e))),
+    }
+}
+
+/// Whether a trap with `code` is the one the spec's `message` describes.
+fn trap_matches(message: &str, code: TrapCode) -> bool {
+    let ours = code.message();
+    // "uninitialized element 7", "uninitialized" and the like name the same trap.
+    if message.starts_with(ours) || ours.starts_with(message) {
+        return true;
+    }
+    match message {
+        // call_indirect past the end of the table.
+        "undefined element" => {
+            matches!(code, TrapCode::TableOutOfBounds | TrapCode::IndirectCallToNull)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trap_messages() {
+        assert!(trap_matches("integer overflow", TrapCode::IntegerOverflow));
+        assert!(trap_matches("uninitialized element 7", TrapCode::IndirectCallToNull));
+        assert!(trap_matches("uninitialized", TrapCode::IndirectCallToNull));
+        assert!(trap_matches("undefined element", TrapCode::TableOutOfBounds));
+        assert!(!trap_matches("integer overflow", TrapCode::IntegerDivisionByZero));
+        assert!(!trap_matches("out of bounds memory access", TrapCode::TableOutOfBounds));
+    }
+}

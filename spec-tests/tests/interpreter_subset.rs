@@ -1,0 +1,23 @@
+//! A small subset of the Wasm 2.0 spec tests must pass on the interpreter.
+
+use keel_spec_tests::{Engine, Suite, run_file};
+
+#[test]
+fn v2_subset_passes_on_the_interpreter() {
+    let engine = Engine::by_name("interpreter").unwrap();
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    for file in ["i32.wast", "br_table.wast", "memory.wast", "call_indirect.wast"] {
+        let outcome = run_file(engine, Suite::V2, file, false).unwrap();
+        passed += outcome.passed;
+        failures.extend(outcome.failures);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} checks passed, {} failed; the first failures:\n{}",
+        passed,
+        failures.len(),
+        failures.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+    );
+    assert!(passed > 1000, "only {passed} checks ran");
+}
