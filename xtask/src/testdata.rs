@@ -1,7 +1,205 @@
-//! `cargo xtask testdata`.
+//! `cargo xtask testdata [--check] [FILTER]`: rebuilds every committed guest `.wasm` from its
+//! source.
+//!
+//! Each guest is one entry of [`guests`]: its output, its sources, the tool that builds it and
+//! the arguments. Builds are deterministic (no debug info, no paths or dates in the output), so
+//! running this twice gives identical bytes; `--check` builds into a temporary directory and
+//! compares with the committed files, changing nothing, so it tells whether a committed `.wasm`
+//! is stale. FILTER keeps the guests whose output path contains it.
+//!
+//! Commands run from the repository root with paths relative to it; `{out}` in an argument
+//! stands for the output path.
 
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
 
-pub fn run(_args: &[String]) -> Result<ExitCode, String> {
-    Err("not implemented yet".into())
+/// A program that builds guests.
+struct Tool {
+    /// The executable, looked up on `PATH`.
+    program: &'static str,
+    /// Every executable the build needs (the program itself first), with the arguments that
+    /// make it print its version: running them checks that the tools are there.
+    checks: &'static [(&'static str, &'static [&'static str])],
+    /// How to install the tools.
+    install: &'static str,
+}
+
+/// clang targeting wasm32, linking with lld's `wasm-ld`: freestanding C guests.
+const CLANG: Tool = Tool {
+    program: "clang",
+    checks: &[("clang", &["--version"]), ("wasm-ld", &["--version"])],
+    install: "apt-get update && apt-get install -y clang lld   (Debian/Ubuntu; clang >= 14)",
+};
+
+/// Flags of freestanding C guests: no libc, no entry point, and no calls to memset/memcpy that
+/// the optimiser would otherwise invent (there is no libc to provide them). Exports are named
+/// in the sources with `__attribute__((export_name(...)))`.
+const C_FREESTANDING: &[&str] =
+    &["--target=wasm32", "-O2", "-ffreestanding", "-nostdlib", "-Wl,--no-entry"];
+
+/// One committed guest binary and how to rebuild it.
+struct Guest {
+    /// The `.wasm` written, relative to the repository root.
+    output: &'static str,
+    /// The files it is built from, relative to the repository root.
+    sources: Vec<&'static str>,
+    /// The tool that builds it.
+    tool: &'static Tool,
+    /// The tool's arguments; `{out}` stands for the output path.
+    args: Vec<&'static str>,
+    /// Extra environment variables for the build (`GOOS=js GOARCH=wasm` for Go guests, say).
+    env: Vec<(&'static str, &'static str)>,
+}
+
+/// A freestanding C guest built from one source file.
+fn c_freestanding(output: &'static str, source: &'static str) -> Guest {
+    let mut args = C_FREESTANDING.to_vec();
+    args.extend(["-o", "{out}", source]);
+    Guest { output, sources: vec![source], tool: &CLANG, args, env: Vec::new() }
+}
+
+/// Every committed guest. A later guest (a WASI C program, Go, Zig, ...) is one more entry, with
+/// a [`Tool`] of its own where it needs one.
+fn guests() -> Vec<Guest> {
+    vec![
+        c_freestanding("bench/guests/fib.wasm", "bench/guests/fib.c"),
+        c_freestanding("bench/guests/sieve.wasm", "bench/guests/sieve.c"),
+        c_freestanding("bench/guests/matmul.wasm", "bench/guests/matmul.c"),
+        c_freestanding("bench/guests/interp.wasm", "bench/guests/interp.c"),
+        c_freestanding("bench/guests/sha256.wasm", "bench/guests/sha256.c"),
+    ]
+}
+
+/// The task.
+pub fn run(args: &[String]) -> Result<ExitCode, String> {
+    let mut check = false;
+    let mut filter = None;
+    for arg in args {
+        match arg.as_str() {
+            "--check" => check = true,
+            "-h" | "--help" => {
+                println!("usage: cargo xtask testdata [--check] [FILTER]");
+                for g in guests() {
+                    println!("  {}", g.output);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            a if a.starts_with('-') => return Err(format!("unknown option {a}")),
+            a if filter.is_none() => filter = Some(a.to_string()),
+            a => return Err(format!("unexpected argument {a}")),
+        }
+    }
+    let root = repo_root();
+    let selected: Vec<Guest> = guests()
+        .into_iter()
+        .filter(|g| filter.as_deref().is_none_or(|f| g.output.contains(f)))
+        .collect();
+    if selected.is_empty() {
+        return Err(format!("no guest matches {:?}", filter.unwrap_or_default()));
+    }
+
+    // Check every tool first, so that a missing one is reported before anything is built.
+    let mut missing = Vec::new();
+    for g in &selected {
+        if missing.iter().any(|t: &&Tool| t.program == g.tool.program) {
+            continue;
+        }
+        if let Err(e) = check_tool(g.tool) {
+            eprintln!("testdata: {e}");
+            eprintln!("testdata:   needed for {}; install with: {}", g.output, g.tool.install);
+            missing.push(g.tool);
+        }
+    }
+    if !missing.is_empty() {
+        return Ok(ExitCode::FAILURE);
+    }
+
+    let scratch = std::env::temp_dir().join(format!("keel-testdata-{}", std::process::id()));
+    if check {
+        std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    }
+    let mut stale = 0;
+    let mut result = Ok(());
+    for (i, g) in selected.iter().enumerate() {
+        let out = if check { scratch.join(format!("{i}.wasm")) } else { root.join(g.output) };
+        if let Err(e) = build(&root, g, &out) {
+            result = Err(e);
+            break;
+        }
+        let built = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        if check {
+            let committed = std::fs::read(root.join(g.output)).unwrap_or_default();
+            if committed == built {
+                println!("{:<40} up to date ({} bytes)", g.output, built.len());
+            } else {
+                println!("{:<40} STALE: rebuilding gives different bytes", g.output);
+                stale += 1;
+            }
+        } else {
+            println!("{:<40} {} bytes", g.output, built.len());
+        }
+    }
+    if check {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+    result?;
+    if stale > 0 {
+        eprintln!("testdata: {stale} stale guest(s): run `cargo xtask testdata` and commit them");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the version commands of `tool`.
+fn check_tool(tool: &Tool) -> Result<(), String> {
+    for (program, args) in tool.checks {
+        let status = Command::new(program)
+            .args(*args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("`{program}` not found ({e})"))?;
+        if !status.success() {
+            return Err(format!("`{program} {}` failed ({status})", args.join(" ")));
+        }
+    }
+    Ok(())
+}
+
+/// Builds `g` into `out`.
+fn build(root: &Path, g: &Guest, out: &Path) -> Result<(), String> {
+    for source in &g.sources {
+        if !root.join(source).is_file() {
+            return Err(format!("{}: source {source} is missing", g.output));
+        }
+    }
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let out = out.to_str().ok_or_else(|| format!("{}: not UTF-8", out.display()))?;
+    // The committed output is named relative to the root, so that no absolute path can reach
+    // the binary; a --check build goes to the scratch directory.
+    let out_arg = if Path::new(out) == root.join(g.output) { g.output } else { out };
+    let args: Vec<&str> = g.args.iter().map(|a| if *a == "{out}" { out_arg } else { a }).collect();
+    let status = Command::new(g.tool.program)
+        .args(&args)
+        .envs(g.env.iter().copied())
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("{}: running {}: {e}", g.output, g.tool.program))?;
+    if !status.success() {
+        return Err(format!(
+            "{}: `{} {}` failed ({status})",
+            g.output,
+            g.tool.program,
+            args.join(" ")
+        ));
+    }
+    Ok(())
+}
+
+/// The repository root: the parent of xtask's manifest directory.
+fn repo_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }

@@ -1,0 +1,193 @@
+//! The engines a benchmark runs on, behind one small trait, so that adding an engine (keel's
+//! compiler) or a peer (wasmtime) is one more implementation and one more line in [`all`].
+
+use std::sync::Arc;
+
+/// What an exported entry point returns; every benchmark entry takes one `i32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ret {
+    /// `(i32) -> i32`
+    I32,
+    /// `(i32) -> i64`
+    I64,
+}
+
+/// Errors, as text: the harness only prints them.
+pub type Result<T> = std::result::Result<T, String>;
+
+/// A runtime configuration that compiles and instantiates modules.
+pub trait Engine {
+    /// The column name in the table, e.g. `keel-interp` or `wasmi`.
+    fn name(&self) -> &'static str;
+    /// Whether this is a peer that keel's engines are compared against.
+    fn is_peer(&self) -> bool;
+    /// Validates and compiles a binary.
+    fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>>;
+}
+
+/// A compiled module.
+pub trait Compiled {
+    /// A fresh instance of the module, with nothing imported.
+    fn instantiate(&self) -> Result<Box<dyn Instance>>;
+}
+
+/// A module instance.
+pub trait Instance {
+    /// The exported function `export`, checked against the signature `(i32) -> ret`.
+    fn entry(&mut self, export: &str, ret: Ret) -> Result<Box<dyn Entry + '_>>;
+}
+
+/// An exported function ready to be called repeatedly.
+pub trait Entry {
+    /// Calls it; an `i32` result is sign-extended.
+    fn call(&mut self, arg: i32) -> Result<i64>;
+}
+
+/// Every engine the harness knows, keel's first, then the peers.
+pub fn all() -> Vec<Box<dyn Engine>> {
+    vec![Box::new(KeelInterp), Box::new(Wasmi::new())]
+}
+
+/// keel on its interpreter.
+pub struct KeelInterp;
+
+impl Engine for KeelInterp {
+    fn name(&self) -> &'static str {
+        "keel-interp"
+    }
+
+    fn is_peer(&self) -> bool {
+        false
+    }
+
+    fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>> {
+        let runtime = keel::Runtime::with_config(
+            keel::RuntimeConfig::default(),
+            keel::EngineKind::Interpreter,
+        );
+        let module = runtime.compile(wasm).map_err(|e| e.to_string())?;
+        Ok(Box::new(KeelCompiled { runtime, module }))
+    }
+}
+
+struct KeelCompiled {
+    runtime: keel::Runtime,
+    module: keel::CompiledModule,
+}
+
+impl Compiled for KeelCompiled {
+    fn instantiate(&self) -> Result<Box<dyn Instance>> {
+        // An empty name keeps the instance out of the namespace, so any number may exist.
+        let config = keel::ModuleConfig::new().with_name("");
+        let module = self.runtime.instantiate(&self.module, config).map_err(|e| e.to_string())?;
+        Ok(Box::new(KeelInstance(module)))
+    }
+}
+
+struct KeelInstance(keel::Module);
+
+impl Instance for KeelInstance {
+    fn entry(&mut self, export: &str, ret: Ret) -> Result<Box<dyn Entry + '_>> {
+        let e = |e: keel::Error| e.to_string();
+        Ok(match ret {
+            Ret::I32 => Box::new(KeelEntry(self.0.typed_func::<i32, i32>(export).map_err(e)?)),
+            Ret::I64 => Box::new(KeelEntry(self.0.typed_func::<i32, i64>(export).map_err(e)?)),
+        })
+    }
+}
+
+struct KeelEntry<R>(keel::TypedFunc<i32, R>);
+
+impl<R: keel::WasmResults + Into<i64>> Entry for KeelEntry<R> {
+    fn call(&mut self, arg: i32) -> Result<i64> {
+        self.0.call(arg).map(Into::into).map_err(|e| e.to_string())
+    }
+}
+
+/// wasmi, the peer interpreter: default features but `wat`, eager compilation (so that compile
+/// times compare like with like; lazy translation would move that work into the first call).
+pub struct Wasmi {
+    engine: wasmi::Engine,
+}
+
+impl Wasmi {
+    /// A wasmi engine with eager compilation.
+    pub fn new() -> Wasmi {
+        let mut config = wasmi::Config::default();
+        config.compilation_mode(wasmi::CompilationMode::Eager);
+        Wasmi { engine: wasmi::Engine::new(&config) }
+    }
+}
+
+impl Default for Wasmi {
+    fn default() -> Self {
+        Wasmi::new()
+    }
+}
+
+impl Engine for Wasmi {
+    fn name(&self) -> &'static str {
+        "wasmi"
+    }
+
+    fn is_peer(&self) -> bool {
+        true
+    }
+
+    fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>> {
+        let module = wasmi::Module::new(&self.engine, wasm).map_err(|e| e.to_string())?;
+        let linker = Arc::new(wasmi::Linker::<()>::new(&self.engine));
+        Ok(Box::new(WasmiCompiled { engine: self.engine.clone(), linker, module }))
+    }
+}
+
+struct WasmiCompiled {
+    engine: wasmi::Engine,
+    linker: Arc<wasmi::Linker<()>>,
+    module: wasmi::Module,
+}
+
+impl Compiled for WasmiCompiled {
+    fn instantiate(&self) -> Result<Box<dyn Instance>> {
+        // One store per instance: a wasmi store frees its instances only when it is dropped.
+        let mut store = wasmi::Store::new(&self.engine, ());
+        let instance = self
+            .linker
+            .instantiate_and_start(&mut store, &self.module)
+            .map_err(|e| e.to_string())?;
+        Ok(Box::new(WasmiInstance { store, instance }))
+    }
+}
+
+struct WasmiInstance {
+    store: wasmi::Store<()>,
+    instance: wasmi::Instance,
+}
+
+impl Instance for WasmiInstance {
+    fn entry(&mut self, export: &str, ret: Ret) -> Result<Box<dyn Entry + '_>> {
+        let e = |e: wasmi::Error| e.to_string();
+        let store = &mut self.store;
+        Ok(match ret {
+            Ret::I32 => {
+                let func = self.instance.get_typed_func::<i32, i32>(&*store, export).map_err(e)?;
+                Box::new(WasmiEntry { store, func })
+            }
+            Ret::I64 => {
+                let func = self.instance.get_typed_func::<i32, i64>(&*store, export).map_err(e)?;
+                Box::new(WasmiEntry { store, func })
+            }
+        })
+    }
+}
+
+struct WasmiEntry<'a, R> {
+    store: &'a mut wasmi::Store<()>,
+    func: wasmi::TypedFunc<i32, R>,
+}
+
+impl<R: wasmi::WasmResults + Into<i64>> Entry for WasmiEntry<'_, R> {
+    fn call(&mut self, arg: i32) -> Result<i64> {
+        self.func.call(&mut *self.store, arg).map(Into::into).map_err(|e| e.to_string())
+    }
+}

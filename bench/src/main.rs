@@ -1,0 +1,447 @@
+//! keel's benchmark harness: `cargo xtask bench [FILTER] [OPTIONS]`.
+//!
+//! Times each guest of `bench/guests` on every engine of [`engines::all`]: compiles and
+//! instantiates it once, warms up with one call (checking that all engines return the same
+//! result), then takes the median of several timed calls. The engines take turns call by call,
+//! so that a noisy neighbour slows all of them alike and the ratios to the peers, measured in
+//! the same run, stay meaningful. Also times instantiation of a small module and compilation of
+//! all the guests.
+//!
+//! Options: `--runs N` (timed calls per benchmark and engine, default 5), `--quick` (small
+//! sizes: a smoke test of the harness, not a measurement), `--engines A,B` (only those
+//! columns), `-v` (every sample). FILTER keeps the rows whose name contains it.
+
+mod engines;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use engines::{Engine, Entry, Ret};
+
+/// One guest entry point and the argument it is timed with.
+struct Benchmark {
+    /// Row name.
+    name: &'static str,
+    /// The guest binary.
+    wasm: &'static [u8],
+    /// The exported entry point, `(i32) -> ret`.
+    export: &'static str,
+    ret: Ret,
+    /// The argument for a measurement, and the result every engine must return for it
+    /// (computed by the same C source built natively).
+    arg: i32,
+    expected: i64,
+    /// The argument for `--quick`, and its result.
+    quick_arg: i32,
+    quick_expected: i64,
+    /// What the benchmark measures, for `--help`.
+    about: &'static str,
+}
+
+const BENCHMARKS: &[Benchmark] = &[
+    Benchmark {
+        name: "fib",
+        wasm: include_bytes!("../guests/fib.wasm"),
+        export: "fib",
+        ret: Ret::I32,
+        arg: 35,
+        expected: 9_227_465,
+        quick_arg: 15,
+        quick_expected: 610,
+        about: "recursive calls and returns",
+    },
+    Benchmark {
+        name: "sieve",
+        wasm: include_bytes!("../guests/sieve.wasm"),
+        export: "run",
+        ret: Ret::I32,
+        arg: 20,
+        expected: 1_569_960,
+        quick_arg: 1,
+        quick_expected: 78_498,
+        about: "byte loads and stores in tight loops",
+    },
+    Benchmark {
+        name: "matmul",
+        wasm: include_bytes!("../guests/matmul.wasm"),
+        export: "run",
+        ret: Ret::I64,
+        arg: 320,
+        expected: 4_645_790_895_879_523_620,
+        quick_arg: 16,
+        quick_expected: 4_627_476_958_677_309_565,
+        about: "f64 arithmetic and indexed loads",
+    },
+    Benchmark {
+        name: "interp",
+        wasm: include_bytes!("../guests/interp.wasm"),
+        export: "run",
+        ret: Ret::I32,
+        arg: 750_000,
+        expected: -599_097_212,
+        quick_arg: 1000,
+        quick_expected: 16_536_458,
+        about: "switch dispatch (br_table) and unpredictable branches",
+    },
+    Benchmark {
+        name: "sha256",
+        wasm: include_bytes!("../guests/sha256.wasm"),
+        export: "run",
+        ret: Ret::I64,
+        arg: 160,
+        expected: 2_032_459_587_512_011_103,
+        quick_arg: 1,
+        quick_expected: 7_791_598_690_592_227_977,
+        about: "32-bit integer arithmetic, rotates and byte loads",
+    },
+];
+
+/// The small module whose instantiation is timed.
+const INSTANTIATE_WASM: &[u8] = include_bytes!("../guests/fib.wasm");
+/// Instantiations per timed batch.
+const INSTANTIATE_BATCH: usize = 1000;
+/// Compilations of all guests per timed sample.
+const COMPILE_BATCH: usize = 5;
+
+struct Options {
+    filter: Option<String>,
+    runs: usize,
+    quick: bool,
+    engines: Option<Vec<String>>,
+    verbose: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut opts = Options { filter: None, runs: 5, quick: false, engines: None, verbose: false };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--runs" => {
+                let n = args.next().ok_or("--runs needs a number")?;
+                opts.runs = n.parse().map_err(|_| format!("--runs: not a number: {n}"))?;
+                if opts.runs == 0 {
+                    return Err("--runs must be at least 1".into());
+                }
+            }
+            "--quick" => opts.quick = true,
+            "--engines" => {
+                let list = args.next().ok_or("--engines needs a comma-separated list")?;
+                opts.engines = Some(list.split(',').map(str::to_string).collect());
+            }
+            "-v" | "--verbose" => opts.verbose = true,
+            "-h" | "--help" => {
+                print_help();
+                std::process::exit(0);
+            }
+            _ if arg.starts_with('-') => return Err(format!("unknown option {arg} (see --help)")),
+            _ if opts.filter.is_none() => opts.filter = Some(arg),
+            _ => return Err(format!("unexpected argument {arg} (see --help)")),
+        }
+    }
+    Ok(opts)
+}
+
+fn print_help() {
+    println!("usage: cargo xtask bench [FILTER] [--runs N] [--quick] [--engines A,B] [-v]");
+    println!();
+    println!("rows:");
+    for b in BENCHMARKS {
+        println!("  {:<12} {} ({}({}))", b.name, b.about, b.export, b.arg);
+    }
+    println!("  {:<12} instantiating a small module (fib.wasm) and dropping it", "instantiate");
+    println!("  {:<12} validating and compiling all the guests above", "compile");
+    println!();
+    print!("engines:");
+    for e in engines::all() {
+        print!(" {}{}", e.name(), if e.is_peer() { " (peer)" } else { "" });
+    }
+    println!();
+}
+
+/// One cell of the table.
+#[derive(Clone)]
+enum Cell {
+    /// Median time of one operation, and every sample.
+    Time(Duration, Vec<Duration>),
+    /// The engine failed; the message is printed under the table.
+    Failed,
+}
+
+/// What the run found: a row of cells per benchmark, and the failures.
+struct Report {
+    rows: Vec<(String, Vec<Cell>)>,
+    errors: Vec<String>,
+}
+
+impl Report {
+    /// Records that `engine` failed at `what`.
+    fn fail(&mut self, what: &str, engine: &dyn Engine, error: impl std::fmt::Display) -> Cell {
+        self.errors.push(format!("{what} on {}: {error}", engine.name()));
+        Cell::Failed
+    }
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(opts) => opts,
+        Err(e) => {
+            eprintln!("keel-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut engines = engines::all();
+    if let Some(names) = &opts.engines {
+        if let Some(name) = names.iter().find(|n| !engines.iter().any(|e| e.name() == *n)) {
+            eprintln!("keel-bench: unknown engine {name} (see --help)");
+            return ExitCode::from(2);
+        }
+        engines.retain(|e| names.iter().any(|n| n == e.name()));
+    }
+    let wanted = |name: &str| opts.filter.as_deref().is_none_or(|f| name.contains(f));
+
+    println!(
+        "keel bench: median per call of {} timed runs after 1 warm-up{}",
+        opts.runs,
+        if opts.quick { " (--quick: small sizes, not a measurement)" } else { "" }
+    );
+    let mut report = Report { rows: Vec::new(), errors: Vec::new() };
+    for b in BENCHMARKS.iter().filter(|b| wanted(b.name)) {
+        let cells = run_benchmark(&mut report, &engines, b, &opts);
+        report.rows.push((b.name.to_string(), cells));
+    }
+    if wanted("instantiate") {
+        let cells = run_instantiate(&mut report, &engines, &opts);
+        report.rows.push(("instantiate".to_string(), cells));
+    }
+    if wanted("compile") {
+        let cells = run_compile(&mut report, &engines, &opts);
+        report.rows.push(("compile".to_string(), cells));
+    }
+    if report.rows.is_empty() {
+        eprintln!("keel-bench: no benchmark matches {:?} (see --help)", opts.filter);
+        return ExitCode::from(2);
+    }
+    print_table(&report, &engines, opts.verbose);
+    if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Times one benchmark on every engine: compile and instantiate once, one warm-up call, then
+/// `opts.runs` timed calls, the engines taking turns. Every result is checked.
+fn run_benchmark(
+    report: &mut Report,
+    engines: &[Box<dyn Engine>],
+    b: &Benchmark,
+    opts: &Options,
+) -> Vec<Cell> {
+    let (arg, expected) =
+        if opts.quick { (b.quick_arg, b.quick_expected) } else { (b.arg, b.expected) };
+    let mut cells = vec![Cell::Failed; engines.len()];
+    let mut instances = Vec::new();
+    for (i, engine) in engines.iter().enumerate() {
+        match engine.compile(b.wasm).and_then(|c| c.instantiate()) {
+            Ok(instance) => instances.push((i, instance)),
+            Err(e) => cells[i] = report.fail(b.name, &**engine, e),
+        }
+    }
+    let mut entries: Vec<(usize, Box<dyn Entry + '_>, Vec<Duration>)> = Vec::new();
+    for (i, instance) in instances.iter_mut() {
+        match instance.entry(b.export, b.ret) {
+            Ok(entry) => entries.push((*i, entry, Vec::new())),
+            Err(e) => cells[*i] = report.fail(b.name, &*engines[*i], e),
+        }
+    }
+    for run in 0..=opts.runs {
+        let mut k = 0;
+        while k < entries.len() {
+            let (i, entry, samples) = &mut entries[k];
+            let start = Instant::now();
+            let result = entry.call(arg);
+            let elapsed = start.elapsed();
+            let error = match result {
+                Ok(r) if r == expected => None,
+                Ok(r) => Some(format!("{}({arg}) returned {r}, expected {expected}", b.export)),
+                Err(e) => Some(format!("{}({arg}): {e}", b.export)),
+            };
+            if let Some(e) = error {
+                cells[*i] = report.fail(b.name, &*engines[*i], e);
+                entries.remove(k);
+                continue;
+            }
+            if run > 0 {
+                samples.push(elapsed);
+            }
+            k += 1;
+        }
+    }
+    for (i, _, samples) in entries {
+        cells[i] = Cell::Time(median(&samples), samples);
+    }
+    cells
+}
+
+/// Times instantiating a small module and dropping the instance, one at a time (the life of
+/// an instance per request), in batches of [`INSTANTIATE_BATCH`].
+fn run_instantiate(report: &mut Report, engines: &[Box<dyn Engine>], opts: &Options) -> Vec<Cell> {
+    let batch = if opts.quick { 10 } else { INSTANTIATE_BATCH };
+    let mut cells = vec![Cell::Failed; engines.len()];
+    let mut compiled = Vec::new();
+    for (i, engine) in engines.iter().enumerate() {
+        match engine.compile(INSTANTIATE_WASM) {
+            Ok(c) => compiled.push((i, c, Vec::new())),
+            Err(e) => cells[i] = report.fail("instantiate", &**engine, e),
+        }
+    }
+    for run in 0..=opts.runs {
+        let mut k = 0;
+        while k < compiled.len() {
+            let (i, module, samples) = &mut compiled[k];
+            let start = Instant::now();
+            let mut error = None;
+            for _ in 0..batch {
+                if let Err(e) = module.instantiate() {
+                    error = Some(e);
+                    break;
+                }
+            }
+            let elapsed = start.elapsed();
+            if let Some(e) = error {
+                cells[*i] = report.fail("instantiate", &*engines[*i], e);
+                compiled.remove(k);
+                continue;
+            }
+            if run > 0 {
+                samples.push(elapsed / batch as u32);
+            }
+            k += 1;
+        }
+    }
+    for (i, _, samples) in compiled {
+        cells[i] = Cell::Time(median(&samples), samples);
+    }
+    cells
+}
+
+/// Times validating and compiling every guest, [`COMPILE_BATCH`] times per sample.
+fn run_compile(report: &mut Report, engines: &[Box<dyn Engine>], opts: &Options) -> Vec<Cell> {
+    let batch = if opts.quick { 1 } else { COMPILE_BATCH };
+    let mut cells = vec![Cell::Failed; engines.len()];
+    let mut live: Vec<(usize, Vec<Duration>)> =
+        (0..engines.len()).map(|i| (i, Vec::new())).collect();
+    for run in 0..=opts.runs {
+        let mut k = 0;
+        while k < live.len() {
+            let (i, samples) = &mut live[k];
+            let engine = &*engines[*i];
+            let start = Instant::now();
+            let mut error = None;
+            'outer: for _ in 0..batch {
+                for b in BENCHMARKS {
+                    if let Err(e) = engine.compile(b.wasm) {
+                        error = Some(format!("{}.wasm: {e}", b.name));
+                        break 'outer;
+                    }
+                }
+            }
+            let elapsed = start.elapsed();
+            if let Some(e) = error {
+                cells[*i] = report.fail("compile", engine, e);
+                live.remove(k);
+                continue;
+            }
+            if run > 0 {
+                samples.push(elapsed / batch as u32);
+            }
+            k += 1;
+        }
+    }
+    for (i, samples) in live {
+        cells[i] = Cell::Time(median(&samples), samples);
+    }
+    cells
+}
+
+/// The median of `samples` (the mean of the middle two for an even count).
+fn median(samples: &[Duration]) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let n = sorted.len();
+    if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2 }
+}
+
+/// A duration with three or four significant digits and a unit.
+fn format_duration(d: Duration) -> String {
+    let ns = d.as_secs_f64() * 1e9;
+    if ns < 1e3 {
+        format!("{ns:.1} ns")
+    } else if ns < 1e6 {
+        format!("{:.1} µs", ns / 1e3)
+    } else if ns < 1e9 {
+        format!("{:.1} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
+    }
+}
+
+/// Prints the table: a column per engine, then a ratio column per keel engine and peer.
+fn print_table(report: &Report, engines: &[Box<dyn Engine>], verbose: bool) {
+    let mut header = vec!["benchmark".to_string()];
+    header.extend(engines.iter().map(|e| e.name().to_string()));
+    let mut ratios = Vec::new();
+    for (k, keel) in engines.iter().enumerate().filter(|(_, e)| !e.is_peer()) {
+        for (p, peer) in engines.iter().enumerate().filter(|(_, e)| e.is_peer()) {
+            ratios.push((k, p));
+            header.push(format!("{}/{}", keel.name(), peer.name()));
+        }
+    }
+    let mut lines = vec![header];
+    for (name, cells) in &report.rows {
+        let mut line = vec![name.clone()];
+        line.extend(cells.iter().map(|c| match c {
+            Cell::Time(d, _) => format_duration(*d),
+            Cell::Failed => "failed".to_string(),
+        }));
+        for &(k, p) in &ratios {
+            line.push(match (&cells[k], &cells[p]) {
+                (Cell::Time(a, _), Cell::Time(b, _)) if !b.is_zero() => {
+                    format!("{:.2}x", a.as_secs_f64() / b.as_secs_f64())
+                }
+                _ => "-".to_string(),
+            });
+        }
+        lines.push(line);
+    }
+    let columns = lines[0].len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    println!();
+    for line in &lines {
+        let mut out = String::new();
+        for (c, cell) in line.iter().enumerate() {
+            if c + 1 == columns {
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                out.extend(std::iter::repeat_n(' ', widths[c] - cell.chars().count() + 3));
+            }
+        }
+        println!("{}", out.trim_end());
+    }
+    if verbose {
+        println!();
+        for (name, cells) in &report.rows {
+            for (engine, cell) in engines.iter().zip(cells) {
+                if let Cell::Time(_, samples) = cell {
+                    let all: Vec<String> = samples.iter().map(|d| format_duration(*d)).collect();
+                    println!("{name} on {}: {}", engine.name(), all.join(", "));
+                }
+            }
+        }
+    }
+    if !report.errors.is_empty() {
+        println!();
+        for e in &report.errors {
+            println!("error: {e}");
+        }
+    }
+}
