@@ -26,7 +26,15 @@ impl DecodeError {
 
 impl From<wasmparser::BinaryReaderError> for DecodeError {
     fn from(e: wasmparser::BinaryReaderError) -> Self {
-        DecodeError::new(e.offset() as usize, e.message())
+        // A few wasmparser messages embed pretty-printed values across several lines; keep
+        // every message on one line.
+        let message = e.message();
+        let message = if message.contains('\n') || message.contains("  ") {
+            message.split_whitespace().collect::<Vec<_>>().join(" ")
+        } else {
+            message.to_string()
+        };
+        DecodeError::new(e.offset() as usize, message)
     }
 }
 

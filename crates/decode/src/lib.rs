@@ -16,6 +16,8 @@
 //! assert!(err.offset() > 0);
 //! ```
 
+#![warn(missing_docs)]
+
 mod error;
 mod features;
 mod parse;

@@ -348,8 +348,8 @@ pub struct FunctionBody {
     /// Declared locals (beyond the parameters), run-length encoded as in the binary.
     pub locals: Box<[(u32, ValType)]>,
     /// The operators: a range of [`Module::bytes`], from just after the locals to the final `end`
-    /// included. Read with `wasmparser::OperatorsReader` over `BinaryReader::new_with_offset`
-    /// so that offsets stay those of the binary.
+    /// included. Read it with [`Module::operators_reader`] (a `wasmparser::OperatorsReader` over
+    /// a `BinaryReader` created at `code.start`), so that offsets stay those of the binary.
     pub code: Range<usize>,
     /// The whole body (locals included) as a range of [`Module::bytes`]; what
     /// `wasmparser::FunctionBody::new` takes.
@@ -451,5 +451,26 @@ impl Module {
     /// Number of defined (not imported) functions.
     pub fn num_defined_functions(&self) -> u32 {
         self.bodies.len() as u32
+    }
+
+    /// A `wasmparser` reader for the operators of `body` (one of [`Module::bodies`]), from just
+    /// after its locals to its final `end`. Offsets it reports are offsets in [`Module::bytes`],
+    /// and it parses with the module's features (memory64 changes how a `memarg` reads).
+    pub fn operators_reader(&self, body: &FunctionBody) -> wasmparser::OperatorsReader<'_> {
+        wasmparser::OperatorsReader::new(self.reader(&body.code))
+    }
+
+    /// `body` (one of [`Module::bodies`]) as a `wasmparser::FunctionBody`, locals included, for
+    /// code that wants `wasmparser`'s own locals reader or a function validator.
+    pub fn wasmparser_body(&self, body: &FunctionBody) -> wasmparser::FunctionBody<'_> {
+        wasmparser::FunctionBody::new(self.reader(&body.body))
+    }
+
+    fn reader(&self, range: &Range<usize>) -> wasmparser::BinaryReader<'_> {
+        wasmparser::BinaryReader::new_features(
+            &self.bytes[range.clone()],
+            range.start as u64,
+            self.features.to_wasmparser(),
+        )
     }
 }
