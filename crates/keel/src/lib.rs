@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! keel: run WebAssembly modules compiled from any language inside a Rust program, sandboxed.
 //!
 //! A [`Runtime`] compiles binaries into [`CompiledModule`]s and instantiates them into

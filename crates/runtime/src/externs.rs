@@ -83,7 +83,6 @@ impl Memory {
     pub fn write_u64_le(&self, offset: u64, value: u64) -> Result<()> {
         self.write(offset, &value.to_le_bytes())
     }
-
 }
 
 fn out_of_range(offset: u64, len: usize, size: u64) -> Error {

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! keel-runtime: the store, instances, memories, tables, globals, functions, host functions,
 //! linking by module name, traps and the [`Engine`] trait that the interpreter and the compiler
 //! implement. Most users depend on the `keel` facade, which re-exports this crate's API and picks

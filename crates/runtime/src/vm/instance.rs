@@ -539,7 +539,7 @@ impl Instance {
             }
         }
         if let Some(start) = module.start {
-            instance.func(start).call_raw(None, &mut vec![0; 0])?;
+            instance.func(start).call_raw(None, &mut [])?;
         }
         drop(_guard);
         Ok(instance)

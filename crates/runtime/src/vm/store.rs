@@ -37,7 +37,7 @@ impl Default for Limits {
 pub struct Store {
     /// Limits engines enforce.
     pub limits: Limits,
-    signatures: Mutex<(HashMap<Arc<FuncType>, SigId>, Vec<Arc<FuncType>>)>,
+    signatures: Mutex<HashMap<Arc<FuncType>, SigId>>,
     keepalive: Mutex<HashMap<u64, Box<dyn Any + Send + Sync>>>,
 }
 
@@ -46,7 +46,7 @@ impl Store {
     pub fn new(limits: Limits) -> Arc<Store> {
         Arc::new(Store {
             limits,
-            signatures: Mutex::new((HashMap::new(), Vec::new())),
+            signatures: Mutex::new(HashMap::new()),
             keepalive: Mutex::new(HashMap::new()),
         })
     }
@@ -54,13 +54,12 @@ impl Store {
     /// The id of `ty`, interning it if new.
     pub fn intern(&self, ty: &FuncType) -> (SigId, Arc<FuncType>) {
         let mut sigs = self.signatures.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((ty, id)) = sigs.0.get_key_value(ty) {
+        if let Some((ty, id)) = sigs.get_key_value(ty) {
             return (*id, ty.clone());
         }
-        let id = SigId(sigs.1.len() as u32);
+        let id = SigId(sigs.len() as u32);
         let ty = Arc::new(ty.clone());
-        sigs.0.insert(ty.clone(), id);
-        sigs.1.push(ty.clone());
+        sigs.insert(ty.clone(), id);
         (id, ty)
     }
 
