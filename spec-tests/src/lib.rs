@@ -239,7 +239,14 @@ const MAX_REASONS: usize = 10;
 /// Runs every selected file on every selected engine, printing one line per file, the failure
 /// reasons under it, the expected failures that applied, and last `spectest: N passed, M failed`.
 pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, String> {
-    let expected = expected_failures()?;
+    run_with_list(options, &expected_failures()?, out)
+}
+
+fn run_with_list(
+    options: &Options,
+    expected: &[ExpectedFailure],
+    out: &mut dyn Write,
+) -> Result<Summary, String> {
     let io = |e: std::io::Error| format!("cannot write the report: {e}");
     let mut summary = Summary::default();
     let mut notes: Vec<String> = Vec::new();
@@ -248,10 +255,15 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, String> {
             let files = suite.files();
             for entry in expected.iter().filter(|x| x.applies_to(engine.name, suite)) {
                 if !files.iter().any(|(name, _)| *name == entry.file) {
-                    summary.failed += 1;
-                    notes.push(format!(
-                        "stale expected failure: {entry}: suite {suite} has no such file"
-                    ));
+                    let note = format!(
+                        "stale expected failure: {EXPECTED_FAILURES_PATH}:{}: suite {suite} has \
+                         no file {}",
+                        entry.line, entry.file
+                    );
+                    if !notes.contains(&note) {
+                        summary.failed += 1;
+                        notes.push(note);
+                    }
                 }
             }
             for (file, source) in &files {
@@ -281,11 +293,16 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, String> {
                         if failed == 0 {
                             summary.failed += 1;
                             notes.push(format!(
-                                "unexpectedly passing: {entry}: every check passes now; remove \
-                                 the entry from {EXPECTED_FAILURES_PATH}"
+                                "unexpectedly passing: {prefix}: every check passes now; remove \
+                                 {EXPECTED_FAILURES_PATH}:{} ({})",
+                                entry.line, entry.reason
                             ));
                         } else {
-                            notes.push(format!("expected failure: {entry} ({failed} checks)"));
+                            notes.push(format!(
+                                "expected failure: {prefix}: {failed} failed: {} \
+                                 ({EXPECTED_FAILURES_PATH}:{})",
+                                entry.reason, entry.line
+                            ));
                         }
                     }
                 }
@@ -306,4 +323,42 @@ pub fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, String> {
     writeln!(out, "spectest: {} passed, {} failed", summary.passed, summary.failed).map_err(io)?;
     out.flush().map_err(io)?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_files_that_pass_or_do_not_exist_are_failures() {
+        let list = expected::parse(
+            "interpreter v2 utf8-custom-section-id.wast  listed, but passes\n\
+             * v2 no-such-file.wast  stale",
+        )
+        .unwrap();
+        let options = Options {
+            engines: vec![Engine::by_name("interpreter").unwrap()],
+            suites: vec![Suite::V2],
+            filter: Some("utf8-custom-section-id".into()),
+            verbose: false,
+        };
+        let mut out = Vec::new();
+        let summary = run_with_list(&options, &list, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(summary.failed, 2, "{out}");
+        assert_eq!(summary.passed, 176, "{out}");
+        assert_eq!(
+            lines,
+            [
+                "interpreter v2 utf8-custom-section-id.wast: 176 passed, 0 failed, 0 expected \
+                 failures",
+                "stale expected failure: spec-tests/expected-failures.txt:2: suite v2 has no file \
+                 no-such-file.wast",
+                "unexpectedly passing: interpreter v2 utf8-custom-section-id.wast: every check \
+                 passes now; remove spec-tests/expected-failures.txt:1 (listed, but passes)",
+                "spectest: 176 passed, 2 failed",
+            ]
+        );
+    }
 }

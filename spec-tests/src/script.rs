@@ -27,11 +27,23 @@ pub(crate) fn run_script(
     features: Features,
     verbose: bool,
 ) -> Outcome {
+    let config = keel::RuntimeConfig::default().with_features(features);
+    run_script_on(file, source, &|| keel::Runtime::with_config(config.clone(), engine), verbose)
+}
+
+/// Runs the script `source` on the runtime `new_runtime` makes, on a thread of its own with a
+/// large stack.
+fn run_script_on(
+    file: &str,
+    source: &str,
+    new_runtime: &(dyn Fn() -> keel::Runtime + Sync),
+    verbose: bool,
+) -> Outcome {
     let spawned = std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name(format!("wast {file}"))
             .stack_size(SCRIPT_STACK_BYTES)
-            .spawn_scoped(scope, || run_on_this_thread(file, source, engine, features, verbose))
+            .spawn_scoped(scope, || run_on_this_thread(file, source, new_runtime, verbose))
             .map(|thread| thread.join())
     });
     match spawned {
@@ -44,8 +56,7 @@ pub(crate) fn run_script(
 fn run_on_this_thread(
     file: &str,
     source: &str,
-    engine: EngineKind,
-    features: Features,
+    new_runtime: &(dyn Fn() -> keel::Runtime + Sync),
     verbose: bool,
 ) -> Outcome {
     let mut lexer = Lexer::new(source);
@@ -61,8 +72,10 @@ fn run_on_this_thread(
         Err(panic) => return Outcome::failed(format!("{file}: wast panicked: {panic}")),
     };
 
-    let runtime =
-        keel::Runtime::with_config(keel::RuntimeConfig::default().with_features(features), engine);
+    let runtime = match panics::catch(new_runtime) {
+        Ok(r) => r,
+        Err(panic) => return Outcome::failed(format!("{file}: creating the runtime: {panic}")),
+    };
     match panics::catch(|| instantiate_spectest(&runtime, verbose)) {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => {
@@ -116,22 +129,22 @@ fn describe(d: &WastDirective<'_>) -> String {
         match e {
             WastExecute::Invoke(i) => invoke(i),
             WastExecute::Wat(_) => "(module)".into(),
-            WastExecute::Get { global, .. } => format!("(get \"{global}\")"),
+            WastExecute::Get { global, .. } => format!("(get {global:?})"),
         }
     }
     fn invoke(i: &WastInvoke<'_>) -> String {
         let args: Vec<String> = i.args.iter().map(describe_arg).collect();
         if args.is_empty() {
-            format!("(invoke \"{}\")", i.name)
+            format!("(invoke {:?})", i.name)
         } else {
-            format!("(invoke \"{}\" {})", i.name, args.join(" "))
+            format!("(invoke {:?} {})", i.name, args.join(" "))
         }
     }
     match d {
         WastDirective::Module(_) => "module".into(),
         WastDirective::ModuleDefinition(_) => "module definition".into(),
         WastDirective::ModuleInstance { .. } => "module instance".into(),
-        WastDirective::Register { name, .. } => format!("register \"{name}\""),
+        WastDirective::Register { name, .. } => format!("register {name:?}"),
         WastDirective::Invoke(i) => invoke(i),
         WastDirective::AssertReturn { exec: e, .. } => format!("assert_return {}", exec(e)),
         WastDirective::AssertTrap { exec: e, .. } => format!("assert_trap {}", exec(e)),
@@ -317,7 +330,7 @@ impl Script {
     fn compile(&self, bytes: &[u8]) -> Result<CompiledModule, String> {
         self.runtime
             .compile(bytes)
-            .map_err(|e| format!("the module failed to compile: {}", one_line(&e)))
+            .map_err(|e| format!("the module did not compile: {}", one_line(&e)))
     }
 
     fn instantiate(&self, bytes: &[u8]) -> Result<Module, String> {
@@ -332,7 +345,7 @@ impl Script {
         let module = self.module(call.module)?;
         let func = module
             .func(call.name)
-            .ok_or_else(|| format!("the module exports no function \"{}\"", call.name))?;
+            .ok_or_else(|| format!("the module exports no function {:?}", call.name))?;
         let args = call
             .args
             .iter()
@@ -349,7 +362,7 @@ impl Script {
                 let m = self.module(module)?;
                 let g = m
                     .global(global)
-                    .ok_or_else(|| format!("the module exports no global \"{global}\""))?;
+                    .ok_or_else(|| format!("the module exports no global {global:?}"))?;
                 Ok(Ok(vec![g.get()]))
             }
             WastExecute::Wat(module) => {
@@ -367,13 +380,11 @@ impl Script {
             return Err("components are not supported".into());
         }
         let Ok(bytes) = module.encode() else { return Ok(()) };
+        let expected = format!("expected the module to be rejected as {what} (\"{message}\")");
         match self.runtime.compile(&bytes) {
             Err(Error::Decode(_)) => Ok(()),
-            Err(e) => Err(format!(
-                "expected a {what} module (\"{message}\"), got another error: {}",
-                one_line(&e)
-            )),
-            Ok(_) => Err(format!("expected a {what} module (\"{message}\"), but it compiled")),
+            Err(e) => Err(format!("{expected}, got another error: {}", one_line(&e))),
+            Ok(_) => Err(format!("{expected}, but it compiled")),
         }
     }
 }
@@ -426,5 +437,120 @@ mod tests {
         assert!(trap_matches("undefined element", TrapCode::TableOutOfBounds));
         assert!(!trap_matches("integer overflow", TrapCode::IntegerDivisionByZero));
         assert!(!trap_matches("out of bounds memory access", TrapCode::TableOutOfBounds));
+    }
+}
+
+#[cfg(test)]
+mod mock_engine_tests {
+    //! The runner's bookkeeping checked on a stand-in engine whose every function traps with
+    //! `unreachable`, so that it does not depend on the real engines.
+
+    use std::sync::Arc;
+
+    use keel_runtime::vm::Instance;
+    use keel_runtime::{CompiledCode, Engine, Trap};
+
+    use super::*;
+
+    struct Unreachable;
+
+    impl Engine for Unreachable {
+        fn name(&self) -> &'static str {
+            "unreachable"
+        }
+        fn compile(&self, _: &Arc<keel_decode::Module>) -> Result<Arc<dyn CompiledCode>, Error> {
+            Ok(Arc::new(Unreachable))
+        }
+    }
+
+    impl CompiledCode for Unreachable {
+        fn call(&self, _: &Instance, _: u32, _: &mut [u64]) -> Result<(), Trap> {
+            Err(TrapCode::Unreachable.into())
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    fn run(source: &str) -> Outcome {
+        let new_runtime =
+            || keel::Runtime::with_engine(keel::RuntimeConfig::default(), Arc::new(Unreachable));
+        run_script_on("test.wast", source, &new_runtime, false)
+    }
+
+    #[test]
+    fn passing_checks() {
+        let outcome = run(r#"
+            (module $A
+              (global (export "g") i32 (i32.const 42))
+              (global (export "f32") (mut f32) (f32.const nan:0x600000))
+              (memory (export "m") 1)
+              (func (export "f") (result i32) unreachable))
+            (register "A" $A)
+            (assert_return (get "g") (i32.const 42))
+            (assert_return (get $A "g") (i32.const 42))
+            (assert_return (get $A "f32") (f32.const nan:arithmetic))
+            (module $B
+              (import "A" "g" (global i32))
+              (import "spectest" "print_i32" (func (param i32)))
+              (import "spectest" "table" (table 10 20 funcref))
+              (import "spectest" "memory" (memory 1 2))
+              (import "spectest" "global_i32" (global $i i32))
+              (import "spectest" "global_f64" (global $f f64))
+              (global (export "i") i32 (global.get $i))
+              (global (export "f") f64 (global.get $f)))
+            (assert_return (get "i") (i32.const 666))
+            (assert_return (get $B "f") (f64.const 666.6))
+            (assert_return (get $A "g") (either (i32.const 1) (i32.const 42)))
+            (assert_unlinkable (module (import "A" "nope" (func))) "unknown import")
+            (assert_unlinkable (module (import "A" "g" (global i64))) "incompatible import type")
+            (assert_trap (module (memory 1) (data (i32.const 65536) "a"))
+              "out of bounds memory access")
+            (assert_trap (invoke $A "f") "unreachable")
+            (assert_malformed (module quote "(func") "unexpected token")
+            (assert_malformed (module binary "\00asm\02\00\00\00") "unknown binary version")
+            (assert_invalid (module (func (result i32))) "type mismatch")
+            (module definition $D (global (export "h") i64 (i64.const 7)))
+            (module instance $I $D)
+            (assert_return (get $I "h") (i64.const 7))
+            (assert_return (get "h") (i64.const 7))
+        "#);
+        assert_eq!(outcome.failures, Vec::<String>::new());
+        assert_eq!(outcome.passed, 20);
+    }
+
+    #[test]
+    fn failing_checks_give_reasons() {
+        let outcome = run(r#"
+            (module (global (export "g") i32 (i32.const 42))
+              (func (export "f") (param i32) (result i32) unreachable))
+            (assert_return (get "g") (i32.const 41))
+            (assert_trap (invoke "f" (i32.const 1)) "integer overflow")
+            (assert_invalid (module (func)) "type mismatch")
+            (assert_return (invoke "nope"))
+            (module (import "nope" "nope" (func)))
+            (assert_return (get "g") (i32.const 42))
+        "#);
+        assert_eq!(outcome.passed, 1);
+        let expected = [
+            "test.wast:4: assert_return (get \"g\"): expected [i32.const 41], got [i32.const 42]",
+            "test.wast:5: assert_trap (invoke \"f\" (i32.const 1)): expected trap \"integer \
+             overflow\", got: wasm trap: unreachable",
+            "test.wast:6: assert_invalid: expected the module to be rejected as invalid (\"type \
+             mismatch\"), but it compiled",
+            "test.wast:7: assert_return (invoke \"nope\"): the module exports no function \"nope\"",
+            "test.wast:8: module: instantiation failed: link error: import \"nope\".\"nope\": \
+             unknown import: module \"nope\" is not instantiated",
+            "test.wast:9: assert_return (get \"g\"): no current module",
+        ];
+        assert_eq!(outcome.failures, expected);
+    }
+
+    #[test]
+    fn unparsable_scripts_fail_once() {
+        let outcome = run("(module (func)\n(assert_return");
+        assert_eq!(outcome.passed, 0);
+        assert_eq!(outcome.failures.len(), 1, "{:?}", outcome.failures);
+        assert!(outcome.failures[0].starts_with("test.wast:"), "{:?}", outcome.failures);
     }
 }
