@@ -1,7 +1,8 @@
 //! Module instances and instantiation with the spec's exact semantics.
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::Arc;
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use keel_decode::{
@@ -69,6 +70,7 @@ pub struct Instance {
     locks: LockSet,
     _deps: Vec<Arc<Instance>>,
     closed: AtomicBool,
+    engine_data: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 // SAFETY: `func_refs` point into `_functions` or into instances held in `_deps` (both live as long
@@ -208,6 +210,15 @@ impl Instance {
     #[inline(always)]
     pub fn sig_id(&self, type_index: u32) -> SigId {
         self.sig_ids[type_index as usize]
+    }
+
+    /// Per-instance state of the engine that runs this instance's code (e.g. the compiler's
+    /// context block with raw pointers to memories and globals), built on first use.
+    pub fn engine_data<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> &T {
+        self.engine_data
+            .get_or_init(|| Box::new(init()))
+            .downcast_ref()
+            .expect("one engine per instance")
     }
 
     /// Whether [`Instance::close`] was called.
@@ -375,6 +386,7 @@ impl Instance {
                 locks: LockSet::new(),
                 _deps: Vec::new(),
                 closed: AtomicBool::new(false),
+                engine_data: OnceLock::new(),
             }
         })
     }
@@ -505,6 +517,7 @@ impl Instance {
                 locks,
                 _deps: deps,
                 closed: AtomicBool::new(false),
+                engine_data: OnceLock::new(),
             }
         });
         if let Some(e) = failure {
