@@ -45,11 +45,27 @@ pub trait Entry {
 
 /// Every engine the harness knows, keel's first, then the peers.
 pub fn all() -> Vec<Box<dyn Engine>> {
-    vec![Box::new(KeelInterp), Box::new(Wasmi::new())]
+    vec![Box::new(KeelInterp::new()), Box::new(Wasmi::new())]
 }
 
-/// keel on its interpreter.
-pub struct KeelInterp;
+/// keel on its interpreter: one runtime, in whose namespace every instance is anonymous.
+pub struct KeelInterp {
+    runtime: keel::Runtime,
+}
+
+impl KeelInterp {
+    /// A runtime on the interpreter, with the default configuration.
+    pub fn new() -> KeelInterp {
+        let config = keel::RuntimeConfig::default();
+        KeelInterp { runtime: keel::Runtime::with_config(config, keel::EngineKind::Interpreter) }
+    }
+}
+
+impl Default for KeelInterp {
+    fn default() -> Self {
+        KeelInterp::new()
+    }
+}
 
 impl Engine for KeelInterp {
     fn name(&self) -> &'static str {
@@ -61,12 +77,8 @@ impl Engine for KeelInterp {
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>> {
-        let runtime = keel::Runtime::with_config(
-            keel::RuntimeConfig::default(),
-            keel::EngineKind::Interpreter,
-        );
-        let module = runtime.compile(wasm).map_err(|e| e.to_string())?;
-        Ok(Box::new(KeelCompiled { runtime, module }))
+        let module = self.runtime.compile(wasm).map_err(|e| e.to_string())?;
+        Ok(Box::new(KeelCompiled { runtime: self.runtime.clone(), module }))
     }
 }
 
@@ -108,6 +120,7 @@ impl<R: keel::WasmResults + Into<i64>> Entry for KeelEntry<R> {
 /// times compare like with like; lazy translation would move that work into the first call).
 pub struct Wasmi {
     engine: wasmi::Engine,
+    linker: Arc<wasmi::Linker<()>>,
 }
 
 impl Wasmi {
@@ -115,7 +128,9 @@ impl Wasmi {
     pub fn new() -> Wasmi {
         let mut config = wasmi::Config::default();
         config.compilation_mode(wasmi::CompilationMode::Eager);
-        Wasmi { engine: wasmi::Engine::new(&config) }
+        let engine = wasmi::Engine::new(&config);
+        let linker = Arc::new(wasmi::Linker::new(&engine));
+        Wasmi { engine, linker }
     }
 }
 
@@ -136,8 +151,11 @@ impl Engine for Wasmi {
 
     fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>> {
         let module = wasmi::Module::new(&self.engine, wasm).map_err(|e| e.to_string())?;
-        let linker = Arc::new(wasmi::Linker::<()>::new(&self.engine));
-        Ok(Box::new(WasmiCompiled { engine: self.engine.clone(), linker, module }))
+        Ok(Box::new(WasmiCompiled {
+            engine: self.engine.clone(),
+            linker: self.linker.clone(),
+            module,
+        }))
     }
 }
 
