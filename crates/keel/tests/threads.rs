@@ -1,0 +1,99 @@
+//! Sharing a runtime, compiled modules and instances between threads.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use keel::{Caller, ModuleConfig, Runtime};
+
+const COUNTER: &str = r#"(module
+    (import "env" "tick" (func $tick))
+    (memory (export "memory") 1)
+    (func (export "bump") (param $n i32) (result i32)
+      (local $i i32)
+      (loop $again
+        (i32.store (i32.const 0) (i32.add (i32.load (i32.const 0)) (i32.const 1)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $again (i32.lt_u (local.get $i) (local.get $n))))
+      (call $tick)
+      (i32.load (i32.const 0))))"#;
+
+fn runtime_with_tick(ticks: Arc<AtomicU32>) -> Runtime {
+    let runtime = Runtime::new();
+    runtime
+        .host_module("env")
+        .func("tick", move |_: &mut Caller<'_>| {
+            ticks.fetch_add(1, Ordering::Relaxed);
+        })
+        .instantiate()
+        .unwrap();
+    runtime
+}
+
+#[test]
+fn one_compiled_module_instantiated_per_thread() {
+    let ticks = Arc::new(AtomicU32::new(0));
+    let runtime = runtime_with_tick(ticks.clone());
+    let compiled = runtime.compile(&wat::parse_str(COUNTER).unwrap()).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let m = runtime.instantiate(&compiled, ModuleConfig::new().with_name("")).unwrap();
+                let bump = m.typed_func::<i32, i32>("bump").unwrap();
+                for round in 1..=10 {
+                    assert_eq!(bump.call(1000).unwrap(), round * 1000, "instances are separate");
+                }
+            });
+        }
+    });
+    assert_eq!(ticks.load(Ordering::Relaxed), 40);
+}
+
+#[test]
+fn one_instance_called_from_many_threads_is_serialised() {
+    let runtime = runtime_with_tick(Arc::new(AtomicU32::new(0)));
+    let m = runtime
+        .instantiate_bytes(&wat::parse_str(COUNTER).unwrap(), ModuleConfig::new().with_name("c"))
+        .unwrap();
+    let bump = m.typed_func::<i32, i32>("bump").unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..25 {
+                    bump.call(100).unwrap();
+                }
+            });
+        }
+    });
+    // No increment was lost: calls into one instance never overlap.
+    assert_eq!(m.memory("memory").unwrap().read_u32_le(0).unwrap(), 4 * 25 * 100);
+}
+
+#[test]
+fn host_function_may_call_back_into_its_caller() {
+    let runtime = Runtime::new();
+    runtime
+        .host_module("env")
+        .func("twice", |caller: &mut Caller<'_>, x: i32| -> Result<i32, keel::Trap> {
+            // Re-enter the calling module on the same thread: the lock is reentrant.
+            let inst = caller.instance().expect("called from wasm");
+            let f = inst.export("half").map(|(_, i)| inst.func(i)).expect("export half");
+            let mut v = [x as u32 as u64];
+            f.call_raw(Some(inst), &mut v)?;
+            Ok(v[0] as i32 * 4)
+        })
+        .instantiate()
+        .unwrap();
+    let m = runtime
+        .instantiate_bytes(
+            &wat::parse_str(
+                r#"(module
+                (import "env" "twice" (func $twice (param i32) (result i32)))
+                (func (export "half") (param i32) (result i32) (i32.div_s (local.get 0) (i32.const 2)))
+                (func (export "run") (param i32) (result i32) (call $twice (local.get 0))))"#,
+            )
+            .unwrap(),
+            ModuleConfig::new(),
+        )
+        .unwrap();
+    assert_eq!(m.typed_func::<i32, i32>("run").unwrap().call(10).unwrap(), 20);
+}
