@@ -1,19 +1,92 @@
 //! keel-interp: runs keel-ir bytecode; an [`Engine`](keel_runtime::Engine).
+//!
+//! [`Interpreter::compile`] translates every defined function of a module with keel-ir (in
+//! parallel for large modules); [`InterpCode`] runs them in a register-machine loop with a value
+//! stack of 64-bit slots and a separate frame stack, so guest recursion is bounded by
+//! [`Limits::max_call_depth`](keel_runtime::vm::Limits) and never overflows the host's stack.
+//! See `docs/interpreter.md`.
 
+use std::any::Any;
 use std::sync::Arc;
 
-use keel_runtime::{CompiledCode, Engine, Error};
+use keel_ir::CompiledFunc;
+use keel_runtime::vm::Instance;
+use keel_runtime::{CompiledCode, Engine, Error, Trap};
+
+mod exec;
+mod ops;
 
 /// The register-based interpreter engine.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Interpreter;
+
+/// Defined functions at or above which a module is translated on several threads.
+const PARALLEL_THRESHOLD: usize = 64;
 
 impl Engine for Interpreter {
     fn name(&self) -> &'static str {
         "interpreter"
     }
 
-    fn compile(&self, _module: &Arc<keel_decode::Module>) -> Result<Arc<dyn CompiledCode>, Error> {
-        Err(Error::Compile("the interpreter is not built yet".into()))
+    fn compile(&self, module: &Arc<keel_decode::Module>) -> Result<Arc<dyn CompiledCode>, Error> {
+        let n = module.num_defined_functions() as usize;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let translate = |i: usize| {
+            keel_ir::translate_function(module, i as u32).map_err(|e| {
+                if e.message.starts_with("SIMD") {
+                    Error::Compile(e.message)
+                } else {
+                    let index = module.num_imported_functions as usize + i;
+                    Error::Compile(format!("function {index}: {e}"))
+                }
+            })
+        };
+        let funcs: Vec<CompiledFunc> = if n >= PARALLEL_THRESHOLD && threads > 1 {
+            let chunk = n.div_ceil(threads);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..n)
+                    .step_by(chunk)
+                    .map(|start| {
+                        let translate = &translate;
+                        s.spawn(move || {
+                            (start..(start + chunk).min(n))
+                                .map(translate)
+                                .collect::<Result<Vec<_>, _>>()
+                        })
+                    })
+                    .collect();
+                let mut funcs = Vec::with_capacity(n);
+                for h in handles {
+                    funcs.extend(h.join().expect("translation does not panic")?);
+                }
+                Ok::<_, Error>(funcs)
+            })?
+        } else {
+            (0..n).map(translate).collect::<Result<_, _>>()?
+        };
+        Ok(Arc::new(InterpCode { funcs: funcs.into() }))
+    }
+}
+
+/// A module's functions, translated; the interpreter's [`CompiledCode`].
+#[derive(Debug)]
+pub struct InterpCode {
+    funcs: Box<[CompiledFunc]>,
+}
+
+impl InterpCode {
+    /// The translated defined functions, in order.
+    pub fn functions(&self) -> &[CompiledFunc] {
+        &self.funcs
+    }
+}
+
+impl CompiledCode for InterpCode {
+    fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
+        exec::run(self, instance, def_index, values)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }

@@ -1,0 +1,362 @@
+//! The bytecode: one [`Instr`] per operation, naming frame slots ([`Reg`]) and immediates.
+//!
+//! Every variant carries one small payload struct, so that the translator can find an
+//! instruction's destination slot or branch offset generically ([`Operands`]). Payloads are at
+//! most 10 bytes with 2-byte alignment or 8 bytes with 4-byte alignment, which keeps an `Instr`
+//! at 12 bytes (checked by a unit test).
+
+/// A slot of the current frame: `frame_base + Reg`.
+pub type Reg = u16;
+
+/// Unary operation or copy: `dst = op(src)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct R2 {
+    /// Destination slot.
+    pub dst: Reg,
+    /// Operand slot.
+    pub src: Reg,
+}
+
+/// Binary operation: `dst = op(a, b)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct R3 {
+    /// Destination slot.
+    pub dst: Reg,
+    /// Left operand slot.
+    pub a: Reg,
+    /// Right operand slot.
+    pub b: Reg,
+}
+
+/// Binary operation with an immediate right operand: `dst = op(a, imm)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RImm {
+    /// Destination slot.
+    pub dst: Reg,
+    /// Left operand slot.
+    pub a: Reg,
+    /// Immediate (sign-extended for 64-bit operations).
+    pub imm: i32,
+}
+
+/// `dst = if cond != 0 { a } else { b }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sel {
+    /// Destination slot.
+    pub dst: Reg,
+    /// Condition slot (i32).
+    pub cond: Reg,
+    /// Value if true.
+    pub a: Reg,
+    /// Value if false.
+    pub b: Reg,
+}
+
+/// A load from memory 0: `dst = mem[addr + offset]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Load {
+    /// Destination slot.
+    pub dst: Reg,
+    /// Address slot (i32).
+    pub addr: Reg,
+    /// Static offset.
+    pub offset: u32,
+}
+
+/// A store to memory 0: `mem[addr + offset] = val`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Store {
+    /// Address slot (i32).
+    pub addr: Reg,
+    /// Value slot.
+    pub val: Reg,
+    /// Static offset.
+    pub offset: u32,
+}
+
+/// An unconditional jump by `offset` instructions (relative to this instruction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Jump {
+    /// Relative target.
+    pub offset: i32,
+}
+
+/// A jump taken on the value of one slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JumpIf {
+    /// Tested slot.
+    pub cond: Reg,
+    /// Relative target.
+    pub offset: i32,
+}
+
+/// A jump taken when `cmp(a, b)` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JumpCmp {
+    /// Left operand slot.
+    pub a: Reg,
+    /// Right operand slot.
+    pub b: Reg,
+    /// Relative target.
+    pub offset: i32,
+}
+
+/// `br_table`: the `len + 1` following instructions are [`Instr::Jump`]s; the one at
+/// `min(index, len)` is executed next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Table {
+    /// Index slot (i32).
+    pub index: Reg,
+    /// Number of targets, the default excluded.
+    pub len: u32,
+}
+
+/// One slot read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Src {
+    /// The slot.
+    pub src: Reg,
+}
+
+/// A direct call: the callee's frame starts at slot `base`, where the arguments are and where the
+/// results are left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    /// First argument slot, and the callee's frame base.
+    pub base: Reg,
+    /// Defined-function index (for [`Instr::Call`]) or function index (for
+    /// [`Instr::CallImport`]).
+    pub func: u32,
+}
+
+/// `call_indirect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallIndirect {
+    /// First argument slot, and the callee's frame base.
+    pub base: Reg,
+    /// Slot with the table index (i32).
+    pub index: Reg,
+    /// Table.
+    pub table: u16,
+    /// Type index of the expected signature.
+    pub ty: u16,
+}
+
+/// An operation on an indexed entity (global, function, table, segment) producing a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DstIdx {
+    /// Destination slot.
+    pub dst: Reg,
+    /// Entity index.
+    pub index: u32,
+}
+
+/// An operation on an indexed entity consuming a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SrcIdx {
+    /// Source slot.
+    pub src: Reg,
+    /// Entity index.
+    pub index: u32,
+}
+
+/// An entity index alone (data.drop, elem.drop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Idx {
+    /// Entity index.
+    pub index: u32,
+}
+
+/// Three operands and up to two small indices: bulk memory and table operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bulk {
+    /// First operand (destination offset, or the result slot for table.grow).
+    pub a: Reg,
+    /// Second operand.
+    pub b: Reg,
+    /// Third operand.
+    pub c: Reg,
+    /// First index (table, segment).
+    pub x: u16,
+    /// Second index (source table, segment).
+    pub y: u16,
+}
+
+/// Two operands and a table index (table.get, table.set, table.grow's result is in `Bulk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableOp {
+    /// Destination (table.get) or index (table.set) slot.
+    pub a: Reg,
+    /// Index (table.get) or value (table.set) slot.
+    pub b: Reg,
+    /// Table index.
+    pub table: u32,
+}
+
+/// Generic access to the operands the translator patches.
+pub trait Operands {
+    /// The slot this instruction writes its one result to, if it has such a slot.
+    fn dst_mut(&mut self) -> Option<&mut Reg> {
+        None
+    }
+    /// The relative branch offset, for jumps.
+    fn offset_mut(&mut self) -> Option<&mut i32> {
+        None
+    }
+}
+
+macro_rules! with_dst {
+    ($($t:ty),*) => {$(
+        impl Operands for $t {
+            fn dst_mut(&mut self) -> Option<&mut Reg> { Some(&mut self.dst) }
+        }
+    )*};
+}
+with_dst!(R2, R3, RImm, Sel, Load, DstIdx);
+macro_rules! with_offset {
+    ($($t:ty),*) => {$(
+        impl Operands for $t {
+            fn offset_mut(&mut self) -> Option<&mut i32> { Some(&mut self.offset) }
+        }
+    )*};
+}
+with_offset!(Jump, JumpIf, JumpCmp);
+impl Operands for () {}
+impl Operands for Store {}
+impl Operands for Table {}
+impl Operands for Src {}
+impl Operands for Call {}
+impl Operands for CallIndirect {}
+impl Operands for SrcIdx {}
+impl Operands for Idx {}
+impl Operands for Bulk {}
+impl Operands for TableOp {}
+
+macro_rules! define_instrs {
+    ($( $(#[$doc:meta])* $name:ident($payload:ty), )*) => {
+        /// One bytecode instruction. See the module docs and `docs/interpreter.md`.
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        #[allow(missing_docs)]
+        pub enum Instr {
+            $( $(#[$doc])* $name($payload), )*
+        }
+
+        impl Instr {
+            /// The slot this instruction writes its one result to, if any.
+            pub fn dst_mut(&mut self) -> Option<&mut Reg> {
+                match self { $( Instr::$name(p) => p.dst_mut(), )* }
+            }
+            /// The relative branch offset, for jumps.
+            pub fn offset_mut(&mut self) -> Option<&mut i32> {
+                match self { $( Instr::$name(p) => p.offset_mut(), )* }
+            }
+        }
+    };
+}
+
+define_instrs! {
+    /// Traps with `unreachable`.
+    Unreachable(()),
+    /// Returns from the function; its results are already in slots `0..n`.
+    Return(()),
+    /// Copies `src` to slot 0, then returns.
+    Return1(Src),
+    /// `dst = src`.
+    Copy(R2),
+    /// Jumps.
+    Jump(Jump),
+    /// Jumps if the i32 in `cond` is zero.
+    JumpIfZ(JumpIf),
+    /// Jumps if the i32 in `cond` is not zero.
+    JumpIfNz(JumpIf),
+    /// Jumps if the i64 in `cond` is zero.
+    JumpIfZ64(JumpIf),
+    /// Jumps if the i64 in `cond` is not zero.
+    JumpIfNz64(JumpIf),
+    JumpI32Eq(JumpCmp), JumpI32Ne(JumpCmp),
+    JumpI32LtS(JumpCmp), JumpI32LtU(JumpCmp), JumpI32GtS(JumpCmp), JumpI32GtU(JumpCmp),
+    JumpI32LeS(JumpCmp), JumpI32LeU(JumpCmp), JumpI32GeS(JumpCmp), JumpI32GeU(JumpCmp),
+    JumpI64Eq(JumpCmp), JumpI64Ne(JumpCmp),
+    JumpI64LtS(JumpCmp), JumpI64LtU(JumpCmp), JumpI64GtS(JumpCmp), JumpI64GtU(JumpCmp),
+    JumpI64LeS(JumpCmp), JumpI64LeU(JumpCmp), JumpI64GeS(JumpCmp), JumpI64GeU(JumpCmp),
+    /// `br_table`; followed by its jump entries.
+    BrTable(Table),
+    /// Calls a defined function of this module.
+    Call(Call),
+    /// Calls an imported function (by function index).
+    CallImport(Call),
+    /// `call_indirect`.
+    CallIndirect(CallIndirect),
+    Select(Sel),
+    GlobalGet(DstIdx),
+    GlobalSet(SrcIdx),
+    RefFunc(DstIdx),
+
+    I32Load(Load), I64Load(Load), F32Load(Load), F64Load(Load),
+    I32Load8S(Load), I32Load8U(Load), I32Load16S(Load), I32Load16U(Load),
+    I64Load8S(Load), I64Load8U(Load), I64Load16S(Load), I64Load16U(Load),
+    I64Load32S(Load), I64Load32U(Load),
+    I32Store(Store), I64Store(Store), I32Store8(Store), I32Store16(Store),
+    I64Store8(Store), I64Store16(Store), I64Store32(Store),
+    MemorySize(DstIdx),
+    /// `dst = memory.grow(src)`: `RImm` with `imm` unused.
+    MemoryGrow(R2),
+    /// memory.fill(a = dst, b = value, c = len).
+    MemoryFill(Bulk),
+    /// memory.copy(a = dst, b = src, c = len).
+    MemoryCopy(Bulk),
+    /// memory.init(a = dst, b = src, c = len), segment `x`.
+    MemoryInit(Bulk),
+    DataDrop(Idx),
+    /// `a = table[table].get(b)`.
+    TableGet(TableOp),
+    /// `table[table].set(a, b)`.
+    TableSet(TableOp),
+    TableSize(DstIdx),
+    /// `a = table[x].grow(init = b, delta = c)`.
+    TableGrow(Bulk),
+    /// table.fill(a = dst, b = value, c = len) on table `x`.
+    TableFill(Bulk),
+    /// table.copy(a = dst, b = src, c = len) from table `y` to table `x`.
+    TableCopy(Bulk),
+    /// table.init(a = dst, b = src, c = len) of segment `y` into table `x`.
+    TableInit(Bulk),
+    ElemDrop(Idx),
+
+    I32Eqz(R2), I32Eq(R3), I32Ne(R3), I32LtS(R3), I32LtU(R3), I32GtS(R3), I32GtU(R3),
+    I32LeS(R3), I32LeU(R3), I32GeS(R3), I32GeU(R3),
+    I64Eqz(R2), I64Eq(R3), I64Ne(R3), I64LtS(R3), I64LtU(R3), I64GtS(R3), I64GtU(R3),
+    I64LeS(R3), I64LeU(R3), I64GeS(R3), I64GeU(R3),
+    F32Eq(R3), F32Ne(R3), F32Lt(R3), F32Gt(R3), F32Le(R3), F32Ge(R3),
+    F64Eq(R3), F64Ne(R3), F64Lt(R3), F64Gt(R3), F64Le(R3), F64Ge(R3),
+
+    I32Clz(R2), I32Ctz(R2), I32Popcnt(R2),
+    I32Add(R3), I32Sub(R3), I32Mul(R3), I32DivS(R3), I32DivU(R3), I32RemS(R3), I32RemU(R3),
+    I32And(R3), I32Or(R3), I32Xor(R3), I32Shl(R3), I32ShrS(R3), I32ShrU(R3),
+    I32Rotl(R3), I32Rotr(R3),
+    I32AddImm(RImm), I32MulImm(RImm), I32AndImm(RImm), I32OrImm(RImm), I32XorImm(RImm),
+    I32ShlImm(RImm), I32ShrSImm(RImm), I32ShrUImm(RImm),
+    I64Clz(R2), I64Ctz(R2), I64Popcnt(R2),
+    I64Add(R3), I64Sub(R3), I64Mul(R3), I64DivS(R3), I64DivU(R3), I64RemS(R3), I64RemU(R3),
+    I64And(R3), I64Or(R3), I64Xor(R3), I64Shl(R3), I64ShrS(R3), I64ShrU(R3),
+    I64Rotl(R3), I64Rotr(R3),
+    I64AddImm(RImm), I64MulImm(RImm), I64AndImm(RImm), I64OrImm(RImm), I64XorImm(RImm),
+    I64ShlImm(RImm), I64ShrSImm(RImm), I64ShrUImm(RImm),
+
+    F32Abs(R2), F32Neg(R2), F32Ceil(R2), F32Floor(R2), F32Trunc(R2), F32Nearest(R2), F32Sqrt(R2),
+    F32Add(R3), F32Sub(R3), F32Mul(R3), F32Div(R3), F32Min(R3), F32Max(R3), F32Copysign(R3),
+    F64Abs(R2), F64Neg(R2), F64Ceil(R2), F64Floor(R2), F64Trunc(R2), F64Nearest(R2), F64Sqrt(R2),
+    F64Add(R3), F64Sub(R3), F64Mul(R3), F64Div(R3), F64Min(R3), F64Max(R3), F64Copysign(R3),
+
+    I32WrapI64(R2),
+    I32TruncF32S(R2), I32TruncF32U(R2), I32TruncF64S(R2), I32TruncF64U(R2),
+    I64ExtendI32S(R2), I64ExtendI32U(R2),
+    I64TruncF32S(R2), I64TruncF32U(R2), I64TruncF64S(R2), I64TruncF64U(R2),
+    F32ConvertI32S(R2), F32ConvertI32U(R2), F32ConvertI64S(R2), F32ConvertI64U(R2),
+    F32DemoteF64(R2),
+    F64ConvertI32S(R2), F64ConvertI32U(R2), F64ConvertI64S(R2), F64ConvertI64U(R2),
+    F64PromoteF32(R2),
+    I32Extend8S(R2), I32Extend16S(R2), I64Extend8S(R2), I64Extend16S(R2), I64Extend32S(R2),
+    I32TruncSatF32S(R2), I32TruncSatF32U(R2), I32TruncSatF64S(R2), I32TruncSatF64U(R2),
+    I64TruncSatF32S(R2), I64TruncSatF32U(R2), I64TruncSatF64S(R2), I64TruncSatF64U(R2),
+}

@@ -1,0 +1,1102 @@
+//! One-pass translation of a validated function body to [`Instr`]s.
+//!
+//! The translator keeps a value stack of [`Operand`]s and a control stack of [`Ctrl`] frames.
+//! A value on the stack at height `h` that had to be computed lives in the temporary slot
+//! `temp_base + h`; locals and constants are not copied but pushed as providers naming their own
+//! slot. So block results, branch values and call arguments always meet at fixed slots.
+
+use std::collections::HashMap;
+
+use keel_decode::wasmparser::{
+    self as wp, BinaryReader, BlockType, MemArg, Operator, OperatorsReader,
+};
+use keel_decode::{Module, ValType};
+
+use crate::instr::*;
+use crate::{CompiledFunc, TranslateError};
+
+const SIMD_ERROR: &str = "SIMD is not supported by the interpreter yet";
+
+/// What a value-stack entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operand {
+    /// The current value of a local.
+    Local(Reg),
+    /// A constant of the pool.
+    Const(Reg),
+    /// A computed value in the temporary slot of its stack height.
+    Temp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Block,
+    Loop,
+    If,
+    Else,
+    /// The function body.
+    Func,
+}
+
+struct Ctrl {
+    kind: Kind,
+    /// Stack height below the block's parameters.
+    height: usize,
+    params: usize,
+    results: usize,
+    /// Forward jumps to patch to the end of the block.
+    fixups: Vec<usize>,
+    /// Loop head.
+    head: usize,
+    /// For `if` without `else` (yet): the jump to patch to the else branch.
+    else_fixup: Option<usize>,
+}
+
+impl Ctrl {
+    fn branch_arity(&self) -> usize {
+        if self.kind == Kind::Loop { self.params } else { self.results }
+    }
+}
+
+fn err(offset: usize, message: impl Into<String>) -> TranslateError {
+    TranslateError { offset, message: message.into() }
+}
+
+fn is_simd_name(op: &Operator<'_>) -> bool {
+    let name = format!("{op:?}");
+    ["V128", "I8x16", "I16x8", "I32x4", "I64x2", "F32x4", "F64x2"]
+        .iter()
+        .any(|p| name.starts_with(p))
+}
+
+/// Translates defined function `def_index` of `module`.
+pub fn translate_function(module: &Module, def_index: u32) -> Result<CompiledFunc, TranslateError> {
+    let body = &module.bodies[def_index as usize];
+    let func_index = module.num_imported_functions + def_index;
+    let ty = module.func_type(func_index);
+    if ty.params.iter().chain(ty.results.iter()).any(|t| *t == ValType::V128)
+        || body.locals.iter().any(|(_, t)| *t == ValType::V128)
+    {
+        return Err(err(body.body.start, SIMD_ERROR));
+    }
+    let num_params = ty.params.len();
+    let num_locals = num_params + body.locals.iter().map(|(n, _)| *n as usize).sum::<usize>();
+    if num_locals > u16::MAX as usize {
+        return Err(err(body.body.start, "function has too many locals for the interpreter"));
+    }
+    let num_results = ty.results.len();
+    let locals_end = num_locals.max(num_results);
+
+    // Pass 1: the constant pool.
+    let bytes = &module.bytes[body.code.clone()];
+    let mut pool: Vec<u64> = Vec::new();
+    let mut pool_map: HashMap<u64, usize> = HashMap::new();
+    {
+        let mut reader = OperatorsReader::new(BinaryReader::new(bytes, body.code.start as u64));
+        while !reader.eof() {
+            let op = reader.read().map_err(|e| err(e.offset() as usize, e.message()))?;
+            let v = match op {
+                Operator::I32Const { value } => value as u32 as u64,
+                Operator::I64Const { value } => value as u64,
+                Operator::F32Const { value } => value.bits() as u64,
+                Operator::F64Const { value } => value.bits(),
+                Operator::RefNull { .. } => 0,
+                _ => continue,
+            };
+            pool_map.entry(v).or_insert_with(|| {
+                pool.push(v);
+                pool.len() - 1
+            });
+        }
+    }
+    let const_base = locals_end;
+    let temp_base = const_base + pool.len();
+    if temp_base > u16::MAX as usize {
+        return Err(err(
+            body.body.start,
+            "function needs more frame slots than the interpreter allows",
+        ));
+    }
+
+    let mut t = Translator {
+        module,
+        code: Vec::new(),
+        offsets: Vec::new(),
+        offset: body.code.start as u32,
+        stack: Vec::new(),
+        max_height: 0,
+        temp_base,
+        const_base,
+        pool: &pool,
+        pool_map: &pool_map,
+        ctrl: Vec::new(),
+        reachable: true,
+        dead_depth: 0,
+        fence: 0,
+        local_refs: 0,
+        num_results,
+    };
+    t.ctrl.push(Ctrl {
+        kind: Kind::Func,
+        height: 0,
+        params: 0,
+        results: num_results,
+        fixups: Vec::new(),
+        head: 0,
+        else_fixup: None,
+    });
+    let mut reader = OperatorsReader::new(BinaryReader::new(bytes, body.code.start as u64));
+    while !reader.eof() {
+        let (op, offset) =
+            reader.read_with_offset().map_err(|e| err(e.offset() as usize, e.message()))?;
+        t.offset = offset as u32;
+        t.op(op).map_err(|m| err(offset as usize, m))?;
+    }
+    let frame_size = temp_base + t.max_height;
+    if frame_size > u16::MAX as usize {
+        return Err(err(
+            body.body.start,
+            "function needs more frame slots than the interpreter allows",
+        ));
+    }
+    if t.code.is_empty() || !t.ctrl.is_empty() {
+        return Err(err(body.body.end, "function body did not end"));
+    }
+    let mut init = vec![0u64; locals_end - num_params];
+    init.extend_from_slice(&pool);
+    Ok(CompiledFunc {
+        code: t.code.into(),
+        offsets: t.offsets.into(),
+        frame_size: frame_size as u16,
+        num_params: num_params as u16,
+        num_results: num_results as u16,
+        init: init.into(),
+        func_index,
+    })
+}
+
+struct Translator<'a> {
+    module: &'a Module,
+    code: Vec<Instr>,
+    offsets: Vec<u32>,
+    offset: u32,
+    stack: Vec<Operand>,
+    max_height: usize,
+    temp_base: usize,
+    const_base: usize,
+    pool: &'a [u64],
+    pool_map: &'a HashMap<u64, usize>,
+    ctrl: Vec<Ctrl>,
+    reachable: bool,
+    /// Depth of blocks opened inside unreachable code.
+    dead_depth: u32,
+    /// Instructions before this index may not be changed (a label was bound here).
+    fence: usize,
+    /// Number of `Operand::Local`s on the stack.
+    local_refs: usize,
+    num_results: usize,
+}
+
+type R<T = ()> = Result<T, String>;
+
+macro_rules! un {
+    ($self:ident, $v:ident) => {{
+        let src = $self.pop();
+        let dst = $self.push_temp();
+        $self.emit(Instr::$v(R2 { dst, src }));
+    }};
+}
+macro_rules! bin {
+    ($self:ident, $v:ident) => {{
+        let b = $self.pop();
+        let a = $self.pop();
+        let dst = $self.push_temp();
+        $self.emit(Instr::$v(R3 { dst, a, b }));
+    }};
+}
+
+impl<'a> Translator<'a> {
+    fn slot(&self, height: usize) -> Reg {
+        // Wraps only when the frame is too large, which is reported at the end.
+        (self.temp_base + height) as Reg
+    }
+
+    fn reg_at(&self, i: usize) -> Reg {
+        match self.stack[i] {
+            Operand::Local(r) | Operand::Const(r) => r,
+            Operand::Temp => self.slot(i),
+        }
+    }
+
+    fn pop(&mut self) -> Reg {
+        let i = self.stack.len() - 1;
+        let r = self.reg_at(i);
+        if let Operand::Local(_) = self.stack.pop().expect("validated") {
+            self.local_refs -= 1;
+        }
+        r
+    }
+
+    fn push(&mut self, o: Operand) {
+        if let Operand::Local(_) = o {
+            self.local_refs += 1;
+        }
+        self.stack.push(o);
+        self.max_height = self.max_height.max(self.stack.len());
+    }
+
+    fn push_temp(&mut self) -> Reg {
+        self.push(Operand::Temp);
+        self.slot(self.stack.len() - 1)
+    }
+
+    fn emit(&mut self, i: Instr) -> usize {
+        self.code.push(i);
+        self.offsets.push(self.offset);
+        self.code.len() - 1
+    }
+
+    fn bind_label(&mut self) -> usize {
+        self.fence = self.code.len();
+        self.code.len()
+    }
+
+    fn const_reg(&self, bits: u64) -> Reg {
+        (self.const_base + self.pool_map[&bits]) as Reg
+    }
+
+    /// The constant value in `r`, if it is a constant slot.
+    fn const_value(&self, r: Reg) -> Option<u64> {
+        let r = r as usize;
+        (r >= self.const_base && r < self.temp_base).then(|| self.pool[r - self.const_base])
+    }
+
+    /// Moves stack entry `i` into its temporary slot if it is a provider.
+    fn materialize(&mut self, i: usize) {
+        match self.stack[i] {
+            Operand::Temp => {}
+            Operand::Local(src) | Operand::Const(src) => {
+                if let Operand::Local(_) = self.stack[i] {
+                    self.local_refs -= 1;
+                }
+                let dst = self.slot(i);
+                self.emit(Instr::Copy(R2 { dst, src }));
+                self.stack[i] = Operand::Temp;
+            }
+        }
+    }
+
+    fn materialize_top(&mut self, n: usize) {
+        let len = self.stack.len();
+        for i in len - n..len {
+            self.materialize(i);
+        }
+    }
+
+    /// Copies every entry that reads a local into its temporary slot: done before a block, so
+    /// that a `local.set` inside it cannot change what the entry means on some paths only.
+    fn materialize_locals(&mut self) {
+        if self.local_refs == 0 {
+            return;
+        }
+        for i in 0..self.stack.len() {
+            if let Operand::Local(_) = self.stack[i] {
+                self.materialize(i);
+            }
+        }
+    }
+
+    /// The last instruction, if it may still be changed and it wrote `slot`.
+    fn last_writer(&mut self, slot: Reg) -> Option<usize> {
+        let last = self.code.len().checked_sub(1)?;
+        if last < self.fence {
+            return None;
+        }
+        let instr = &mut self.code[last];
+        (instr.dst_mut().map(|d| *d) == Some(slot)).then_some(last)
+    }
+
+    fn set_local(&mut self, local: Reg) {
+        let top = self.stack.len() - 1;
+        let mut preserved = false;
+        if self.local_refs > 0 {
+            for i in 0..top {
+                if self.stack[i] == Operand::Local(local) {
+                    self.materialize(i);
+                    preserved = true;
+                }
+            }
+        }
+        match self.stack[top] {
+            Operand::Temp => {
+                let slot = self.slot(top);
+                match self.last_writer(slot) {
+                    Some(at) if !preserved => {
+                        *self.code[at].dst_mut().expect("has a dst") = local;
+                    }
+                    _ => {
+                        self.emit(Instr::Copy(R2 { dst: local, src: slot }));
+                    }
+                }
+            }
+            Operand::Local(src) if src == local => {}
+            Operand::Local(src) | Operand::Const(src) => {
+                self.emit(Instr::Copy(R2 { dst: local, src }));
+            }
+        }
+        self.pop();
+    }
+
+    fn block_arity(&self, bt: BlockType) -> R<(usize, usize)> {
+        Ok(match bt {
+            BlockType::Empty => (0, 0),
+            BlockType::Type(t) => {
+                if t == wp::ValType::V128 {
+                    return Err(SIMD_ERROR.into());
+                }
+                (0, 1)
+            }
+            BlockType::FuncType(i) => {
+                let ty = &self.module.types[i as usize];
+                if ty.params.iter().chain(ty.results.iter()).any(|t| *t == ValType::V128) {
+                    return Err(SIMD_ERROR.into());
+                }
+                (ty.params.len(), ty.results.len())
+            }
+        })
+    }
+
+    fn push_ctrl(&mut self, kind: Kind, bt: BlockType) -> R {
+        let (params, results) = self.block_arity(bt)?;
+        self.materialize_locals();
+        self.materialize_top(params);
+        let height = self.stack.len() - params;
+        let head = if kind == Kind::Loop { self.bind_label() } else { 0 };
+        self.ctrl.push(Ctrl {
+            kind,
+            height,
+            params,
+            results,
+            fixups: Vec::new(),
+            head,
+            else_fixup: None,
+        });
+        Ok(())
+    }
+
+    fn patch(&mut self, at: usize, target: usize) {
+        let off = target as i64 - at as i64;
+        *self.code[at].offset_mut().expect("a jump") = off as i32;
+    }
+
+    /// Pops an i32 condition and emits a jump taken when it is non-zero (or zero, if `negate`),
+    /// fusing a preceding comparison. Returns the jump's index.
+    fn cond_jump(&mut self, negate: bool) -> usize {
+        let top = self.stack.len() - 1;
+        if self.stack[top] == Operand::Temp {
+            let slot = self.slot(top);
+            if let Some(at) = self.last_writer(slot) {
+                if let Some(j) = fuse_cmp(self.code[at], negate) {
+                    self.pop();
+                    self.code.pop();
+                    self.offsets.pop();
+                    return self.emit(j);
+                }
+            }
+        }
+        let cond = self.pop();
+        let j = JumpIf { cond, offset: 0 };
+        self.emit(if negate { Instr::JumpIfZ(j) } else { Instr::JumpIfNz(j) })
+    }
+
+    /// Whether a branch to relative `depth` is a lone jump (its values already in place).
+    fn branch_is_jump(&self, depth: usize) -> bool {
+        let c = &self.ctrl[self.ctrl.len() - 1 - depth];
+        if c.kind == Kind::Func {
+            return false;
+        }
+        let n = c.branch_arity();
+        let len = self.stack.len();
+        (0..n).all(|k| {
+            let i = len - n + k;
+            self.stack[i] == Operand::Temp && i == c.height + k
+        })
+    }
+
+    /// Registers jump `at` as going to the label of relative `depth`.
+    fn link(&mut self, at: usize, depth: usize) {
+        let idx = self.ctrl.len() - 1 - depth;
+        if self.ctrl[idx].kind == Kind::Loop {
+            let head = self.ctrl[idx].head;
+            self.patch(at, head);
+        } else {
+            self.ctrl[idx].fixups.push(at);
+        }
+    }
+
+    /// Emits an unconditional branch to relative `depth`: value copies, then a jump or return.
+    fn branch(&mut self, depth: usize) {
+        let idx = self.ctrl.len() - 1 - depth;
+        if self.ctrl[idx].kind == Kind::Func {
+            self.emit_return();
+            return;
+        }
+        let n = self.ctrl[idx].branch_arity();
+        let height = self.ctrl[idx].height;
+        let len = self.stack.len();
+        for k in 0..n {
+            let i = len - n + k;
+            let src = self.reg_at(i);
+            let dst = self.slot(height + k);
+            if src != dst {
+                self.emit(Instr::Copy(R2 { dst, src }));
+            }
+        }
+        let j = self.emit(Instr::Jump(Jump { offset: 0 }));
+        self.link(j, depth);
+    }
+
+    fn emit_return(&mut self) {
+        let n = self.num_results;
+        let len = self.stack.len();
+        match n {
+            0 => {
+                self.emit(Instr::Return(()));
+            }
+            1 => {
+                let src = self.reg_at(len - 1);
+                if src == 0 {
+                    self.emit(Instr::Return(()));
+                } else {
+                    self.emit(Instr::Return1(Src { src }));
+                }
+            }
+            _ => {
+                // Locals among the first n slots could be overwritten before they are read:
+                // read those through their (free) temporary slot. The stack is left as it is,
+                // since a conditional return's fall-through path continues with it.
+                let mut srcs = Vec::with_capacity(n);
+                for k in 0..n {
+                    let i = len - n + k;
+                    let mut src = self.reg_at(i);
+                    if let Operand::Local(r) = self.stack[i] {
+                        if (r as usize) < n && r as usize != k {
+                            let dst = self.slot(i);
+                            self.emit(Instr::Copy(R2 { dst, src: r }));
+                            src = dst;
+                        }
+                    }
+                    srcs.push(src);
+                }
+                for (k, src) in srcs.into_iter().enumerate() {
+                    if src as usize != k {
+                        self.emit(Instr::Copy(R2 { dst: k as Reg, src }));
+                    }
+                }
+                self.emit(Instr::Return(()));
+            }
+        }
+    }
+
+    fn set_unreachable(&mut self) {
+        self.reachable = false;
+        let height = self.ctrl.last().expect("in a frame").height;
+        while self.stack.len() > height {
+            self.pop();
+        }
+    }
+
+    fn end(&mut self) {
+        let fallthrough = self.reachable;
+        let c = self.ctrl.last().expect("validated");
+        if c.kind == Kind::Func {
+            if fallthrough {
+                self.emit_return();
+            }
+            self.ctrl.pop();
+            return;
+        }
+        if fallthrough {
+            let n = c.results;
+            self.materialize_top(n);
+        }
+        let mut c = self.ctrl.pop().expect("validated");
+        if let Some(e) = c.else_fixup.take() {
+            c.fixups.push(e);
+        }
+        let here = self.bind_label();
+        for &f in &c.fixups {
+            self.patch(f, here);
+        }
+        self.reachable = fallthrough || !c.fixups.is_empty();
+        while self.stack.len() > c.height {
+            self.pop();
+        }
+        for _ in 0..c.results {
+            self.push(Operand::Temp);
+        }
+    }
+
+    fn memarg(&self, m: &MemArg) -> R<u32> {
+        match m.target {
+            wp::MemArgTarget::Memory(0) => {}
+            _ => return Err("only memory 0 is supported".into()),
+        }
+        u32::try_from(m.offset).map_err(|_| "memory offset too large".to_string())
+    }
+
+    fn load(&mut self, m: &MemArg, f: fn(Load) -> Instr) -> R {
+        let offset = self.memarg(m)?;
+        let addr = self.pop();
+        let dst = self.push_temp();
+        self.emit(f(Load { dst, addr, offset }));
+        Ok(())
+    }
+
+    fn store(&mut self, m: &MemArg, f: fn(Store) -> Instr) -> R {
+        let offset = self.memarg(m)?;
+        let val = self.pop();
+        let addr = self.pop();
+        self.emit(f(Store { addr, val, offset }));
+        Ok(())
+    }
+
+    /// A binary operation that may take an immediate right operand.
+    fn bin_imm(
+        &mut self,
+        commutative: bool,
+        is64: bool,
+        reg: fn(R3) -> Instr,
+        imm: Option<fn(RImm) -> Instr>,
+        negate_imm: bool,
+    ) {
+        let mut b = self.pop();
+        let mut a = self.pop();
+        let dst = self.push_temp();
+        if let Some(imm_op) = imm {
+            if commutative && self.const_value(a).is_some() && self.const_value(b).is_none() {
+                std::mem::swap(&mut a, &mut b);
+            }
+            if let Some(v) = self.const_value(b) {
+                let v = if is64 { v as i64 } else { v as u32 as i32 as i64 };
+                let v = if negate_imm { v.wrapping_neg() } else { v };
+                let fits = if is64 { i32::try_from(v).ok() } else { Some(v as i32) };
+                if let Some(imm) = fits {
+                    self.emit(imm_op(RImm { dst, a, imm }));
+                    return;
+                }
+            }
+        }
+        self.emit(reg(R3 { dst, a, b }));
+    }
+
+    fn small(v: u32, what: &str) -> R<u16> {
+        u16::try_from(v).map_err(|_| format!("{what} index {v} is too large for the interpreter"))
+    }
+
+    fn call_args(&mut self, ty_params: usize, ty_results: usize) -> Reg {
+        self.materialize_top(ty_params);
+        let first = self.stack.len() - ty_params;
+        let base = self.slot(first);
+        for _ in 0..ty_params {
+            self.pop();
+        }
+        for _ in 0..ty_results {
+            self.push(Operand::Temp);
+        }
+        // Host functions use max(params, results) slots from `base`.
+        self.max_height = self.max_height.max(first + ty_params.max(ty_results));
+        base
+    }
+
+    fn op(&mut self, op: Operator<'_>) -> R {
+        if !self.reachable {
+            match op {
+                Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                    self.dead_depth += 1;
+                    return Ok(());
+                }
+                Operator::Else if self.dead_depth == 0 => {}
+                Operator::End if self.dead_depth == 0 => {}
+                Operator::End => {
+                    self.dead_depth -= 1;
+                    return Ok(());
+                }
+                _ => return Ok(()),
+            }
+        }
+        use Operator as O;
+        match op {
+            O::Unreachable => {
+                self.emit(Instr::Unreachable(()));
+                self.set_unreachable();
+            }
+            O::Nop => {}
+            O::Block { blockty } => self.push_ctrl(Kind::Block, blockty)?,
+            O::Loop { blockty } => self.push_ctrl(Kind::Loop, blockty)?,
+            O::If { blockty } => {
+                // The condition is above the parameters: jump on it first (fusing a comparison),
+                // then materialise the block's inputs. Those copies must run on both paths, so
+                // the jump moves after them; they write only temporaries below the condition,
+                // never the comparison's operands.
+                let j = self.cond_jump(true);
+                let before = self.code.len();
+                self.push_ctrl(Kind::If, blockty)?;
+                let j = if self.code.len() > before {
+                    let jump = self.code.remove(j);
+                    let off = self.offsets.remove(j);
+                    self.code.push(jump);
+                    self.offsets.push(off);
+                    self.code.len() - 1
+                } else {
+                    j
+                };
+                self.ctrl.last_mut().expect("pushed").else_fixup = Some(j);
+                self.bind_label();
+            }
+            O::Else => {
+                let c = self.ctrl.last().expect("validated");
+                let (height, params, results) = (c.height, c.params, c.results);
+                if self.reachable {
+                    self.materialize_top(results);
+                    let j = self.emit(Instr::Jump(Jump { offset: 0 }));
+                    self.ctrl.last_mut().expect("validated").fixups.push(j);
+                }
+                let here = self.bind_label();
+                let c = self.ctrl.last_mut().expect("validated");
+                c.kind = Kind::Else;
+                if let Some(e) = c.else_fixup.take() {
+                    self.patch(e, here);
+                }
+                while self.stack.len() > height {
+                    self.pop();
+                }
+                for _ in 0..params {
+                    self.push(Operand::Temp);
+                }
+                self.reachable = true;
+            }
+            O::End => self.end(),
+            O::Br { relative_depth } => {
+                self.branch(relative_depth as usize);
+                self.set_unreachable();
+            }
+            O::BrIf { relative_depth } => {
+                let depth = relative_depth as usize;
+                // Decide with the condition popped: look below it.
+                let cond = self.stack.pop().expect("validated");
+                let simple = self.branch_is_jump(depth);
+                self.stack.push(cond);
+                if simple {
+                    let j = self.cond_jump(false);
+                    self.link(j, depth);
+                } else {
+                    let j = self.cond_jump(true);
+                    self.branch(depth);
+                    let here = self.bind_label();
+                    self.patch(j, here);
+                }
+            }
+            O::BrTable { targets } => {
+                let index = self.pop();
+                let mut depths: Vec<usize> = Vec::with_capacity(targets.len() as usize + 1);
+                for t in targets.targets() {
+                    depths.push(t.map_err(|e| e.message().to_string())? as usize);
+                }
+                depths.push(targets.default() as usize);
+                let len = targets.len();
+                self.emit(Instr::BrTable(Table { index, len }));
+                let mut stubs: Vec<(usize, usize)> = Vec::new();
+                for &d in &depths {
+                    let j = self.emit(Instr::Jump(Jump { offset: 0 }));
+                    if self.branch_is_jump(d) {
+                        self.link(j, d);
+                    } else {
+                        stubs.push((j, d));
+                    }
+                }
+                let mut done: HashMap<usize, usize> = HashMap::new();
+                for (j, d) in stubs {
+                    let at = match done.get(&d) {
+                        Some(&at) => at,
+                        None => {
+                            let at = self.bind_label();
+                            self.branch(d);
+                            done.insert(d, at);
+                            at
+                        }
+                    };
+                    self.patch(j, at);
+                }
+                self.set_unreachable();
+            }
+            O::Return => {
+                self.emit_return();
+                self.set_unreachable();
+            }
+            O::Call { function_index } => {
+                let ty = self.module.func_type(function_index);
+                let (p, r) = (ty.params.len(), ty.results.len());
+                if ty.params.iter().chain(ty.results.iter()).any(|t| *t == ValType::V128) {
+                    return Err(SIMD_ERROR.into());
+                }
+                let base = self.call_args(p, r);
+                let imported = self.module.num_imported_functions;
+                if function_index < imported {
+                    self.emit(Instr::CallImport(Call { base, func: function_index }));
+                } else {
+                    self.emit(Instr::Call(Call { base, func: function_index - imported }));
+                }
+            }
+            O::CallIndirect { type_index, table_index } => {
+                let ty = &self.module.types[type_index as usize];
+                if ty.params.iter().chain(ty.results.iter()).any(|t| *t == ValType::V128) {
+                    return Err(SIMD_ERROR.into());
+                }
+                let (p, r) = (ty.params.len(), ty.results.len());
+                let index = self.pop();
+                let base = self.call_args(p, r);
+                let table = Self::small(table_index, "table")?;
+                let ty = Self::small(type_index, "type")?;
+                self.emit(Instr::CallIndirect(CallIndirect { base, index, table, ty }));
+            }
+            O::Drop => {
+                self.pop();
+            }
+            O::Select => {
+                let cond = self.pop();
+                let b = self.pop();
+                let a = self.pop();
+                let dst = self.push_temp();
+                self.emit(Instr::Select(Sel { dst, cond, a, b }));
+            }
+            O::TypedSelect { ty } => {
+                if ty == wp::ValType::V128 {
+                    return Err(SIMD_ERROR.into());
+                }
+                return self.op(O::Select);
+            }
+            O::LocalGet { local_index } => self.push(Operand::Local(local_index as Reg)),
+            O::LocalSet { local_index } => self.set_local(local_index as Reg),
+            O::LocalTee { local_index } => {
+                self.set_local(local_index as Reg);
+                self.push(Operand::Local(local_index as Reg));
+            }
+            O::GlobalGet { global_index } => {
+                let dst = self.push_temp();
+                self.emit(Instr::GlobalGet(DstIdx { dst, index: global_index }));
+            }
+            O::GlobalSet { global_index } => {
+                let src = self.pop();
+                self.emit(Instr::GlobalSet(SrcIdx { src, index: global_index }));
+            }
+            O::I32Load { memarg } => self.load(&memarg, Instr::I32Load)?,
+            O::I64Load { memarg } => self.load(&memarg, Instr::I64Load)?,
+            O::F32Load { memarg } => self.load(&memarg, Instr::F32Load)?,
+            O::F64Load { memarg } => self.load(&memarg, Instr::F64Load)?,
+            O::I32Load8S { memarg } => self.load(&memarg, Instr::I32Load8S)?,
+            O::I32Load8U { memarg } => self.load(&memarg, Instr::I32Load8U)?,
+            O::I32Load16S { memarg } => self.load(&memarg, Instr::I32Load16S)?,
+            O::I32Load16U { memarg } => self.load(&memarg, Instr::I32Load16U)?,
+            O::I64Load8S { memarg } => self.load(&memarg, Instr::I64Load8S)?,
+            O::I64Load8U { memarg } => self.load(&memarg, Instr::I64Load8U)?,
+            O::I64Load16S { memarg } => self.load(&memarg, Instr::I64Load16S)?,
+            O::I64Load16U { memarg } => self.load(&memarg, Instr::I64Load16U)?,
+            O::I64Load32S { memarg } => self.load(&memarg, Instr::I64Load32S)?,
+            O::I64Load32U { memarg } => self.load(&memarg, Instr::I64Load32U)?,
+            O::I32Store { memarg } | O::F32Store { memarg } => {
+                self.store(&memarg, Instr::I32Store)?
+            }
+            O::I64Store { memarg } | O::F64Store { memarg } => {
+                self.store(&memarg, Instr::I64Store)?
+            }
+            O::I32Store8 { memarg } => self.store(&memarg, Instr::I32Store8)?,
+            O::I32Store16 { memarg } => self.store(&memarg, Instr::I32Store16)?,
+            O::I64Store8 { memarg } => self.store(&memarg, Instr::I64Store8)?,
+            O::I64Store16 { memarg } => self.store(&memarg, Instr::I64Store16)?,
+            O::I64Store32 { memarg } => self.store(&memarg, Instr::I64Store32)?,
+            O::MemorySize { mem } => {
+                let dst = self.push_temp();
+                self.emit(Instr::MemorySize(DstIdx { dst, index: mem }));
+            }
+            O::MemoryGrow { mem } => {
+                if mem != 0 {
+                    return Err("only memory 0 is supported".into());
+                }
+                let src = self.pop();
+                let dst = self.push_temp();
+                self.emit(Instr::MemoryGrow(R2 { dst, src }));
+            }
+            O::MemoryFill { mem } => {
+                if mem != 0 {
+                    return Err("only memory 0 is supported".into());
+                }
+                let (a, b, c) = self.pop3();
+                self.emit(Instr::MemoryFill(Bulk { a, b, c, x: 0, y: 0 }));
+            }
+            O::MemoryCopy { dst_mem, src_mem } => {
+                if dst_mem != 0 || src_mem != 0 {
+                    return Err("only memory 0 is supported".into());
+                }
+                let (a, b, c) = self.pop3();
+                self.emit(Instr::MemoryCopy(Bulk { a, b, c, x: 0, y: 0 }));
+            }
+            O::MemoryInit { data_index, mem } => {
+                if mem != 0 {
+                    return Err("only memory 0 is supported".into());
+                }
+                let x = Self::small(data_index, "data segment")?;
+                let (a, b, c) = self.pop3();
+                self.emit(Instr::MemoryInit(Bulk { a, b, c, x, y: 0 }));
+            }
+            O::DataDrop { data_index } => {
+                self.emit(Instr::DataDrop(Idx { index: data_index }));
+            }
+            O::TableGet { table } => {
+                let b = self.pop();
+                let a = self.push_temp();
+                self.emit(Instr::TableGet(TableOp { a, b, table }));
+            }
+            O::TableSet { table } => {
+                let b = self.pop();
+                let a = self.pop();
+                self.emit(Instr::TableSet(TableOp { a, b, table }));
+            }
+            O::TableSize { table } => {
+                let dst = self.push_temp();
+                self.emit(Instr::TableSize(DstIdx { dst, index: table }));
+            }
+            O::TableGrow { table } => {
+                let x = Self::small(table, "table")?;
+                let c = self.pop();
+                let b = self.pop();
+                let a = self.push_temp();
+                self.emit(Instr::TableGrow(Bulk { a, b, c, x, y: 0 }));
+            }
+            O::TableFill { table } => {
+                let x = Self::small(table, "table")?;
+                let (a, b, c) = self.pop3();
+                self.emit(Instr::TableFill(Bulk { a, b, c, x, y: 0 }));
+            }
+            O::TableCopy { dst_table, src_table } => {
+                let x = Self::small(dst_table, "table")?;
+                let y = Self::small(src_table, "table")?;
+                let (a, b, c) = self.pop3();
+                self.emit(Instr::TableCopy(Bulk { a, b, c, x, y }));
+            }
+            O::TableInit { elem_index, table } => {
+                let x = Self::small(table, "table")?;
+                let y = Self::small(elem_index, "element segment")?;
+                let (a, b, c) = self.pop3();
+                self.emit(Instr::TableInit(Bulk { a, b, c, x, y }));
+            }
+            O::ElemDrop { elem_index } => {
+                self.emit(Instr::ElemDrop(Idx { index: elem_index }));
+            }
+            O::I32Const { value } => self.push(Operand::Const(self.const_reg(value as u32 as u64))),
+            O::I64Const { value } => self.push(Operand::Const(self.const_reg(value as u64))),
+            O::F32Const { value } => self.push(Operand::Const(self.const_reg(value.bits() as u64))),
+            O::F64Const { value } => self.push(Operand::Const(self.const_reg(value.bits()))),
+            O::RefNull { .. } => self.push(Operand::Const(self.const_reg(0))),
+            O::RefIsNull => un!(self, I64Eqz),
+            O::RefFunc { function_index } => {
+                let dst = self.push_temp();
+                self.emit(Instr::RefFunc(DstIdx { dst, index: function_index }));
+            }
+
+            O::I32Eqz => un!(self, I32Eqz),
+            O::I32Eq => bin!(self, I32Eq),
+            O::I32Ne => bin!(self, I32Ne),
+            O::I32LtS => bin!(self, I32LtS),
+            O::I32LtU => bin!(self, I32LtU),
+            O::I32GtS => bin!(self, I32GtS),
+            O::I32GtU => bin!(self, I32GtU),
+            O::I32LeS => bin!(self, I32LeS),
+            O::I32LeU => bin!(self, I32LeU),
+            O::I32GeS => bin!(self, I32GeS),
+            O::I32GeU => bin!(self, I32GeU),
+            O::I64Eqz => un!(self, I64Eqz),
+            O::I64Eq => bin!(self, I64Eq),
+            O::I64Ne => bin!(self, I64Ne),
+            O::I64LtS => bin!(self, I64LtS),
+            O::I64LtU => bin!(self, I64LtU),
+            O::I64GtS => bin!(self, I64GtS),
+            O::I64GtU => bin!(self, I64GtU),
+            O::I64LeS => bin!(self, I64LeS),
+            O::I64LeU => bin!(self, I64LeU),
+            O::I64GeS => bin!(self, I64GeS),
+            O::I64GeU => bin!(self, I64GeU),
+            O::F32Eq => bin!(self, F32Eq),
+            O::F32Ne => bin!(self, F32Ne),
+            O::F32Lt => bin!(self, F32Lt),
+            O::F32Gt => bin!(self, F32Gt),
+            O::F32Le => bin!(self, F32Le),
+            O::F32Ge => bin!(self, F32Ge),
+            O::F64Eq => bin!(self, F64Eq),
+            O::F64Ne => bin!(self, F64Ne),
+            O::F64Lt => bin!(self, F64Lt),
+            O::F64Gt => bin!(self, F64Gt),
+            O::F64Le => bin!(self, F64Le),
+            O::F64Ge => bin!(self, F64Ge),
+
+            O::I32Clz => un!(self, I32Clz),
+            O::I32Ctz => un!(self, I32Ctz),
+            O::I32Popcnt => un!(self, I32Popcnt),
+            O::I32Add => self.bin_imm(true, false, Instr::I32Add, Some(Instr::I32AddImm), false),
+            O::I32Sub => self.bin_imm(false, false, Instr::I32Sub, Some(Instr::I32AddImm), true),
+            O::I32Mul => self.bin_imm(true, false, Instr::I32Mul, Some(Instr::I32MulImm), false),
+            O::I32DivS => bin!(self, I32DivS),
+            O::I32DivU => bin!(self, I32DivU),
+            O::I32RemS => bin!(self, I32RemS),
+            O::I32RemU => bin!(self, I32RemU),
+            O::I32And => self.bin_imm(true, false, Instr::I32And, Some(Instr::I32AndImm), false),
+            O::I32Or => self.bin_imm(true, false, Instr::I32Or, Some(Instr::I32OrImm), false),
+            O::I32Xor => self.bin_imm(true, false, Instr::I32Xor, Some(Instr::I32XorImm), false),
+            O::I32Shl => self.bin_imm(false, false, Instr::I32Shl, Some(Instr::I32ShlImm), false),
+            O::I32ShrS => {
+                self.bin_imm(false, false, Instr::I32ShrS, Some(Instr::I32ShrSImm), false)
+            }
+            O::I32ShrU => {
+                self.bin_imm(false, false, Instr::I32ShrU, Some(Instr::I32ShrUImm), false)
+            }
+            O::I32Rotl => bin!(self, I32Rotl),
+            O::I32Rotr => bin!(self, I32Rotr),
+            O::I64Clz => un!(self, I64Clz),
+            O::I64Ctz => un!(self, I64Ctz),
+            O::I64Popcnt => un!(self, I64Popcnt),
+            O::I64Add => self.bin_imm(true, true, Instr::I64Add, Some(Instr::I64AddImm), false),
+            O::I64Sub => self.bin_imm(false, true, Instr::I64Sub, Some(Instr::I64AddImm), true),
+            O::I64Mul => self.bin_imm(true, true, Instr::I64Mul, Some(Instr::I64MulImm), false),
+            O::I64DivS => bin!(self, I64DivS),
+            O::I64DivU => bin!(self, I64DivU),
+            O::I64RemS => bin!(self, I64RemS),
+            O::I64RemU => bin!(self, I64RemU),
+            O::I64And => self.bin_imm(true, true, Instr::I64And, Some(Instr::I64AndImm), false),
+            O::I64Or => self.bin_imm(true, true, Instr::I64Or, Some(Instr::I64OrImm), false),
+            O::I64Xor => self.bin_imm(true, true, Instr::I64Xor, Some(Instr::I64XorImm), false),
+            O::I64Shl => self.bin_imm(false, true, Instr::I64Shl, Some(Instr::I64ShlImm), false),
+            O::I64ShrS => self.bin_imm(false, true, Instr::I64ShrS, Some(Instr::I64ShrSImm), false),
+            O::I64ShrU => self.bin_imm(false, true, Instr::I64ShrU, Some(Instr::I64ShrUImm), false),
+            O::I64Rotl => bin!(self, I64Rotl),
+            O::I64Rotr => bin!(self, I64Rotr),
+
+            O::F32Abs => un!(self, F32Abs),
+            O::F32Neg => un!(self, F32Neg),
+            O::F32Ceil => un!(self, F32Ceil),
+            O::F32Floor => un!(self, F32Floor),
+            O::F32Trunc => un!(self, F32Trunc),
+            O::F32Nearest => un!(self, F32Nearest),
+            O::F32Sqrt => un!(self, F32Sqrt),
+            O::F32Add => bin!(self, F32Add),
+            O::F32Sub => bin!(self, F32Sub),
+            O::F32Mul => bin!(self, F32Mul),
+            O::F32Div => bin!(self, F32Div),
+            O::F32Min => bin!(self, F32Min),
+            O::F32Max => bin!(self, F32Max),
+            O::F32Copysign => bin!(self, F32Copysign),
+            O::F64Abs => un!(self, F64Abs),
+            O::F64Neg => un!(self, F64Neg),
+            O::F64Ceil => un!(self, F64Ceil),
+            O::F64Floor => un!(self, F64Floor),
+            O::F64Trunc => un!(self, F64Trunc),
+            O::F64Nearest => un!(self, F64Nearest),
+            O::F64Sqrt => un!(self, F64Sqrt),
+            O::F64Add => bin!(self, F64Add),
+            O::F64Sub => bin!(self, F64Sub),
+            O::F64Mul => bin!(self, F64Mul),
+            O::F64Div => bin!(self, F64Div),
+            O::F64Min => bin!(self, F64Min),
+            O::F64Max => bin!(self, F64Max),
+            O::F64Copysign => bin!(self, F64Copysign),
+
+            O::I32WrapI64 => un!(self, I32WrapI64),
+            O::I32TruncF32S => un!(self, I32TruncF32S),
+            O::I32TruncF32U => un!(self, I32TruncF32U),
+            O::I32TruncF64S => un!(self, I32TruncF64S),
+            O::I32TruncF64U => un!(self, I32TruncF64U),
+            O::I64ExtendI32S => un!(self, I64ExtendI32S),
+            O::I64ExtendI32U => un!(self, I64ExtendI32U),
+            O::I64TruncF32S => un!(self, I64TruncF32S),
+            O::I64TruncF32U => un!(self, I64TruncF32U),
+            O::I64TruncF64S => un!(self, I64TruncF64S),
+            O::I64TruncF64U => un!(self, I64TruncF64U),
+            O::F32ConvertI32S => un!(self, F32ConvertI32S),
+            O::F32ConvertI32U => un!(self, F32ConvertI32U),
+            O::F32ConvertI64S => un!(self, F32ConvertI64S),
+            O::F32ConvertI64U => un!(self, F32ConvertI64U),
+            O::F32DemoteF64 => un!(self, F32DemoteF64),
+            O::F64ConvertI32S => un!(self, F64ConvertI32S),
+            O::F64ConvertI32U => un!(self, F64ConvertI32U),
+            O::F64ConvertI64S => un!(self, F64ConvertI64S),
+            O::F64ConvertI64U => un!(self, F64ConvertI64U),
+            O::F64PromoteF32 => un!(self, F64PromoteF32),
+            // Slots hold values by their bits, 32-bit ones zero-extended: reinterpreting is free.
+            O::I32ReinterpretF32
+            | O::I64ReinterpretF64
+            | O::F32ReinterpretI32
+            | O::F64ReinterpretI64 => {}
+            O::I32Extend8S => un!(self, I32Extend8S),
+            O::I32Extend16S => un!(self, I32Extend16S),
+            O::I64Extend8S => un!(self, I64Extend8S),
+            O::I64Extend16S => un!(self, I64Extend16S),
+            O::I64Extend32S => un!(self, I64Extend32S),
+            O::I32TruncSatF32S => un!(self, I32TruncSatF32S),
+            O::I32TruncSatF32U => un!(self, I32TruncSatF32U),
+            O::I32TruncSatF64S => un!(self, I32TruncSatF64S),
+            O::I32TruncSatF64U => un!(self, I32TruncSatF64U),
+            O::I64TruncSatF32S => un!(self, I64TruncSatF32S),
+            O::I64TruncSatF32U => un!(self, I64TruncSatF32U),
+            O::I64TruncSatF64S => un!(self, I64TruncSatF64S),
+            O::I64TruncSatF64U => un!(self, I64TruncSatF64U),
+            other => {
+                if is_simd_name(&other) {
+                    return Err(SIMD_ERROR.into());
+                }
+                return Err(format!("operator not supported by the interpreter: {other:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn pop3(&mut self) -> (Reg, Reg, Reg) {
+        let c = self.pop();
+        let b = self.pop();
+        let a = self.pop();
+        (a, b, c)
+    }
+}
+
+/// The fused jump for comparison `cmp` followed by a branch taken when its result is non-zero
+/// (or zero, if `negate`).
+fn fuse_cmp(cmp: Instr, negate: bool) -> Option<Instr> {
+    use Instr as I;
+    let jc = |r: R3| JumpCmp { a: r.a, b: r.b, offset: 0 };
+    let ji = |r: R2| JumpIf { cond: r.src, offset: 0 };
+    Some(match (cmp, negate) {
+        (I::I32Eqz(r), false) => I::JumpIfZ(ji(r)),
+        (I::I32Eqz(r), true) => I::JumpIfNz(ji(r)),
+        (I::I64Eqz(r), false) => I::JumpIfZ64(ji(r)),
+        (I::I64Eqz(r), true) => I::JumpIfNz64(ji(r)),
+        (I::I32Eq(r), false) | (I::I32Ne(r), true) => I::JumpI32Eq(jc(r)),
+        (I::I32Ne(r), false) | (I::I32Eq(r), true) => I::JumpI32Ne(jc(r)),
+        (I::I32LtS(r), false) | (I::I32GeS(r), true) => I::JumpI32LtS(jc(r)),
+        (I::I32GeS(r), false) | (I::I32LtS(r), true) => I::JumpI32GeS(jc(r)),
+        (I::I32LtU(r), false) | (I::I32GeU(r), true) => I::JumpI32LtU(jc(r)),
+        (I::I32GeU(r), false) | (I::I32LtU(r), true) => I::JumpI32GeU(jc(r)),
+        (I::I32GtS(r), false) | (I::I32LeS(r), true) => I::JumpI32GtS(jc(r)),
+        (I::I32LeS(r), false) | (I::I32GtS(r), true) => I::JumpI32LeS(jc(r)),
+        (I::I32GtU(r), false) | (I::I32LeU(r), true) => I::JumpI32GtU(jc(r)),
+        (I::I32LeU(r), false) | (I::I32GtU(r), true) => I::JumpI32LeU(jc(r)),
+        (I::I64Eq(r), false) | (I::I64Ne(r), true) => I::JumpI64Eq(jc(r)),
+        (I::I64Ne(r), false) | (I::I64Eq(r), true) => I::JumpI64Ne(jc(r)),
+        (I::I64LtS(r), false) | (I::I64GeS(r), true) => I::JumpI64LtS(jc(r)),
+        (I::I64GeS(r), false) | (I::I64LtS(r), true) => I::JumpI64GeS(jc(r)),
+        (I::I64LtU(r), false) | (I::I64GeU(r), true) => I::JumpI64LtU(jc(r)),
+        (I::I64GeU(r), false) | (I::I64LtU(r), true) => I::JumpI64GeU(jc(r)),
+        (I::I64GtS(r), false) | (I::I64LeS(r), true) => I::JumpI64GtS(jc(r)),
+        (I::I64LeS(r), false) | (I::I64GtS(r), true) => I::JumpI64LeS(jc(r)),
+        (I::I64GtU(r), false) | (I::I64LeU(r), true) => I::JumpI64GtU(jc(r)),
+        (I::I64LeU(r), false) | (I::I64GtU(r), true) => I::JumpI64LeU(jc(r)),
+        _ => return None,
+    })
+}
