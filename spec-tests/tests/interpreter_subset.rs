@@ -1,6 +1,6 @@
 //! A small subset of the Wasm 2.0 spec tests must pass on the interpreter.
 
-use keel_spec_tests::{Engine, Suite, run_file};
+use keel_spec_tests::{Engine, ScriptOptions, Suite, run_file};
 
 #[test]
 fn v2_subset_passes_on_the_interpreter() {
@@ -8,7 +8,7 @@ fn v2_subset_passes_on_the_interpreter() {
     let mut failures = Vec::new();
     let mut passed = 0;
     for file in ["i32.wast", "br_table.wast", "memory.wast", "call_indirect.wast"] {
-        let outcome = run_file(engine, Suite::V2, file, false).unwrap();
+        let outcome = run_file(engine, Suite::V2, file, &ScriptOptions::default()).unwrap();
         passed += outcome.passed;
         failures.extend(outcome.failures);
     }

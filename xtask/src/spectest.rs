@@ -1,13 +1,16 @@
 //! `cargo xtask spectest [--engine interpreter|compiler|all] [--suite v1|v2|simd|v3|<proposal>|all]
-//! [-v|--verbose] [FILTER]`: runs the spec test suite with the `keel-spec-tests` library (see
+//! [--timeout SECS] [-v|--verbose] [FILTER]`: runs the spec test suite with the `keel-spec-tests` library (see
 //! docs/spectest.md).
 
 use std::process::ExitCode;
 
-use keel_spec_tests::{Engine, Options, Suite};
+use std::time::Duration;
+
+use keel_spec_tests::{Engine, Options, ScriptOptions, Suite};
 
 const USAGE: &str = "usage: cargo xtask spectest [--engine interpreter|compiler|all] \
-                     [--suite v1|v2|simd|v3|latest|<proposal>|all] [-v|--verbose] [FILTER]";
+                     [--suite v1|v2|simd|v3|latest|<proposal>|all] [--timeout SECS] [-v|--verbose] \
+                     [FILTER]";
 
 pub fn run(args: &[String]) -> Result<ExitCode, String> {
     let Some(options) = parse_args(args)? else {
@@ -24,7 +27,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let mut engine = "all".to_string();
     let mut suite = "all".to_string();
     let mut filter = None;
-    let mut verbose = false;
+    let mut script = ScriptOptions::default();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| -> Result<String, String> {
@@ -37,9 +40,18 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         };
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
-            "-v" | "--verbose" => verbose = true,
+            "-v" | "--verbose" => script.verbose = true,
             a if a == "--engine" || a.starts_with("--engine=") => engine = value("--engine")?,
             a if a == "--suite" || a.starts_with("--suite=") => suite = value("--suite")?,
+            a if a == "--timeout" || a.starts_with("--timeout=") => {
+                let secs = value("--timeout")?;
+                script.timeout = secs
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| format!("bad --timeout {secs:?}: expected seconds\n{USAGE}"))?;
+            }
             a if a.starts_with('-') => return Err(format!("unknown flag {a}\n{USAGE}")),
             a if filter.is_none() => filter = Some(a.to_string()),
             a => return Err(format!("more than one FILTER given ({a})\n{USAGE}")),
@@ -48,7 +60,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let engines =
         if engine == "all" { Engine::all_built() } else { vec![Engine::by_name(&engine)?] };
     let suites = if suite == "all" { Suite::ALL.to_vec() } else { vec![Suite::by_name(&suite)?] };
-    Ok(Some(Options { engines, suites, filter, verbose }))
+    Ok(Some(Options { engines, suites, filter, script }))
 }
 
 #[cfg(test)]
@@ -65,6 +77,10 @@ mod tests {
         assert_eq!(o.engines, vec![Engine::by_name("interpreter").unwrap()]);
         assert_eq!(o.suites, vec![Suite::V2]);
         assert_eq!(o.filter.as_deref(), Some("i32"));
+        assert_eq!(o.script, ScriptOptions::default());
+        let o = parse(&["-v", "--timeout", "2.5"]).unwrap().unwrap();
+        assert!(o.script.verbose);
+        assert_eq!(o.script.timeout, Duration::from_millis(2500));
         let o = parse(&[]).unwrap().unwrap();
         assert_eq!(o.suites, Suite::ALL);
         assert!(parse(&["--help"]).unwrap().is_none());
@@ -84,5 +100,7 @@ mod tests {
         assert!(parse(&["--suite", "v9"]).is_err());
         assert!(parse(&["--frobnicate"]).is_err());
         assert!(parse(&["a", "b"]).is_err());
+        assert!(parse(&["--timeout=0"]).is_err());
+        assert!(parse(&["--timeout", "soon"]).is_err());
     }
 }
