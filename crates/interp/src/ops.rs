@@ -81,7 +81,7 @@ impl Slot for bool {
 }
 
 macro_rules! float_ops {
-    ($t:ty, $bits:ty, $min:ident, $max:ident, $nearest:ident, $copysign:ident, $abs:ident, $neg:ident) => {
+    ($t:ty, $bits:ty, $quiet:ident, $min:ident, $max:ident, $nearest:ident, $copysign:ident, $abs:ident, $neg:ident) => {
         /// Wasm `min`: NaN if either is NaN; -0 below +0.
         #[inline]
         pub(crate) fn $min(a: $t, b: $t) -> $t {
@@ -111,7 +111,14 @@ macro_rules! float_ops {
         /// Round to nearest, ties to even.
         #[inline]
         pub(crate) fn $nearest(a: $t) -> $t {
-            a.round_ties_even()
+            $quiet(a.round_ties_even())
+        }
+        /// A NaN result made quiet (software rounding may return a signalling NaN unchanged;
+        /// the spec wants an arithmetic NaN).
+        #[inline(always)]
+        pub(crate) fn $quiet(a: $t) -> $t {
+            const QUIET: $bits = 1 << (<$t>::MANTISSA_DIGITS - 2);
+            if a.is_nan() { <$t>::from_bits(a.to_bits() | QUIET) } else { a }
         }
         /// Bitwise copysign (NaN payloads kept).
         #[inline(always)]
@@ -133,8 +140,8 @@ macro_rules! float_ops {
         }
     };
 }
-float_ops!(f32, u32, f32_min, f32_max, f32_nearest, f32_copysign, f32_abs, f32_neg);
-float_ops!(f64, u64, f64_min, f64_max, f64_nearest, f64_copysign, f64_abs, f64_neg);
+float_ops!(f32, u32, f32_quiet, f32_min, f32_max, f32_nearest, f32_copysign, f32_abs, f32_neg);
+float_ops!(f64, u64, f64_quiet, f64_min, f64_max, f64_nearest, f64_copysign, f64_abs, f64_neg);
 
 macro_rules! trunc {
     ($name:ident, $from:ty, $to:ty, $lo:expr, $hi:expr) => {
