@@ -525,34 +525,43 @@ impl Instance {
         }
 
         let _guard = instance.locks.lock();
-        let trap = |code: TrapCode| Error::Trap(Trap::from(code));
-        for (i, seg) in module.elements.iter().enumerate() {
-            match &seg.mode {
-                ElementMode::Active { table, offset } => {
-                    let dst = eval_const(offset, &instance.globals, &instance.func_refs)[0] as u32;
-                    let len = seg.items.len() as u32;
-                    instance.table_init(*table, i as u32, dst, 0, len).map_err(trap)?;
-                    instance.elem_drop(i as u32);
+        let init = || -> Result<(), Error> {
+            let trap = |code: TrapCode| Error::Trap(Trap::from(code));
+            for (i, seg) in module.elements.iter().enumerate() {
+                match &seg.mode {
+                    ElementMode::Active { table, offset } => {
+                        let dst = eval_const(offset, &instance.globals, &instance.func_refs)[0] as u32;
+                        let len = seg.items.len() as u32;
+                        instance.table_init(*table, i as u32, dst, 0, len).map_err(trap)?;
+                        instance.elem_drop(i as u32);
+                    }
+                    ElementMode::Declared => instance.elem_drop(i as u32),
+                    ElementMode::Passive => {}
                 }
-                ElementMode::Declared => instance.elem_drop(i as u32),
-                ElementMode::Passive => {}
             }
-        }
-        for (i, seg) in module.data.iter().enumerate() {
-            if let DataMode::Active { memory, offset } = &seg.mode {
-                let raw = eval_const(offset, &instance.globals, &instance.func_refs)[0];
-                let dst = if module.memories[*memory as usize].memory64 {
-                    raw
-                } else {
-                    raw as u32 as u64
-                };
-                let len = seg.range.len() as u32;
-                instance.memory_init(*memory, i as u32, dst, 0, len).map_err(trap)?;
-                instance.data_drop(i as u32);
+            for (i, seg) in module.data.iter().enumerate() {
+                if let DataMode::Active { memory, offset } = &seg.mode {
+                    let raw = eval_const(offset, &instance.globals, &instance.func_refs)[0];
+                    let dst = if module.memories[*memory as usize].memory64 {
+                        raw
+                    } else {
+                        raw as u32 as u64
+                    };
+                    let len = seg.range.len() as u32;
+                    instance.memory_init(*memory, i as u32, dst, 0, len).map_err(trap)?;
+                    instance.data_drop(i as u32);
+                }
             }
-        }
-        if let Some(start) = module.start {
-            instance.func(start).call_raw(None, &mut [])?;
+            if let Some(start) = module.start {
+                instance.func(start).call_raw(None, &mut [])?;
+            }
+            Ok(())
+        };
+        if let Err(e) = init() {
+            // Segments written before the failure stay in imported tables (and a start function
+            // may have stored references too): the functions they name must stay alive.
+            store.keep_alive(Arc::as_ptr(&instance) as u64, || Box::new(instance.clone()));
+            return Err(e);
         }
         drop(_guard);
         Ok(instance)
