@@ -6,18 +6,15 @@ use keel_spec_tests::{Engine, ScriptOptions, Suite, run_file};
 fn v2_subset_passes_on_the_interpreter() {
     let engine = Engine::by_name("interpreter").unwrap();
     let mut failures = Vec::new();
-    let mut passed = 0;
     for file in ["i32.wast", "br_table.wast", "memory.wast", "call_indirect.wast"] {
         let outcome = run_file(engine, Suite::V2, file, &ScriptOptions::default()).unwrap();
-        passed += outcome.passed;
+        assert!(outcome.passed > 0, "no check of {file} ran");
         failures.extend(outcome.failures);
     }
     assert!(
         failures.is_empty(),
-        "{} checks passed, {} failed; the first failures:\n{}",
-        passed,
+        "{} checks failed; the first ones:\n{}",
         failures.len(),
         failures.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
     );
-    assert!(passed > 1000, "only {passed} checks ran");
 }
