@@ -6,8 +6,7 @@ use keel::{ModuleConfig, Runtime, Val};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = Runtime::new();
-    let module =
-        runtime.instantiate_bytes(include_bytes!("counter.wasm"), ModuleConfig::new())?;
+    let module = runtime.instantiate_bytes(include_bytes!("counter.wasm"), ModuleConfig::new())?;
 
     // Memory: write bytes from the host, let the guest sum them, read them back.
     let memory = module.memory("memory").ok_or("no memory export")?;
