@@ -28,6 +28,9 @@
 
 use std::sync::Arc;
 
+/// The decoder and validator, for those who only validate or write an engine.
+pub use keel_decode as decode;
+
 pub use keel_runtime::{
     Caller, CompiledModule, DecodeError, Engine, Error, Extern, ExternKind, ExternRef, Features,
     FrameInfo, Func, FuncType, Global, GlobalType, HostModuleBuilder, HostResult, IntoHostFunc,
