@@ -1,9 +1,9 @@
 //! Module instances and instantiation with the spec's exact semantics.
 
-use std::cell::{Cell, UnsafeCell};
 use std::any::Any;
-use std::sync::{Arc, OnceLock};
+use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use keel_decode::{
     ConstExpr, ConstOp, DataMode, ElementItems, ElementMode, ExternKind, ImportType, Module,
@@ -530,7 +530,8 @@ impl Instance {
             for (i, seg) in module.elements.iter().enumerate() {
                 match &seg.mode {
                     ElementMode::Active { table, offset } => {
-                        let dst = eval_const(offset, &instance.globals, &instance.func_refs)[0] as u32;
+                        let dst =
+                            eval_const(offset, &instance.globals, &instance.func_refs)[0] as u32;
                         let len = seg.items.len() as u32;
                         instance.table_init(*table, i as u32, dst, 0, len).map_err(trap)?;
                         instance.elem_drop(i as u32);
