@@ -39,7 +39,7 @@ pub use worker::{Worker, worker_main};
 /// The engines the runner knows, by name, with `None` for an engine that is not built yet.
 /// When the compiler lands, its entry becomes `Some(EngineKind::Compiler)`.
 pub const ENGINES: &[(&str, Option<EngineKind>)] =
-    &[("interpreter", Some(EngineKind::Interpreter)), ("compiler", None)];
+    &[("interpreter", Some(EngineKind::Interpreter)), ("compiler", Some(EngineKind::Compiler))];
 
 /// An engine to run the scripts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

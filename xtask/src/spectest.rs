@@ -108,10 +108,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert_eq!(
-            parse(&["--engine", "compiler"]).err().unwrap(),
-            "the compiler engine is not built yet"
-        );
+        assert!(parse(&["--engine", "jit"]).is_err());
         assert!(parse(&["--engine"]).is_err());
         assert!(parse(&["--suite", "v9"]).is_err());
         assert!(parse(&["--frobnicate"]).is_err());

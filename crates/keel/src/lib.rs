@@ -46,12 +46,15 @@ pub enum EngineKind {
     Auto,
     /// The register-based interpreter: runs wherever Rust builds.
     Interpreter,
+    /// The Cranelift compiler (x86_64 and aarch64); compiling fails elsewhere.
+    Compiler,
 }
 
 impl EngineKind {
     fn engine(self) -> Arc<dyn Engine> {
         match self {
             EngineKind::Auto | EngineKind::Interpreter => Arc::new(keel_interp::Interpreter),
+            EngineKind::Compiler => Arc::new(keel_cranelift::Compiler::new()),
         }
     }
 }

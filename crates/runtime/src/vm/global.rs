@@ -48,6 +48,13 @@ impl GlobalData {
         unsafe { *self.value.get() }
     }
 
+    /// Address of the value's slots, for compiled code that reads and writes the global in place
+    /// (under the exec lock, like every other access).
+    #[inline(always)]
+    pub fn value_ptr(&self) -> *mut u64 {
+        self.value.get() as *mut u64
+    }
+
     /// Sets both slots.
     #[inline(always)]
     pub fn set_wide(&self, value: [u64; 2]) {

@@ -74,6 +74,13 @@ impl MemoryData {
         self.len.load(Ordering::Relaxed)
     }
 
+    /// Address of the current size in bytes, for compiled code that reloads it after every call
+    /// and grow instead of calling [`MemoryData::len`].
+    #[inline(always)]
+    pub fn len_ptr(&self) -> *const usize {
+        self.len.as_ptr()
+    }
+
     /// Whether the memory has no pages.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

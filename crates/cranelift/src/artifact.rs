@@ -1,0 +1,331 @@
+//! Compiling a whole module into an [`Artifact`] (code bytes, relocations, offsets: plain data a
+//! compilation cache can store) and loading an artefact into executable memory.
+
+use std::collections::HashMap;
+
+use cranelift_codegen::binemit::Reloc;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{
+    self, AbiParam, ExternalName, InstBuilder, LibCall, MemFlagsData, Signature, UserFuncName,
+    types,
+};
+use cranelift_codegen::isa::TargetIsa;
+use cranelift_codegen::{Context, FinalizedRelocTarget};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use keel_decode::{FuncType, Module};
+
+use crate::libcalls;
+use crate::translate::{ModuleEnv, cl_type, translate_function, wasm_signature};
+
+/// A runtime function that compiled code refers to through a relocation (Cranelift's own
+/// libcalls, for float rounding on targets without the instructions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum LibcallTarget {
+    FloorF32,
+    FloorF64,
+    CeilF32,
+    CeilF64,
+    TruncF32,
+    TruncF64,
+    NearestF32,
+    NearestF64,
+    FmaF32,
+    FmaF64,
+}
+
+impl LibcallTarget {
+    fn from_cranelift(lc: LibCall) -> Option<Self> {
+        Some(match lc {
+            LibCall::FloorF32 => LibcallTarget::FloorF32,
+            LibCall::FloorF64 => LibcallTarget::FloorF64,
+            LibCall::CeilF32 => LibcallTarget::CeilF32,
+            LibCall::CeilF64 => LibcallTarget::CeilF64,
+            LibCall::TruncF32 => LibcallTarget::TruncF32,
+            LibCall::TruncF64 => LibcallTarget::TruncF64,
+            LibCall::NearestF32 => LibcallTarget::NearestF32,
+            LibCall::NearestF64 => LibcallTarget::NearestF64,
+            LibCall::FmaF32 => LibcallTarget::FmaF32,
+            LibCall::FmaF64 => LibcallTarget::FmaF64,
+            _ => return None,
+        })
+    }
+
+    fn address(self) -> usize {
+        use libcalls::*;
+        match self {
+            LibcallTarget::FloorF32 => floor_f32 as *const () as usize,
+            LibcallTarget::FloorF64 => floor_f64 as *const () as usize,
+            LibcallTarget::CeilF32 => ceil_f32 as *const () as usize,
+            LibcallTarget::CeilF64 => ceil_f64 as *const () as usize,
+            LibcallTarget::TruncF32 => trunc_f32 as *const () as usize,
+            LibcallTarget::TruncF64 => trunc_f64 as *const () as usize,
+            LibcallTarget::NearestF32 => nearest_f32 as *const () as usize,
+            LibcallTarget::NearestF64 => nearest_f64 as *const () as usize,
+            LibcallTarget::FmaF32 => fma_f32 as *const () as usize,
+            LibcallTarget::FmaF64 => fma_f64 as *const () as usize,
+        }
+    }
+}
+
+/// A relocation left in the code: write the absolute address of `target` plus `addend` as 8
+/// bytes at `offset` (the only kind Cranelift emits for keel's code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relocation {
+    /// Offset in [`Artifact::code`].
+    pub offset: u32,
+    /// What it refers to.
+    pub target: LibcallTarget,
+    /// Added to the target's address.
+    pub addend: i64,
+}
+
+/// A compiled module before loading: position-independent code (calls between functions go
+/// through the instance context), its relocations and where everything starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// All machine code: the functions, then the entry trampolines.
+    pub code: Vec<u8>,
+    /// Offset of each defined function's code.
+    pub functions: Vec<u32>,
+    /// Offset of each distinct signature's entry trampoline.
+    pub trampolines: Vec<u32>,
+    /// Which trampoline each defined function is entered through.
+    pub function_trampoline: Vec<u32>,
+    /// Absolute addresses to patch in at load time.
+    pub relocations: Vec<Relocation>,
+}
+
+struct Compiled {
+    bytes: Vec<u8>,
+    relocs: Vec<Relocation>,
+}
+
+fn finish_function(ctx: &mut Context, isa: &dyn TargetIsa, what: &str) -> Result<Compiled, String> {
+    let compiled = ctx
+        .compile(isa, &mut ControlPlane::default())
+        .map_err(|e| format!("{what}: cranelift: {:?}", e.inner))?;
+    let bytes = compiled.code_buffer().to_vec();
+    let mut relocs = Vec::new();
+    for r in compiled.buffer.relocs() {
+        let target = match &r.target {
+            FinalizedRelocTarget::ExternalName(ExternalName::LibCall(lc)) => {
+                LibcallTarget::from_cranelift(*lc)
+            }
+            _ => None,
+        };
+        match (target, r.kind) {
+            (Some(target), Reloc::Abs8) => {
+                relocs.push(Relocation { offset: r.offset, target, addend: r.addend })
+            }
+            _ => return Err(format!("{what}: unsupported relocation {:?}", r.kind)),
+        }
+    }
+    Ok(Compiled { bytes, relocs })
+}
+
+/// The entry trampoline of signature `ty`: `extern "C" fn(vmctx, code, values)` loads the
+/// parameters from the value array, calls `code`, and stores the results back.
+fn build_trampoline(
+    ty: &FuncType,
+    isa: &dyn TargetIsa,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<ir::Function, String> {
+    let call_conv = isa.default_call_conv();
+    let mut sig = Signature::new(call_conv);
+    sig.params.extend([AbiParam::new(types::I64); 3]);
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(1, 0), sig);
+    let mut b = FunctionBuilder::new(&mut func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let (vmctx, code, values) =
+        (b.block_params(entry)[0], b.block_params(entry)[1], b.block_params(entry)[2]);
+    let flags = MemFlagsData::trusted();
+    let mut args = vec![vmctx];
+    for (i, p) in ty.params.iter().enumerate() {
+        args.push(b.ins().load(cl_type(*p)?, flags, values, i as i32 * 8));
+    }
+    let wsig = b.import_signature(wasm_signature(ty, call_conv)?);
+    let call = b.ins().call_indirect(wsig, code, &args);
+    let results = b.inst_results(call).to_vec();
+    for (i, v) in results.into_iter().enumerate() {
+        let v = match b.func.dfg.value_type(v) {
+            types::I32 => b.ins().uextend(types::I64, v),
+            types::F32 => {
+                let i = b.ins().bitcast(types::I32, MemFlagsData::new(), v);
+                b.ins().uextend(types::I64, i)
+            }
+            types::F64 => b.ins().bitcast(types::I64, MemFlagsData::new(), v),
+            _ => v,
+        };
+        b.ins().store(flags, v, values, i as i32 * 8);
+    }
+    b.ins().return_(&[]);
+    b.finalize(isa.frontend_config());
+    Ok(func)
+}
+
+/// Compiles every defined function of `module` (in parallel) and the entry trampolines.
+pub(crate) fn compile(module: &Module, isa: &dyn TargetIsa) -> Result<Artifact, String> {
+    if isa.pointer_bits() != 64 {
+        return Err("the compiler needs a 64-bit target".into());
+    }
+    if module.memories.len() > 1 {
+        return Err("multiple memories are not supported by the compiler".into());
+    }
+    let env = ModuleEnv { module, call_conv: isa.default_call_conv() };
+    let n = module.bodies.len();
+    let workers = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).min(n).max(1);
+    let compile_one = |def: usize, fctx: &mut FunctionBuilderContext, ctx: &mut Context| {
+        let mut func = ir::Function::with_name_signature(
+            UserFuncName::user(0, def as u32),
+            Signature::new(env.call_conv),
+        );
+        let index = module.num_imported_functions + def as u32;
+        translate_function(&env, def as u32, &mut func, fctx)
+            .map_err(|e| format!("function {index}: {e}"))?;
+        ctx.clear();
+        ctx.func = func;
+        finish_function(ctx, isa, &format!("function {index}"))
+    };
+    let mut results: Vec<Option<Result<Compiled, String>>> = (0..n).map(|_| None).collect();
+    if workers <= 1 {
+        let (mut fctx, mut ctx) = (FunctionBuilderContext::new(), Context::new());
+        for (def, slot) in results.iter_mut().enumerate() {
+            *slot = Some(compile_one(def, &mut fctx, &mut ctx));
+        }
+    } else {
+        let parts: Vec<Vec<(usize, Result<Compiled, String>)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let compile_one = &compile_one;
+                    s.spawn(move || {
+                        let (mut fctx, mut ctx) = (FunctionBuilderContext::new(), Context::new());
+                        (w..n)
+                            .step_by(workers)
+                            .map(|def| (def, compile_one(def, &mut fctx, &mut ctx)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        for (def, r) in parts.into_iter().flatten() {
+            results[def] = Some(r);
+        }
+    }
+
+    let mut art = Artifact {
+        code: Vec::new(),
+        functions: Vec::with_capacity(n),
+        trampolines: Vec::new(),
+        function_trampoline: Vec::with_capacity(n),
+        relocations: Vec::new(),
+    };
+    let place = |art: &mut Artifact, c: Compiled| -> u32 {
+        while !art.code.len().is_multiple_of(16) {
+            art.code.push(0);
+        }
+        let at = art.code.len() as u32;
+        art.code.extend_from_slice(&c.bytes);
+        art.relocations
+            .extend(c.relocs.into_iter().map(|r| Relocation { offset: r.offset + at, ..r }));
+        at
+    };
+    for r in results {
+        let c = r.expect("every function was compiled")?;
+        let at = place(&mut art, c);
+        art.functions.push(at);
+    }
+    let mut by_sig: HashMap<&FuncType, u32> = HashMap::new();
+    let (mut fctx, mut ctx) = (FunctionBuilderContext::new(), Context::new());
+    for def in 0..n as u32 {
+        let ty = module.func_type(module.num_imported_functions + def);
+        let t = match by_sig.get(ty) {
+            Some(t) => *t,
+            None => {
+                let func = build_trampoline(ty, isa, &mut fctx)?;
+                ctx.clear();
+                ctx.func = func;
+                let c = finish_function(&mut ctx, isa, "trampoline")?;
+                let at = place(&mut art, c);
+                let t = art.trampolines.len() as u32;
+                art.trampolines.push(at);
+                by_sig.insert(ty, t);
+                t
+            }
+        };
+        art.function_trampoline.push(t);
+    }
+    Ok(art)
+}
+
+/// An artefact in executable memory.
+pub(crate) struct Loaded {
+    _memory: Option<region::Allocation>,
+    functions: Box<[*const u8]>,
+    trampolines: Box<[*const u8]>,
+    function_trampoline: Box<[u32]>,
+}
+
+// SAFETY: the code is immutable once loaded (read + execute only), and the pointers point into
+// `_memory`, which lives as long as `self`.
+unsafe impl Send for Loaded {}
+// SAFETY: as above.
+unsafe impl Sync for Loaded {}
+
+impl Loaded {
+    /// Copies the code into fresh memory, applies the relocations, and makes it executable.
+    pub(crate) fn load(art: Artifact) -> Result<Loaded, String> {
+        if art.code.is_empty() {
+            return Ok(Loaded {
+                _memory: None,
+                functions: Box::new([]),
+                trampolines: Box::new([]),
+                function_trampoline: Box::new([]),
+            });
+        }
+        let mut code = art.code;
+        for r in &art.relocations {
+            let value = (r.target.address() as i64).wrapping_add(r.addend) as u64;
+            let at = r.offset as usize;
+            code.get_mut(at..at + 8)
+                .ok_or("relocation outside the code")?
+                .copy_from_slice(&value.to_le_bytes());
+        }
+        let mut memory = region::alloc(code.len(), region::Protection::READ_WRITE)
+            .map_err(|e| format!("cannot allocate code memory: {e}"))?;
+        let base = memory.as_mut_ptr::<u8>();
+        // SAFETY: the allocation is at least `code.len()` bytes, writable, and fresh (no other
+        // reference to it exists); afterwards it becomes read + execute and is never written
+        // again.
+        unsafe {
+            std::ptr::copy_nonoverlapping(code.as_ptr(), base, code.len());
+            region::protect(base, code.len(), region::Protection::READ_EXECUTE)
+                .map_err(|e| format!("cannot make code executable: {e}"))?;
+        }
+        // SAFETY: every offset is inside the code that was just copied.
+        let at = |off: u32| unsafe { base.add(off as usize) as *const u8 };
+        Ok(Loaded {
+            functions: art.functions.iter().map(|o| at(*o)).collect(),
+            trampolines: art.trampolines.iter().map(|o| at(*o)).collect(),
+            function_trampoline: art.function_trampoline.into_boxed_slice(),
+            _memory: Some(memory),
+        })
+    }
+
+    /// Code address of each defined function (the context's `code` array).
+    pub(crate) fn function_ptrs(&self) -> &[*const u8] {
+        &self.functions
+    }
+
+    /// The entry trampoline of defined function `def`.
+    pub(crate) fn trampoline(&self, def: u32) -> *const u8 {
+        self.trampolines[self.function_trampoline[def as usize] as usize]
+    }
+}

@@ -1,0 +1,180 @@
+#![warn(missing_docs)]
+//! keel's compiler engine: Wasm -> Cranelift IR -> machine code for x86_64 and aarch64.
+//!
+//! [`Compiler`] implements the runtime's `Engine`: it translates every defined function of a
+//! validated module with our own translator (on `cranelift-frontend`), compiles them in parallel
+//! with `cranelift-codegen` for the host, and places the code in executable memory. Compiled code
+//! runs through the same runtime as the interpreter. See `docs/compiler.md`.
+
+mod artifact;
+mod libcalls;
+mod translate;
+mod vmctx;
+
+use std::any::Any;
+use std::cell::Cell;
+use std::sync::Arc;
+
+use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use keel_runtime::vm::Instance;
+use keel_runtime::{CompiledCode, Engine, Error, Trap, TrapCode};
+
+pub use artifact::{Artifact, LibcallTarget, Relocation};
+
+use crate::vmctx::{InstanceState, VmCtx};
+
+/// Native stack one entry from the host may use for Wasm (and the host functions it calls),
+/// measured from the stack pointer at the outermost entry on the thread.
+pub const STACK_BUDGET: usize = 512 * 1024;
+
+/// The Cranelift compiler engine.
+pub struct Compiler {
+    isa: Result<OwnedTargetIsa, String>,
+}
+
+impl std::fmt::Debug for Compiler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiler").field("supported", &self.isa.is_ok()).finish()
+    }
+}
+
+impl Default for Compiler {
+    fn default() -> Self {
+        Compiler::new()
+    }
+}
+
+/// The Cranelift settings keel compiles with.
+fn flags() -> settings::Flags {
+    let mut b = settings::builder();
+    // These names and values are Cranelift's own, so setting them cannot fail.
+    b.set("opt_level", "speed").expect("opt_level");
+    b.set("enable_multi_ret_implicit_sret", "true").expect("multi-ret");
+    settings::Flags::new(b)
+}
+
+impl Compiler {
+    /// A compiler for the host. If the host is not supported, compiling fails with
+    /// `Error::Compile`.
+    pub fn new() -> Compiler {
+        let isa = cranelift_native::builder()
+            .map_err(|e| format!("the compiler does not support this host: {e}"))
+            .and_then(|b| b.finish(flags()).map_err(|e| e.to_string()));
+        Compiler { isa }
+    }
+
+    /// Whether the host is supported (x86_64 or aarch64).
+    pub fn is_supported() -> bool {
+        cfg!(any(target_arch = "x86_64", target_arch = "aarch64"))
+            && cfg!(target_pointer_width = "64")
+    }
+
+    /// Compiles `module` for `triple` without loading it: the artefact (code, relocations,
+    /// offsets) that a cache would store. Used to check other targets (aarch64) on any host.
+    pub fn compile_for_target(
+        module: &keel_decode::Module,
+        triple: target_lexicon::Triple,
+    ) -> Result<Artifact, String> {
+        let isa = cranelift_codegen::isa::lookup(triple)
+            .map_err(|e| e.to_string())?
+            .finish(flags())
+            .map_err(|e| e.to_string())?;
+        artifact::compile(module, &*isa)
+    }
+}
+
+impl Engine for Compiler {
+    fn name(&self) -> &'static str {
+        "compiler"
+    }
+
+    fn compile(&self, module: &Arc<keel_decode::Module>) -> Result<Arc<dyn CompiledCode>, Error> {
+        let isa: &dyn TargetIsa = match &self.isa {
+            Ok(isa) => &**isa,
+            Err(e) => return Err(Error::Compile(e.clone())),
+        };
+        if !Compiler::is_supported() {
+            return Err(Error::Compile("the compiler does not support this host".into()));
+        }
+        let art = artifact::compile(module, isa).map_err(Error::Compile)?;
+        let code = artifact::Loaded::load(art).map_err(Error::Compile)?;
+        Ok(Arc::new(Code { code }))
+    }
+}
+
+/// A module's compiled code, loaded into executable memory.
+struct Code {
+    code: artifact::Loaded,
+}
+
+thread_local! {
+    /// The stack limit of the outermost entry into compiled code on this thread (0: none).
+    static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
+}
+
+struct LimitGuard(bool);
+
+impl Drop for LimitGuard {
+    fn drop(&mut self) {
+        if self.0 {
+            STACK_LIMIT.with(|l| l.set(0));
+        }
+    }
+}
+
+#[inline(never)]
+fn stack_pointer() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// The signature of an entry trampoline: `(vmctx, code, values)`.
+type Trampoline = unsafe extern "C" fn(*mut VmCtx, *const u8, *mut u64);
+
+impl CompiledCode for Code {
+    fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
+        let st = instance.engine_data(|| {
+            InstanceState::new(instance, self.code.function_ptrs(), libcalls::table())
+        });
+        let vmctx = st.vmctx.get();
+        let sp = stack_pointer();
+        let (limit, outer) = STACK_LIMIT.with(|l| match l.get() {
+            0 => {
+                let limit = sp.saturating_sub(STACK_BUDGET);
+                l.set(limit);
+                (limit, true)
+            }
+            limit => (limit, false),
+        });
+        let _guard = LimitGuard(outer);
+        if sp < limit + 16 * 1024 {
+            return Err(Trap::from(TrapCode::StackOverflow));
+        }
+        // SAFETY: the caller holds the instance's exec lock, so this thread alone uses the
+        // context.
+        unsafe { (*vmctx).stack_limit = limit };
+        let code = self.code.function_ptrs()[def_index as usize];
+        let trampoline = self.code.trampoline(def_index);
+        // SAFETY: `trampoline` was compiled for the signature of function `def_index`, whose code
+        // is at `code`; `vmctx` is this instance's live context; `values` holds at least as many
+        // slots as the function's parameters and results (the `CompiledCode::call` contract).
+        // Compiled code never unwinds: traps come back through the trap word.
+        unsafe {
+            let f: Trampoline = std::mem::transmute::<*const u8, Trampoline>(trampoline);
+            f(vmctx, code, values.as_mut_ptr());
+        }
+        if let Some(payload) = libcalls::PANIC.with(|p| p.borrow_mut().take()) {
+            st.take();
+            std::panic::resume_unwind(payload);
+        }
+        match st.take() {
+            Some(trap) => Err(trap),
+            None => Ok(()),
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
