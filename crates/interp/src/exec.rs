@@ -15,6 +15,9 @@ use keel_runtime::{Trap, TrapCode};
 use crate::InterpCode;
 use crate::ops::*;
 
+/// The instruction pointer.
+type Ip = *const Instr;
+
 /// A suspended caller.
 struct Frame<'a> {
     func: &'a CompiledFunc,
@@ -32,7 +35,7 @@ struct Frame<'a> {
 /// value stack, for the function whose instructions are running, and is re-derived whenever the
 /// value stack may have moved (after a call or a return).
 #[derive(Clone, Copy)]
-struct Regs(*mut u64);
+pub(crate) struct Regs(*mut u64);
 
 impl Regs {
     /// # Safety
@@ -80,10 +83,21 @@ impl<'a> Mem<'a> {
         }
     }
 
-    /// The address of `[addr + offset, addr + offset + N)`, if inside the memory.
+    /// The effective address of an access: `addr + offset` without wrapping.
     #[inline(always)]
-    fn at<const N: usize>(&self, addr: u64, offset: u32) -> Option<*mut u8> {
-        let ea = (addr as u32 as u64) + offset as u64;
+    fn ea(addr: u64, offset: u32) -> u64 {
+        (addr as u32 as u64) + offset as u64
+    }
+
+    /// The effective address of an access through a folded `i32.add`: wrapping.
+    #[inline(always)]
+    fn ea_add(addr: u64, imm: u32) -> u64 {
+        (addr as u32).wrapping_add(imm) as u64
+    }
+
+    /// The address of `[ea, ea + N)`, if inside the memory. The one bounds check.
+    #[inline(always)]
+    fn at<const N: usize>(&self, ea: u64) -> Option<*mut u8> {
         if ea + N as u64 <= self.len as u64 {
             // SAFETY: `ea + N <= len <= ` the committed size of the reservation starting at
             // `base` (memories never shrink), so the pointer stays inside it.
@@ -94,15 +108,15 @@ impl<'a> Mem<'a> {
     }
 
     #[inline(always)]
-    fn load<const N: usize>(&self, addr: u64, offset: u32) -> Option<[u8; N]> {
-        let p = self.at::<N>(addr, offset)?;
+    fn load<const N: usize>(&self, ea: u64) -> Option<[u8; N]> {
+        let p = self.at::<N>(ea)?;
         // SAFETY: `at` checked that N bytes at `p` are inside the memory; unaligned is allowed.
         Some(unsafe { ptr::read_unaligned(p as *const [u8; N]) })
     }
 
     #[inline(always)]
-    fn store<const N: usize>(&self, addr: u64, offset: u32, bytes: [u8; N]) -> bool {
-        match self.at::<N>(addr, offset) {
+    fn store<const N: usize>(&self, ea: u64, bytes: [u8; N]) -> bool {
+        match self.at::<N>(ea) {
             Some(p) => {
                 // SAFETY: as in `load`; the exec lock gives this thread sole access to the memory.
                 unsafe { ptr::write_unaligned(p as *mut [u8; N], bytes) };
@@ -155,20 +169,46 @@ pub(crate) fn run(
     let np = func.num_params as usize;
     stack[..np].copy_from_slice(&values[..np]);
     stack[np..np + func.init.len()].copy_from_slice(&func.init);
-    let mut ex = Exec {
+    let mut ctx = Ctx {
         stack,
         frames: Vec::new(),
         guards: Vec::new(),
         max_depth: limits.max_call_depth.max(1) as usize,
         max_slots: limits.max_stack_slots,
+        instance,
+        code,
+        func,
+        base: 0,
+        mem: Mem::of(instance),
+        trap: None,
+        next: (ptr::null(), Regs(ptr::null_mut())),
     };
-    ex.execute(instance, code, func)?;
-    let nr = func.num_results as usize;
-    values[..nr].copy_from_slice(&ex.stack[..nr]);
-    Ok(())
+    // SAFETY: the stack was sized for the entry function's frame at 0.
+    let regs = unsafe { Regs::new(ctx.stack.as_mut_ptr()) };
+    match execute(func.code.as_ptr(), regs, &mut ctx) {
+        Flow::Done => {
+            let nr = func.num_results as usize;
+            values[..nr].copy_from_slice(&ctx.stack[..nr]);
+            Ok(())
+        }
+        _ => Err(ctx.trap.take().unwrap_or_else(|| TrapCode::Unreachable.into())),
+    }
 }
 
-struct Exec<'a> {
+/// What a handler tells the dispatcher.
+pub(crate) enum Flow {
+    /// Go on at `Ctx::next` (loop dispatch only).
+    #[allow(dead_code)]
+    Continue,
+    /// The entry function returned.
+    Done,
+    /// A trap, in `Ctx::trap`.
+    Trap,
+}
+
+/// The execution state besides the instruction pointer and the frame, which handlers pass
+/// along as arguments.
+pub(crate) struct Ctx<'a> {
     stack: Vec<u64>,
     frames: Vec<Frame<'a>>,
     /// Locks of other instance groups taken by cross-instance calls, with the frame depth of
@@ -176,22 +216,103 @@ struct Exec<'a> {
     guards: Vec<(usize, LockGuard<'a>)>,
     max_depth: usize,
     max_slots: usize,
+    instance: &'a Instance,
+    code: &'a InterpCode,
+    func: &'a CompiledFunc,
+    base: usize,
+    mem: Mem<'a>,
+    trap: Option<Trap>,
+    /// Where to continue, for the loop dispatcher.
+    #[allow(dead_code)]
+    next: (Ip, Regs),
 }
 
 /// A Wasm function of an interpreter instance, to enter in the same loop.
 type Target<'a> = (&'a CompiledFunc, &'a Instance, &'a InterpCode);
 
-impl<'a> Exec<'a> {
-    /// Pops the caller's frame on return, releasing the locks taken for the callee.
+/// One instruction's implementation.
+type Handler = for<'a, 'c> fn(Ip, Regs, &'c mut Ctx<'a>) -> Flow;
+
+impl<'a> Ctx<'a> {
+    /// Records a trap with the stack trace.
+    #[cold]
+    #[inline(never)]
+    fn trap(&mut self, t: impl Into<Trap>) -> Flow {
+        self.trap = Some(with_trace(t.into(), self.instance, self.func, &self.frames));
+        Flow::Trap
+    }
+
+    /// Pushes a frame for `callee` (of `inst`) starting at slot `at` of the current frame;
+    /// `ret` is where the caller continues. The callee's first instruction and frame, or
+    /// `None` past the limits.
     #[inline(always)]
-    fn leave(&mut self) -> Option<Frame<'a>> {
+    fn enter(
+        &mut self,
+        ret: Ip,
+        at: Reg,
+        callee: &'a CompiledFunc,
+        inst: &'a Instance,
+        code: &'a InterpCode,
+    ) -> Option<(Ip, Regs)> {
+        if self.frames.len() + 1 >= self.max_depth {
+            return None;
+        }
+        let new_base = self.base + at as usize;
+        let end = new_base + callee.frame_size as usize;
+        if end > self.stack.len() && !grow(&mut self.stack, end, self.max_slots) {
+            return None;
+        }
+        self.frames.push(Frame {
+            func: self.func,
+            ret,
+            base: self.base,
+            instance: self.instance,
+            code: self.code,
+        });
+        self.base = new_base;
+        self.func = callee;
+        // SAFETY: the stack holds at least `end` slots: the callee's frame.
+        let regs = unsafe { Regs::new(self.stack.as_mut_ptr().add(new_base)) };
+        let init = &callee.init;
+        // SAFETY: `num_params + init.len() <= frame_size` by construction of the translated
+        // function, so the writes stay inside the callee's frame; `init` is not on the stack.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                init.as_ptr(),
+                regs.0.add(callee.num_params as usize),
+                init.len(),
+            )
+        };
+        if !ptr::eq(inst, self.instance) {
+            self.instance = inst;
+            self.code = code;
+            self.mem = Mem::of(inst);
+        }
+        Some((callee.code.as_ptr(), regs))
+    }
+
+    /// Pops the caller's frame on return (releasing locks taken for the callee): where it
+    /// continues, or `None` when the entry function returns.
+    #[inline(always)]
+    fn leave(&mut self) -> Option<(Ip, Regs)> {
         let depth = self.frames.len();
         if let Some((d, _)) = self.guards.last() {
             if *d == depth {
                 self.guards.pop();
             }
         }
-        self.frames.pop()
+        let f = self.frames.pop()?;
+        if !ptr::eq(f.instance, self.instance) {
+            self.instance = f.instance;
+            self.code = f.code;
+            self.mem = Mem::of(f.instance);
+        }
+        self.mem.reload();
+        self.func = f.func;
+        self.base = f.base;
+        // SAFETY: the caller's frame is still reserved below the callee's.
+        let regs = unsafe { Regs::new(self.stack.as_mut_ptr().add(f.base)) };
+        Some((f.ret, regs))
     }
 
     /// Calls `f` (an import or a table entry that is not a function of this instance) with its
@@ -199,564 +320,601 @@ impl<'a> Exec<'a> {
     /// returned to be entered in the same loop (its locks taken if its group differs); anything
     /// else is called through [`FuncData::call_raw`] right here.
     #[inline(never)]
-    fn call_func_data(
-        &mut self,
-        f: &'a FuncData,
-        at: Reg,
-        base: usize,
-        instance: &'a Instance,
-        func: &'a CompiledFunc,
-    ) -> Result<Option<Target<'a>>, Trap> {
+    fn call_func_data(&mut self, f: &'a FuncData, at: Reg) -> Result<Option<Target<'a>>, Flow> {
         if let FuncKind::Wasm { def_index } = f.kind {
             let callee: &'a Instance = f.instance();
             if let Some(code) = callee.code().and_then(|c| c.as_any().downcast_ref::<InterpCode>())
             {
                 if callee.is_closed() {
                     let t = Trap::host(format!("module \"{}\" is closed", callee.name()));
-                    return Err(with_trace(t, instance, func, &self.frames));
+                    return Err(self.trap(t));
                 }
-                if !callee.locks().same(instance.locks()) {
+                if !callee.locks().same(self.instance.locks()) {
                     self.guards.push((self.frames.len() + 1, callee.locks().lock()));
                 }
                 return Ok(Some((&code.funcs[def_index as usize], callee, code)));
             }
         }
-        let start = base + at as usize;
+        let start = self.base + at as usize;
         let end = start + f.value_slots();
         if end > self.stack.len() && !grow(&mut self.stack, end, self.max_slots) {
-            return Err(with_trace(TrapCode::StackOverflow.into(), instance, func, &self.frames));
+            return Err(self.trap(TrapCode::StackOverflow));
         }
+        let instance = self.instance;
         match f.call_raw(Some(instance), &mut self.stack[start..end]) {
-            Ok(()) => Ok(None),
-            Err(t) => Err(with_trace(t, instance, func, &self.frames)),
+            Ok(()) => {
+                self.mem.reload();
+                Ok(None)
+            }
+            Err(t) => Err(self.trap(t)),
         }
     }
 
-    #[allow(clippy::too_many_lines)]
-    fn execute(
-        &mut self,
-        mut instance: &'a Instance,
-        mut code: &'a InterpCode,
-        mut func: &'a CompiledFunc,
-    ) -> Result<(), Trap> {
-        let mut base = 0usize;
-        // SAFETY: `run` sized the stack for the entry function's frame at 0.
-        let mut regs = unsafe { Regs::new(self.stack.as_mut_ptr()) };
-        let mut ip: *const Instr = func.code.as_ptr();
-        let mut mem = Mem::of(instance);
+    /// The current frame, re-derived after the value stack may have been touched.
+    #[inline(always)]
+    fn regs(&mut self) -> Regs {
+        // SAFETY: the current frame is reserved at `base`.
+        unsafe { Regs::new(self.stack.as_mut_ptr().add(self.base)) }
+    }
+}
 
-        macro_rules! trap {
-            ($t:expr) => {
-                return Err(with_trace(Trap::from($t), instance, func, &self.frames))
-            };
+/// The handler of the instruction at `ip`.
+#[inline(always)]
+fn handler(ip: Ip) -> Handler {
+    // SAFETY: `ip` points at a valid instruction (see `fetch`); its tag is below the number of
+    // variants, which is the length of `HANDLERS`.
+    unsafe { *HANDLERS.get_unchecked((*ip).tag() as usize) }
+}
+
+/// Runs from `ip` until the entry function returns or a trap.
+#[cfg(keel_tail_dispatch)]
+fn execute(ip: Ip, regs: Regs, ctx: &mut Ctx<'_>) -> Flow {
+    handler(ip)(ip, regs, ctx)
+}
+
+/// Runs from `ip` until the entry function returns or a trap.
+#[cfg(not(keel_tail_dispatch))]
+fn execute(mut ip: Ip, mut regs: Regs, ctx: &mut Ctx<'_>) -> Flow {
+    loop {
+        match handler(ip)(ip, regs, ctx) {
+            Flow::Continue => (ip, regs) = ctx.next,
+            other => return other,
         }
-        macro_rules! un {
-            ($p:expr, $ta:ty, |$x:ident| $e:expr) => {{
-                let p = $p;
-                let $x = <$ta>::from_slot(regs.get(p.src));
-                regs.set(p.dst, Slot::to_slot($e));
-            }};
+    }
+}
+
+/// Continues with the instruction at `ip`: a tail call to its handler (optimised builds on
+/// targets where LLVM makes sibling calls), or back to the loop in `execute`.
+#[cfg(keel_tail_dispatch)]
+macro_rules! dispatch {
+    ($ip:expr, $regs:expr, $ctx:expr) => {
+        return handler($ip)($ip, $regs, $ctx)
+    };
+}
+#[cfg(not(keel_tail_dispatch))]
+macro_rules! dispatch {
+    ($ip:expr, $regs:expr, $ctx:expr) => {{
+        $ctx.next = ($ip, $regs);
+        return Flow::Continue;
+    }};
+}
+
+/// The instruction at `ip`.
+#[inline(always)]
+fn fetch(ip: Ip) -> Instr {
+    // SAFETY: `ip` is inside the running function's code: execution starts at its first
+    // instruction, jumps land inside it, and every path ends in a return, a trap or a jump.
+    unsafe { *ip }
+}
+
+/// The instruction after `ip` (at worst one past the last, never read).
+#[inline(always)]
+fn next(ip: Ip) -> Ip {
+    ip.wrapping_add(1)
+}
+
+macro_rules! un {
+    ($regs:ident, $p:expr, $ta:ty, |$x:ident| $e:expr) => {{
+        let p = $p;
+        let $x = <$ta>::from_slot($regs.get(p.src));
+        $regs.set(p.dst, Slot::to_slot($e));
+    }};
+}
+macro_rules! un_trap {
+    ($ctx:ident, $regs:ident, $p:expr, $ta:ty, |$x:ident| $e:expr) => {{
+        let p = $p;
+        let $x = <$ta>::from_slot($regs.get(p.src));
+        match $e {
+            Ok(v) => $regs.set(p.dst, Slot::to_slot(v)),
+            Err(c) => return $ctx.trap(c),
         }
-        macro_rules! un_trap {
-            ($p:expr, $ta:ty, |$x:ident| $e:expr) => {{
-                let p = $p;
-                let $x = <$ta>::from_slot(regs.get(p.src));
-                match $e {
-                    Ok(v) => regs.set(p.dst, Slot::to_slot(v)),
-                    Err(c) => trap!(c),
-                }
-            }};
+    }};
+}
+macro_rules! bin {
+    ($regs:ident, $p:expr, $ta:ty, |$a:ident, $b:ident| $e:expr) => {{
+        let p = $p;
+        let $a = <$ta>::from_slot($regs.get(p.a));
+        let $b = <$ta>::from_slot($regs.get(p.b));
+        $regs.set(p.dst, Slot::to_slot($e));
+    }};
+}
+macro_rules! bin_trap {
+    ($ctx:ident, $regs:ident, $p:expr, $ta:ty, $f:expr) => {{
+        let p = $p;
+        let a = <$ta>::from_slot($regs.get(p.a));
+        let b = <$ta>::from_slot($regs.get(p.b));
+        match $f(a, b) {
+            Ok(v) => $regs.set(p.dst, Slot::to_slot(v)),
+            Err(c) => return $ctx.trap(c),
         }
-        macro_rules! bin {
-            ($p:expr, $ta:ty, |$a:ident, $b:ident| $e:expr) => {{
-                let p = $p;
-                let $a = <$ta>::from_slot(regs.get(p.a));
-                let $b = <$ta>::from_slot(regs.get(p.b));
-                regs.set(p.dst, Slot::to_slot($e));
-            }};
+    }};
+}
+macro_rules! imm {
+    ($regs:ident, $p:expr, $ta:ty, |$a:ident, $b:ident| $e:expr) => {{
+        let p = $p;
+        let $a = <$ta>::from_slot($regs.get(p.a));
+        let $b = p.imm as $ta;
+        $regs.set(p.dst, Slot::to_slot($e));
+    }};
+}
+macro_rules! jump {
+    ($ip:ident, $off:expr) => {{
+        // The offset is relative to the jump, `$ip` already points past it. The translator
+        // only emits jumps to instructions of the same function.
+        $ip = $ip.wrapping_offset($off as isize - 1);
+    }};
+}
+macro_rules! jump_cmp {
+    ($ip:ident, $regs:ident, $p:expr, $ta:ty, |$a:ident, $b:ident| $e:expr) => {{
+        let p = $p;
+        let $a = <$ta>::from_slot($regs.get(p.a));
+        let $b = <$ta>::from_slot($regs.get(p.b));
+        if $e {
+            jump!($ip, p.offset);
         }
-        macro_rules! bin_trap {
-            ($p:expr, $ta:ty, $f:expr) => {{
-                let p = $p;
-                let a = <$ta>::from_slot(regs.get(p.a));
-                let b = <$ta>::from_slot(regs.get(p.b));
-                match $f(a, b) {
-                    Ok(v) => regs.set(p.dst, Slot::to_slot(v)),
-                    Err(c) => trap!(c),
-                }
-            }};
+    }};
+}
+macro_rules! load {
+    ($ctx:ident, $regs:ident, $p:expr, $n:literal, |$bytes:ident| $e:expr) => {
+        load!($ctx, $regs, $p, $n, ea, |$bytes| $e)
+    };
+    ($ctx:ident, $regs:ident, $p:expr, $n:literal, $ea:ident, |$bytes:ident| $e:expr) => {{
+        let p = $p;
+        match $ctx.mem.load::<$n>(Mem::$ea($regs.get(p.addr), p.offset)) {
+            Some($bytes) => $regs.set(p.dst, $e),
+            None => return $ctx.trap(TrapCode::MemoryOutOfBounds),
         }
-        macro_rules! imm {
-            ($p:expr, $ta:ty, |$a:ident, $b:ident| $e:expr) => {{
-                let p = $p;
-                let $a = <$ta>::from_slot(regs.get(p.a));
-                let $b = p.imm as $ta;
-                regs.set(p.dst, Slot::to_slot($e));
-            }};
+    }};
+}
+macro_rules! store {
+    ($ctx:ident, $regs:ident, $p:expr, $t:ty) => {
+        store!($ctx, $regs, $p, $t, ea)
+    };
+    ($ctx:ident, $regs:ident, $p:expr, $t:ty, $ea:ident) => {{
+        let p = $p;
+        let v = ($regs.get(p.val) as $t).to_le_bytes();
+        if !$ctx.mem.store(Mem::$ea($regs.get(p.addr), p.offset), v) {
+            return $ctx.trap(TrapCode::MemoryOutOfBounds);
         }
-        macro_rules! jump {
-            ($off:expr) => {{
-                // SAFETY: the translator only emits jumps to instructions of the same function.
-                ip = unsafe { ip.offset($off as isize - 1) };
-            }};
-        }
-        macro_rules! jump_cmp {
-            ($p:expr, $ta:ty, |$a:ident, $b:ident| $e:expr) => {{
-                let p = $p;
-                let $a = <$ta>::from_slot(regs.get(p.a));
-                let $b = <$ta>::from_slot(regs.get(p.b));
-                if $e {
-                    jump!(p.offset);
-                }
-            }};
-        }
-        macro_rules! load {
-            ($p:expr, $n:literal, |$bytes:ident| $e:expr) => {{
-                let p = $p;
-                match mem.load::<$n>(regs.get(p.addr), p.offset) {
-                    Some($bytes) => regs.set(p.dst, $e),
-                    None => trap!(TrapCode::MemoryOutOfBounds),
-                }
-            }};
-        }
-        macro_rules! store {
-            ($p:expr, $t:ty) => {{
-                let p = $p;
-                let v = (regs.get(p.val) as $t).to_le_bytes();
-                if !mem.store(regs.get(p.addr), p.offset, v) {
-                    trap!(TrapCode::MemoryOutOfBounds);
-                }
-            }};
-        }
-        // Enters `callee` of `callee_instance`, whose frame starts at slot `at` of this frame.
-        macro_rules! enter {
-            ($callee:expr, $at:expr, $inst:expr, $code:expr) => {{
-                let callee: &'a CompiledFunc = $callee;
-                if self.frames.len() + 1 >= self.max_depth {
-                    trap!(TrapCode::StackOverflow);
-                }
-                let new_base = base + $at as usize;
-                let end = new_base + callee.frame_size as usize;
-                if end > self.stack.len() && !grow(&mut self.stack, end, self.max_slots) {
-                    trap!(TrapCode::StackOverflow);
-                }
-                self.frames.push(Frame { func, ret: ip, base, instance, code });
-                base = new_base;
-                func = callee;
-                // SAFETY: the stack holds at least `end` slots: the callee's frame.
-                regs = unsafe { Regs::new(self.stack.as_mut_ptr().add(base)) };
-                let init = &callee.init;
-                // SAFETY: `num_params + init.len() <= frame_size` by construction of the
-                // translated function, so the writes stay inside the callee's frame; `init`
-                // is not part of the value stack.
-                unsafe {
-                    ptr::copy_nonoverlapping(
-                        init.as_ptr(),
-                        regs.0.add(callee.num_params as usize),
-                        init.len(),
-                    )
+    }};
+}
+
+/// Defines one handler function per instruction: it decodes its payload, runs the body (which
+/// may change `ip` and `regs`, or return a trap), then dispatches the next instruction.
+macro_rules! handlers {
+    ($ip:ident, $regs:ident, $ctx:ident; $( $name:ident($p:pat) => $body:block )*) => {
+        $(
+            #[allow(non_snake_case, unused_mut, unused_variables, unused_assignments, unreachable_code)]
+            fn $name($ip: Ip, $regs: Regs, $ctx: &mut Ctx<'_>) -> Flow {
+                let Instr::$name($p) = fetch($ip) else {
+                    // SAFETY: handlers are only dispatched on their own instruction's tag.
+                    unsafe { std::hint::unreachable_unchecked() }
                 };
-                ip = callee.code.as_ptr();
-                let inst: &'a Instance = $inst;
-                if !ptr::eq(inst, instance) {
-                    instance = inst;
-                    code = $code;
-                    mem = Mem::of(instance);
-                }
-            }};
-        }
+                let mut $ip = next($ip);
+                let mut $regs = $regs;
+                $body
+                dispatch!($ip, $regs, $ctx)
+            }
+        )*
+    };
+}
 
-        loop {
-            // SAFETY: `ip` is inside the running function's code: execution starts at its
-            // first instruction, jumps land inside it, and every path ends in a return, a trap
-            // or a jump, so `ip + 1` is read only after a non-terminal instruction.
-            let instr = unsafe { *ip };
-            // SAFETY: as above; at worst one past the last instruction, never read.
-            ip = unsafe { ip.add(1) };
-            match instr {
-                Instr::Unreachable(()) => trap!(TrapCode::Unreachable),
-                Instr::Return1(s) => {
-                    let v = regs.get(s.src);
-                    regs.set(0, v);
-                    match self.leave() {
-                        None => return Ok(()),
-                        Some(f) => {
-                            if !ptr::eq(f.instance, instance) {
-                                instance = f.instance;
-                                code = f.code;
-                                mem = Mem::of(instance);
-                            }
-                            mem.reload();
-                            func = f.func;
-                            ip = f.ret;
-                            base = f.base;
-                            // SAFETY: the caller's frame is still reserved below the callee's.
-                            regs = unsafe { Regs::new(self.stack.as_mut_ptr().add(base)) };
-                        }
-                    }
+handlers! { ip, regs, ctx;
+    Unreachable(()) => { return ctx.trap(TrapCode::Unreachable); }
+    Return(()) => {
+        match ctx.leave() {
+            None => return Flow::Done,
+            Some((i, r)) => {
+                ip = i;
+                regs = r;
+            }
+        }
+    }
+    Return1(s) => {
+        let v = regs.get(s.src);
+        regs.set(0, v);
+        match ctx.leave() {
+            None => return Flow::Done,
+            Some((i, r)) => {
+                ip = i;
+                regs = r;
+            }
+        }
+    }
+    BrTable(t) => {
+        let i = (regs.get(t.index) as u32).min(t.len);
+        // `len + 1` jump entries follow the BrTable instruction: take entry `i` directly.
+        ip = ip.wrapping_add(i as usize);
+        match fetch(ip) {
+            Instr::Jump(j) => ip = ip.wrapping_offset(j.offset as isize),
+            _ => ip = next(ip),
+        }
+    }
+    Call(c) => {
+        let callee = &ctx.code.funcs[c.func as usize];
+        let (inst, code) = (ctx.instance, ctx.code);
+        match ctx.enter(ip, c.base, callee, inst, code) {
+            Some((i, r)) => {
+                ip = i;
+                regs = r;
+            }
+            None => return ctx.trap(TrapCode::StackOverflow),
+        }
+    }
+    CallImport(c) => {
+        let f = ctx.instance.func(c.func);
+        match ctx.call_func_data(f, c.base) {
+            Err(flow) => return flow,
+            Ok(Some((callee, inst, code))) => match ctx.enter(ip, c.base, callee, inst, code) {
+                Some((i, r)) => {
+                    ip = i;
+                    regs = r;
                 }
-                Instr::Return(()) => match self.leave() {
-                    None => return Ok(()),
-                    Some(f) => {
-                        if !ptr::eq(f.instance, instance) {
-                            instance = f.instance;
-                            code = f.code;
-                            mem = Mem::of(instance);
-                        }
-                        mem.reload();
-                        func = f.func;
-                        ip = f.ret;
-                        base = f.base;
-                        // SAFETY: the caller's frame is still reserved below the callee's.
-                        regs = unsafe { Regs::new(self.stack.as_mut_ptr().add(base)) };
-                    }
-                },
-                Instr::Copy(p) => regs.set(p.dst, regs.get(p.src)),
-                Instr::Jump(j) => jump!(j.offset),
-                Instr::JumpIfZ(j) => {
+                None => return ctx.trap(TrapCode::StackOverflow),
+            },
+            Ok(None) => regs = ctx.regs(),
+        }
+    }
+    CallIndirect(c) => {
+        let index = regs.get(c.index) as u32;
+        let raw = match ctx.instance.table(c.table as u32).get(index) {
+            None => return ctx.trap(TrapCode::TableOutOfBounds),
+            Some(0) => return ctx.trap(TrapCode::IndirectCallToNull),
+            Some(raw) => raw,
+        };
+        // SAFETY: non-null funcref slots of tables hold addresses of live FuncData: their
+        // instances are kept alive by the store or by this instance.
+        let f: &FuncData = unsafe { FuncData::from_raw(raw) };
+        if f.sig != ctx.instance.sig_id(c.ty as u32) {
+            return ctx.trap(TrapCode::BadSignature);
+        }
+        let target = match f.kind {
+            FuncKind::Wasm { def_index } if ptr::eq(f.instance(), ctx.instance) => {
+                Some((&ctx.code.funcs[def_index as usize], ctx.instance, ctx.code))
+            }
+            _ => match ctx.call_func_data(f, c.base) {
+                Err(flow) => return flow,
+                Ok(t) => t,
+            },
+        };
+        match target {
+            Some((callee, inst, code)) => match ctx.enter(ip, c.base, callee, inst, code) {
+                Some((i, r)) => {
+                    ip = i;
+                    regs = r;
+                }
+                None => return ctx.trap(TrapCode::StackOverflow),
+            },
+            None => regs = ctx.regs(),
+        }
+    }
+    MemoryGrow(p) => {
+        let delta = regs.get(p.src) as u32 as u64;
+        let r = match ctx.mem.data {
+            Some(m) => m.grow(delta).map_or(u32::MAX, |old| old as u32),
+            None => u32::MAX,
+        };
+        ctx.mem.reload();
+        regs.set(p.dst, r as u64);
+    }
+    Copy(p) => { regs.set(p.dst, regs.get(p.src)); }
+    Jump(j) => { jump!(ip, j.offset); }
+    JumpIfZ(j) => {
                     if regs.get(j.cond) as u32 == 0 {
-                        jump!(j.offset)
+                        jump!(ip, j.offset)
                     }
                 }
-                Instr::JumpIfNz(j) => {
+    JumpIfNz(j) => {
                     if regs.get(j.cond) as u32 != 0 {
-                        jump!(j.offset)
+                        jump!(ip, j.offset)
                     }
                 }
-                Instr::JumpIfZ64(j) => {
+    JumpIfZ64(j) => {
                     if regs.get(j.cond) == 0 {
-                        jump!(j.offset)
+                        jump!(ip, j.offset)
                     }
                 }
-                Instr::JumpIfNz64(j) => {
+    JumpIfNz64(j) => {
                     if regs.get(j.cond) != 0 {
-                        jump!(j.offset)
+                        jump!(ip, j.offset)
                     }
                 }
-                Instr::JumpI32Eq(p) => jump_cmp!(p, i32, |a, b| a == b),
-                Instr::JumpI32Ne(p) => jump_cmp!(p, i32, |a, b| a != b),
-                Instr::JumpI32LtS(p) => jump_cmp!(p, i32, |a, b| a < b),
-                Instr::JumpI32LtU(p) => jump_cmp!(p, u32, |a, b| a < b),
-                Instr::JumpI32GtS(p) => jump_cmp!(p, i32, |a, b| a > b),
-                Instr::JumpI32GtU(p) => jump_cmp!(p, u32, |a, b| a > b),
-                Instr::JumpI32LeS(p) => jump_cmp!(p, i32, |a, b| a <= b),
-                Instr::JumpI32LeU(p) => jump_cmp!(p, u32, |a, b| a <= b),
-                Instr::JumpI32GeS(p) => jump_cmp!(p, i32, |a, b| a >= b),
-                Instr::JumpI32GeU(p) => jump_cmp!(p, u32, |a, b| a >= b),
-                Instr::JumpI64Eq(p) => jump_cmp!(p, i64, |a, b| a == b),
-                Instr::JumpI64Ne(p) => jump_cmp!(p, i64, |a, b| a != b),
-                Instr::JumpI64LtS(p) => jump_cmp!(p, i64, |a, b| a < b),
-                Instr::JumpI64LtU(p) => jump_cmp!(p, u64, |a, b| a < b),
-                Instr::JumpI64GtS(p) => jump_cmp!(p, i64, |a, b| a > b),
-                Instr::JumpI64GtU(p) => jump_cmp!(p, u64, |a, b| a > b),
-                Instr::JumpI64LeS(p) => jump_cmp!(p, i64, |a, b| a <= b),
-                Instr::JumpI64LeU(p) => jump_cmp!(p, u64, |a, b| a <= b),
-                Instr::JumpI64GeS(p) => jump_cmp!(p, i64, |a, b| a >= b),
-                Instr::JumpI64GeU(p) => jump_cmp!(p, u64, |a, b| a >= b),
-                Instr::BrTable(t) => {
-                    let i = (regs.get(t.index) as u32).min(t.len);
-                    // SAFETY: `len + 1` jump entries follow the BrTable instruction.
-                    ip = unsafe { ip.add(i as usize) };
-                }
-                Instr::Call(c) => {
-                    let callee = &code.funcs[c.func as usize];
-                    enter!(callee, c.base, instance, code);
-                }
-                Instr::CallImport(c) => {
-                    let f: &'a FuncData = instance.func(c.func);
-                    let target = self.call_func_data(f, c.base, base, instance, func)?;
-                    if let Some(target) = target {
-                        enter!(target.0, c.base, target.1, target.2);
-                    } else {
-                        // SAFETY: the value stack did not move: host calls use their own.
-                        regs = unsafe { Regs::new(self.stack.as_mut_ptr().add(base)) };
-                        mem.reload();
-                    }
-                }
-                Instr::CallIndirect(c) => {
-                    let index = regs.get(c.index) as u32;
-                    let raw = match instance.table(c.table as u32).get(index) {
-                        None => trap!(TrapCode::TableOutOfBounds),
-                        Some(0) => trap!(TrapCode::IndirectCallToNull),
-                        Some(raw) => raw,
-                    };
-                    // SAFETY: non-null funcref slots of tables hold addresses of live FuncData:
-                    // their instances are kept alive by the store or by this instance.
-                    let f: &'a FuncData = unsafe { FuncData::from_raw(raw) };
-                    if f.sig != instance.sig_id(c.ty as u32) {
-                        trap!(TrapCode::BadSignature);
-                    }
-                    match f.kind {
-                        FuncKind::Wasm { def_index } if ptr::eq(f.instance(), instance) => {
-                            let callee = &code.funcs[def_index as usize];
-                            enter!(callee, c.base, instance, code);
-                        }
-                        _ => {
-                            let target = self.call_func_data(f, c.base, base, instance, func)?;
-                            if let Some(target) = target {
-                                enter!(target.0, c.base, target.1, target.2);
-                            } else {
-                                // SAFETY: the value stack did not move.
-                                regs = unsafe { Regs::new(self.stack.as_mut_ptr().add(base)) };
-                                mem.reload();
-                            }
-                        }
-                    }
-                }
-                Instr::Select(s) => {
+    JumpI32Eq(p) => { jump_cmp!(ip, regs, p, i32, |a, b| a == b); }
+    JumpI32Ne(p) => { jump_cmp!(ip, regs, p, i32, |a, b| a != b); }
+    JumpI32LtS(p) => { jump_cmp!(ip, regs, p, i32, |a, b| a < b); }
+    JumpI32LtU(p) => { jump_cmp!(ip, regs, p, u32, |a, b| a < b); }
+    JumpI32GtS(p) => { jump_cmp!(ip, regs, p, i32, |a, b| a > b); }
+    JumpI32GtU(p) => { jump_cmp!(ip, regs, p, u32, |a, b| a > b); }
+    JumpI32LeS(p) => { jump_cmp!(ip, regs, p, i32, |a, b| a <= b); }
+    JumpI32LeU(p) => { jump_cmp!(ip, regs, p, u32, |a, b| a <= b); }
+    JumpI32GeS(p) => { jump_cmp!(ip, regs, p, i32, |a, b| a >= b); }
+    JumpI32GeU(p) => { jump_cmp!(ip, regs, p, u32, |a, b| a >= b); }
+    JumpI64Eq(p) => { jump_cmp!(ip, regs, p, i64, |a, b| a == b); }
+    JumpI64Ne(p) => { jump_cmp!(ip, regs, p, i64, |a, b| a != b); }
+    JumpI64LtS(p) => { jump_cmp!(ip, regs, p, i64, |a, b| a < b); }
+    JumpI64LtU(p) => { jump_cmp!(ip, regs, p, u64, |a, b| a < b); }
+    JumpI64GtS(p) => { jump_cmp!(ip, regs, p, i64, |a, b| a > b); }
+    JumpI64GtU(p) => { jump_cmp!(ip, regs, p, u64, |a, b| a > b); }
+    JumpI64LeS(p) => { jump_cmp!(ip, regs, p, i64, |a, b| a <= b); }
+    JumpI64LeU(p) => { jump_cmp!(ip, regs, p, u64, |a, b| a <= b); }
+    JumpI64GeS(p) => { jump_cmp!(ip, regs, p, i64, |a, b| a >= b); }
+    JumpI64GeU(p) => { jump_cmp!(ip, regs, p, u64, |a, b| a >= b); }
+    Select(s) => {
                     let v =
                         if regs.get(s.cond) as u32 != 0 { regs.get(s.a) } else { regs.get(s.b) };
                     regs.set(s.dst, v);
                 }
-                Instr::GlobalGet(g) => regs.set(g.dst, instance.global(g.index).get()),
-                Instr::GlobalSet(g) => instance.global(g.index).set(regs.get(g.src)),
-                Instr::RefFunc(g) => regs.set(g.dst, instance.func(g.index).to_raw()),
-
-                Instr::I32Load(p) => load!(p, 4, |b| u32::from_le_bytes(b) as u64),
-                Instr::I64Load(p) => load!(p, 8, |b| u64::from_le_bytes(b)),
-                Instr::F32Load(p) => load!(p, 4, |b| u32::from_le_bytes(b) as u64),
-                Instr::F64Load(p) => load!(p, 8, |b| u64::from_le_bytes(b)),
-                Instr::I32Load8S(p) => load!(p, 1, |b| b[0] as i8 as i32 as u32 as u64),
-                Instr::I32Load8U(p) => load!(p, 1, |b| b[0] as u64),
-                Instr::I32Load16S(p) => load!(p, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64),
-                Instr::I32Load16U(p) => load!(p, 2, |b| u16::from_le_bytes(b) as u64),
-                Instr::I64Load8S(p) => load!(p, 1, |b| b[0] as i8 as i64 as u64),
-                Instr::I64Load8U(p) => load!(p, 1, |b| b[0] as u64),
-                Instr::I64Load16S(p) => load!(p, 2, |b| i16::from_le_bytes(b) as i64 as u64),
-                Instr::I64Load16U(p) => load!(p, 2, |b| u16::from_le_bytes(b) as u64),
-                Instr::I64Load32S(p) => load!(p, 4, |b| i32::from_le_bytes(b) as i64 as u64),
-                Instr::I64Load32U(p) => load!(p, 4, |b| u32::from_le_bytes(b) as u64),
-                Instr::I32Store(p) => store!(p, u32),
-                Instr::I64Store(p) => store!(p, u64),
-                Instr::I32Store8(p) => store!(p, u8),
-                Instr::I32Store16(p) => store!(p, u16),
-                Instr::I64Store8(p) => store!(p, u8),
-                Instr::I64Store16(p) => store!(p, u16),
-                Instr::I64Store32(p) => store!(p, u32),
-                Instr::MemorySize(p) => regs.set(p.dst, (mem.len / PAGE_SIZE) as u64),
-                Instr::MemoryGrow(p) => {
-                    let delta = regs.get(p.src) as u32 as u64;
-                    let r = match mem.data {
-                        Some(m) => m.grow(delta).map_or(u32::MAX, |old| old as u32),
-                        None => u32::MAX,
-                    };
-                    mem.reload();
-                    regs.set(p.dst, r as u64);
-                }
-                Instr::MemoryFill(p) => {
+    GlobalGet(g) => { regs.set(g.dst, ctx.instance.global(g.index).get()); }
+    GlobalSet(g) => { ctx.instance.global(g.index).set(regs.get(g.src)); }
+    RefFunc(g) => { regs.set(g.dst, ctx.instance.func(g.index).to_raw()); }
+    I32Load(p) => { load!(ctx, regs, p, 4, |b| u32::from_le_bytes(b) as u64); }
+    I64Load(p) => { load!(ctx, regs, p, 8, |b| u64::from_le_bytes(b)); }
+    F32Load(p) => { load!(ctx, regs, p, 4, |b| u32::from_le_bytes(b) as u64); }
+    F64Load(p) => { load!(ctx, regs, p, 8, |b| u64::from_le_bytes(b)); }
+    I32Load8S(p) => { load!(ctx, regs, p, 1, |b| b[0] as i8 as i32 as u32 as u64); }
+    I32Load8U(p) => { load!(ctx, regs, p, 1, |b| b[0] as u64); }
+    I32Load16S(p) => { load!(ctx, regs, p, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64); }
+    I32Load16U(p) => { load!(ctx, regs, p, 2, |b| u16::from_le_bytes(b) as u64); }
+    I64Load8S(p) => { load!(ctx, regs, p, 1, |b| b[0] as i8 as i64 as u64); }
+    I64Load8U(p) => { load!(ctx, regs, p, 1, |b| b[0] as u64); }
+    I64Load16S(p) => { load!(ctx, regs, p, 2, |b| i16::from_le_bytes(b) as i64 as u64); }
+    I64Load16U(p) => { load!(ctx, regs, p, 2, |b| u16::from_le_bytes(b) as u64); }
+    I64Load32S(p) => { load!(ctx, regs, p, 4, |b| i32::from_le_bytes(b) as i64 as u64); }
+    I64Load32U(p) => { load!(ctx, regs, p, 4, |b| u32::from_le_bytes(b) as u64); }
+    I32Store(p) => { store!(ctx, regs, p, u32); }
+    I64Store(p) => { store!(ctx, regs, p, u64); }
+    I32Store8(p) => { store!(ctx, regs, p, u8); }
+    I32Store16(p) => { store!(ctx, regs, p, u16); }
+    I64Store8(p) => { store!(ctx, regs, p, u8); }
+    I64Store16(p) => { store!(ctx, regs, p, u16); }
+    I64Store32(p) => { store!(ctx, regs, p, u32); }
+    I32LoadAdd(p) => { load!(ctx, regs, p, 4, ea_add, |b| u32::from_le_bytes(b) as u64); }
+    I64LoadAdd(p) => { load!(ctx, regs, p, 8, ea_add, |b| u64::from_le_bytes(b)); }
+    I32Load8SAdd(p) => { load!(ctx, regs, p, 1, ea_add, |b| b[0] as i8 as i32 as u32 as u64); }
+    I32Load8UAdd(p) => { load!(ctx, regs, p, 1, ea_add, |b| b[0] as u64); }
+    I32Load16SAdd(p) => {
+        load!(ctx, regs, p, 2, ea_add, |b| i16::from_le_bytes(b) as i32 as u32 as u64);
+    }
+    I32Load16UAdd(p) => { load!(ctx, regs, p, 2, ea_add, |b| u16::from_le_bytes(b) as u64); }
+    I32StoreAdd(p) => { store!(ctx, regs, p, u32, ea_add); }
+    I64StoreAdd(p) => { store!(ctx, regs, p, u64, ea_add); }
+    I32Store8Add(p) => { store!(ctx, regs, p, u8, ea_add); }
+    I32Store16Add(p) => { store!(ctx, regs, p, u16, ea_add); }
+    MemorySize(p) => { regs.set(p.dst, (ctx.mem.len / PAGE_SIZE) as u64); }
+    MemoryFill(p) => {
                     let (d, v, n) =
                         (regs.get(p.a) as u32, regs.get(p.b) as u8, regs.get(p.c) as u32);
-                    if !instance.memory(0).fill(d as u64, v, n as u64) {
-                        trap!(TrapCode::MemoryOutOfBounds);
+                    if !ctx.instance.memory(0).fill(d as u64, v, n as u64) {
+                        return ctx.trap(TrapCode::MemoryOutOfBounds);
                     }
                 }
-                Instr::MemoryCopy(p) => {
+    MemoryCopy(p) => {
                     let (d, s, n) =
                         (regs.get(p.a) as u32, regs.get(p.b) as u32, regs.get(p.c) as u32);
-                    let m = instance.memory(0);
+                    let m = ctx.instance.memory(0);
                     if !m.copy_from(d as u64, m, s as u64, n as u64) {
-                        trap!(TrapCode::MemoryOutOfBounds);
+                        return ctx.trap(TrapCode::MemoryOutOfBounds);
                     }
                 }
-                Instr::MemoryInit(p) => {
+    MemoryInit(p) => {
                     let (d, s, n) =
                         (regs.get(p.a) as u32, regs.get(p.b) as u32, regs.get(p.c) as u32);
-                    if let Err(c) = instance.memory_init(0, p.x as u32, d as u64, s, n) {
-                        trap!(c);
+                    if let Err(c) = ctx.instance.memory_init(0, p.x as u32, d as u64, s, n) {
+                        return ctx.trap(c);
                     }
                 }
-                Instr::DataDrop(p) => instance.data_drop(p.index),
-                Instr::TableGet(p) => match instance.table(p.table).get(regs.get(p.b) as u32) {
+    DataDrop(p) => { ctx.instance.data_drop(p.index); }
+    TableGet(p) => { match ctx.instance.table(p.table).get(regs.get(p.b) as u32) {
                     Some(v) => regs.set(p.a, v),
-                    None => trap!(TrapCode::TableOutOfBounds),
-                },
-                Instr::TableSet(p) => {
-                    if !instance.table(p.table).set(regs.get(p.a) as u32, regs.get(p.b)) {
-                        trap!(TrapCode::TableOutOfBounds);
+                    None => return ctx.trap(TrapCode::TableOutOfBounds),
+                }; }
+    TableSet(p) => {
+                    if !ctx.instance.table(p.table).set(regs.get(p.a) as u32, regs.get(p.b)) {
+                        return ctx.trap(TrapCode::TableOutOfBounds);
                     }
                 }
-                Instr::TableSize(p) => regs.set(p.dst, instance.table(p.index).size() as u64),
-                Instr::TableGrow(p) => {
+    TableSize(p) => { regs.set(p.dst, ctx.instance.table(p.index).size() as u64); }
+    TableGrow(p) => {
                     let init = regs.get(p.b);
                     let delta = regs.get(p.c) as u32;
-                    let r = instance.table(p.x as u32).grow(delta, init).unwrap_or(u32::MAX);
+                    let r = ctx.instance.table(p.x as u32).grow(delta, init).unwrap_or(u32::MAX);
                     regs.set(p.a, r as u64);
                 }
-                Instr::TableFill(p) => {
+    TableFill(p) => {
                     let (d, v, n) = (regs.get(p.a) as u32, regs.get(p.b), regs.get(p.c) as u32);
-                    if !instance.table(p.x as u32).fill(d, v, n) {
-                        trap!(TrapCode::TableOutOfBounds);
+                    if !ctx.instance.table(p.x as u32).fill(d, v, n) {
+                        return ctx.trap(TrapCode::TableOutOfBounds);
                     }
                 }
-                Instr::TableCopy(p) => {
+    TableCopy(p) => {
                     let (d, s, n) =
                         (regs.get(p.a) as u32, regs.get(p.b) as u32, regs.get(p.c) as u32);
-                    let dst = instance.table(p.x as u32);
-                    if !dst.copy_from(d, instance.table(p.y as u32), s, n) {
-                        trap!(TrapCode::TableOutOfBounds);
+                    let dst = ctx.instance.table(p.x as u32);
+                    if !dst.copy_from(d, ctx.instance.table(p.y as u32), s, n) {
+                        return ctx.trap(TrapCode::TableOutOfBounds);
                     }
                 }
-                Instr::TableInit(p) => {
+    TableInit(p) => {
                     let (d, s, n) =
                         (regs.get(p.a) as u32, regs.get(p.b) as u32, regs.get(p.c) as u32);
-                    if let Err(c) = instance.table_init(p.x as u32, p.y as u32, d, s, n) {
-                        trap!(c);
+                    if let Err(c) = ctx.instance.table_init(p.x as u32, p.y as u32, d, s, n) {
+                        return ctx.trap(c);
                     }
                 }
-                Instr::ElemDrop(p) => instance.elem_drop(p.index),
-
-                Instr::I32Eqz(p) => un!(p, u32, |x| x == 0),
-                Instr::I32Eq(p) => bin!(p, u32, |a, b| a == b),
-                Instr::I32Ne(p) => bin!(p, u32, |a, b| a != b),
-                Instr::I32LtS(p) => bin!(p, i32, |a, b| a < b),
-                Instr::I32LtU(p) => bin!(p, u32, |a, b| a < b),
-                Instr::I32GtS(p) => bin!(p, i32, |a, b| a > b),
-                Instr::I32GtU(p) => bin!(p, u32, |a, b| a > b),
-                Instr::I32LeS(p) => bin!(p, i32, |a, b| a <= b),
-                Instr::I32LeU(p) => bin!(p, u32, |a, b| a <= b),
-                Instr::I32GeS(p) => bin!(p, i32, |a, b| a >= b),
-                Instr::I32GeU(p) => bin!(p, u32, |a, b| a >= b),
-                Instr::I64Eqz(p) => un!(p, u64, |x| x == 0),
-                Instr::I64Eq(p) => bin!(p, u64, |a, b| a == b),
-                Instr::I64Ne(p) => bin!(p, u64, |a, b| a != b),
-                Instr::I64LtS(p) => bin!(p, i64, |a, b| a < b),
-                Instr::I64LtU(p) => bin!(p, u64, |a, b| a < b),
-                Instr::I64GtS(p) => bin!(p, i64, |a, b| a > b),
-                Instr::I64GtU(p) => bin!(p, u64, |a, b| a > b),
-                Instr::I64LeS(p) => bin!(p, i64, |a, b| a <= b),
-                Instr::I64LeU(p) => bin!(p, u64, |a, b| a <= b),
-                Instr::I64GeS(p) => bin!(p, i64, |a, b| a >= b),
-                Instr::I64GeU(p) => bin!(p, u64, |a, b| a >= b),
-                Instr::F32Eq(p) => bin!(p, f32, |a, b| a == b),
-                Instr::F32Ne(p) => bin!(p, f32, |a, b| a != b),
-                Instr::F32Lt(p) => bin!(p, f32, |a, b| a < b),
-                Instr::F32Gt(p) => bin!(p, f32, |a, b| a > b),
-                Instr::F32Le(p) => bin!(p, f32, |a, b| a <= b),
-                Instr::F32Ge(p) => bin!(p, f32, |a, b| a >= b),
-                Instr::F64Eq(p) => bin!(p, f64, |a, b| a == b),
-                Instr::F64Ne(p) => bin!(p, f64, |a, b| a != b),
-                Instr::F64Lt(p) => bin!(p, f64, |a, b| a < b),
-                Instr::F64Gt(p) => bin!(p, f64, |a, b| a > b),
-                Instr::F64Le(p) => bin!(p, f64, |a, b| a <= b),
-                Instr::F64Ge(p) => bin!(p, f64, |a, b| a >= b),
-
-                Instr::I32Clz(p) => un!(p, u32, |x| x.leading_zeros()),
-                Instr::I32Ctz(p) => un!(p, u32, |x| x.trailing_zeros()),
-                Instr::I32Popcnt(p) => un!(p, u32, |x| x.count_ones()),
-                Instr::I32Add(p) => bin!(p, u32, |a, b| a.wrapping_add(b)),
-                Instr::I32Sub(p) => bin!(p, u32, |a, b| a.wrapping_sub(b)),
-                Instr::I32Mul(p) => bin!(p, u32, |a, b| a.wrapping_mul(b)),
-                Instr::I32DivS(p) => bin_trap!(p, i32, i32_div_s),
-                Instr::I32DivU(p) => bin_trap!(p, u32, u32_div),
-                Instr::I32RemS(p) => bin_trap!(p, i32, i32_rem_s),
-                Instr::I32RemU(p) => bin_trap!(p, u32, u32_rem),
-                Instr::I32And(p) => bin!(p, u32, |a, b| a & b),
-                Instr::I32Or(p) => bin!(p, u32, |a, b| a | b),
-                Instr::I32Xor(p) => bin!(p, u32, |a, b| a ^ b),
-                Instr::I32Shl(p) => bin!(p, u32, |a, b| a.wrapping_shl(b)),
-                Instr::I32ShrS(p) => bin!(p, i32, |a, b| a.wrapping_shr(b as u32)),
-                Instr::I32ShrU(p) => bin!(p, u32, |a, b| a.wrapping_shr(b)),
-                Instr::I32Rotl(p) => bin!(p, u32, |a, b| a.rotate_left(b % 32)),
-                Instr::I32Rotr(p) => bin!(p, u32, |a, b| a.rotate_right(b % 32)),
-                Instr::I32AddImm(p) => imm!(p, u32, |a, b| a.wrapping_add(b)),
-                Instr::I32MulImm(p) => imm!(p, u32, |a, b| a.wrapping_mul(b)),
-                Instr::I32AndImm(p) => imm!(p, u32, |a, b| a & b),
-                Instr::I32OrImm(p) => imm!(p, u32, |a, b| a | b),
-                Instr::I32XorImm(p) => imm!(p, u32, |a, b| a ^ b),
-                Instr::I32ShlImm(p) => imm!(p, u32, |a, b| a.wrapping_shl(b)),
-                Instr::I32ShrSImm(p) => imm!(p, i32, |a, b| a.wrapping_shr(b as u32)),
-                Instr::I32ShrUImm(p) => imm!(p, u32, |a, b| a.wrapping_shr(b)),
-                Instr::I64Clz(p) => un!(p, u64, |x| x.leading_zeros() as u64),
-                Instr::I64Ctz(p) => un!(p, u64, |x| x.trailing_zeros() as u64),
-                Instr::I64Popcnt(p) => un!(p, u64, |x| x.count_ones() as u64),
-                Instr::I64Add(p) => bin!(p, u64, |a, b| a.wrapping_add(b)),
-                Instr::I64Sub(p) => bin!(p, u64, |a, b| a.wrapping_sub(b)),
-                Instr::I64Mul(p) => bin!(p, u64, |a, b| a.wrapping_mul(b)),
-                Instr::I64DivS(p) => bin_trap!(p, i64, i64_div_s),
-                Instr::I64DivU(p) => bin_trap!(p, u64, u64_div),
-                Instr::I64RemS(p) => bin_trap!(p, i64, i64_rem_s),
-                Instr::I64RemU(p) => bin_trap!(p, u64, u64_rem),
-                Instr::I64And(p) => bin!(p, u64, |a, b| a & b),
-                Instr::I64Or(p) => bin!(p, u64, |a, b| a | b),
-                Instr::I64Xor(p) => bin!(p, u64, |a, b| a ^ b),
-                Instr::I64Shl(p) => bin!(p, u64, |a, b| a.wrapping_shl(b as u32)),
-                Instr::I64ShrS(p) => bin!(p, i64, |a, b| a.wrapping_shr(b as u32)),
-                Instr::I64ShrU(p) => bin!(p, u64, |a, b| a.wrapping_shr(b as u32)),
-                Instr::I64Rotl(p) => bin!(p, u64, |a, b| a.rotate_left((b % 64) as u32)),
-                Instr::I64Rotr(p) => bin!(p, u64, |a, b| a.rotate_right((b % 64) as u32)),
-                Instr::I64AddImm(p) => imm!(p, i64, |a, b| a.wrapping_add(b)),
-                Instr::I64MulImm(p) => imm!(p, i64, |a, b| a.wrapping_mul(b)),
-                Instr::I64AndImm(p) => imm!(p, i64, |a, b| a & b),
-                Instr::I64OrImm(p) => imm!(p, i64, |a, b| a | b),
-                Instr::I64XorImm(p) => imm!(p, i64, |a, b| a ^ b),
-                Instr::I64ShlImm(p) => imm!(p, i64, |a, b| a.wrapping_shl(b as u32)),
-                Instr::I64ShrSImm(p) => imm!(p, i64, |a, b| a.wrapping_shr(b as u32)),
-                Instr::I64ShrUImm(p) => imm!(p, u64, |a, b| a.wrapping_shr(b as u32)),
-
-                Instr::F32Abs(p) => un!(p, f32, |x| f32_abs(x)),
-                Instr::F32Neg(p) => un!(p, f32, |x| f32_neg(x)),
-                Instr::F32Ceil(p) => un!(p, f32, |x| f32_quiet(x.ceil())),
-                Instr::F32Floor(p) => un!(p, f32, |x| f32_quiet(x.floor())),
-                Instr::F32Trunc(p) => un!(p, f32, |x| f32_quiet(x.trunc())),
-                Instr::F32Nearest(p) => un!(p, f32, |x| f32_nearest(x)),
-                Instr::F32Sqrt(p) => un!(p, f32, |x| x.sqrt()),
-                Instr::F32Add(p) => bin!(p, f32, |a, b| a + b),
-                Instr::F32Sub(p) => bin!(p, f32, |a, b| a - b),
-                Instr::F32Mul(p) => bin!(p, f32, |a, b| a * b),
-                Instr::F32Div(p) => bin!(p, f32, |a, b| a / b),
-                Instr::F32Min(p) => bin!(p, f32, |a, b| f32_min(a, b)),
-                Instr::F32Max(p) => bin!(p, f32, |a, b| f32_max(a, b)),
-                Instr::F32Copysign(p) => bin!(p, f32, |a, b| f32_copysign(a, b)),
-                Instr::F64Abs(p) => un!(p, f64, |x| f64_abs(x)),
-                Instr::F64Neg(p) => un!(p, f64, |x| f64_neg(x)),
-                Instr::F64Ceil(p) => un!(p, f64, |x| f64_quiet(x.ceil())),
-                Instr::F64Floor(p) => un!(p, f64, |x| f64_quiet(x.floor())),
-                Instr::F64Trunc(p) => un!(p, f64, |x| f64_quiet(x.trunc())),
-                Instr::F64Nearest(p) => un!(p, f64, |x| f64_nearest(x)),
-                Instr::F64Sqrt(p) => un!(p, f64, |x| x.sqrt()),
-                Instr::F64Add(p) => bin!(p, f64, |a, b| a + b),
-                Instr::F64Sub(p) => bin!(p, f64, |a, b| a - b),
-                Instr::F64Mul(p) => bin!(p, f64, |a, b| a * b),
-                Instr::F64Div(p) => bin!(p, f64, |a, b| a / b),
-                Instr::F64Min(p) => bin!(p, f64, |a, b| f64_min(a, b)),
-                Instr::F64Max(p) => bin!(p, f64, |a, b| f64_max(a, b)),
-                Instr::F64Copysign(p) => bin!(p, f64, |a, b| f64_copysign(a, b)),
-
-                Instr::I32WrapI64(p) => un!(p, u64, |x| x as u32),
-                Instr::I32TruncF32S(p) => un_trap!(p, f32, |x| i32_trunc_f32(x)),
-                Instr::I32TruncF32U(p) => un_trap!(p, f32, |x| u32_trunc_f32(x)),
-                Instr::I32TruncF64S(p) => un_trap!(p, f64, |x| i32_trunc_f64(x)),
-                Instr::I32TruncF64U(p) => un_trap!(p, f64, |x| u32_trunc_f64(x)),
-                Instr::I64ExtendI32S(p) => un!(p, i32, |x| x as i64),
-                Instr::I64ExtendI32U(p) => un!(p, u32, |x| x as u64),
-                Instr::I64TruncF32S(p) => un_trap!(p, f32, |x| i64_trunc_f32(x)),
-                Instr::I64TruncF32U(p) => un_trap!(p, f32, |x| u64_trunc_f32(x)),
-                Instr::I64TruncF64S(p) => un_trap!(p, f64, |x| i64_trunc_f64(x)),
-                Instr::I64TruncF64U(p) => un_trap!(p, f64, |x| u64_trunc_f64(x)),
-                Instr::F32ConvertI32S(p) => un!(p, i32, |x| x as f32),
-                Instr::F32ConvertI32U(p) => un!(p, u32, |x| x as f32),
-                Instr::F32ConvertI64S(p) => un!(p, i64, |x| x as f32),
-                Instr::F32ConvertI64U(p) => un!(p, u64, |x| x as f32),
-                Instr::F32DemoteF64(p) => un!(p, f64, |x| x as f32),
-                Instr::F64ConvertI32S(p) => un!(p, i32, |x| x as f64),
-                Instr::F64ConvertI32U(p) => un!(p, u32, |x| x as f64),
-                Instr::F64ConvertI64S(p) => un!(p, i64, |x| x as f64),
-                Instr::F64ConvertI64U(p) => un!(p, u64, |x| x as f64),
-                Instr::F64PromoteF32(p) => un!(p, f32, |x| x as f64),
-                Instr::I32Extend8S(p) => un!(p, u32, |x| x as i8 as i32),
-                Instr::I32Extend16S(p) => un!(p, u32, |x| x as i16 as i32),
-                Instr::I64Extend8S(p) => un!(p, u64, |x| x as i8 as i64),
-                Instr::I64Extend16S(p) => un!(p, u64, |x| x as i16 as i64),
-                Instr::I64Extend32S(p) => un!(p, u64, |x| x as i32 as i64),
-                Instr::I32TruncSatF32S(p) => un!(p, f32, |x| x as i32),
-                Instr::I32TruncSatF32U(p) => un!(p, f32, |x| x as u32),
-                Instr::I32TruncSatF64S(p) => un!(p, f64, |x| x as i32),
-                Instr::I32TruncSatF64U(p) => un!(p, f64, |x| x as u32),
-                Instr::I64TruncSatF32S(p) => un!(p, f32, |x| x as i64),
-                Instr::I64TruncSatF32U(p) => un!(p, f32, |x| x as u64),
-                Instr::I64TruncSatF64S(p) => un!(p, f64, |x| x as i64),
-                Instr::I64TruncSatF64U(p) => un!(p, f64, |x| x as u64),
-            }
-        }
-    }
+    ElemDrop(p) => { ctx.instance.elem_drop(p.index); }
+    I32Eqz(p) => { un!(regs, p, u32, |x| x == 0); }
+    I32Eq(p) => { bin!(regs, p, u32, |a, b| a == b); }
+    I32Ne(p) => { bin!(regs, p, u32, |a, b| a != b); }
+    I32LtS(p) => { bin!(regs, p, i32, |a, b| a < b); }
+    I32LtU(p) => { bin!(regs, p, u32, |a, b| a < b); }
+    I32GtS(p) => { bin!(regs, p, i32, |a, b| a > b); }
+    I32GtU(p) => { bin!(regs, p, u32, |a, b| a > b); }
+    I32LeS(p) => { bin!(regs, p, i32, |a, b| a <= b); }
+    I32LeU(p) => { bin!(regs, p, u32, |a, b| a <= b); }
+    I32GeS(p) => { bin!(regs, p, i32, |a, b| a >= b); }
+    I32GeU(p) => { bin!(regs, p, u32, |a, b| a >= b); }
+    I64Eqz(p) => { un!(regs, p, u64, |x| x == 0); }
+    I64Eq(p) => { bin!(regs, p, u64, |a, b| a == b); }
+    I64Ne(p) => { bin!(regs, p, u64, |a, b| a != b); }
+    I64LtS(p) => { bin!(regs, p, i64, |a, b| a < b); }
+    I64LtU(p) => { bin!(regs, p, u64, |a, b| a < b); }
+    I64GtS(p) => { bin!(regs, p, i64, |a, b| a > b); }
+    I64GtU(p) => { bin!(regs, p, u64, |a, b| a > b); }
+    I64LeS(p) => { bin!(regs, p, i64, |a, b| a <= b); }
+    I64LeU(p) => { bin!(regs, p, u64, |a, b| a <= b); }
+    I64GeS(p) => { bin!(regs, p, i64, |a, b| a >= b); }
+    I64GeU(p) => { bin!(regs, p, u64, |a, b| a >= b); }
+    F32Eq(p) => { bin!(regs, p, f32, |a, b| a == b); }
+    F32Ne(p) => { bin!(regs, p, f32, |a, b| a != b); }
+    F32Lt(p) => { bin!(regs, p, f32, |a, b| a < b); }
+    F32Gt(p) => { bin!(regs, p, f32, |a, b| a > b); }
+    F32Le(p) => { bin!(regs, p, f32, |a, b| a <= b); }
+    F32Ge(p) => { bin!(regs, p, f32, |a, b| a >= b); }
+    F64Eq(p) => { bin!(regs, p, f64, |a, b| a == b); }
+    F64Ne(p) => { bin!(regs, p, f64, |a, b| a != b); }
+    F64Lt(p) => { bin!(regs, p, f64, |a, b| a < b); }
+    F64Gt(p) => { bin!(regs, p, f64, |a, b| a > b); }
+    F64Le(p) => { bin!(regs, p, f64, |a, b| a <= b); }
+    F64Ge(p) => { bin!(regs, p, f64, |a, b| a >= b); }
+    I32Clz(p) => { un!(regs, p, u32, |x| x.leading_zeros()); }
+    I32Ctz(p) => { un!(regs, p, u32, |x| x.trailing_zeros()); }
+    I32Popcnt(p) => { un!(regs, p, u32, |x| x.count_ones()); }
+    I32Add(p) => { bin!(regs, p, u32, |a, b| a.wrapping_add(b)); }
+    I32Sub(p) => { bin!(regs, p, u32, |a, b| a.wrapping_sub(b)); }
+    I32Mul(p) => { bin!(regs, p, u32, |a, b| a.wrapping_mul(b)); }
+    I32DivS(p) => { bin_trap!(ctx, regs, p, i32, i32_div_s); }
+    I32DivU(p) => { bin_trap!(ctx, regs, p, u32, u32_div); }
+    I32RemS(p) => { bin_trap!(ctx, regs, p, i32, i32_rem_s); }
+    I32RemU(p) => { bin_trap!(ctx, regs, p, u32, u32_rem); }
+    I32And(p) => { bin!(regs, p, u32, |a, b| a & b); }
+    I32Or(p) => { bin!(regs, p, u32, |a, b| a | b); }
+    I32Xor(p) => { bin!(regs, p, u32, |a, b| a ^ b); }
+    I32Shl(p) => { bin!(regs, p, u32, |a, b| a.wrapping_shl(b)); }
+    I32ShrS(p) => { bin!(regs, p, i32, |a, b| a.wrapping_shr(b as u32)); }
+    I32ShrU(p) => { bin!(regs, p, u32, |a, b| a.wrapping_shr(b)); }
+    I32Rotl(p) => { bin!(regs, p, u32, |a, b| a.rotate_left(b % 32)); }
+    I32Rotr(p) => { bin!(regs, p, u32, |a, b| a.rotate_right(b % 32)); }
+    I32AddImm(p) => { imm!(regs, p, u32, |a, b| a.wrapping_add(b)); }
+    I32MulImm(p) => { imm!(regs, p, u32, |a, b| a.wrapping_mul(b)); }
+    I32AndImm(p) => { imm!(regs, p, u32, |a, b| a & b); }
+    I32OrImm(p) => { imm!(regs, p, u32, |a, b| a | b); }
+    I32XorImm(p) => { imm!(regs, p, u32, |a, b| a ^ b); }
+    I32ShlImm(p) => { imm!(regs, p, u32, |a, b| a.wrapping_shl(b)); }
+    I32ShrSImm(p) => { imm!(regs, p, i32, |a, b| a.wrapping_shr(b as u32)); }
+    I32ShrUImm(p) => { imm!(regs, p, u32, |a, b| a.wrapping_shr(b)); }
+    I64Clz(p) => { un!(regs, p, u64, |x| x.leading_zeros() as u64); }
+    I64Ctz(p) => { un!(regs, p, u64, |x| x.trailing_zeros() as u64); }
+    I64Popcnt(p) => { un!(regs, p, u64, |x| x.count_ones() as u64); }
+    I64Add(p) => { bin!(regs, p, u64, |a, b| a.wrapping_add(b)); }
+    I64Sub(p) => { bin!(regs, p, u64, |a, b| a.wrapping_sub(b)); }
+    I64Mul(p) => { bin!(regs, p, u64, |a, b| a.wrapping_mul(b)); }
+    I64DivS(p) => { bin_trap!(ctx, regs, p, i64, i64_div_s); }
+    I64DivU(p) => { bin_trap!(ctx, regs, p, u64, u64_div); }
+    I64RemS(p) => { bin_trap!(ctx, regs, p, i64, i64_rem_s); }
+    I64RemU(p) => { bin_trap!(ctx, regs, p, u64, u64_rem); }
+    I64And(p) => { bin!(regs, p, u64, |a, b| a & b); }
+    I64Or(p) => { bin!(regs, p, u64, |a, b| a | b); }
+    I64Xor(p) => { bin!(regs, p, u64, |a, b| a ^ b); }
+    I64Shl(p) => { bin!(regs, p, u64, |a, b| a.wrapping_shl(b as u32)); }
+    I64ShrS(p) => { bin!(regs, p, i64, |a, b| a.wrapping_shr(b as u32)); }
+    I64ShrU(p) => { bin!(regs, p, u64, |a, b| a.wrapping_shr(b as u32)); }
+    I64Rotl(p) => { bin!(regs, p, u64, |a, b| a.rotate_left((b % 64) as u32)); }
+    I64Rotr(p) => { bin!(regs, p, u64, |a, b| a.rotate_right((b % 64) as u32)); }
+    I64AddImm(p) => { imm!(regs, p, i64, |a, b| a.wrapping_add(b)); }
+    I64MulImm(p) => { imm!(regs, p, i64, |a, b| a.wrapping_mul(b)); }
+    I64AndImm(p) => { imm!(regs, p, i64, |a, b| a & b); }
+    I64OrImm(p) => { imm!(regs, p, i64, |a, b| a | b); }
+    I64XorImm(p) => { imm!(regs, p, i64, |a, b| a ^ b); }
+    I64ShlImm(p) => { imm!(regs, p, i64, |a, b| a.wrapping_shl(b as u32)); }
+    I64ShrSImm(p) => { imm!(regs, p, i64, |a, b| a.wrapping_shr(b as u32)); }
+    I64ShrUImm(p) => { imm!(regs, p, u64, |a, b| a.wrapping_shr(b as u32)); }
+    F32Abs(p) => { un!(regs, p, f32, |x| f32_abs(x)); }
+    F32Neg(p) => { un!(regs, p, f32, |x| f32_neg(x)); }
+    F32Ceil(p) => { un!(regs, p, f32, |x| f32_quiet(x.ceil())); }
+    F32Floor(p) => { un!(regs, p, f32, |x| f32_quiet(x.floor())); }
+    F32Trunc(p) => { un!(regs, p, f32, |x| f32_quiet(x.trunc())); }
+    F32Nearest(p) => { un!(regs, p, f32, |x| f32_nearest(x)); }
+    F32Sqrt(p) => { un!(regs, p, f32, |x| x.sqrt()); }
+    F32Add(p) => { bin!(regs, p, f32, |a, b| a + b); }
+    F32Sub(p) => { bin!(regs, p, f32, |a, b| a - b); }
+    F32Mul(p) => { bin!(regs, p, f32, |a, b| a * b); }
+    F32Div(p) => { bin!(regs, p, f32, |a, b| a / b); }
+    F32Min(p) => { bin!(regs, p, f32, |a, b| f32_min(a, b)); }
+    F32Max(p) => { bin!(regs, p, f32, |a, b| f32_max(a, b)); }
+    F32Copysign(p) => { bin!(regs, p, f32, |a, b| f32_copysign(a, b)); }
+    F64Abs(p) => { un!(regs, p, f64, |x| f64_abs(x)); }
+    F64Neg(p) => { un!(regs, p, f64, |x| f64_neg(x)); }
+    F64Ceil(p) => { un!(regs, p, f64, |x| f64_quiet(x.ceil())); }
+    F64Floor(p) => { un!(regs, p, f64, |x| f64_quiet(x.floor())); }
+    F64Trunc(p) => { un!(regs, p, f64, |x| f64_quiet(x.trunc())); }
+    F64Nearest(p) => { un!(regs, p, f64, |x| f64_nearest(x)); }
+    F64Sqrt(p) => { un!(regs, p, f64, |x| x.sqrt()); }
+    F64Add(p) => { bin!(regs, p, f64, |a, b| a + b); }
+    F64Sub(p) => { bin!(regs, p, f64, |a, b| a - b); }
+    F64Mul(p) => { bin!(regs, p, f64, |a, b| a * b); }
+    F64Div(p) => { bin!(regs, p, f64, |a, b| a / b); }
+    F64Min(p) => { bin!(regs, p, f64, |a, b| f64_min(a, b)); }
+    F64Max(p) => { bin!(regs, p, f64, |a, b| f64_max(a, b)); }
+    F64Copysign(p) => { bin!(regs, p, f64, |a, b| f64_copysign(a, b)); }
+    I32TruncF32S(p) => { un_trap!(ctx, regs, p, f32, |x| i32_trunc_f32(x)); }
+    I32TruncF32U(p) => { un_trap!(ctx, regs, p, f32, |x| u32_trunc_f32(x)); }
+    I32TruncF64S(p) => { un_trap!(ctx, regs, p, f64, |x| i32_trunc_f64(x)); }
+    I32TruncF64U(p) => { un_trap!(ctx, regs, p, f64, |x| u32_trunc_f64(x)); }
+    I64ExtendI32S(p) => { un!(regs, p, i32, |x| x as i64); }
+    I64ExtendI32U(p) => { un!(regs, p, u32, |x| x as u64); }
+    I64TruncF32S(p) => { un_trap!(ctx, regs, p, f32, |x| i64_trunc_f32(x)); }
+    I64TruncF32U(p) => { un_trap!(ctx, regs, p, f32, |x| u64_trunc_f32(x)); }
+    I64TruncF64S(p) => { un_trap!(ctx, regs, p, f64, |x| i64_trunc_f64(x)); }
+    I64TruncF64U(p) => { un_trap!(ctx, regs, p, f64, |x| u64_trunc_f64(x)); }
+    F32ConvertI32S(p) => { un!(regs, p, i32, |x| x as f32); }
+    F32ConvertI32U(p) => { un!(regs, p, u32, |x| x as f32); }
+    F32ConvertI64S(p) => { un!(regs, p, i64, |x| x as f32); }
+    F32ConvertI64U(p) => { un!(regs, p, u64, |x| x as f32); }
+    F32DemoteF64(p) => { un!(regs, p, f64, |x| x as f32); }
+    F64ConvertI32S(p) => { un!(regs, p, i32, |x| x as f64); }
+    F64ConvertI32U(p) => { un!(regs, p, u32, |x| x as f64); }
+    F64ConvertI64S(p) => { un!(regs, p, i64, |x| x as f64); }
+    F64ConvertI64U(p) => { un!(regs, p, u64, |x| x as f64); }
+    F64PromoteF32(p) => { un!(regs, p, f32, |x| x as f64); }
+    I32Extend8S(p) => { un!(regs, p, u32, |x| x as i8 as i32); }
+    I32Extend16S(p) => { un!(regs, p, u32, |x| x as i16 as i32); }
+    I64Extend8S(p) => { un!(regs, p, u64, |x| x as i8 as i64); }
+    I64Extend16S(p) => { un!(regs, p, u64, |x| x as i16 as i64); }
+    I64Extend32S(p) => { un!(regs, p, u64, |x| x as i32 as i64); }
+    I32TruncSatF32S(p) => { un!(regs, p, f32, |x| x as i32); }
+    I32TruncSatF32U(p) => { un!(regs, p, f32, |x| x as u32); }
+    I32TruncSatF64S(p) => { un!(regs, p, f64, |x| x as i32); }
+    I32TruncSatF64U(p) => { un!(regs, p, f64, |x| x as u32); }
+    I64TruncSatF32S(p) => { un!(regs, p, f32, |x| x as i64); }
+    I64TruncSatF32U(p) => { un!(regs, p, f32, |x| x as u64); }
+    I64TruncSatF64S(p) => { un!(regs, p, f64, |x| x as i64); }
+    I64TruncSatF64U(p) => { un!(regs, p, f64, |x| x as u64); }
 }
+
+macro_rules! handler_table {
+    ($( $(#[$doc:meta])* $name:ident($payload:ty), )*) => {
+        /// Handlers by instruction tag.
+        static HANDLERS: &[Handler] = &[$($name),*];
+    };
+}
+keel_ir::for_each_instr!(handler_table);

@@ -235,13 +235,23 @@ impl Operands for TableOp {}
 macro_rules! define_instrs {
     ($( $(#[$doc:meta])* $name:ident($payload:ty), )*) => {
         /// One bytecode instruction. See the module docs and `docs/interpreter.md`.
+        ///
+        /// `repr(u16)`: the first two bytes of every instruction are its tag, numbered in
+        /// declaration order, which engines may read directly ([`Instr::tag`]).
         #[derive(Debug, Clone, Copy, PartialEq)]
         #[allow(missing_docs)]
+        #[repr(u16)]
         pub enum Instr {
             $( $(#[$doc])* $name($payload), )*
         }
 
         impl Instr {
+            /// The instruction's tag: its index in declaration order (see [`for_each_instr`]).
+            #[inline(always)]
+            pub fn tag(&self) -> u16 {
+                // SAFETY: `Instr` is `repr(u16)`, so its first field is the `u16` tag.
+                unsafe { *(self as *const Instr as *const u16) }
+            }
             /// The slot this instruction writes its one result to, if any.
             pub fn dst_mut(&mut self) -> Option<&mut Reg> {
                 match self { $( Instr::$name(p) => p.dst_mut(), )* }
@@ -254,109 +264,123 @@ macro_rules! define_instrs {
     };
 }
 
-define_instrs! {
-    /// Traps with `unreachable`.
-    Unreachable(()),
-    /// Returns from the function; its results are already in slots `0..n`.
-    Return(()),
-    /// Copies `src` to slot 0, then returns.
-    Return1(Src),
-    /// `dst = src`.
-    Copy(R2),
-    /// Jumps.
-    Jump(Jump),
-    /// Jumps if the i32 in `cond` is zero.
-    JumpIfZ(JumpIf),
-    /// Jumps if the i32 in `cond` is not zero.
-    JumpIfNz(JumpIf),
-    /// Jumps if the i64 in `cond` is zero.
-    JumpIfZ64(JumpIf),
-    /// Jumps if the i64 in `cond` is not zero.
-    JumpIfNz64(JumpIf),
-    JumpI32Eq(JumpCmp), JumpI32Ne(JumpCmp),
-    JumpI32LtS(JumpCmp), JumpI32LtU(JumpCmp), JumpI32GtS(JumpCmp), JumpI32GtU(JumpCmp),
-    JumpI32LeS(JumpCmp), JumpI32LeU(JumpCmp), JumpI32GeS(JumpCmp), JumpI32GeU(JumpCmp),
-    JumpI64Eq(JumpCmp), JumpI64Ne(JumpCmp),
-    JumpI64LtS(JumpCmp), JumpI64LtU(JumpCmp), JumpI64GtS(JumpCmp), JumpI64GtU(JumpCmp),
-    JumpI64LeS(JumpCmp), JumpI64LeU(JumpCmp), JumpI64GeS(JumpCmp), JumpI64GeU(JumpCmp),
-    /// `br_table`; followed by its jump entries.
-    BrTable(Table),
-    /// Calls a defined function of this module.
-    Call(Call),
-    /// Calls an imported function (by function index).
-    CallImport(Call),
-    /// `call_indirect`.
-    CallIndirect(CallIndirect),
-    Select(Sel),
-    GlobalGet(DstIdx),
-    GlobalSet(SrcIdx),
-    RefFunc(DstIdx),
+/// Calls macro `$m` with the list of every instruction variant and its payload type, in
+/// declaration order (the order of their `u16` tags): `$m! { Name(Payload), ... }`, each entry
+/// possibly preceded by doc attributes. Engines use it to build per-instruction tables.
+#[macro_export]
+macro_rules! for_each_instr {
+    ($m:ident) => {
+        $m! {
+        /// Traps with `unreachable`.
+        Unreachable(()),
+        /// Returns from the function; its results are already in slots `0..n`.
+        Return(()),
+        /// Copies `src` to slot 0, then returns.
+        Return1(Src),
+        /// `dst = src`.
+        Copy(R2),
+        /// Jumps.
+        Jump(Jump),
+        /// Jumps if the i32 in `cond` is zero.
+        JumpIfZ(JumpIf),
+        /// Jumps if the i32 in `cond` is not zero.
+        JumpIfNz(JumpIf),
+        /// Jumps if the i64 in `cond` is zero.
+        JumpIfZ64(JumpIf),
+        /// Jumps if the i64 in `cond` is not zero.
+        JumpIfNz64(JumpIf),
+        JumpI32Eq(JumpCmp), JumpI32Ne(JumpCmp),
+        JumpI32LtS(JumpCmp), JumpI32LtU(JumpCmp), JumpI32GtS(JumpCmp), JumpI32GtU(JumpCmp),
+        JumpI32LeS(JumpCmp), JumpI32LeU(JumpCmp), JumpI32GeS(JumpCmp), JumpI32GeU(JumpCmp),
+        JumpI64Eq(JumpCmp), JumpI64Ne(JumpCmp),
+        JumpI64LtS(JumpCmp), JumpI64LtU(JumpCmp), JumpI64GtS(JumpCmp), JumpI64GtU(JumpCmp),
+        JumpI64LeS(JumpCmp), JumpI64LeU(JumpCmp), JumpI64GeS(JumpCmp), JumpI64GeU(JumpCmp),
+        /// `br_table`; followed by its jump entries.
+        BrTable(Table),
+        /// Calls a defined function of this module.
+        Call(Call),
+        /// Calls an imported function (by function index).
+        CallImport(Call),
+        /// `call_indirect`.
+        CallIndirect(CallIndirect),
+        Select(Sel),
+        GlobalGet(DstIdx),
+        GlobalSet(SrcIdx),
+        RefFunc(DstIdx),
 
-    I32Load(Load), I64Load(Load), F32Load(Load), F64Load(Load),
-    I32Load8S(Load), I32Load8U(Load), I32Load16S(Load), I32Load16U(Load),
-    I64Load8S(Load), I64Load8U(Load), I64Load16S(Load), I64Load16U(Load),
-    I64Load32S(Load), I64Load32U(Load),
-    I32Store(Store), I64Store(Store), I32Store8(Store), I32Store16(Store),
-    I64Store8(Store), I64Store16(Store), I64Store32(Store),
-    MemorySize(DstIdx),
-    /// `dst = memory.grow(src)`: `RImm` with `imm` unused.
-    MemoryGrow(R2),
-    /// memory.fill(a = dst, b = value, c = len).
-    MemoryFill(Bulk),
-    /// memory.copy(a = dst, b = src, c = len).
-    MemoryCopy(Bulk),
-    /// memory.init(a = dst, b = src, c = len), segment `x`.
-    MemoryInit(Bulk),
-    DataDrop(Idx),
-    /// `a = table[table].get(b)`.
-    TableGet(TableOp),
-    /// `table[table].set(a, b)`.
-    TableSet(TableOp),
-    TableSize(DstIdx),
-    /// `a = table[x].grow(init = b, delta = c)`.
-    TableGrow(Bulk),
-    /// table.fill(a = dst, b = value, c = len) on table `x`.
-    TableFill(Bulk),
-    /// table.copy(a = dst, b = src, c = len) from table `y` to table `x`.
-    TableCopy(Bulk),
-    /// table.init(a = dst, b = src, c = len) of segment `y` into table `x`.
-    TableInit(Bulk),
-    ElemDrop(Idx),
+        I32Load(Load), I64Load(Load), F32Load(Load), F64Load(Load),
+        I32Load8S(Load), I32Load8U(Load), I32Load16S(Load), I32Load16U(Load),
+        I64Load8S(Load), I64Load8U(Load), I64Load16S(Load), I64Load16U(Load),
+        I64Load32S(Load), I64Load32U(Load),
+        I32Store(Store), I64Store(Store), I32Store8(Store), I32Store16(Store),
+        I64Store8(Store), I64Store16(Store), I64Store32(Store),
+        /// Loads and stores whose address is `i32.add(addr, offset)` (wrapping): an addition
+        /// of a constant folded into an access with static offset 0.
+        I32LoadAdd(Load), I64LoadAdd(Load), I32Load8SAdd(Load), I32Load8UAdd(Load),
+        I32Load16SAdd(Load), I32Load16UAdd(Load),
+        I32StoreAdd(Store), I64StoreAdd(Store), I32Store8Add(Store), I32Store16Add(Store),
+        MemorySize(DstIdx),
+        /// `dst = memory.grow(src)`.
+        MemoryGrow(R2),
+        /// memory.fill(a = dst, b = value, c = len).
+        MemoryFill(Bulk),
+        /// memory.copy(a = dst, b = src, c = len).
+        MemoryCopy(Bulk),
+        /// memory.init(a = dst, b = src, c = len), segment `x`.
+        MemoryInit(Bulk),
+        DataDrop(Idx),
+        /// `a = table[table].get(b)`.
+        TableGet(TableOp),
+        /// `table[table].set(a, b)`.
+        TableSet(TableOp),
+        TableSize(DstIdx),
+        /// `a = table[x].grow(init = b, delta = c)`.
+        TableGrow(Bulk),
+        /// table.fill(a = dst, b = value, c = len) on table `x`.
+        TableFill(Bulk),
+        /// table.copy(a = dst, b = src, c = len) from table `y` to table `x`.
+        TableCopy(Bulk),
+        /// table.init(a = dst, b = src, c = len) of segment `y` into table `x`.
+        TableInit(Bulk),
+        ElemDrop(Idx),
 
-    I32Eqz(R2), I32Eq(R3), I32Ne(R3), I32LtS(R3), I32LtU(R3), I32GtS(R3), I32GtU(R3),
-    I32LeS(R3), I32LeU(R3), I32GeS(R3), I32GeU(R3),
-    I64Eqz(R2), I64Eq(R3), I64Ne(R3), I64LtS(R3), I64LtU(R3), I64GtS(R3), I64GtU(R3),
-    I64LeS(R3), I64LeU(R3), I64GeS(R3), I64GeU(R3),
-    F32Eq(R3), F32Ne(R3), F32Lt(R3), F32Gt(R3), F32Le(R3), F32Ge(R3),
-    F64Eq(R3), F64Ne(R3), F64Lt(R3), F64Gt(R3), F64Le(R3), F64Ge(R3),
+        I32Eqz(R2), I32Eq(R3), I32Ne(R3), I32LtS(R3), I32LtU(R3), I32GtS(R3), I32GtU(R3),
+        I32LeS(R3), I32LeU(R3), I32GeS(R3), I32GeU(R3),
+        I64Eqz(R2), I64Eq(R3), I64Ne(R3), I64LtS(R3), I64LtU(R3), I64GtS(R3), I64GtU(R3),
+        I64LeS(R3), I64LeU(R3), I64GeS(R3), I64GeU(R3),
+        F32Eq(R3), F32Ne(R3), F32Lt(R3), F32Gt(R3), F32Le(R3), F32Ge(R3),
+        F64Eq(R3), F64Ne(R3), F64Lt(R3), F64Gt(R3), F64Le(R3), F64Ge(R3),
 
-    I32Clz(R2), I32Ctz(R2), I32Popcnt(R2),
-    I32Add(R3), I32Sub(R3), I32Mul(R3), I32DivS(R3), I32DivU(R3), I32RemS(R3), I32RemU(R3),
-    I32And(R3), I32Or(R3), I32Xor(R3), I32Shl(R3), I32ShrS(R3), I32ShrU(R3),
-    I32Rotl(R3), I32Rotr(R3),
-    I32AddImm(RImm), I32MulImm(RImm), I32AndImm(RImm), I32OrImm(RImm), I32XorImm(RImm),
-    I32ShlImm(RImm), I32ShrSImm(RImm), I32ShrUImm(RImm),
-    I64Clz(R2), I64Ctz(R2), I64Popcnt(R2),
-    I64Add(R3), I64Sub(R3), I64Mul(R3), I64DivS(R3), I64DivU(R3), I64RemS(R3), I64RemU(R3),
-    I64And(R3), I64Or(R3), I64Xor(R3), I64Shl(R3), I64ShrS(R3), I64ShrU(R3),
-    I64Rotl(R3), I64Rotr(R3),
-    I64AddImm(RImm), I64MulImm(RImm), I64AndImm(RImm), I64OrImm(RImm), I64XorImm(RImm),
-    I64ShlImm(RImm), I64ShrSImm(RImm), I64ShrUImm(RImm),
+        I32Clz(R2), I32Ctz(R2), I32Popcnt(R2),
+        I32Add(R3), I32Sub(R3), I32Mul(R3), I32DivS(R3), I32DivU(R3), I32RemS(R3), I32RemU(R3),
+        I32And(R3), I32Or(R3), I32Xor(R3), I32Shl(R3), I32ShrS(R3), I32ShrU(R3),
+        I32Rotl(R3), I32Rotr(R3),
+        I32AddImm(RImm), I32MulImm(RImm), I32AndImm(RImm), I32OrImm(RImm), I32XorImm(RImm),
+        I32ShlImm(RImm), I32ShrSImm(RImm), I32ShrUImm(RImm),
+        I64Clz(R2), I64Ctz(R2), I64Popcnt(R2),
+        I64Add(R3), I64Sub(R3), I64Mul(R3), I64DivS(R3), I64DivU(R3), I64RemS(R3), I64RemU(R3),
+        I64And(R3), I64Or(R3), I64Xor(R3), I64Shl(R3), I64ShrS(R3), I64ShrU(R3),
+        I64Rotl(R3), I64Rotr(R3),
+        I64AddImm(RImm), I64MulImm(RImm), I64AndImm(RImm), I64OrImm(RImm), I64XorImm(RImm),
+        I64ShlImm(RImm), I64ShrSImm(RImm), I64ShrUImm(RImm),
 
-    F32Abs(R2), F32Neg(R2), F32Ceil(R2), F32Floor(R2), F32Trunc(R2), F32Nearest(R2), F32Sqrt(R2),
-    F32Add(R3), F32Sub(R3), F32Mul(R3), F32Div(R3), F32Min(R3), F32Max(R3), F32Copysign(R3),
-    F64Abs(R2), F64Neg(R2), F64Ceil(R2), F64Floor(R2), F64Trunc(R2), F64Nearest(R2), F64Sqrt(R2),
-    F64Add(R3), F64Sub(R3), F64Mul(R3), F64Div(R3), F64Min(R3), F64Max(R3), F64Copysign(R3),
+        F32Abs(R2), F32Neg(R2), F32Ceil(R2), F32Floor(R2), F32Trunc(R2), F32Nearest(R2), F32Sqrt(R2),
+        F32Add(R3), F32Sub(R3), F32Mul(R3), F32Div(R3), F32Min(R3), F32Max(R3), F32Copysign(R3),
+        F64Abs(R2), F64Neg(R2), F64Ceil(R2), F64Floor(R2), F64Trunc(R2), F64Nearest(R2), F64Sqrt(R2),
+        F64Add(R3), F64Sub(R3), F64Mul(R3), F64Div(R3), F64Min(R3), F64Max(R3), F64Copysign(R3),
 
-    I32WrapI64(R2),
-    I32TruncF32S(R2), I32TruncF32U(R2), I32TruncF64S(R2), I32TruncF64U(R2),
-    I64ExtendI32S(R2), I64ExtendI32U(R2),
-    I64TruncF32S(R2), I64TruncF32U(R2), I64TruncF64S(R2), I64TruncF64U(R2),
-    F32ConvertI32S(R2), F32ConvertI32U(R2), F32ConvertI64S(R2), F32ConvertI64U(R2),
-    F32DemoteF64(R2),
-    F64ConvertI32S(R2), F64ConvertI32U(R2), F64ConvertI64S(R2), F64ConvertI64U(R2),
-    F64PromoteF32(R2),
-    I32Extend8S(R2), I32Extend16S(R2), I64Extend8S(R2), I64Extend16S(R2), I64Extend32S(R2),
-    I32TruncSatF32S(R2), I32TruncSatF32U(R2), I32TruncSatF64S(R2), I32TruncSatF64U(R2),
-    I64TruncSatF32S(R2), I64TruncSatF32U(R2), I64TruncSatF64S(R2), I64TruncSatF64U(R2),
+            I32TruncF32S(R2), I32TruncF32U(R2), I32TruncF64S(R2), I32TruncF64U(R2),
+        I64ExtendI32S(R2), I64ExtendI32U(R2),
+        I64TruncF32S(R2), I64TruncF32U(R2), I64TruncF64S(R2), I64TruncF64U(R2),
+        F32ConvertI32S(R2), F32ConvertI32U(R2), F32ConvertI64S(R2), F32ConvertI64U(R2),
+        F32DemoteF64(R2),
+        F64ConvertI32S(R2), F64ConvertI32U(R2), F64ConvertI64S(R2), F64ConvertI64U(R2),
+        F64PromoteF32(R2),
+        I32Extend8S(R2), I32Extend16S(R2), I64Extend8S(R2), I64Extend16S(R2), I64Extend32S(R2),
+        I32TruncSatF32S(R2), I32TruncSatF32U(R2), I32TruncSatF64S(R2), I32TruncSatF64U(R2),
+        I64TruncSatF32S(R2), I64TruncSatF32U(R2), I64TruncSatF64S(R2), I64TruncSatF64U(R2),
+    }
+    };
 }
+
+for_each_instr!(define_instrs);

@@ -141,3 +141,14 @@ fn simd_is_rejected_cleanly() {
     let e = translate_function(&module, 0).unwrap_err();
     assert_eq!(e.message, "SIMD is not supported by the interpreter yet");
 }
+
+#[test]
+fn tags_follow_declaration_order() {
+    assert_eq!(Instr::Unreachable(()).tag(), 0);
+    assert_eq!(Instr::Return(()).tag(), 1);
+    macro_rules! count {
+        ($( $(#[$doc:meta])* $name:ident($payload:ty), )*) => { [$(stringify!($name)),*].len() };
+    }
+    let n = crate::for_each_instr!(count);
+    assert_eq!(Instr::I64TruncSatF64U(R2 { dst: 0, src: 0 }).tag() as usize, n - 1);
+}

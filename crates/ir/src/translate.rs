@@ -545,8 +545,39 @@ impl<'a> Translator<'a> {
         u32::try_from(m.offset).map_err(|_| "memory offset too large".to_string())
     }
 
+    /// If the address at stack index `i` was just computed by an `i32.add` of a constant and the
+    /// access has offset 0, removes that addition: its operand and constant.
+    fn fold_address(&mut self, i: usize, offset: u32) -> Option<(Reg, u32)> {
+        if offset != 0 || self.stack[i] != Operand::Temp {
+            return None;
+        }
+        let at = self.last_writer(self.slot(i))?;
+        let Instr::I32AddImm(r) = self.code[at] else { return None };
+        self.code.pop();
+        self.offsets.pop();
+        Some((r.a, r.imm as u32))
+    }
+
     fn load(&mut self, m: &MemArg, f: fn(Load) -> Instr) -> R {
         let offset = self.memarg(m)?;
+        let top = self.stack.len() - 1;
+        let fused = match f(Load { dst: 0, addr: 0, offset: 0 }) {
+            Instr::I32Load(_) | Instr::F32Load(_) => Some(Instr::I32LoadAdd as fn(Load) -> Instr),
+            Instr::I64Load(_) | Instr::F64Load(_) => Some(Instr::I64LoadAdd as fn(Load) -> Instr),
+            Instr::I32Load8S(_) => Some(Instr::I32Load8SAdd as fn(Load) -> Instr),
+            Instr::I32Load8U(_) => Some(Instr::I32Load8UAdd as fn(Load) -> Instr),
+            Instr::I32Load16S(_) => Some(Instr::I32Load16SAdd as fn(Load) -> Instr),
+            Instr::I32Load16U(_) => Some(Instr::I32Load16UAdd as fn(Load) -> Instr),
+            _ => None,
+        };
+        if let Some(g) = fused {
+            if let Some((addr, imm)) = self.fold_address(top, offset) {
+                self.pop();
+                let dst = self.push_temp();
+                self.emit(g(Load { dst, addr, offset: imm }));
+                return Ok(());
+            }
+        }
         let addr = self.pop();
         let dst = self.push_temp();
         self.emit(f(Load { dst, addr, offset }));
@@ -555,6 +586,28 @@ impl<'a> Translator<'a> {
 
     fn store(&mut self, m: &MemArg, f: fn(Store) -> Instr) -> R {
         let offset = self.memarg(m)?;
+        let fused = match f(Store { addr: 0, val: 0, offset: 0 }) {
+            Instr::I32Store(_) | Instr::I64Store32(_) => {
+                Some(Instr::I32StoreAdd as fn(Store) -> Instr)
+            }
+            Instr::I64Store(_) => Some(Instr::I64StoreAdd as fn(Store) -> Instr),
+            Instr::I32Store8(_) | Instr::I64Store8(_) => {
+                Some(Instr::I32Store8Add as fn(Store) -> Instr)
+            }
+            Instr::I32Store16(_) | Instr::I64Store16(_) => {
+                Some(Instr::I32Store16Add as fn(Store) -> Instr)
+            }
+            _ => None,
+        };
+        let addr_at = self.stack.len() - 2;
+        if let Some(g) = fused {
+            if let Some((addr, imm)) = self.fold_address(addr_at, offset) {
+                let val = self.pop();
+                self.pop();
+                self.emit(g(Store { addr, val, offset: imm }));
+                return Ok(());
+            }
+        }
         let val = self.pop();
         let addr = self.pop();
         self.emit(f(Store { addr, val, offset }));
@@ -1009,7 +1062,8 @@ impl<'a> Translator<'a> {
             O::F64Max => bin!(self, F64Max),
             O::F64Copysign => bin!(self, F64Copysign),
 
-            O::I32WrapI64 => un!(self, I32WrapI64),
+            // i32 readers use only the low 32 bits of a slot: wrapping is free.
+            O::I32WrapI64 => {}
             O::I32TruncF32S => un!(self, I32TruncF32S),
             O::I32TruncF32U => un!(self, I32TruncF32U),
             O::I32TruncF64S => un!(self, I32TruncF64S),
