@@ -24,8 +24,9 @@ pub use artifact::{Artifact, LibcallTarget, Relocation};
 
 use crate::vmctx::{InstanceState, VmCtx};
 
-/// Native stack one entry from the host may use for Wasm (and the host functions it calls),
-/// measured from the stack pointer at the outermost entry on the thread.
+/// Most native stack one entry from the host may use for Wasm (and the host functions it calls),
+/// measured from the stack pointer at the outermost entry on the thread. The budget is
+/// `64 * max_call_depth` bytes within [32 KiB, this].
 pub const STACK_BUDGET: usize = 512 * 1024;
 
 /// The Cranelift compiler engine.
@@ -141,7 +142,10 @@ impl CompiledCode for Code {
         let sp = stack_pointer();
         let (limit, outer) = STACK_LIMIT.with(|l| match l.get() {
             0 => {
-                let limit = sp.saturating_sub(STACK_BUDGET);
+                // Roughly 64 bytes per frame of `max_call_depth`, within [32 KiB, STACK_BUDGET].
+                let depth = instance.store().limits.max_call_depth as usize;
+                let budget = depth.saturating_mul(64).clamp(32 * 1024, STACK_BUDGET);
+                let limit = sp.saturating_sub(budget);
                 l.set(limit);
                 (limit, true)
             }

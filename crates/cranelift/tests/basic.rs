@@ -227,3 +227,40 @@ fn host_calls_with_caller() {
     assert_eq!(err.as_trap().unwrap().code(), Some(TrapCode::Unreachable));
     assert_eq!(err.as_trap().unwrap().trace().len(), 2);
 }
+
+#[test]
+fn simd_is_a_compile_error() {
+    let rt = runtime();
+    let wasm = wat::parse_str(
+        r#"(module (func (export "f") (result i32)
+            (i32x4.extract_lane 0 (v128.const i32x4 1 2 3 4))))"#,
+    )
+    .unwrap();
+    match rt.compile(&wasm) {
+        Err(keel::Error::Compile(msg)) => assert!(msg.contains("not support"), "{msg}"),
+        other => panic!("expected a compile error, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn grow_is_visible_to_importers_and_host() {
+    let rt = runtime();
+    let wasm = wat::parse_str(
+        r#"(module (memory (export "mem") 1)
+            (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#,
+    )
+    .unwrap();
+    let a = rt.instantiate_bytes(&wasm, ModuleConfig::new().with_name("a")).unwrap();
+    let b = instantiate(
+        &rt,
+        r#"(module
+            (import "a" "mem" (memory 1))
+            (import "a" "grow" (func $grow (param i32) (result i32)))
+            (func (export "grow_then_load") (result i32)
+              (drop (call $grow (i32.const 1)))
+              (i32.store (i32.const 70000) (i32.const 7))
+              (i32.add (memory.size) (i32.load (i32.const 70000)))))"#,
+    );
+    assert_eq!(b.typed_func::<(), i32>("grow_then_load").unwrap().call(()).unwrap(), 9);
+    assert_eq!(a.memory("mem").unwrap().pages(), 2);
+}

@@ -41,7 +41,7 @@ pub use keel_runtime::{
 /// Which engine runs the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EngineKind {
-    /// The compiler where the host supports it, else the interpreter.
+    /// The compiler where the host supports it (x86_64 and aarch64), else the interpreter.
     #[default]
     Auto,
     /// The register-based interpreter: runs wherever Rust builds.
@@ -53,6 +53,9 @@ pub enum EngineKind {
 impl EngineKind {
     fn engine(self) -> Arc<dyn Engine> {
         match self {
+            EngineKind::Auto if keel_cranelift::Compiler::is_supported() => {
+                Arc::new(keel_cranelift::Compiler::new())
+            }
             EngineKind::Auto | EngineKind::Interpreter => Arc::new(keel_interp::Interpreter),
             EngineKind::Compiler => Arc::new(keel_cranelift::Compiler::new()),
         }
