@@ -296,10 +296,10 @@ impl<'a> Ctx<'a> {
     #[inline(always)]
     fn leave(&mut self) -> Option<(Ip, Regs)> {
         let depth = self.frames.len();
-        if let Some((d, _)) = self.guards.last() {
-            if *d == depth {
-                self.guards.pop();
-            }
+        if let Some((d, _)) = self.guards.last()
+            && *d == depth
+        {
+            self.guards.pop();
         }
         let f = self.frames.pop()?;
         if !ptr::eq(f.instance, self.instance) {

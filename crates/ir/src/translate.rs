@@ -395,13 +395,13 @@ impl<'a> Translator<'a> {
         let top = self.stack.len() - 1;
         if self.stack[top] == Operand::Temp {
             let slot = self.slot(top);
-            if let Some(at) = self.last_writer(slot) {
-                if let Some(j) = fuse_cmp(self.code[at], negate) {
-                    self.pop();
-                    self.code.pop();
-                    self.offsets.pop();
-                    return self.emit(j);
-                }
+            if let Some(at) = self.last_writer(slot)
+                && let Some(j) = fuse_cmp(self.code[at], negate)
+            {
+                self.pop();
+                self.code.pop();
+                self.offsets.pop();
+                return self.emit(j);
             }
         }
         let cond = self.pop();
@@ -479,12 +479,13 @@ impl<'a> Translator<'a> {
                 for k in 0..n {
                     let i = len - n + k;
                     let mut src = self.reg_at(i);
-                    if let Operand::Local(r) = self.stack[i] {
-                        if (r as usize) < n && r as usize != k {
-                            let dst = self.slot(i);
-                            self.emit(Instr::Copy(R2 { dst, src: r }));
-                            src = dst;
-                        }
+                    if let Operand::Local(r) = self.stack[i]
+                        && (r as usize) < n
+                        && r as usize != k
+                    {
+                        let dst = self.slot(i);
+                        self.emit(Instr::Copy(R2 { dst, src: r }));
+                        src = dst;
                     }
                     srcs.push(src);
                 }
@@ -570,13 +571,13 @@ impl<'a> Translator<'a> {
             Instr::I32Load16U(_) => Some(Instr::I32Load16UAdd as fn(Load) -> Instr),
             _ => None,
         };
-        if let Some(g) = fused {
-            if let Some((addr, imm)) = self.fold_address(top, offset) {
-                self.pop();
-                let dst = self.push_temp();
-                self.emit(g(Load { dst, addr, offset: imm }));
-                return Ok(());
-            }
+        if let Some(g) = fused
+            && let Some((addr, imm)) = self.fold_address(top, offset)
+        {
+            self.pop();
+            let dst = self.push_temp();
+            self.emit(g(Load { dst, addr, offset: imm }));
+            return Ok(());
         }
         let addr = self.pop();
         let dst = self.push_temp();
@@ -600,13 +601,13 @@ impl<'a> Translator<'a> {
             _ => None,
         };
         let addr_at = self.stack.len() - 2;
-        if let Some(g) = fused {
-            if let Some((addr, imm)) = self.fold_address(addr_at, offset) {
-                let val = self.pop();
-                self.pop();
-                self.emit(g(Store { addr, val, offset: imm }));
-                return Ok(());
-            }
+        if let Some(g) = fused
+            && let Some((addr, imm)) = self.fold_address(addr_at, offset)
+        {
+            let val = self.pop();
+            self.pop();
+            self.emit(g(Store { addr, val, offset: imm }));
+            return Ok(());
         }
         let val = self.pop();
         let addr = self.pop();
