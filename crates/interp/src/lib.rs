@@ -1,4 +1,4 @@
-//! keel-interp: runs keel-ir bytecode; an [`Engine`](keel_runtime::Engine).
+//! keel-interp: runs keel-ir bytecode; a [`keel_runtime::Engine`].
 //!
 //! [`Interpreter::compile`] translates every defined function of a module with keel-ir (in
 //! parallel for large modules); [`InterpCode`] runs them in a register-machine loop with a value
