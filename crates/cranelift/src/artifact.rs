@@ -184,11 +184,23 @@ pub(crate) fn compile(module: &Module, isa: &dyn TargetIsa) -> Result<Artifact, 
             Signature::new(env.call_conv),
         );
         let index = module.num_imported_functions + def as u32;
-        translate_function(&env, def as u32, &mut func, fctx)
-            .map_err(|e| format!("function {index}: {e}"))?;
-        ctx.clear();
-        ctx.func = func;
-        finish_function(ctx, isa, &format!("function {index}"))
+        // A translation error leaves the builder context half used, and a bug in the translator
+        // or in Cranelift must be a compile error, never a panic: start afresh after either.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            translate_function(&env, def as u32, &mut func, fctx)
+                .map_err(|e| format!("function {index}: {e}"))?;
+            ctx.clear();
+            ctx.func = func;
+            finish_function(ctx, isa, &format!("function {index}"))
+        }));
+        let result = result.unwrap_or_else(|_| {
+            Err(format!("function {index}: the compiler failed (internal error)"))
+        });
+        if result.is_err() {
+            *fctx = FunctionBuilderContext::new();
+            *ctx = Context::new();
+        }
+        result
     };
     let mut results: Vec<Option<Result<Compiled, String>>> = (0..n).map(|_| None).collect();
     if workers <= 1 {

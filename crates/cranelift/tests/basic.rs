@@ -264,3 +264,30 @@ fn grow_is_visible_to_importers_and_host() {
     assert_eq!(b.typed_func::<(), i32>("grow_then_load").unwrap().call(()).unwrap(), 9);
     assert_eq!(a.memory("mem").unwrap().pages(), 2);
 }
+
+#[test]
+fn host_wasm_host_nesting_is_bounded() {
+    let rt = runtime();
+    rt.host_module("env")
+        .func_raw(
+            "reenter",
+            keel::FuncType::new([keel::ValType::I32], [keel::ValType::I32]),
+            |caller: &mut Caller<'_>, values: &mut [u64]| {
+                let instance = caller.instance().expect("called from Wasm");
+                let (_, index) = instance.export("f").expect("f is exported");
+                values[0] += 1;
+                instance.func(index).call_raw(Some(instance), values)
+            },
+        )
+        .instantiate()
+        .unwrap();
+    let m = instantiate(
+        &rt,
+        r#"(module
+            (import "env" "reenter" (func $reenter (param i32) (result i32)))
+            (func (export "f") (param i32) (result i32)
+              (i32.add (call $reenter (local.get 0)) (i32.const 1))))"#,
+    );
+    let err = m.typed_func::<i32, i32>("f").unwrap().call(0).unwrap_err();
+    assert_eq!(err.as_trap().unwrap().code(), Some(TrapCode::StackOverflow));
+}
