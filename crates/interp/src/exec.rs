@@ -231,7 +231,10 @@ pub(crate) struct Ctx<'a> {
 type Target<'a> = (&'a CompiledFunc, &'a Instance, &'a InterpCode);
 
 /// One instruction's implementation.
-type Handler = for<'a, 'c> fn(Ip, Regs, &'c mut Ctx<'a>) -> Flow;
+///
+/// Memory 0's base and length travel in registers too (they are copies of `Ctx::mem`, which
+/// handlers that can change them re-read).
+type Handler = for<'a, 'c> fn(Ip, Regs, &'c mut Ctx<'a>, *mut u8, usize) -> Flow;
 
 impl<'a> Ctx<'a> {
     /// Records a trap with the stack trace.
@@ -369,14 +372,16 @@ fn handler(ip: Ip) -> Handler {
 /// Runs from `ip` until the entry function returns or a trap.
 #[cfg(keel_tail_dispatch)]
 fn execute(ip: Ip, regs: Regs, ctx: &mut Ctx<'_>) -> Flow {
-    handler(ip)(ip, regs, ctx)
+    let (base, len) = (ctx.mem.base, ctx.mem.len);
+    handler(ip)(ip, regs, ctx, base, len)
 }
 
 /// Runs from `ip` until the entry function returns or a trap.
 #[cfg(not(keel_tail_dispatch))]
 fn execute(mut ip: Ip, mut regs: Regs, ctx: &mut Ctx<'_>) -> Flow {
     loop {
-        match handler(ip)(ip, regs, ctx) {
+        let (base, len) = (ctx.mem.base, ctx.mem.len);
+        match handler(ip)(ip, regs, ctx, base, len) {
             Flow::Continue => (ip, regs) = ctx.next,
             other => return other,
         }
@@ -387,13 +392,13 @@ fn execute(mut ip: Ip, mut regs: Regs, ctx: &mut Ctx<'_>) -> Flow {
 /// targets where LLVM makes sibling calls), or back to the loop in `execute`.
 #[cfg(keel_tail_dispatch)]
 macro_rules! dispatch {
-    ($ip:expr, $regs:expr, $ctx:expr) => {
-        return handler($ip)($ip, $regs, $ctx)
+    ($ip:expr, $regs:expr, $ctx:expr, $mem:expr) => {
+        return handler($ip)($ip, $regs, $ctx, $mem.base, $mem.len)
     };
 }
 #[cfg(not(keel_tail_dispatch))]
 macro_rules! dispatch {
-    ($ip:expr, $regs:expr, $ctx:expr) => {{
+    ($ip:expr, $regs:expr, $ctx:expr, $mem:expr) => {{
         $ctx.next = ($ip, $regs);
         return Flow::Continue;
     }};
@@ -475,25 +480,25 @@ macro_rules! jump_cmp {
     }};
 }
 macro_rules! load {
-    ($ctx:ident, $regs:ident, $p:expr, $n:literal, |$bytes:ident| $e:expr) => {
-        load!($ctx, $regs, $p, $n, ea, |$bytes| $e)
+    ($ctx:ident, $mem:ident, $regs:ident, $p:expr, $n:literal, |$bytes:ident| $e:expr) => {
+        load!($ctx, $mem, $regs, $p, $n, ea, |$bytes| $e)
     };
-    ($ctx:ident, $regs:ident, $p:expr, $n:literal, $ea:ident, |$bytes:ident| $e:expr) => {{
+    ($ctx:ident, $mem:ident, $regs:ident, $p:expr, $n:literal, $ea:ident, |$bytes:ident| $e:expr) => {{
         let p = $p;
-        match $ctx.mem.load::<$n>(Mem::$ea($regs.get(p.addr), p.offset)) {
+        match $mem.load::<$n>(Mem::$ea($regs.get(p.addr), p.offset)) {
             Some($bytes) => $regs.set(p.dst, $e),
             None => return $ctx.trap(TrapCode::MemoryOutOfBounds),
         }
     }};
 }
 macro_rules! store {
-    ($ctx:ident, $regs:ident, $p:expr, $t:ty) => {
-        store!($ctx, $regs, $p, $t, ea)
+    ($ctx:ident, $mem:ident, $regs:ident, $p:expr, $t:ty) => {
+        store!($ctx, $mem, $regs, $p, $t, ea)
     };
-    ($ctx:ident, $regs:ident, $p:expr, $t:ty, $ea:ident) => {{
+    ($ctx:ident, $mem:ident, $regs:ident, $p:expr, $t:ty, $ea:ident) => {{
         let p = $p;
         let v = ($regs.get(p.val) as $t).to_le_bytes();
-        if !$ctx.mem.store(Mem::$ea($regs.get(p.addr), p.offset), v) {
+        if !$mem.store(Mem::$ea($regs.get(p.addr), p.offset), v) {
             return $ctx.trap(TrapCode::MemoryOutOfBounds);
         }
     }};
@@ -502,24 +507,25 @@ macro_rules! store {
 /// Defines one handler function per instruction: it decodes its payload, runs the body (which
 /// may change `ip` and `regs`, or return a trap), then dispatches the next instruction.
 macro_rules! handlers {
-    ($ip:ident, $regs:ident, $ctx:ident; $( $name:ident($p:pat) => $body:block )*) => {
+    ($ip:ident, $regs:ident, $ctx:ident, $mem:ident; $( $name:ident($p:pat) => $body:block )*) => {
         $(
             #[allow(non_snake_case, unused_mut, unused_variables, unused_assignments, unreachable_code)]
-            fn $name($ip: Ip, $regs: Regs, $ctx: &mut Ctx<'_>) -> Flow {
+            fn $name($ip: Ip, $regs: Regs, $ctx: &mut Ctx<'_>, mem_base: *mut u8, mem_len: usize) -> Flow {
                 let Instr::$name($p) = fetch($ip) else {
                     // SAFETY: handlers are only dispatched on their own instruction's tag.
                     unsafe { std::hint::unreachable_unchecked() }
                 };
                 let mut $ip = next($ip);
                 let mut $regs = $regs;
+                let mut $mem = Mem { base: mem_base, len: mem_len, data: None };
                 $body
-                dispatch!($ip, $regs, $ctx)
+                dispatch!($ip, $regs, $ctx, $mem)
             }
         )*
     };
 }
 
-handlers! { ip, regs, ctx;
+handlers! { ip, regs, ctx, mem;
     Unreachable(()) => { return ctx.trap(TrapCode::Unreachable); }
     Return(()) => {
         match ctx.leave() {
@@ -527,6 +533,7 @@ handlers! { ip, regs, ctx;
             Some((i, r)) => {
                 ip = i;
                 regs = r;
+                mem = ctx.mem;
             }
         }
     }
@@ -538,6 +545,7 @@ handlers! { ip, regs, ctx;
             Some((i, r)) => {
                 ip = i;
                 regs = r;
+                mem = ctx.mem;
             }
         }
     }
@@ -557,6 +565,7 @@ handlers! { ip, regs, ctx;
             Some((i, r)) => {
                 ip = i;
                 regs = r;
+                mem = ctx.mem;
             }
             None => return ctx.trap(TrapCode::StackOverflow),
         }
@@ -569,10 +578,14 @@ handlers! { ip, regs, ctx;
                 Some((i, r)) => {
                     ip = i;
                     regs = r;
+                    mem = ctx.mem;
                 }
                 None => return ctx.trap(TrapCode::StackOverflow),
             },
-            Ok(None) => regs = ctx.regs(),
+            Ok(None) => {
+                regs = ctx.regs();
+                mem = ctx.mem;
+            }
         }
     }
     CallIndirect(c) => {
@@ -602,10 +615,14 @@ handlers! { ip, regs, ctx;
                 Some((i, r)) => {
                     ip = i;
                     regs = r;
+                    mem = ctx.mem;
                 }
                 None => return ctx.trap(TrapCode::StackOverflow),
             },
-            None => regs = ctx.regs(),
+            None => {
+                regs = ctx.regs();
+                mem = ctx.mem;
+            }
         }
     }
     MemoryGrow(p) => {
@@ -615,6 +632,7 @@ handlers! { ip, regs, ctx;
             None => u32::MAX,
         };
         ctx.mem.reload();
+        mem = ctx.mem;
         regs.set(p.dst, r as u64);
     }
     Copy(p) => { regs.set(p.dst, regs.get(p.src)); }
@@ -667,39 +685,39 @@ handlers! { ip, regs, ctx;
     GlobalGet(g) => { regs.set(g.dst, ctx.instance.global(g.index).get()); }
     GlobalSet(g) => { ctx.instance.global(g.index).set(regs.get(g.src)); }
     RefFunc(g) => { regs.set(g.dst, ctx.instance.func(g.index).to_raw()); }
-    I32Load(p) => { load!(ctx, regs, p, 4, |b| u32::from_le_bytes(b) as u64); }
-    I64Load(p) => { load!(ctx, regs, p, 8, |b| u64::from_le_bytes(b)); }
-    F32Load(p) => { load!(ctx, regs, p, 4, |b| u32::from_le_bytes(b) as u64); }
-    F64Load(p) => { load!(ctx, regs, p, 8, |b| u64::from_le_bytes(b)); }
-    I32Load8S(p) => { load!(ctx, regs, p, 1, |b| b[0] as i8 as i32 as u32 as u64); }
-    I32Load8U(p) => { load!(ctx, regs, p, 1, |b| b[0] as u64); }
-    I32Load16S(p) => { load!(ctx, regs, p, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64); }
-    I32Load16U(p) => { load!(ctx, regs, p, 2, |b| u16::from_le_bytes(b) as u64); }
-    I64Load8S(p) => { load!(ctx, regs, p, 1, |b| b[0] as i8 as i64 as u64); }
-    I64Load8U(p) => { load!(ctx, regs, p, 1, |b| b[0] as u64); }
-    I64Load16S(p) => { load!(ctx, regs, p, 2, |b| i16::from_le_bytes(b) as i64 as u64); }
-    I64Load16U(p) => { load!(ctx, regs, p, 2, |b| u16::from_le_bytes(b) as u64); }
-    I64Load32S(p) => { load!(ctx, regs, p, 4, |b| i32::from_le_bytes(b) as i64 as u64); }
-    I64Load32U(p) => { load!(ctx, regs, p, 4, |b| u32::from_le_bytes(b) as u64); }
-    I32Store(p) => { store!(ctx, regs, p, u32); }
-    I64Store(p) => { store!(ctx, regs, p, u64); }
-    I32Store8(p) => { store!(ctx, regs, p, u8); }
-    I32Store16(p) => { store!(ctx, regs, p, u16); }
-    I64Store8(p) => { store!(ctx, regs, p, u8); }
-    I64Store16(p) => { store!(ctx, regs, p, u16); }
-    I64Store32(p) => { store!(ctx, regs, p, u32); }
-    I32LoadAdd(p) => { load!(ctx, regs, p, 4, ea_add, |b| u32::from_le_bytes(b) as u64); }
-    I64LoadAdd(p) => { load!(ctx, regs, p, 8, ea_add, |b| u64::from_le_bytes(b)); }
-    I32Load8SAdd(p) => { load!(ctx, regs, p, 1, ea_add, |b| b[0] as i8 as i32 as u32 as u64); }
-    I32Load8UAdd(p) => { load!(ctx, regs, p, 1, ea_add, |b| b[0] as u64); }
+    I32Load(p) => { load!(ctx, mem, regs, p, 4, |b| u32::from_le_bytes(b) as u64); }
+    I64Load(p) => { load!(ctx, mem, regs, p, 8, |b| u64::from_le_bytes(b)); }
+    F32Load(p) => { load!(ctx, mem, regs, p, 4, |b| u32::from_le_bytes(b) as u64); }
+    F64Load(p) => { load!(ctx, mem, regs, p, 8, |b| u64::from_le_bytes(b)); }
+    I32Load8S(p) => { load!(ctx, mem, regs, p, 1, |b| b[0] as i8 as i32 as u32 as u64); }
+    I32Load8U(p) => { load!(ctx, mem, regs, p, 1, |b| b[0] as u64); }
+    I32Load16S(p) => { load!(ctx, mem, regs, p, 2, |b| i16::from_le_bytes(b) as i32 as u32 as u64); }
+    I32Load16U(p) => { load!(ctx, mem, regs, p, 2, |b| u16::from_le_bytes(b) as u64); }
+    I64Load8S(p) => { load!(ctx, mem, regs, p, 1, |b| b[0] as i8 as i64 as u64); }
+    I64Load8U(p) => { load!(ctx, mem, regs, p, 1, |b| b[0] as u64); }
+    I64Load16S(p) => { load!(ctx, mem, regs, p, 2, |b| i16::from_le_bytes(b) as i64 as u64); }
+    I64Load16U(p) => { load!(ctx, mem, regs, p, 2, |b| u16::from_le_bytes(b) as u64); }
+    I64Load32S(p) => { load!(ctx, mem, regs, p, 4, |b| i32::from_le_bytes(b) as i64 as u64); }
+    I64Load32U(p) => { load!(ctx, mem, regs, p, 4, |b| u32::from_le_bytes(b) as u64); }
+    I32Store(p) => { store!(ctx, mem, regs, p, u32); }
+    I64Store(p) => { store!(ctx, mem, regs, p, u64); }
+    I32Store8(p) => { store!(ctx, mem, regs, p, u8); }
+    I32Store16(p) => { store!(ctx, mem, regs, p, u16); }
+    I64Store8(p) => { store!(ctx, mem, regs, p, u8); }
+    I64Store16(p) => { store!(ctx, mem, regs, p, u16); }
+    I64Store32(p) => { store!(ctx, mem, regs, p, u32); }
+    I32LoadAdd(p) => { load!(ctx, mem, regs, p, 4, ea_add, |b| u32::from_le_bytes(b) as u64); }
+    I64LoadAdd(p) => { load!(ctx, mem, regs, p, 8, ea_add, |b| u64::from_le_bytes(b)); }
+    I32Load8SAdd(p) => { load!(ctx, mem, regs, p, 1, ea_add, |b| b[0] as i8 as i32 as u32 as u64); }
+    I32Load8UAdd(p) => { load!(ctx, mem, regs, p, 1, ea_add, |b| b[0] as u64); }
     I32Load16SAdd(p) => {
-        load!(ctx, regs, p, 2, ea_add, |b| i16::from_le_bytes(b) as i32 as u32 as u64);
+        load!(ctx, mem, regs, p, 2, ea_add, |b| i16::from_le_bytes(b) as i32 as u32 as u64);
     }
-    I32Load16UAdd(p) => { load!(ctx, regs, p, 2, ea_add, |b| u16::from_le_bytes(b) as u64); }
-    I32StoreAdd(p) => { store!(ctx, regs, p, u32, ea_add); }
-    I64StoreAdd(p) => { store!(ctx, regs, p, u64, ea_add); }
-    I32Store8Add(p) => { store!(ctx, regs, p, u8, ea_add); }
-    I32Store16Add(p) => { store!(ctx, regs, p, u16, ea_add); }
+    I32Load16UAdd(p) => { load!(ctx, mem, regs, p, 2, ea_add, |b| u16::from_le_bytes(b) as u64); }
+    I32StoreAdd(p) => { store!(ctx, mem, regs, p, u32, ea_add); }
+    I64StoreAdd(p) => { store!(ctx, mem, regs, p, u64, ea_add); }
+    I32Store8Add(p) => { store!(ctx, mem, regs, p, u8, ea_add); }
+    I32Store16Add(p) => { store!(ctx, mem, regs, p, u16, ea_add); }
     MemorySize(p) => { regs.set(p.dst, (ctx.mem.len / PAGE_SIZE) as u64); }
     MemoryFill(p) => {
                     let (d, v, n) =
