@@ -37,6 +37,17 @@ const CLANG: Tool = Tool {
 const C_FREESTANDING: &[&str] =
     &["--target=wasm32", "-O2", "-ffreestanding", "-nostdlib", "-Wl,--no-entry"];
 
+/// clang with wasi-libc: C guests that import `wasi_snapshot_preview1`.
+const CLANG_WASI: Tool = Tool {
+    program: "clang",
+    checks: &[("clang", &["--version"]), ("wasm-ld", &["--version"])],
+    install: "apt-get update && apt-get install -y clang lld wasi-libc libclang-rt-dev-wasm32",
+};
+
+/// Flags of WASI C guests: wasi-libc from Debian's `wasi-libc` package (sysroot `/usr`), no
+/// debug info (Debian's libc carries DWARF; the name section stays, for stack traces).
+const C_WASI: &[&str] = &["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wl,--strip-debug"];
+
 /// One committed guest binary and how to rebuild it.
 struct Guest {
     /// The `.wasm` written, relative to the repository root.
@@ -58,6 +69,13 @@ fn c_freestanding(output: &'static str, source: &'static str) -> Guest {
     Guest { output, sources: vec![source], tool: &CLANG, args, env: Vec::new() }
 }
 
+/// A WASI C guest built from one source file.
+fn c_wasi(output: &'static str, source: &'static str) -> Guest {
+    let mut args = C_WASI.to_vec();
+    args.extend(["-o", "{out}", source]);
+    Guest { output, sources: vec![source], tool: &CLANG_WASI, args, env: Vec::new() }
+}
+
 /// Every committed guest. A later guest (a WASI C program, Go, Zig, ...) is one more entry, with
 /// a [`Tool`] of its own where it needs one.
 fn guests() -> Vec<Guest> {
@@ -67,7 +85,15 @@ fn guests() -> Vec<Guest> {
         c_freestanding("bench/guests/matmul.wasm", "bench/guests/matmul.c"),
         c_freestanding("bench/guests/interp.wasm", "bench/guests/interp.c"),
         c_freestanding("bench/guests/sha256.wasm", "bench/guests/sha256.c"),
+        wasi("cat"),
     ]
+}
+
+/// A WASI test guest of keel-wasi: `imports/wasi_snapshot_preview1/testdata/NAME.c`.
+fn wasi(name: &str) -> Guest {
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let dir = "imports/wasi_snapshot_preview1/testdata";
+    c_wasi(leak(format!("{dir}/{name}.wasm")), leak(format!("{dir}/{name}.c")))
 }
 
 /// The task.

@@ -33,15 +33,25 @@ impl HostModuleBuilder {
     }
 
     /// Adds a function in raw form: `callback` reads parameters from the slots and writes results
-    /// there (see [`crate::value`] for the slot layout).
+    /// there (see [`crate::value`] for the slot layout). A function added under a name already
+    /// used replaces the earlier one.
     pub fn func_raw(
         mut self,
         name: impl Into<String>,
         ty: FuncType,
         callback: impl Fn(&mut Caller<'_>, &mut [u64]) -> Result<(), Trap> + Send + Sync + 'static,
     ) -> Self {
-        self.def.funcs.push(HostFuncDef { name: name.into(), ty, callback: Arc::new(callback) });
+        self.push_func(HostFuncDef { name: name.into(), ty, callback: Arc::new(callback) });
         self
+    }
+
+    /// Adds a function, replacing an earlier one of the same name (so that a set of functions
+    /// exported into a builder can be overridden one by one).
+    fn push_func(&mut self, def: HostFuncDef) {
+        match self.def.funcs.iter_mut().find(|f| f.name == def.name) {
+            Some(existing) => *existing = def,
+            None => self.def.funcs.push(def),
+        }
     }
 
     /// Adds a typed function: a closure taking `&mut Caller` and up to ten Wasm values, returning
@@ -52,7 +62,7 @@ impl HostModuleBuilder {
         f: impl IntoHostFunc<Params, Results>,
     ) -> Self {
         let (ty, callback) = f.into_host_func();
-        self.def.funcs.push(HostFuncDef { name: name.into(), ty, callback });
+        self.push_func(HostFuncDef { name: name.into(), ty, callback });
         self
     }
 

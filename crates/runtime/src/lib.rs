@@ -22,6 +22,8 @@ pub use host::{HostModuleBuilder, HostResult, IntoHostFunc};
 pub use keel_decode::{
     DecodeError, ExternKind, Features, FuncType, GlobalType, Limits, MemoryType, TableType,
 };
+/// The guest's view of the system: file systems, stdio, clocks, random (keel-sys).
+pub use keel_sys as sys;
 pub use module::{CompiledModule, Module};
 pub use runtime::{ModuleConfig, Runtime, RuntimeConfig};
 pub use trap::{Error, FrameInfo, Result, Trap, TrapCode, TrapKind};

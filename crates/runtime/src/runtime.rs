@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use keel_decode::Features;
+use keel_sys::random::RandomSource;
+use keel_sys::{Clock, Fs, Random, Sleep, Stdin, SysConfig, SysContext};
+use std::io::Write;
 
 use crate::engine::Engine;
 use crate::host::HostModuleBuilder;
@@ -58,7 +61,10 @@ impl RuntimeConfig {
     }
 }
 
-/// What one instance sees: its name and the functions run after instantiation.
+/// What one instance sees: its name, the functions run after instantiation, and its view of the
+/// system (arguments, environment, stdio, file systems, clocks, random), which import sets such as
+/// WASI read through [`Caller::sys`](crate::Caller::sys). Nothing of the system is granted by
+/// default (see [`keel_sys::SysConfig`]).
 #[derive(Debug, Clone)]
 pub struct ModuleConfig {
     /// Name in the runtime's namespace; `None` takes the name section's module name, and an empty
@@ -67,11 +73,17 @@ pub struct ModuleConfig {
     /// Exported functions called, in order, after the start section (default `["_start"]`);
     /// missing ones are skipped.
     pub start_functions: Vec<String>,
+    /// The guest's view of the system.
+    pub sys: SysConfig,
 }
 
 impl Default for ModuleConfig {
     fn default() -> Self {
-        ModuleConfig { name: None, start_functions: vec!["_start".into()] }
+        ModuleConfig {
+            name: None,
+            start_functions: vec!["_start".into()],
+            sys: SysConfig::default(),
+        }
     }
 }
 
@@ -93,6 +105,107 @@ impl ModuleConfig {
         names: impl IntoIterator<Item = S>,
     ) -> Self {
         self.start_functions = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the arguments, argv[0] included (default: none).
+    pub fn with_args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.sys.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds an environment variable (default: none).
+    pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.sys.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sets standard input (default: empty).
+    pub fn with_stdin(mut self, stdin: impl Stdin + 'static) -> Self {
+        self.sys.stdin = Some(Arc::new(Mutex::new(Box::new(stdin))));
+        self
+    }
+
+    /// Sets standard output (default: discarded).
+    pub fn with_stdout(mut self, stdout: impl Write + Send + 'static) -> Self {
+        self.sys.stdout = Some(Arc::new(Mutex::new(Box::new(stdout))));
+        self
+    }
+
+    /// Sets standard error (default: discarded).
+    pub fn with_stderr(mut self, stderr: impl Write + Send + 'static) -> Self {
+        self.sys.stderr = Some(Arc::new(Mutex::new(Box::new(stderr))));
+        self
+    }
+
+    /// Mounts `fs` at the guest path `/` (default: no file system).
+    pub fn with_fs(self, fs: impl Fs + 'static) -> Self {
+        self.with_mount("/", fs)
+    }
+
+    /// Mounts `fs` at `guest_path` (`/`, `/tmp`, ...); mounts are preopened from fd 3 in order.
+    pub fn with_mount(mut self, guest_path: &str, fs: impl Fs + 'static) -> Self {
+        self.sys.mount(guest_path, Arc::new(fs), false);
+        self
+    }
+
+    /// Mounts `fs` read-only at `guest_path`: every change is refused with `EROFS`.
+    pub fn with_read_only_mount(mut self, guest_path: &str, fs: impl Fs + 'static) -> Self {
+        self.sys.mount(guest_path, Arc::new(fs), true);
+        self
+    }
+
+    /// Uses the host's wall clock instead of the fake one.
+    pub fn with_sys_walltime(mut self) -> Self {
+        self.sys.walltime = Clock::Sys;
+        self
+    }
+
+    /// Uses the host's monotonic clock instead of the fake one.
+    pub fn with_sys_nanotime(mut self) -> Self {
+        self.sys.nanotime = Clock::Sys;
+        self
+    }
+
+    /// Really sleeps (`poll_oneoff` timeouts) instead of returning at once.
+    pub fn with_sys_sleep(mut self) -> Self {
+        self.sys.sleep = Sleep::Sys;
+        self
+    }
+
+    /// Uses `clock` (nanoseconds since the Unix epoch) as the wall clock.
+    pub fn with_walltime(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.sys.walltime = Clock::Custom(Arc::new(clock));
+        self
+    }
+
+    /// Uses `clock` (nanoseconds) as the monotonic clock.
+    pub fn with_nanotime(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.sys.nanotime = Clock::Custom(Arc::new(clock));
+        self
+    }
+
+    /// Uses `sleep` (nanoseconds) to sleep.
+    pub fn with_nanosleep(mut self, sleep: impl Fn(u64) + Send + Sync + 'static) -> Self {
+        self.sys.sleep = Sleep::Custom(Arc::new(sleep));
+        self
+    }
+
+    /// Uses the OS's random source instead of the deterministic one.
+    pub fn with_os_random(mut self) -> Self {
+        self.sys.random = Random::Os;
+        self
+    }
+
+    /// Uses `source` for random bytes.
+    pub fn with_random_source(mut self, source: impl RandomSource + 'static) -> Self {
+        self.sys.random = Random::Custom(Arc::new(Mutex::new(Box::new(source))));
+        self
+    }
+
+    /// Replaces the whole view of the system.
+    pub fn with_sys(mut self, sys: SysConfig) -> Self {
+        self.sys = sys;
         self
     }
 }
@@ -195,6 +308,7 @@ impl Runtime {
             module,
             compiled.code.clone(),
             imports,
+            Some(SysContext::new(&config.sys)),
         )?;
         let m = Module::new(instance);
         for start in &config.start_functions {

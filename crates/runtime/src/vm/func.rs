@@ -128,6 +128,13 @@ impl<'a> Caller<'a> {
         self.instance.and_then(|i| i.memories().first().map(|m| &**m))
     }
 
+    /// The calling instance's view of the system (file descriptors, stdio, clocks, random), what
+    /// import sets such as WASI work on. Lock it for each use; the instance's exec lock is held
+    /// for the whole call, so no other thread waits on it.
+    pub fn sys(&self) -> Option<&'a keel_sys::SysContext> {
+        self.instance.and_then(|i| i.sys())
+    }
+
     /// The calling module instance's name.
     pub fn module_name(&self) -> &str {
         self.instance.map(|i| i.name()).unwrap_or("")

@@ -71,6 +71,7 @@ pub struct Instance {
     _deps: Vec<Arc<Instance>>,
     closed: AtomicBool,
     engine_data: OnceLock<Box<dyn Any + Send + Sync>>,
+    sys: Option<keel_sys::SysContext>,
 }
 
 // SAFETY: `func_refs` point into `_functions` or into instances held in `_deps` (both live as long
@@ -219,6 +220,12 @@ impl Instance {
             .get_or_init(|| Box::new(init()))
             .downcast_ref()
             .expect("one engine per instance")
+    }
+
+    /// The instance's view of the system (file descriptors, stdio, clocks, random), built from
+    /// its `ModuleConfig` at instantiation; `None` for host modules.
+    pub fn sys(&self) -> Option<&keel_sys::SysContext> {
+        self.sys.as_ref()
     }
 
     /// Whether [`Instance::close`] was called.
@@ -387,6 +394,7 @@ impl Instance {
                 _deps: Vec::new(),
                 closed: AtomicBool::new(false),
                 engine_data: OnceLock::new(),
+                sys: None,
             }
         })
     }
@@ -401,6 +409,7 @@ impl Instance {
         module: &Arc<Module>,
         code: Arc<dyn CompiledCode>,
         imports: Vec<Resolved>,
+        sys: Option<keel_sys::SysContext>,
     ) -> Result<Arc<Instance>, Error> {
         check_imports(store, module, &imports)?;
         let sig_ids: Box<[SigId]> = module.types.iter().map(|t| store.intern(t).0).collect();
@@ -518,6 +527,7 @@ impl Instance {
                 _deps: deps,
                 closed: AtomicBool::new(false),
                 engine_data: OnceLock::new(),
+                sys,
             }
         });
         if let Some(e) = failure {

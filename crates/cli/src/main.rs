@@ -1,0 +1,252 @@
+//! `keel`: run and compile WebAssembly modules from the command line.
+//!
+//! ```text
+//! keel run [flags] FILE.wasm [--] [ARGS...]
+//! keel compile [flags] FILE.wasm
+//! keel version
+//! ```
+//!
+//! The flags follow wazero's CLI; see docs/cli.md.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use keel::{EngineKind, ModuleConfig, Runtime, RuntimeConfig};
+use keel_sys::{DirFs, HostStdin};
+
+const USAGE: &str = "\
+usage: keel <command> [flags]
+
+commands:
+  run [flags] FILE.wasm [--] [ARGS...]   run a WebAssembly module
+  compile [flags] FILE.wasm              validate and compile a module
+  version                                print keel's version
+
+run flags (before FILE):
+  --mount=HOST[:GUEST][:ro]   expose the host directory HOST at guest path GUEST (default: HOST);
+                              repeatable; :ro makes it read-only
+  --env=KEY=VALUE             set an environment variable; repeatable
+  --env-inherit               pass the host's environment too
+  --interpreter               run on the interpreter rather than the compiler
+  --hostlogging=SCOPES        (not supported yet)
+  --cachedir=DIR              (not supported yet)
+  --timeout=DURATION          (not supported yet)
+  --listen=HOST:PORT          (not supported yet)
+";
+
+/// A command-line error: printed as one line, exit code 1.
+struct Fail(String);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("compile") => compile(&args[1..]),
+        Some("version") => {
+            println!("keel {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some("help" | "-h" | "--help" | "-help") => {
+            print!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(other) => Err(Fail(format!("unknown command \"{other}\"\n\n{USAGE}"))),
+        None => Err(Fail(format!("missing command\n\n{USAGE}"))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Fail(msg)) => {
+            eprintln!("keel: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Parsed flags of `run` and `compile`.
+#[derive(Default, Debug)]
+struct Flags {
+    mounts: Vec<String>,
+    env: Vec<String>,
+    env_inherit: bool,
+    interpreter: bool,
+    file: Option<String>,
+    guest_args: Vec<String>,
+}
+
+/// Flags come before FILE (as Go's flag package parses them: `-f`, `--f`, `--f=v`, `--f v`);
+/// everything after FILE belongs to the guest, except one leading `--`.
+fn parse(args: &[String]) -> Result<Flags, Fail> {
+    let mut flags = Flags::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        if arg == "--" {
+            i += 1;
+            break;
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            break;
+        }
+        let body = arg.trim_start_matches('-');
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (body, None),
+        };
+        let mut value = || -> Result<String, Fail> {
+            if let Some(v) = inline.clone() {
+                return Ok(v);
+            }
+            i += 1;
+            args.get(i).cloned().ok_or_else(|| Fail(format!("flag needs an argument: -{name}")))
+        };
+        match name {
+            "mount" => flags.mounts.push(value()?),
+            "env" => flags.env.push(value()?),
+            "env-inherit" => flags.env_inherit = true,
+            "interpreter" => flags.interpreter = true,
+            "hostlogging" | "cachedir" | "timeout" | "listen" => {
+                return Err(Fail(format!("--{name} is not supported yet")));
+            }
+            "h" | "help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            _ => return Err(Fail(format!("flag provided but not defined: {arg}\n\n{USAGE}"))),
+        }
+        i += 1;
+    }
+    let Some(file) = args.get(i) else {
+        return Err(Fail(format!("missing path to wasm file\n\n{USAGE}")));
+    };
+    flags.file = Some(file.clone());
+    let mut rest = &args[i + 1..];
+    if rest.first().is_some_and(|a| a == "--") {
+        rest = &rest[1..];
+    }
+    flags.guest_args = rest.to_vec();
+    Ok(flags)
+}
+
+fn runtime(flags: &Flags) -> Runtime {
+    let engine = if flags.interpreter { EngineKind::Interpreter } else { EngineKind::Auto };
+    Runtime::with_config(RuntimeConfig::default(), engine)
+}
+
+fn read_wasm(file: &str) -> Result<Vec<u8>, Fail> {
+    std::fs::read(file).map_err(|e| Fail(format!("error reading wasm binary {file}: {e}")))
+}
+
+fn compile(args: &[String]) -> Result<ExitCode, Fail> {
+    let flags = parse(args)?;
+    if !flags.guest_args.is_empty() {
+        return Err(Fail("compile takes one FILE".into()));
+    }
+    let file = flags.file.as_deref().unwrap_or_default();
+    let bytes = read_wasm(file)?;
+    runtime(&flags).compile(&bytes).map_err(|e| Fail(format!("error compiling {file}: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Import sets keel provides, by the module name a guest imports.
+const IMPORT_SETS: &[&str] = &[keel_wasi::MODULE_NAME, keel_wasi::LEGACY_MODULE_NAME];
+
+fn run(args: &[String]) -> Result<ExitCode, Fail> {
+    let flags = parse(args)?;
+    let file = flags.file.clone().unwrap_or_default();
+    let bytes = read_wasm(&file)?;
+    let runtime = runtime(&flags);
+    let compiled =
+        runtime.compile(&bytes).map_err(|e| Fail(format!("error compiling {file}: {e}")))?;
+
+    // Instantiate the import sets the guest needs; name the first import nobody provides.
+    let mut wanted: Vec<&str> = Vec::new();
+    for (module, name, _) in compiled.imports() {
+        if !IMPORT_SETS.contains(&module) {
+            return Err(Fail(format!(
+                "{file} imports \"{module}\".\"{name}\", which no import set of keel provides"
+            )));
+        }
+        if !wanted.contains(&module) {
+            wanted.push(module);
+        }
+    }
+    for module in wanted {
+        keel_wasi::instantiate_as(&runtime, module)
+            .map_err(|e| Fail(format!("instantiating {module}: {e}")))?;
+    }
+
+    let argv0 = Path::new(&file)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.clone());
+    let mut config = ModuleConfig::new()
+        .with_name("")
+        .with_args(std::iter::once(argv0).chain(flags.guest_args.iter().cloned()))
+        .with_stdin(HostStdin)
+        .with_stdout(std::io::stdout())
+        .with_stderr(std::io::stderr())
+        .with_sys_walltime()
+        .with_sys_nanotime()
+        .with_sys_sleep()
+        .with_os_random();
+    if flags.env_inherit {
+        for (k, v) in std::env::vars() {
+            config = config.with_env(k, v);
+        }
+    }
+    for pair in &flags.env {
+        let (k, v) = pair.split_once('=').ok_or_else(|| {
+            Fail(format!("invalid environment variable: {pair} (want KEY=VALUE)"))
+        })?;
+        config = config.with_env(k, v);
+    }
+    for spec in &flags.mounts {
+        let (host, guest, read_only) = parse_mount(spec)?;
+        let fs =
+            DirFs::open(&host).map_err(|e| Fail(format!("invalid mount {spec}: {host}: {e}")))?;
+        config = if read_only {
+            config.with_read_only_mount(&guest, fs)
+        } else {
+            config.with_mount(&guest, fs)
+        };
+    }
+    let exports: Vec<&str> = compiled.exports().map(|(n, _)| n).collect();
+    let start = if exports.contains(&"_start") {
+        vec!["_start"]
+    } else if exports.contains(&"_initialize") {
+        vec!["_initialize"]
+    } else {
+        vec![]
+    };
+    config = config.with_start_functions(start);
+
+    let result = runtime.instantiate(&compiled, config);
+    let _ = std::io::stdout().flush();
+    match result {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(e) => match e.exit_code() {
+            Some(code) => Ok(ExitCode::from(code as u8)),
+            None => {
+                eprintln!("error running {file}: {e}");
+                Ok(ExitCode::from(1))
+            }
+        },
+    }
+}
+
+/// `HOST[:GUEST][:ro]`; GUEST defaults to HOST, as in wazero.
+fn parse_mount(spec: &str) -> Result<(String, String, bool), Fail> {
+    let (rest, read_only) = match spec.strip_suffix(":ro") {
+        Some(r) => (r, true),
+        None => (spec, false),
+    };
+    let (host, guest) = match rest.split_once(':') {
+        Some((h, g)) => (h, g),
+        None => (rest, rest),
+    };
+    if host.is_empty() || guest.is_empty() {
+        return Err(Fail(format!("invalid mount {spec} (want HOST[:GUEST][:ro])")));
+    }
+    Ok((host.to_string(), guest.to_string(), read_only))
+}

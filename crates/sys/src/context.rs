@@ -1,0 +1,294 @@
+//! One instance's system state: its file-descriptor table, stdio, clocks and random source,
+//! built from a [`SysConfig`] at instantiation.
+
+use std::io::{self, Write};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::{Clock, Random, SharedStdin, SharedWriter, Sleep, SysConfig};
+use crate::errno::{Errno, Result};
+use crate::fs::{DirEntry, File};
+use crate::random::{DeterministicRandom, OsRandom, RandomSource};
+
+pub use crate::config::Mount;
+
+/// The fake wall clock's start: 2022-01-01T00:00:00Z, as wazero's.
+pub const FAKE_EPOCH_NANOS: u64 = 1_640_995_200_000_000_000;
+/// How far a fake clock advances at each read.
+pub const FAKE_TICK_NANOS: u64 = 1_000_000;
+
+/// An open file.
+#[derive(Debug)]
+pub struct OpenFile {
+    /// Index of its mount.
+    pub mount: usize,
+    /// Its path inside the mount.
+    pub path: String,
+    /// The file.
+    pub file: Box<dyn File>,
+    /// Opened for reading.
+    pub read: bool,
+    /// Opened for writing.
+    pub write: bool,
+    /// WASI fdflags the guest set (append, nonblock, sync...).
+    pub flags: u16,
+}
+
+/// An open directory.
+#[derive(Debug, Clone)]
+pub struct OpenDir {
+    /// Index of its mount.
+    pub mount: usize,
+    /// Its path inside the mount ("" is the mount's root).
+    pub path: String,
+    /// For a preopen, the guest path it is mounted at.
+    pub preopen: Option<String>,
+    /// The listing being read by `fd_readdir`, kept so that cookies resume where they left off;
+    /// read again when a listing restarts at cookie 0.
+    pub listing: Option<Vec<DirEntry>>,
+}
+
+/// What a file descriptor refers to.
+#[derive(Debug)]
+pub enum FdEntry {
+    /// Standard input.
+    Stdin,
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+    /// A file.
+    File(OpenFile),
+    /// A directory.
+    Dir(OpenDir),
+}
+
+/// File descriptors: 0-2 are stdio, preopens follow from 3.
+#[derive(Debug, Default)]
+pub struct FdTable {
+    entries: Vec<Option<FdEntry>>,
+}
+
+/// Most open descriptors.
+pub const MAX_FDS: usize = 1 << 16;
+
+impl FdTable {
+    /// The entry of `fd`, or `EBADF`.
+    pub fn get(&mut self, fd: u32) -> Result<&mut FdEntry> {
+        self.entries.get_mut(fd as usize).and_then(Option::as_mut).ok_or(Errno::EBADF)
+    }
+
+    /// Adds `entry` at the lowest free descriptor.
+    pub fn insert(&mut self, entry: FdEntry) -> Result<u32> {
+        if let Some(i) = self.entries.iter().position(Option::is_none) {
+            self.entries[i] = Some(entry);
+            return Ok(i as u32);
+        }
+        if self.entries.len() >= MAX_FDS {
+            return Err(Errno::EMFILE);
+        }
+        self.entries.push(Some(entry));
+        Ok(self.entries.len() as u32 - 1)
+    }
+
+    /// Removes `fd`.
+    pub fn remove(&mut self, fd: u32) -> Result<FdEntry> {
+        self.entries.get_mut(fd as usize).and_then(Option::take).ok_or(Errno::EBADF)
+    }
+
+    /// Moves `from` to `to`, closing what `to` was (both must be open).
+    pub fn renumber(&mut self, from: u32, to: u32) -> Result<()> {
+        self.get(from)?;
+        self.get(to)?;
+        if from != to {
+            let e = self.remove(from)?;
+            self.entries[to as usize] = Some(e);
+        }
+        Ok(())
+    }
+}
+
+/// The mutable system state of one instance.
+pub struct SysState {
+    /// Arguments.
+    pub args: Vec<String>,
+    /// Environment as `KEY=VALUE`.
+    pub env: Vec<String>,
+    /// Descriptors.
+    pub fds: FdTable,
+    /// Mounts, by index (an [`OpenDir`]'s `mount`).
+    pub mounts: Vec<Mount>,
+    stdin: Option<SharedStdin>,
+    stdout: Option<SharedWriter>,
+    stderr: Option<SharedWriter>,
+    walltime: Clock,
+    nanotime: Clock,
+    sleep: Sleep,
+    fake_wall: u64,
+    fake_mono: u64,
+    start: Instant,
+    random: Box<dyn RandomSource>,
+    shared_random: Option<std::sync::Arc<Mutex<Box<dyn RandomSource>>>>,
+}
+
+impl std::fmt::Debug for SysState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SysState").field("args", &self.args).field("fds", &self.fds).finish()
+    }
+}
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SysState {
+    /// Reads standard input.
+    pub fn read_stdin(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &self.stdin {
+            Some(s) => lock(s).read(buf),
+            None => Ok(0),
+        }
+    }
+
+    /// Whether standard input is ready, waiting up to `timeout`.
+    pub fn stdin_ready(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        match &self.stdin {
+            Some(s) => lock(s).ready(timeout),
+            None => Ok(true),
+        }
+    }
+
+    /// Writes to standard output (`err == false`) or standard error; all of `buf` is written.
+    pub fn write_out(&mut self, err: bool, buf: &[u8]) -> io::Result<usize> {
+        let w = if err { &self.stderr } else { &self.stdout };
+        match w {
+            Some(w) => {
+                let mut w = lock(w);
+                w.write_all(buf)?;
+                w.flush()?;
+                Ok(buf.len())
+            }
+            None => Ok(buf.len()),
+        }
+    }
+
+    /// The wall clock in nanoseconds since the Unix epoch.
+    pub fn walltime(&mut self) -> u64 {
+        match &self.walltime {
+            Clock::Fake => {
+                self.fake_wall += FAKE_TICK_NANOS;
+                self.fake_wall
+            }
+            Clock::Sys => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0),
+            Clock::Custom(f) => f(),
+        }
+    }
+
+    /// The monotonic clock in nanoseconds.
+    pub fn nanotime(&mut self) -> u64 {
+        match &self.nanotime {
+            Clock::Fake => {
+                self.fake_mono += FAKE_TICK_NANOS;
+                self.fake_mono
+            }
+            Clock::Sys => self.start.elapsed().as_nanos() as u64,
+            Clock::Custom(f) => f(),
+        }
+    }
+
+    /// Resolution of the wall clock (ns).
+    pub fn walltime_resolution(&self) -> u64 {
+        match self.walltime {
+            Clock::Fake => FAKE_TICK_NANOS,
+            _ => 1_000,
+        }
+    }
+
+    /// Resolution of the monotonic clock (ns).
+    pub fn nanotime_resolution(&self) -> u64 {
+        match self.nanotime {
+            Clock::Fake => FAKE_TICK_NANOS,
+            _ => 1,
+        }
+    }
+
+    /// Sleeps `ns` nanoseconds (or not, with the fake sleep).
+    pub fn sleep(&self, ns: u64) {
+        match &self.sleep {
+            Sleep::Fake => {}
+            Sleep::Sys => std::thread::sleep(Duration::from_nanos(ns)),
+            Sleep::Custom(f) => f(ns),
+        }
+    }
+
+    /// Whether sleeping really waits (so a blocking wait on stdin may use a timeout).
+    pub fn sleep_is_real(&self) -> bool {
+        !matches!(self.sleep, Sleep::Fake)
+    }
+
+    /// Fills `buf` from the random source.
+    pub fn random(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        match &self.shared_random {
+            Some(r) => lock(r).fill(buf),
+            None => self.random.fill(buf),
+        }
+    }
+}
+
+/// One instance's system context: its [`SysState`] behind a mutex (the instance's exec lock
+/// already serialises its calls; the mutex makes that safe in Rust's terms).
+#[derive(Debug)]
+pub struct SysContext {
+    state: Mutex<SysState>,
+}
+
+impl SysContext {
+    /// Builds the context: preopens every mount from fd 3, after stdin, stdout and stderr.
+    pub fn new(config: &SysConfig) -> SysContext {
+        let mut fds = FdTable::default();
+        for e in [FdEntry::Stdin, FdEntry::Stdout, FdEntry::Stderr] {
+            fds.insert(e).expect("room for stdio");
+        }
+        for (i, m) in config.mounts.iter().enumerate() {
+            let dir = OpenDir {
+                mount: i,
+                path: String::new(),
+                preopen: Some(m.guest_path.clone()),
+                listing: None,
+            };
+            fds.insert(FdEntry::Dir(dir)).expect("room for preopens");
+        }
+        let (random, shared_random): (Box<dyn RandomSource>, _) = match &config.random {
+            Random::Deterministic => (Box::new(DeterministicRandom::default()), None),
+            Random::Os => (Box::new(OsRandom), None),
+            Random::Custom(r) => (Box::new(DeterministicRandom::default()), Some(r.clone())),
+        };
+        SysContext {
+            state: Mutex::new(SysState {
+                args: config.args.clone(),
+                env: config.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                fds,
+                mounts: config.mounts.clone(),
+                stdin: config.stdin.clone(),
+                stdout: config.stdout.clone(),
+                stderr: config.stderr.clone(),
+                walltime: config.walltime.clone(),
+                nanotime: config.nanotime.clone(),
+                sleep: config.sleep.clone(),
+                fake_wall: FAKE_EPOCH_NANOS - FAKE_TICK_NANOS,
+                fake_mono: 0,
+                start: Instant::now(),
+                random,
+                shared_random,
+            }),
+        }
+    }
+
+    /// Locks the state.
+    pub fn lock(&self) -> MutexGuard<'_, SysState> {
+        lock(&self.state)
+    }
+}

@@ -1,0 +1,257 @@
+//! A host directory as a mount, confined to it by cap-std.
+//!
+//! Every path is resolved by cap-std relative to the directory's handle, component by component
+//! with `openat`-style calls and `O_NOFOLLOW`, following symbolic links itself and refusing any
+//! step that leaves the directory (`..` past the root, an absolute path or link target). Nothing
+//! is cached between calls: a component swapped for a symbolic link between two calls is checked
+//! again at the next one.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt as _;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt, SystemTimeSpec};
+use cap_std::fs::{Dir, MetadataExt};
+use std::os::unix::fs::DirEntryExt as _;
+
+use crate::errno::{Errno, Result};
+use crate::fs::{DirEntry, File, FileType, Fs, OpenOptions, SetTime, Stat};
+
+/// A host directory, confined: no path, `..`, symbolic link or hard link reaches outside it.
+#[derive(Debug)]
+pub struct DirFs {
+    dir: Dir,
+}
+
+impl DirFs {
+    /// Opens the host directory `path` (the one place that uses ambient authority: the embedder
+    /// chose this directory).
+    pub fn open(path: impl AsRef<Path>) -> std::io::Result<DirFs> {
+        let dir = Dir::open_ambient_dir(path, cap_std::ambient_authority())?;
+        Ok(DirFs { dir })
+    }
+}
+
+fn rel(path: &str) -> Result<&Path> {
+    if path.starts_with('/') {
+        return Err(Errno::ENOTCAPABLE);
+    }
+    if path.contains('\0') {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Path::new(if path.is_empty() { "." } else { path }))
+}
+
+fn filetype(ft: cap_std::fs::FileType) -> FileType {
+    use cap_std::fs::FileTypeExt;
+    if ft.is_dir() {
+        FileType::Directory
+    } else if ft.is_file() {
+        FileType::RegularFile
+    } else if ft.is_symlink() {
+        FileType::SymbolicLink
+    } else if ft.is_block_device() {
+        FileType::BlockDevice
+    } else if ft.is_char_device() {
+        FileType::CharacterDevice
+    } else if ft.is_socket() {
+        FileType::SocketStream
+    } else {
+        FileType::Unknown
+    }
+}
+
+fn ns(sec: i64, nsec: i64) -> u64 {
+    (sec.max(0) as u64).saturating_mul(1_000_000_000).saturating_add(nsec.max(0) as u64)
+}
+
+fn stat_of(m: &cap_std::fs::Metadata) -> Stat {
+    Stat {
+        dev: m.dev(),
+        ino: m.ino(),
+        filetype: filetype(m.file_type()),
+        nlink: m.nlink(),
+        size: m.size(),
+        atim: ns(m.atime(), m.atime_nsec()),
+        mtim: ns(m.mtime(), m.mtime_nsec()),
+        ctim: ns(m.ctime(), m.ctime_nsec()),
+    }
+}
+
+fn system_time(t: SetTime) -> Option<SystemTime> {
+    match t {
+        SetTime::Omit => None,
+        SetTime::Now => Some(SystemTime::now()),
+        SetTime::At(ns) => Some(UNIX_EPOCH + Duration::from_nanos(ns)),
+    }
+}
+
+fn spec(t: SetTime) -> Option<SystemTimeSpec> {
+    match t {
+        SetTime::Omit => None,
+        SetTime::Now => Some(SystemTimeSpec::SymbolicNow),
+        SetTime::At(ns) => Some(SystemTimeSpec::Absolute(cap_std::time::SystemTime::from_std(
+            UNIX_EPOCH + Duration::from_nanos(ns),
+        ))),
+    }
+}
+
+impl Fs for DirFs {
+    fn open(&self, path: &str, o: &OpenOptions) -> Result<Box<dyn File>> {
+        let mut options = cap_std::fs::OpenOptions::new();
+        options
+            .read(o.read || !(o.write || o.append))
+            .write(o.write && !o.append)
+            .append(o.append)
+            .create(o.create && !o.exclusive)
+            .create_new(o.create && o.exclusive)
+            .truncate(o.truncate)
+            .follow(if o.follow { FollowSymlinks::Yes } else { FollowSymlinks::No });
+        let file = self.dir.open_with(rel(path)?, &options)?;
+        if file.metadata()?.is_dir() {
+            return Err(Errno::EISDIR);
+        }
+        Ok(Box::new(HostFile { file: file.into_std(), append: o.append }))
+    }
+
+    fn stat(&self, path: &str, follow: bool) -> Result<Stat> {
+        let path = rel(path)?;
+        let m = if follow { self.dir.metadata(path)? } else { self.dir.symlink_metadata(path)? };
+        Ok(stat_of(&m))
+    }
+
+    fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let mut out = Vec::new();
+        for entry in self.dir.read_dir(rel(path)?)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ft = entry.file_type().map(filetype).unwrap_or(FileType::Unknown);
+            out.push(DirEntry { name, ino: entry.ino(), filetype: ft });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn mkdir(&self, path: &str) -> Result<()> {
+        Ok(self.dir.create_dir(rel(path)?)?)
+    }
+
+    fn rmdir(&self, path: &str) -> Result<()> {
+        Ok(self.dir.remove_dir(rel(path)?)?)
+    }
+
+    fn unlink(&self, path: &str) -> Result<()> {
+        let p = rel(path)?;
+        if self.dir.symlink_metadata(p)?.is_dir() {
+            return Err(Errno::EISDIR);
+        }
+        Ok(self.dir.remove_file_or_symlink(p)?)
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<()> {
+        Ok(self.dir.rename(rel(from)?, &self.dir, rel(to)?)?)
+    }
+
+    fn link(&self, from: &str, to: &str) -> Result<()> {
+        Ok(self.dir.hard_link(rel(from)?, &self.dir, rel(to)?)?)
+    }
+
+    fn symlink(&self, target: &str, link: &str) -> Result<()> {
+        // The target is stored as given; cap-std refuses to follow one that leads outside.
+        Ok(self.dir.symlink(target, rel(link)?)?)
+    }
+
+    fn readlink(&self, path: &str) -> Result<String> {
+        let target = self.dir.read_link_contents(rel(path)?)?;
+        Ok(target.to_string_lossy().into_owned())
+    }
+
+    fn set_times(&self, path: &str, atim: SetTime, mtim: SetTime, follow: bool) -> Result<()> {
+        let p = rel(path)?;
+        if follow {
+            Ok(self.dir.set_times(p, spec(atim), spec(mtim))?)
+        } else {
+            Ok(self.dir.set_symlink_times(p, spec(atim), spec(mtim))?)
+        }
+    }
+}
+
+/// An open host file.
+#[derive(Debug)]
+struct HostFile {
+    file: std::fs::File,
+    append: bool,
+}
+
+impl File for HostFile {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        Ok(self.file.read(buf)?)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> Result<usize> {
+        Ok(self.file.write(buf)?)
+    }
+
+    fn pread(&mut self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        Ok(self.file.read_at(buf, offset)?)
+    }
+
+    fn pwrite(&mut self, buf: &[u8], offset: u64) -> Result<usize> {
+        if self.append {
+            // POSIX pwrite on an O_APPEND file appends on Linux; WASI wants the offset honoured.
+            let pos = self.file.stream_position()?;
+            self.set_append(false)?;
+            let n = self.file.write_at(buf, offset);
+            self.set_append(true)?;
+            self.file.seek(SeekFrom::Start(pos))?;
+            return Ok(n?);
+        }
+        Ok(self.file.write_at(buf, offset)?)
+    }
+
+    fn seek(&mut self, pos: SeekFrom) -> Result<u64> {
+        Ok(self.file.seek(pos)?)
+    }
+
+    fn stat(&self) -> Result<Stat> {
+        let m = cap_std::fs::Metadata::from_file(&self.file)?;
+        Ok(stat_of(&m))
+    }
+
+    fn set_size(&mut self, size: u64) -> Result<()> {
+        Ok(self.file.set_len(size)?)
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        Ok(self.file.sync_all()?)
+    }
+
+    fn datasync(&mut self) -> Result<()> {
+        Ok(self.file.sync_data()?)
+    }
+
+    fn set_times(&mut self, atim: SetTime, mtim: SetTime) -> Result<()> {
+        let mut times = std::fs::FileTimes::new();
+        if let Some(t) = system_time(atim) {
+            times = times.set_accessed(t);
+        }
+        if let Some(t) = system_time(mtim) {
+            times = times.set_modified(t);
+        }
+        Ok(self.file.set_times(times)?)
+    }
+
+    fn is_append(&self) -> bool {
+        self.append
+    }
+
+    fn set_append(&mut self, append: bool) -> Result<()> {
+        use rustix::fs::OFlags;
+        let mut flags = rustix::fs::fcntl_getfl(&self.file).map_err(std::io::Error::from)?;
+        flags.set(OFlags::APPEND, append);
+        rustix::fs::fcntl_setfl(&self.file, flags).map_err(std::io::Error::from)?;
+        self.append = append;
+        Ok(())
+    }
+}

@@ -1,0 +1,187 @@
+//! The file-system interface every mount implements, and the types it speaks.
+//!
+//! Paths given to a [`Fs`] are relative to its root, `/`-separated, and may contain `.`, `..` and
+//! symbolic links: the implementation resolves them and must refuse (with
+//! [`Errno::ENOTCAPABLE`]) any path that would lead outside its root — by `..`, an absolute path,
+//! or a symbolic link pointing out — and [`Errno::ELOOP`] for symbolic-link loops. Resolution
+//! happens at every call, so a component swapped for a symbolic link between two calls is checked
+//! again.
+
+use std::fmt;
+use std::io::SeekFrom;
+
+use crate::errno::{Errno, Result};
+
+/// What a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FileType {
+    /// Unknown, or none of the others.
+    Unknown = 0,
+    /// A block device.
+    BlockDevice = 1,
+    /// A character device.
+    CharacterDevice = 2,
+    /// A directory.
+    Directory = 3,
+    /// A regular file.
+    RegularFile = 4,
+    /// A datagram socket.
+    SocketDgram = 5,
+    /// A stream socket.
+    SocketStream = 6,
+    /// A symbolic link.
+    SymbolicLink = 7,
+}
+
+/// A file's attributes. Times are nanoseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// Device id.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// File type.
+    pub filetype: FileType,
+    /// Number of hard links.
+    pub nlink: u64,
+    /// Size in bytes (of the target path, for a symbolic link).
+    pub size: u64,
+    /// Last access.
+    pub atim: u64,
+    /// Last modification.
+    pub mtim: u64,
+    /// Last status change.
+    pub ctim: u64,
+}
+
+/// One directory entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// Name.
+    pub name: String,
+    /// Inode number (0 when unknown).
+    pub ino: u64,
+    /// File type.
+    pub filetype: FileType,
+}
+
+/// A time to set with `set_times`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetTime {
+    /// Leave it unchanged.
+    Omit,
+    /// The current time.
+    Now,
+    /// Nanoseconds since the Unix epoch.
+    At(u64),
+}
+
+/// How to open a file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Open for reading.
+    pub read: bool,
+    /// Open for writing.
+    pub write: bool,
+    /// Create the file if missing.
+    pub create: bool,
+    /// With `create`: fail with `EEXIST` if it exists.
+    pub exclusive: bool,
+    /// Truncate to zero length.
+    pub truncate: bool,
+    /// Every write appends.
+    pub append: bool,
+    /// Follow a symbolic link in the last component (otherwise opening one is `ELOOP`).
+    pub follow: bool,
+}
+
+impl OpenOptions {
+    /// Whether these options would change the file system or the file.
+    pub fn mutates(&self) -> bool {
+        self.write || self.create || self.truncate || self.append
+    }
+}
+
+/// A file system: one mount's tree. See the module docs for the path rules.
+pub trait Fs: Send + Sync + fmt::Debug {
+    /// Opens a file that is not a directory (directories are read with [`Fs::read_dir`]).
+    fn open(&self, path: &str, options: &OpenOptions) -> Result<Box<dyn File>>;
+    /// The attributes of `path`, of a symbolic link's target when `follow`.
+    fn stat(&self, path: &str, follow: bool) -> Result<Stat>;
+    /// The entries of the directory `path`, without `.` and `..`, in a stable order.
+    fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>>;
+    /// Creates a directory.
+    fn mkdir(&self, path: &str) -> Result<()>;
+    /// Removes an empty directory.
+    fn rmdir(&self, path: &str) -> Result<()>;
+    /// Removes a file or symbolic link (`EISDIR`, or `EPERM` as POSIX allows, for a directory).
+    fn unlink(&self, path: &str) -> Result<()>;
+    /// Renames `from` to `to`, both inside this file system.
+    fn rename(&self, from: &str, to: &str) -> Result<()>;
+    /// Makes `to` a hard link to `from` (not following a symbolic link in `from`).
+    fn link(&self, from: &str, to: &str) -> Result<()>;
+    /// Creates a symbolic link at `link` holding `target`.
+    fn symlink(&self, target: &str, link: &str) -> Result<()>;
+    /// The target of the symbolic link `path`.
+    fn readlink(&self, path: &str) -> Result<String>;
+    /// Sets the access and modification times of `path`.
+    fn set_times(&self, path: &str, atim: SetTime, mtim: SetTime, follow: bool) -> Result<()>;
+}
+
+/// An open file (never a directory).
+pub trait File: Send + fmt::Debug {
+    /// Reads at the current position.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize>;
+    /// Writes at the current position (at the end in append mode).
+    fn write(&mut self, buf: &[u8]) -> Result<usize>;
+    /// Reads at `offset` without moving the position.
+    fn pread(&mut self, buf: &mut [u8], offset: u64) -> Result<usize>;
+    /// Writes at `offset` without moving the position.
+    fn pwrite(&mut self, buf: &[u8], offset: u64) -> Result<usize>;
+    /// Moves the position; returns the new one.
+    fn seek(&mut self, pos: SeekFrom) -> Result<u64>;
+    /// The file's attributes.
+    fn stat(&self) -> Result<Stat>;
+    /// Truncates or extends the file.
+    fn set_size(&mut self, size: u64) -> Result<()>;
+    /// Flushes data and metadata to storage.
+    fn sync(&mut self) -> Result<()>;
+    /// Flushes data to storage.
+    fn datasync(&mut self) -> Result<()> {
+        self.sync()
+    }
+    /// Sets access and modification times.
+    fn set_times(&mut self, atim: SetTime, mtim: SetTime) -> Result<()>;
+    /// Whether writes append.
+    fn is_append(&self) -> bool;
+    /// Turns append mode on or off.
+    fn set_append(&mut self, append: bool) -> Result<()>;
+}
+
+/// Splits a relative path into its components, dropping empty ones and `.`.
+/// An absolute path is `ENOTCAPABLE`: a mount's paths are relative to its root.
+pub fn components(path: &str) -> Result<Vec<&str>> {
+    if path.starts_with('/') {
+        return Err(Errno::ENOTCAPABLE);
+    }
+    if path.contains('\0') {
+        return Err(Errno::EINVAL);
+    }
+    Ok(path.split('/').filter(|c| !c.is_empty() && *c != ".").collect())
+}
+
+/// Joins a directory path inside a mount with a relative guest path.
+pub fn join(dir: &str, path: &str) -> Result<String> {
+    if path.starts_with('/') {
+        return Err(Errno::ENOTCAPABLE);
+    }
+    if path.contains('\0') {
+        return Err(Errno::EINVAL);
+    }
+    Ok(match (dir.is_empty(), path.is_empty()) {
+        (true, _) => path.to_string(),
+        (false, true) => dir.to_string(),
+        (false, false) => format!("{dir}/{path}"),
+    })
+}

@@ -1,0 +1,782 @@
+//! The WASI preview1 functions (all but `poll_oneoff` and `proc_exit`).
+
+use std::io::SeekFrom;
+
+use keel_sys::fs::join;
+use keel_sys::{
+    DirEntry, Errno, FdEntry, FileType, OpenDir, OpenFile, OpenOptions, SetTime, Stat, SysState,
+};
+
+use crate::mem::Mem;
+
+type R = Result<(), Errno>;
+
+// Rights.
+pub(crate) const RIGHT_FD_DATASYNC: u64 = 1 << 0;
+pub(crate) const RIGHT_FD_READ: u64 = 1 << 1;
+pub(crate) const RIGHT_FD_SEEK: u64 = 1 << 2;
+pub(crate) const RIGHT_FD_FDSTAT_SET_FLAGS: u64 = 1 << 3;
+pub(crate) const RIGHT_FD_SYNC: u64 = 1 << 4;
+pub(crate) const RIGHT_FD_TELL: u64 = 1 << 5;
+pub(crate) const RIGHT_FD_WRITE: u64 = 1 << 6;
+pub(crate) const RIGHT_FD_ADVISE: u64 = 1 << 7;
+pub(crate) const RIGHT_FD_ALLOCATE: u64 = 1 << 8;
+pub(crate) const RIGHT_FD_READDIR: u64 = 1 << 14;
+pub(crate) const RIGHT_FD_FILESTAT_GET: u64 = 1 << 21;
+pub(crate) const RIGHT_FD_FILESTAT_SET_SIZE: u64 = 1 << 22;
+pub(crate) const RIGHT_FD_FILESTAT_SET_TIMES: u64 = 1 << 23;
+pub(crate) const RIGHT_POLL_FD_READWRITE: u64 = 1 << 27;
+const ALL_RIGHTS: u64 = (1 << 30) - 1;
+const FILE_RIGHTS: u64 = RIGHT_FD_DATASYNC
+    | RIGHT_FD_READ
+    | RIGHT_FD_SEEK
+    | RIGHT_FD_FDSTAT_SET_FLAGS
+    | RIGHT_FD_SYNC
+    | RIGHT_FD_TELL
+    | RIGHT_FD_WRITE
+    | RIGHT_FD_ADVISE
+    | RIGHT_FD_ALLOCATE
+    | RIGHT_FD_FILESTAT_GET
+    | RIGHT_FD_FILESTAT_SET_SIZE
+    | RIGHT_FD_FILESTAT_SET_TIMES
+    | RIGHT_POLL_FD_READWRITE;
+const DIR_RIGHTS: u64 = ALL_RIGHTS
+    & !(RIGHT_FD_READ
+        | RIGHT_FD_WRITE
+        | RIGHT_FD_SEEK
+        | RIGHT_FD_TELL
+        | RIGHT_FD_ALLOCATE
+        | RIGHT_FD_FILESTAT_SET_SIZE
+        | RIGHT_FD_DATASYNC
+        | RIGHT_FD_ADVISE);
+
+// fdflags.
+const FDFLAG_APPEND: u16 = 1;
+const FDFLAG_NONBLOCK: u16 = 4;
+// oflags.
+const O_CREAT: u32 = 1;
+const O_DIRECTORY: u32 = 2;
+const O_EXCL: u32 = 4;
+const O_TRUNC: u32 = 8;
+// lookupflags.
+const LOOKUP_SYMLINK_FOLLOW: u32 = 1;
+// fstflags.
+const FST_ATIM: u32 = 1;
+const FST_ATIM_NOW: u32 = 2;
+const FST_MTIM: u32 = 4;
+const FST_MTIM_NOW: u32 = 8;
+
+pub(crate) const CLOCK_REALTIME: u32 = 0;
+pub(crate) const CLOCK_MONOTONIC: u32 = 1;
+
+fn a32(v: u64) -> u32 {
+    v as u32
+}
+
+/// Writes a list of NUL-terminated strings and the pointers to them.
+fn write_strings(mem: &Mem, list: &[String], ptrs: u32, buf: u32) -> R {
+    let total: u64 = list.iter().map(|s| s.len() as u64 + 1).sum();
+    mem.check(ptrs, list.len() as u64 * 4)?;
+    mem.check(buf, total)?;
+    let mut at = buf;
+    for (i, s) in list.iter().enumerate() {
+        mem.put_u32(ptrs + i as u32 * 4, at)?;
+        mem.write(at, s.as_bytes())?;
+        mem.write(at + s.len() as u32, &[0])?;
+        at += s.len() as u32 + 1;
+    }
+    Ok(())
+}
+
+fn write_sizes(mem: &Mem, list: &[String], count: u32, size: u32) -> R {
+    mem.check(count, 4)?;
+    mem.check(size, 4)?;
+    let total: usize = list.iter().map(|s| s.len() + 1).sum();
+    mem.put_u32(count, list.len() as u32)?;
+    mem.put_u32(size, total as u32)
+}
+
+pub(crate) fn args_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    write_strings(mem, &st.args, a32(p[0]), a32(p[1]))
+}
+
+pub(crate) fn args_sizes_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    write_sizes(mem, &st.args, a32(p[0]), a32(p[1]))
+}
+
+pub(crate) fn environ_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    write_strings(mem, &st.env, a32(p[0]), a32(p[1]))
+}
+
+pub(crate) fn environ_sizes_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    write_sizes(mem, &st.env, a32(p[0]), a32(p[1]))
+}
+
+pub(crate) fn clock_res_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let res = match a32(p[0]) {
+        CLOCK_REALTIME => st.walltime_resolution(),
+        CLOCK_MONOTONIC => st.nanotime_resolution(),
+        _ => return Err(Errno::EINVAL),
+    };
+    mem.put_u64(a32(p[1]), res)
+}
+
+pub(crate) fn clock_now(st: &mut SysState, id: u32) -> Result<u64, Errno> {
+    match id {
+        CLOCK_REALTIME => Ok(st.walltime()),
+        CLOCK_MONOTONIC => Ok(st.nanotime()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub(crate) fn clock_time_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let out = a32(p[2]);
+    mem.check(out, 8)?;
+    let t = clock_now(st, a32(p[0]))?;
+    mem.put_u64(out, t)
+}
+
+/// The open file behind `fd`: `EBADF` if not open, `EISDIR` for a directory, `ESPIPE`-like
+/// callers handle stdio themselves.
+fn file(st: &mut SysState, fd: u32) -> Result<&mut OpenFile, Errno> {
+    match st.fds.get(fd)? {
+        FdEntry::File(f) => Ok(f),
+        FdEntry::Dir(_) => Err(Errno::EISDIR),
+        _ => Err(Errno::EBADF),
+    }
+}
+
+/// The directory behind `fd`: `EBADF` if not open, `ENOTDIR` if not a directory.
+fn dir(st: &mut SysState, fd: u32) -> Result<OpenDir, Errno> {
+    match st.fds.get(fd)? {
+        FdEntry::Dir(d) => Ok(d.clone()),
+        _ => Err(Errno::ENOTDIR),
+    }
+}
+
+/// A path argument relative to directory `fd`: its mount and its path inside the mount.
+fn path_at(
+    mem: &Mem,
+    st: &mut SysState,
+    fd: u32,
+    ptr: u32,
+    len: u32,
+) -> Result<(usize, String), Errno> {
+    let d = dir(st, fd)?;
+    let path = mem.string(ptr, len)?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    Ok((d.mount, join(&d.path, &path)?))
+}
+
+pub(crate) fn fd_advise(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let fd = a32(p[0]);
+    match st.fds.get(fd)? {
+        FdEntry::File(_) => {}
+        FdEntry::Dir(_) => return Err(Errno::EBADF),
+        _ => return Err(Errno::ESPIPE),
+    }
+    if a32(p[3]) > 5 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+pub(crate) fn fd_allocate(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let f = file(st, a32(p[0])).map_err(|e| if e == Errno::EISDIR { Errno::EBADF } else { e })?;
+    let (offset, len) = (p[1], p[2]);
+    if (offset as i64) < 0 || (len as i64) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !f.write {
+        return Err(Errno::EBADF);
+    }
+    let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
+    if end > f.file.stat()?.size {
+        f.file.set_size(end)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn fd_close(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let fd = a32(p[0]);
+    if let FdEntry::Dir(d) = st.fds.get(fd)?
+        && d.preopen.is_some()
+    {
+        return Err(Errno::ENOTSUP);
+    }
+    st.fds.remove(fd)?;
+    Ok(())
+}
+
+pub(crate) fn fd_datasync(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    match st.fds.get(a32(p[0]))? {
+        FdEntry::File(f) => f.file.datasync(),
+        FdEntry::Dir(_) => Err(Errno::EBADF),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub(crate) fn fd_sync(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    match st.fds.get(a32(p[0]))? {
+        FdEntry::File(f) => f.file.sync(),
+        FdEntry::Dir(_) => Ok(()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub(crate) fn fd_fdstat_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let out = a32(p[1]);
+    let (ft, flags, base, inheriting) = match st.fds.get(a32(p[0]))? {
+        FdEntry::Stdin => (
+            FileType::CharacterDevice,
+            0,
+            RIGHT_FD_READ
+                | RIGHT_POLL_FD_READWRITE
+                | RIGHT_FD_FILESTAT_GET
+                | RIGHT_FD_FDSTAT_SET_FLAGS,
+            0,
+        ),
+        FdEntry::Stdout | FdEntry::Stderr => (
+            FileType::CharacterDevice,
+            0,
+            RIGHT_FD_WRITE
+                | RIGHT_POLL_FD_READWRITE
+                | RIGHT_FD_FILESTAT_GET
+                | RIGHT_FD_FDSTAT_SET_FLAGS,
+            0,
+        ),
+        FdEntry::File(f) => {
+            let mut rights = FILE_RIGHTS;
+            if !f.read {
+                rights &= !RIGHT_FD_READ;
+            }
+            if !f.write {
+                rights &= !(RIGHT_FD_WRITE | RIGHT_FD_ALLOCATE | RIGHT_FD_FILESTAT_SET_SIZE);
+            }
+            let mut flags = f.flags & !FDFLAG_APPEND;
+            if f.file.is_append() {
+                flags |= FDFLAG_APPEND;
+            }
+            (FileType::RegularFile, flags, rights, 0)
+        }
+        FdEntry::Dir(_) => (FileType::Directory, 0, DIR_RIGHTS, ALL_RIGHTS),
+    };
+    let mut b = [0u8; 24];
+    b[0] = ft as u8;
+    b[2..4].copy_from_slice(&flags.to_le_bytes());
+    b[8..16].copy_from_slice(&base.to_le_bytes());
+    b[16..24].copy_from_slice(&inheriting.to_le_bytes());
+    mem.write(out, &b)
+}
+
+pub(crate) fn fd_fdstat_set_flags(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let flags = a32(p[1]);
+    if flags > 0x1f {
+        return Err(Errno::EINVAL);
+    }
+    let flags = flags as u16;
+    match st.fds.get(a32(p[0]))? {
+        FdEntry::File(f) => {
+            f.file.set_append(flags & FDFLAG_APPEND != 0)?;
+            f.flags = flags;
+            Ok(())
+        }
+        FdEntry::Dir(_) => Err(Errno::EBADF),
+        _ if flags & !FDFLAG_NONBLOCK == 0 => Ok(()),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub(crate) fn fd_fdstat_set_rights(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    // keel does not enforce rights (as wazero): dropping them is accepted and has no effect.
+    st.fds.get(a32(p[0]))?;
+    Ok(())
+}
+
+fn write_filestat(mem: &Mem, out: u32, s: &Stat) -> R {
+    let mut b = [0u8; 64];
+    b[0..8].copy_from_slice(&s.dev.to_le_bytes());
+    b[8..16].copy_from_slice(&s.ino.to_le_bytes());
+    b[16] = s.filetype as u8;
+    b[24..32].copy_from_slice(&s.nlink.to_le_bytes());
+    b[32..40].copy_from_slice(&s.size.to_le_bytes());
+    b[40..48].copy_from_slice(&s.atim.to_le_bytes());
+    b[48..56].copy_from_slice(&s.mtim.to_le_bytes());
+    b[56..64].copy_from_slice(&s.ctim.to_le_bytes());
+    mem.write(out, &b)
+}
+
+fn fd_stat(st: &mut SysState, fd: u32) -> Result<Stat, Errno> {
+    Ok(match st.fds.get(fd)? {
+        FdEntry::File(f) => f.file.stat()?,
+        FdEntry::Dir(d) => {
+            let (mount, path) = (d.mount, d.path.clone());
+            st.mounts[mount].fs.stat(&path, true)?
+        }
+        _ => Stat {
+            dev: 0,
+            ino: 0,
+            filetype: FileType::CharacterDevice,
+            nlink: 1,
+            size: 0,
+            atim: 0,
+            mtim: 0,
+            ctim: 0,
+        },
+    })
+}
+
+pub(crate) fn fd_filestat_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let out = a32(p[1]);
+    mem.check(out, 64)?;
+    let s = fd_stat(st, a32(p[0]))?;
+    write_filestat(mem, out, &s)
+}
+
+pub(crate) fn fd_filestat_set_size(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let f = match st.fds.get(a32(p[0]))? {
+        FdEntry::File(f) => f,
+        FdEntry::Dir(_) => return Err(Errno::EISDIR),
+        _ => return Err(Errno::EINVAL),
+    };
+    if (p[1] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !f.write {
+        return Err(Errno::EINVAL);
+    }
+    f.file.set_size(p[1])
+}
+
+fn set_times(atim: u64, mtim: u64, flags: u32) -> Result<(SetTime, SetTime), Errno> {
+    if flags & !0xf != 0
+        || (flags & FST_ATIM != 0 && flags & FST_ATIM_NOW != 0)
+        || (flags & FST_MTIM != 0 && flags & FST_MTIM_NOW != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let pick = |set, now, v| {
+        if flags & now != 0 {
+            SetTime::Now
+        } else if flags & set != 0 {
+            SetTime::At(v)
+        } else {
+            SetTime::Omit
+        }
+    };
+    Ok((pick(FST_ATIM, FST_ATIM_NOW, atim), pick(FST_MTIM, FST_MTIM_NOW, mtim)))
+}
+
+pub(crate) fn fd_filestat_set_times(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (atim, mtim) = set_times(p[1], p[2], a32(p[3]))?;
+    match st.fds.get(a32(p[0]))? {
+        FdEntry::File(f) => f.file.set_times(atim, mtim),
+        FdEntry::Dir(d) => {
+            let (mount, path) = (d.mount, d.path.clone());
+            st.mounts[mount].fs.set_times(&path, atim, mtim, true)
+        }
+        _ => Err(Errno::EBADF),
+    }
+}
+
+/// Reads into the iovecs from `read`, stopping at a short read.
+fn read_iovecs(
+    mem: &Mem,
+    iovs: &[(u32, u32)],
+    mut read: impl FnMut(&mut [u8], u64) -> Result<usize, Errno>,
+) -> Result<u32, Errno> {
+    let mut total = 0u64;
+    for &(ptr, len) in iovs {
+        let mut buf = vec![0; len as usize];
+        let n = read(&mut buf, total)?;
+        mem.write(ptr, &buf[..n])?;
+        total += n as u64;
+        if n < len as usize {
+            break;
+        }
+    }
+    Ok(total as u32)
+}
+
+fn gather(mem: &Mem, iovs: &[(u32, u32)]) -> Result<Vec<u8>, Errno> {
+    let mut data = Vec::new();
+    for &(ptr, len) in iovs {
+        data.extend(mem.bytes(ptr, len)?);
+    }
+    Ok(data)
+}
+
+pub(crate) fn fd_read(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (fd, iovs, count, out) = (a32(p[0]), a32(p[1]), a32(p[2]), a32(p[3]));
+    let iovs = mem.iovecs(iovs, count)?;
+    mem.check(out, 4)?;
+    let n = match st.fds.get(fd)? {
+        FdEntry::Stdin => {
+            // Stdin may block: read into the first non-empty iovec only.
+            match iovs.iter().find(|(_, len)| *len > 0) {
+                Some(&(ptr, len)) => {
+                    let mut buf = vec![0; len as usize];
+                    let n = st.read_stdin(&mut buf).map_err(Errno::from)?;
+                    mem.write(ptr, &buf[..n])?;
+                    n as u32
+                }
+                None => 0,
+            }
+        }
+        FdEntry::File(f) => {
+            if !f.read {
+                return Err(Errno::EBADF);
+            }
+            read_iovecs(mem, &iovs, |buf, _| f.file.read(buf))?
+        }
+        FdEntry::Dir(_) => return Err(Errno::EISDIR),
+        _ => return Err(Errno::EBADF),
+    };
+    mem.put_u32(out, n)
+}
+
+pub(crate) fn fd_pread(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (fd, iovs, count, offset, out) = (a32(p[0]), a32(p[1]), a32(p[2]), p[3], a32(p[4]));
+    let iovs = mem.iovecs(iovs, count)?;
+    mem.check(out, 4)?;
+    let f = match st.fds.get(fd)? {
+        FdEntry::File(f) => f,
+        FdEntry::Dir(_) => return Err(Errno::EISDIR),
+        _ => return Err(Errno::ESPIPE),
+    };
+    if (offset as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !f.read {
+        return Err(Errno::EBADF);
+    }
+    let n = read_iovecs(mem, &iovs, |buf, done| f.file.pread(buf, offset + done))?;
+    mem.put_u32(out, n)
+}
+
+pub(crate) fn fd_write(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (fd, iovs, count, out) = (a32(p[0]), a32(p[1]), a32(p[2]), a32(p[3]));
+    let iovs = mem.iovecs(iovs, count)?;
+    mem.check(out, 4)?;
+    let data = gather(mem, &iovs)?;
+    let n = match st.fds.get(fd)? {
+        FdEntry::Stdout => st.write_out(false, &data).map_err(Errno::from)?,
+        FdEntry::Stderr => st.write_out(true, &data).map_err(Errno::from)?,
+        FdEntry::File(f) => {
+            if !f.write {
+                return Err(Errno::EBADF);
+            }
+            let mut done = 0;
+            while done < data.len() {
+                let n = f.file.write(&data[done..])?;
+                if n == 0 {
+                    break;
+                }
+                done += n;
+            }
+            done
+        }
+        FdEntry::Dir(_) => return Err(Errno::EISDIR),
+        FdEntry::Stdin => return Err(Errno::EBADF),
+    };
+    mem.put_u32(out, n as u32)
+}
+
+pub(crate) fn fd_pwrite(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (fd, iovs, count, offset, out) = (a32(p[0]), a32(p[1]), a32(p[2]), p[3], a32(p[4]));
+    let iovs = mem.iovecs(iovs, count)?;
+    mem.check(out, 4)?;
+    let data = gather(mem, &iovs)?;
+    let f = match st.fds.get(fd)? {
+        FdEntry::File(f) => f,
+        FdEntry::Dir(_) => return Err(Errno::EISDIR),
+        _ => return Err(Errno::ESPIPE),
+    };
+    if (offset as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !f.write {
+        return Err(Errno::EBADF);
+    }
+    let n = f.file.pwrite(&data, offset)?;
+    mem.put_u32(out, n as u32)
+}
+
+pub(crate) fn fd_prestat_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let out = a32(p[1]);
+    let name = match st.fds.get(a32(p[0]))? {
+        FdEntry::Dir(OpenDir { preopen: Some(name), .. }) => name.clone(),
+        _ => return Err(Errno::EBADF),
+    };
+    let mut b = [0u8; 8];
+    b[4..8].copy_from_slice(&(name.len() as u32).to_le_bytes());
+    mem.write(out, &b)
+}
+
+pub(crate) fn fd_prestat_dir_name(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (ptr, len) = (a32(p[1]), a32(p[2]));
+    let name = match st.fds.get(a32(p[0]))? {
+        FdEntry::Dir(OpenDir { preopen: Some(name), .. }) => name.clone(),
+        _ => return Err(Errno::EBADF),
+    };
+    if (len as usize) < name.len() {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    mem.write(ptr, name.as_bytes())
+}
+
+pub(crate) fn fd_readdir(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (fd, buf, buf_len, cookie, out) = (a32(p[0]), a32(p[1]), a32(p[2]), p[3], a32(p[4]));
+    mem.check(buf, buf_len as u64)?;
+    mem.check(out, 4)?;
+    let d = match st.fds.get(fd)? {
+        FdEntry::Dir(d) => d.clone(),
+        _ => return Err(Errno::ENOTDIR),
+    };
+    if (cookie as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let listing = match (&d.listing, cookie) {
+        (Some(l), c) if c != 0 => l.clone(),
+        _ => {
+            let fs = st.mounts[d.mount].fs.clone();
+            let me = fs.stat(&d.path, true)?;
+            let parent = if d.path.is_empty() {
+                me
+            } else {
+                fs.stat(&join(&d.path, "..")?, true).unwrap_or(me)
+            };
+            let mut l = vec![
+                DirEntry { name: ".".into(), ino: me.ino, filetype: FileType::Directory },
+                DirEntry { name: "..".into(), ino: parent.ino, filetype: FileType::Directory },
+            ];
+            l.extend(fs.read_dir(&d.path)?);
+            if let FdEntry::Dir(open) = st.fds.get(fd)? {
+                open.listing = Some(l.clone());
+            }
+            l
+        }
+    };
+    let mut bytes = Vec::new();
+    for (i, e) in listing.iter().enumerate().skip(cookie.min(usize::MAX as u64) as usize) {
+        if bytes.len() >= buf_len as usize {
+            break;
+        }
+        let mut head = [0u8; 24];
+        head[0..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+        head[8..16].copy_from_slice(&e.ino.to_le_bytes());
+        head[16..20].copy_from_slice(&(e.name.len() as u32).to_le_bytes());
+        head[20] = e.filetype as u8;
+        bytes.extend_from_slice(&head);
+        bytes.extend_from_slice(e.name.as_bytes());
+    }
+    bytes.truncate(buf_len as usize);
+    mem.write(buf, &bytes)?;
+    mem.put_u32(out, bytes.len() as u32)
+}
+
+pub(crate) fn fd_renumber(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (from, to) = (a32(p[0]), a32(p[1]));
+    for fd in [from, to] {
+        if let FdEntry::Dir(OpenDir { preopen: Some(_), .. }) = st.fds.get(fd)? {
+            return Err(Errno::ENOTSUP);
+        }
+    }
+    st.fds.renumber(from, to)
+}
+
+fn seek(st: &mut SysState, fd: u32, pos: SeekFrom) -> Result<u64, Errno> {
+    match st.fds.get(fd)? {
+        FdEntry::File(f) => f.file.seek(pos),
+        FdEntry::Dir(_) => Err(Errno::EBADF),
+        _ => Err(Errno::ESPIPE),
+    }
+}
+
+pub(crate) fn fd_seek(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (fd, offset, whence, out) = (a32(p[0]), p[1] as i64, a32(p[2]), a32(p[3]));
+    mem.check(out, 8)?;
+    let pos = match whence {
+        0 if offset < 0 => return Err(Errno::EINVAL),
+        0 => SeekFrom::Start(offset as u64),
+        1 => SeekFrom::Current(offset),
+        2 => SeekFrom::End(offset),
+        _ => return Err(Errno::EINVAL),
+    };
+    let n = seek(st, fd, pos)?;
+    mem.put_u64(out, n)
+}
+
+pub(crate) fn fd_tell(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let out = a32(p[1]);
+    mem.check(out, 8)?;
+    let n = seek(st, a32(p[0]), SeekFrom::Current(0))?;
+    mem.put_u64(out, n)
+}
+
+pub(crate) fn path_create_directory(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (mount, path) = path_at(mem, st, a32(p[0]), a32(p[1]), a32(p[2]))?;
+    st.mounts[mount].fs.mkdir(&path)
+}
+
+pub(crate) fn path_filestat_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let follow = a32(p[1]) & LOOKUP_SYMLINK_FOLLOW != 0;
+    let out = a32(p[4]);
+    let (mount, path) = path_at(mem, st, a32(p[0]), a32(p[2]), a32(p[3]))?;
+    mem.check(out, 64)?;
+    let s = st.mounts[mount].fs.stat(&path, follow)?;
+    write_filestat(mem, out, &s)
+}
+
+pub(crate) fn path_filestat_set_times(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let follow = a32(p[1]) & LOOKUP_SYMLINK_FOLLOW != 0;
+    let (atim, mtim) = set_times(p[4], p[5], a32(p[6]))?;
+    let (mount, path) = path_at(mem, st, a32(p[0]), a32(p[2]), a32(p[3]))?;
+    st.mounts[mount].fs.set_times(&path, atim, mtim, follow)
+}
+
+pub(crate) fn path_link(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (m1, from) = path_at(mem, st, a32(p[0]), a32(p[2]), a32(p[3]))?;
+    let (m2, to) = path_at(mem, st, a32(p[4]), a32(p[5]), a32(p[6]))?;
+    if m1 != m2 {
+        return Err(Errno::EXDEV);
+    }
+    st.mounts[m1].fs.link(&from, &to)
+}
+
+pub(crate) fn path_open(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (fd, dirflags, ptr, len, oflags) = (a32(p[0]), a32(p[1]), a32(p[2]), a32(p[3]), a32(p[4]));
+    let (rights, fdflags, out) = (p[5], a32(p[7]) as u16, a32(p[8]));
+    let (mount, path) = path_at(mem, st, fd, ptr, len)?;
+    mem.check(out, 4)?;
+    if oflags & !0xf != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let follow = dirflags & LOOKUP_SYMLINK_FOLLOW != 0;
+    let fs = st.mounts[mount].fs.clone();
+    let write = rights & (RIGHT_FD_WRITE | RIGHT_FD_ALLOCATE | RIGHT_FD_FILESTAT_SET_SIZE) != 0
+        || fdflags & FDFLAG_APPEND != 0;
+    let read = rights & (RIGHT_FD_READ | RIGHT_FD_READDIR) != 0 || !write;
+    let as_dir = |st: &mut SysState| {
+        let d = OpenDir { mount, path: path.clone(), preopen: None, listing: None };
+        st.fds.insert(FdEntry::Dir(d))
+    };
+    let new_fd = if oflags & O_DIRECTORY != 0 {
+        if oflags & (O_CREAT | O_TRUNC) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        match fs.stat(&path, follow)?.filetype {
+            FileType::Directory => as_dir(st)?,
+            FileType::SymbolicLink => return Err(Errno::ELOOP),
+            _ => return Err(Errno::ENOTDIR),
+        }
+    } else {
+        match fs.stat(&path, follow) {
+            Ok(s) if s.filetype == FileType::Directory => {
+                if oflags & O_CREAT != 0 && oflags & O_EXCL != 0 {
+                    return Err(Errno::EEXIST);
+                }
+                if write || oflags & O_TRUNC != 0 {
+                    return Err(Errno::EISDIR);
+                }
+                as_dir(st)?
+            }
+            _ => {
+                let options = OpenOptions {
+                    read,
+                    write,
+                    create: oflags & O_CREAT != 0,
+                    exclusive: oflags & O_EXCL != 0,
+                    truncate: oflags & O_TRUNC != 0,
+                    append: fdflags & FDFLAG_APPEND != 0,
+                    follow,
+                };
+                let file = fs.open(&path, &options)?;
+                let f = OpenFile { mount, path, file, read, write, flags: fdflags };
+                st.fds.insert(FdEntry::File(f))?
+            }
+        }
+    };
+    mem.put_u32(out, new_fd)
+}
+
+pub(crate) fn path_readlink(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (buf, buf_len, out) = (a32(p[3]), a32(p[4]), a32(p[5]));
+    let (mount, path) = path_at(mem, st, a32(p[0]), a32(p[1]), a32(p[2]))?;
+    mem.check(buf, buf_len as u64)?;
+    mem.check(out, 4)?;
+    let target = st.mounts[mount].fs.readlink(&path)?;
+    let n = target.len().min(buf_len as usize);
+    mem.write(buf, &target.as_bytes()[..n])?;
+    mem.put_u32(out, n as u32)
+}
+
+pub(crate) fn path_remove_directory(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (mount, path) = path_at(mem, st, a32(p[0]), a32(p[1]), a32(p[2]))?;
+    st.mounts[mount].fs.rmdir(&path)
+}
+
+pub(crate) fn path_rename(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (m1, from) = path_at(mem, st, a32(p[0]), a32(p[1]), a32(p[2]))?;
+    let (m2, to) = path_at(mem, st, a32(p[3]), a32(p[4]), a32(p[5]))?;
+    if m1 != m2 {
+        return Err(Errno::EXDEV);
+    }
+    st.mounts[m1].fs.rename(&from, &to)
+}
+
+pub(crate) fn path_symlink(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let target = mem.string(a32(p[0]), a32(p[1]))?;
+    let (mount, link) = path_at(mem, st, a32(p[2]), a32(p[3]), a32(p[4]))?;
+    if target.starts_with('/') {
+        // An absolute target would name a host path: refused, as cap-std does.
+        return Err(Errno::ENOTCAPABLE);
+    }
+    st.mounts[mount].fs.symlink(&target, &link)
+}
+
+pub(crate) fn path_unlink_file(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (mount, path) = path_at(mem, st, a32(p[0]), a32(p[1]), a32(p[2]))?;
+    st.mounts[mount].fs.unlink(&path)
+}
+
+pub(crate) fn proc_raise(_: &Mem, _: &mut SysState, _: &[u64]) -> R {
+    Err(Errno::ENOSYS)
+}
+
+pub(crate) fn random_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (ptr, len) = (a32(p[0]), a32(p[1]));
+    mem.check(ptr, len as u64)?;
+    let mut buf = vec![0; len as usize];
+    st.random(&mut buf).map_err(|_| Errno::EIO)?;
+    mem.write(ptr, &buf)
+}
+
+pub(crate) fn sched_yield(_: &Mem, _: &mut SysState, _: &[u64]) -> R {
+    std::thread::yield_now();
+    Ok(())
+}
+
+/// No preopened sockets yet: every descriptor that is open is not a socket.
+fn not_a_socket(st: &mut SysState, fd: u32) -> R {
+    st.fds.get(fd)?;
+    Err(Errno::ENOTSOCK)
+}
+
+pub(crate) fn sock_accept(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    not_a_socket(st, a32(p[0]))
+}
+
+pub(crate) fn sock_recv(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    not_a_socket(st, a32(p[0]))
+}
+
+pub(crate) fn sock_send(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    not_a_socket(st, a32(p[0]))
+}
+
+pub(crate) fn sock_shutdown(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    not_a_socket(st, a32(p[0]))
+}
