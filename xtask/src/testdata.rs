@@ -86,6 +86,13 @@ fn guests() -> Vec<Guest> {
         c_freestanding("bench/guests/interp.wasm", "bench/guests/interp.c"),
         c_freestanding("bench/guests/sha256.wasm", "bench/guests/sha256.c"),
         wasi("cat"),
+        wasi("ls"),
+        wasi("fsops"),
+        wasi("sandbox"),
+        wasi("env"),
+        wasi("clock"),
+        wasi("stdin"),
+        wasi("exit"),
     ]
 }
 

@@ -203,18 +203,25 @@ impl MemFs {
     pub fn add_file(&self, path: &str, contents: impl Into<Vec<u8>>) -> Result<()> {
         let parts = components(path)?;
         let Some((name, dirs)) = parts.split_last() else { return Err(Errno::EINVAL) };
+        let prefix = dirs.join("/");
+        self.mkdir_all(&prefix)?;
+        let path = crate::fs::join(&prefix, name)?;
+        let o = OpenOptions { write: true, create: true, truncate: true, ..Default::default() };
+        let mut f = self.open(&path, &o)?;
+        f.write(&contents.into())?;
+        Ok(())
+    }
+
+    /// Creates the directory `path` and any missing parents.
+    pub fn mkdir_all(&self, path: &str) -> Result<()> {
         let mut prefix = String::new();
-        for d in dirs {
+        for d in components(path)? {
             prefix = crate::fs::join(&prefix, d)?;
             match self.mkdir(&prefix) {
                 Ok(()) | Err(Errno::EEXIST) => {}
                 Err(e) => return Err(e),
             }
         }
-        let path = crate::fs::join(&prefix, name)?;
-        let o = OpenOptions { write: true, create: true, truncate: true, ..Default::default() };
-        let mut f = self.open(&path, &o)?;
-        f.write(&contents.into())?;
         Ok(())
     }
 
