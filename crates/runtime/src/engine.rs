@@ -30,3 +30,10 @@ pub trait CompiledCode: Send + Sync + 'static {
     /// The code as `Any`, so an engine can recognise its own code when a call crosses instances.
     fn as_any(&self) -> &dyn Any;
 }
+
+/// How many threads an engine should compile a module's functions on: the host's parallelism,
+/// asked once per process (the query reads cgroup files on Linux, too slow for every compile).
+pub fn compile_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}

@@ -256,3 +256,21 @@ fn funcrefs_round_trip_through_tables() {
     assert_eq!(tab.size(), 6);
     let _ = GlobalType { content: ValType::I32, mutable: false };
 }
+
+#[test]
+fn reused_memory_reservations_read_as_zero() {
+    let rt = runtime();
+    let bin = wasm(r#"(module (memory (export "m") 2))"#);
+    for round in 0..8u8 {
+        let m = rt.instantiate_bytes(&bin, anon()).unwrap();
+        let mem = m.memory("m").unwrap();
+        let mut buf = vec![0xAAu8; 2 * 65536];
+        mem.read(0, &mut buf).unwrap();
+        assert!(buf.iter().all(|&b| b == 0), "round {round}: a fresh memory must be zero");
+        assert!(mem.write(65536 * 2, &[1]).is_err(), "round {round}: past the size");
+        mem.write(0, &[round + 1; 4096]).unwrap();
+        mem.write(65536 + 100, &[round + 1; 10]).unwrap();
+        assert_eq!(mem.grow(1), Some(2));
+        mem.write(65536 * 2, &[7; 8]).unwrap();
+    }
+}

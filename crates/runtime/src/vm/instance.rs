@@ -412,7 +412,9 @@ impl Instance {
         sys: Option<keel_sys::SysContext>,
     ) -> Result<Arc<Instance>, Error> {
         check_imports(store, module, &imports)?;
-        let sig_ids: Box<[SigId]> = module.types.iter().map(|t| store.intern(t).0).collect();
+        let sigs: Vec<(SigId, Arc<keel_decode::FuncType>)> =
+            module.types.iter().map(|t| store.intern(t)).collect();
+        let sig_ids: Box<[SigId]> = sigs.iter().map(|(id, _)| *id).collect();
 
         let mut imported_funcs = Vec::new();
         let mut memories = Vec::new();
@@ -451,8 +453,7 @@ impl Instance {
             let functions: Box<[FuncData]> = (0..module.num_defined_functions())
                 .map(|def| {
                     let index = module.num_imported_functions + def;
-                    let type_index = module.functions[index as usize];
-                    let (sig, ty) = store.intern(&module.types[type_index as usize]);
+                    let (sig, ty) = sigs[module.functions[index as usize] as usize].clone();
                     FuncData {
                         sig,
                         ty,

@@ -7,47 +7,75 @@
 //! Engines take the callee's set when a call crosses into an instance of another group (a
 //! function reference handed over by the host), which costs one owner check when already held.
 
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 thread_local! {
     static THREAD_TOKEN: u8 = const { 0 };
 }
 
+/// A non-zero number unique to the running thread while it lives.
 fn this_thread() -> usize {
     THREAD_TOKEN.with(|t| t as *const u8 as usize)
 }
 
-#[derive(Default)]
-struct State {
-    owner: usize,
-    depth: usize,
-}
-
-/// A reentrant lock owned by one thread at a time.
+/// A reentrant lock owned by one thread at a time. Taking it when free or already owned is one
+/// atomic operation; only contended acquisition touches the mutex and condition variable.
 #[derive(Default)]
 pub struct ExecLock {
-    state: Mutex<State>,
+    /// `this_thread()` of the owner, 0 when free.
+    owner: AtomicUsize,
+    /// How many times the owner holds it; only the owner reads or writes it.
+    depth: UnsafeCell<usize>,
+    /// Threads blocked in `acquire`.
+    waiters: AtomicUsize,
+    mutex: Mutex<()>,
     released: Condvar,
 }
+
+// SAFETY: `depth` is only accessed by the thread whose token is in `owner`, which no other thread
+// can hold at the same time (it is set by compare-exchange from 0 and reset to 0 by its owner).
+unsafe impl Sync for ExecLock {}
+// SAFETY: all fields are Send; `depth` is plain data.
+unsafe impl Send for ExecLock {}
 
 impl ExecLock {
     fn acquire(&self) {
         let me = this_thread();
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        while state.depth > 0 && state.owner != me {
-            state = self.released.wait(state).unwrap_or_else(|e| e.into_inner());
+        if self.owner.load(Ordering::Relaxed) == me {
+            // SAFETY: this thread owns the lock (see the `Sync` impl).
+            unsafe { *self.depth.get() += 1 };
+            return;
         }
-        state.owner = me;
-        state.depth += 1;
+        if self.owner.compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+            // The release side stores `owner = 0` then reads `waiters`, and this side increments
+            // `waiters` then retries under the mutex, all SeqCst: either the releaser sees this
+            // waiter and notifies (under the mutex, so not before this thread waits), or this
+            // thread's compare-exchange sees the lock free.
+            self.waiters.fetch_add(1, Ordering::SeqCst);
+            let mut guard = self.mutex.lock().unwrap_or_else(|e| e.into_inner());
+            while self.owner.compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+                guard = self.released.wait(guard).unwrap_or_else(|e| e.into_inner());
+            }
+            drop(guard);
+            self.waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+        // SAFETY: this thread now owns the lock.
+        unsafe { *self.depth.get() = 1 };
     }
 
     fn release(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.depth -= 1;
-        if state.depth == 0 {
-            state.owner = 0;
-            drop(state);
-            self.released.notify_one();
+        debug_assert_eq!(self.owner.load(Ordering::Relaxed), this_thread());
+        // SAFETY: only the owner releases (guards are not Send), so this thread owns the lock.
+        let depth = unsafe { &mut *self.depth.get() };
+        *depth -= 1;
+        if *depth == 0 {
+            self.owner.store(0, Ordering::SeqCst);
+            if self.waiters.load(Ordering::SeqCst) > 0 {
+                let _guard = self.mutex.lock().unwrap_or_else(|e| e.into_inner());
+                self.released.notify_one();
+            }
         }
     }
 }
@@ -96,7 +124,7 @@ impl LockSet {
         for l in self.0.iter() {
             l.acquire();
         }
-        LockGuard(self)
+        LockGuard(self, std::marker::PhantomData)
     }
 }
 
@@ -106,9 +134,9 @@ impl Default for LockSet {
     }
 }
 
-/// Holds a [`LockSet`] until dropped.
+/// Holds a [`LockSet`] until dropped, on the thread that took it (it is not `Send`).
 #[derive(Debug)]
-pub struct LockGuard<'a>(&'a LockSet);
+pub struct LockGuard<'a>(&'a LockSet, std::marker::PhantomData<*const ()>);
 
 impl Drop for LockGuard<'_> {
     fn drop(&mut self) {

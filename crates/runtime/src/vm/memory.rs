@@ -17,9 +17,13 @@ pub const MAX_PAGES: u64 = 65536;
 pub struct MemoryData {
     base: NonNull<u8>,
     len: AtomicUsize,
+    /// Bytes from `base` that are readable and writable: at least `len`, more when the
+    /// reservation came from the pool with pages already made accessible (zeroed, and beyond
+    /// `len`, so every bounds check still refuses them).
+    accessible: AtomicUsize,
     max_pages: u64,
     ty: MemoryType,
-    _reservation: Option<region::Allocation>,
+    reservation: Option<region::Allocation>,
 }
 
 // SAFETY: the bytes behind `base` are only read and written by the thread that holds the exec lock
@@ -44,13 +48,29 @@ impl MemoryData {
         let (base, reservation) = if reserve == 0 {
             (NonNull::dangling(), None)
         } else {
-            let alloc = region::alloc(reserve, region::Protection::NONE)
-                .map_err(|e| format!("cannot reserve {reserve} bytes of memory: {e}"))?;
+            let (alloc, accessible) = match pool::take(reserve) {
+                Some(pooled) => pooled,
+                None => (
+                    region::alloc(reserve, region::Protection::NONE)
+                        .map_err(|e| format!("cannot reserve {reserve} bytes of memory: {e}"))?,
+                    0,
+                ),
+            };
             let base = NonNull::new(alloc.as_ptr::<u8>() as *mut u8).ok_or("null reservation")?;
-            (base, Some(alloc))
+            (base, Some((alloc, accessible)))
         };
-        let memory =
-            MemoryData { base, len: AtomicUsize::new(0), max_pages, ty, _reservation: reservation };
+        let (reservation, accessible) = match reservation {
+            Some((alloc, accessible)) => (Some(alloc), accessible),
+            None => (None, 0),
+        };
+        let memory = MemoryData {
+            base,
+            len: AtomicUsize::new(0),
+            accessible: AtomicUsize::new(accessible),
+            max_pages,
+            ty,
+            reservation,
+        };
         if memory.grow(ty.limits.min).is_none() {
             return Err(format!("cannot commit {} pages of memory", ty.limits.min));
         }
@@ -105,16 +125,23 @@ impl MemoryData {
             return None;
         }
         if delta > 0 {
-            let start = old as usize * PAGE_SIZE;
-            let bytes = delta as usize * PAGE_SIZE;
-            // SAFETY: [start, start + bytes) lies inside the reservation, since new <= max_pages
-            // and the reservation spans max_pages pages; pages fresh from the reservation are
-            // zero-filled by the OS when first committed.
-            unsafe {
-                region::protect(self.base().add(start), bytes, region::Protection::READ_WRITE)
+            let end = new as usize * PAGE_SIZE;
+            let accessible = self.accessible.load(Ordering::Relaxed);
+            if end > accessible {
+                // SAFETY: [accessible, end) lies inside the reservation, since new <= max_pages
+                // and the reservation spans max_pages pages; pages never made accessible before
+                // read as zero when first touched.
+                unsafe {
+                    region::protect(
+                        self.base().add(accessible),
+                        end - accessible,
+                        region::Protection::READ_WRITE,
+                    )
                     .ok()?;
+                }
+                self.accessible.store(end, Ordering::Relaxed);
             }
-            self.len.store(new as usize * PAGE_SIZE, Ordering::Relaxed);
+            self.len.store(end, Ordering::Relaxed);
         }
         Some(old)
     }
@@ -193,5 +220,91 @@ impl std::fmt::Debug for MemoryData {
             .field("pages", &self.pages())
             .field("max", &self.max_pages)
             .finish()
+    }
+}
+
+impl Drop for MemoryData {
+    fn drop(&mut self) {
+        if let Some(alloc) = self.reservation.take() {
+            pool::give(alloc, self.accessible.load(Ordering::Relaxed));
+        }
+    }
+}
+
+/// Reservations of freed memories, kept for the next instance: unmapping a 4 GiB reservation
+/// walks its page tables and costs far more than instantiating a small module, and the
+/// one-instance-per-request pattern frees and reserves memories at a high rate.
+mod pool {
+    use std::sync::Mutex;
+
+    /// Most reservations kept (virtual address space only: 32 x 4 GiB of 128 TiB).
+    const CAPACITY: usize = 32;
+
+    struct Reservation(region::Allocation, usize);
+
+    // SAFETY: a pooled reservation is owned by the pool alone (no other pointer to it is in use)
+    // until `take` hands it to exactly one new memory.
+    unsafe impl Send for Reservation {}
+
+    static POOL: Mutex<Vec<Reservation>> = Mutex::new(Vec::new());
+
+    /// A pooled reservation of exactly `size` bytes and how many bytes from its start are
+    /// accessible; every byte reads as zero.
+    pub(super) fn take(size: usize) -> Option<(region::Allocation, usize)> {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let at = pool.iter().position(|r| r.0.len() == size)?;
+        let r = pool.swap_remove(at);
+        Some((r.0, r.1))
+    }
+
+    /// Returns a reservation whose first `accessible` bytes were readable and writable. Their
+    /// contents are dropped first (they read as zero afterwards). Unmapped instead when the pool
+    /// is full.
+    pub(super) fn give(alloc: region::Allocation, accessible: usize) {
+        let Some(accessible) = reset(&alloc, accessible) else { return };
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < CAPACITY {
+            pool.push(Reservation(alloc, accessible));
+        }
+    }
+
+    /// Linux: `MADV_DONTNEED` frees the pages and makes them read as zero, keeping their
+    /// protection, in one call that does not split the mapping.
+    #[cfg(target_os = "linux")]
+    fn reset(alloc: &region::Allocation, accessible: usize) -> Option<usize> {
+        if accessible > 0 {
+            // SAFETY: the range is the start of a reservation that no memory uses any more (its
+            // `MemoryData` is being dropped), so no reference into it exists.
+            let rc = unsafe {
+                libc::madvise(
+                    alloc.as_ptr::<u8>() as *mut libc::c_void,
+                    accessible,
+                    libc::MADV_DONTNEED,
+                )
+            };
+            if rc != 0 {
+                return None;
+            }
+        }
+        Some(accessible)
+    }
+
+    /// Other Unix: map fresh inaccessible zero pages over the used range (`MAP_FIXED`); the new
+    /// mapping belongs to the enclosing reservation and is unmapped with it, so its own handle
+    /// is forgotten.
+    #[cfg(all(unix, not(target_os = "linux")))]
+    fn reset(alloc: &region::Allocation, accessible: usize) -> Option<usize> {
+        if accessible > 0 {
+            let sub = region::alloc_at(alloc.as_ptr::<u8>(), accessible, region::Protection::NONE)
+                .ok()?;
+            std::mem::forget(sub);
+        }
+        Some(0)
+    }
+
+    /// Elsewhere reservations are not reused.
+    #[cfg(not(unix))]
+    fn reset(_: &region::Allocation, _: usize) -> Option<usize> {
+        None
     }
 }
