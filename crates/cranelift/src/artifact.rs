@@ -177,7 +177,7 @@ pub(crate) fn compile(module: &Module, isa: &dyn TargetIsa) -> Result<Artifact, 
     }
     let env = ModuleEnv { module, call_conv: isa.default_call_conv() };
     let n = module.bodies.len();
-    let workers = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).min(n).max(1);
+    let workers = keel_runtime::engine::compile_threads().min(n).max(1);
     let compile_one = |def: usize, fctx: &mut FunctionBuilderContext, ctx: &mut Context| {
         let mut func = ir::Function::with_name_signature(
             UserFuncName::user(0, def as u32),
