@@ -1,0 +1,162 @@
+//! The `keel` binary end to end: output, exit codes, flags, mounts, traps.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn keel(args: &[&str]) -> Output {
+    keel_with_stdin(args, b"")
+}
+
+fn keel_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn guest(name: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();
+    root.join("imports/wasi_snapshot_preview1/testdata")
+        .join(format!("{name}.wasm"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("keel-cli-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn version() {
+    let o = keel(&["version"]);
+    assert!(o.status.success());
+    assert_eq!(text(&o.stdout), format!("keel {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn run_cat_with_mounts() {
+    let dir = scratch("cat");
+    std::fs::write(dir.join("hello.txt"), "hello from the host\n").unwrap();
+    let mount = format!("--mount={}:/", dir.display());
+    for engine in [&[][..], &["--interpreter"][..]] {
+        let mut args = vec!["run"];
+        args.extend_from_slice(engine);
+        let cat = guest("cat");
+        args.extend([mount.as_str(), &cat, "/hello.txt"]);
+        let o = keel(&args);
+        assert_eq!(text(&o.stdout), "hello from the host\n", "{}", text(&o.stderr));
+        assert_eq!(o.status.code(), Some(0));
+    }
+    // A guest path of its own, read-only.
+    let mount = format!("--mount={}:/data:ro", dir.display());
+    let o = keel(&["run", &mount, &guest("cat"), "/data/hello.txt"]);
+    assert_eq!(text(&o.stdout), "hello from the host\n");
+    // Without a mount, nothing.
+    let o = keel(&["run", &guest("cat"), "/hello.txt"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).starts_with("cat: /hello.txt: "), "{}", text(&o.stderr));
+}
+
+#[test]
+fn stdin_reaches_the_guest() {
+    let o = keel_with_stdin(&["run", &guest("cat")], b"through stdin\n");
+    assert_eq!(text(&o.stdout), "through stdin\n");
+}
+
+#[test]
+fn args_env_and_double_dash() {
+    let o = keel(&["run", "--env=A=1", "--env", "B=x=y", &guest("env"), "--", "-x", "--", "z"]);
+    assert_eq!(
+        text(&o.stdout),
+        "arg 0=env.wasm\narg 1=-x\narg 2=--\narg 3=z\nenv A=1\nenv B=x=y\n",
+        "{}",
+        text(&o.stderr)
+    );
+    let o = keel(&["run", &guest("env"), "-flag-for-guest"]);
+    assert_eq!(text(&o.stdout), "arg 0=env.wasm\narg 1=-flag-for-guest\n");
+    let o = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(["run", "--env-inherit", &guest("env")])
+        .env("KEEL_TEST_INHERITED", "yes")
+        .output()
+        .unwrap();
+    assert!(text(&o.stdout).contains("env KEEL_TEST_INHERITED=yes\n"));
+}
+
+#[test]
+fn exit_codes() {
+    for code in [0, 1, 42, 255] {
+        let o = keel(&["run", &guest("exit"), "exit", &code.to_string()]);
+        assert_eq!(o.status.code(), Some(code), "{}", text(&o.stderr));
+        assert_eq!(text(&o.stdout), format!("exiting with {code}\n"));
+    }
+}
+
+#[test]
+fn a_trap_prints_the_error_and_stack_trace_and_exits_1() {
+    let o = keel(&["run", &guest("exit"), "trap"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(text(&o.stdout), "before trap\n");
+    let err = text(&o.stderr);
+    assert!(err.contains("wasm trap: unreachable"), "{err}");
+    assert!(err.contains("wasm stack trace:") && err.contains("crash_here"), "{err}");
+}
+
+#[test]
+fn unsupported_flags_and_imports_are_clear_errors() {
+    for flag in ["--hostlogging=all", "--cachedir=/tmp/x", "--timeout=1s", "--listen=:8080"] {
+        let o = keel(&["run", flag, &guest("cat")]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("is not supported yet"), "{flag}: {}", text(&o.stderr));
+    }
+    let dir = scratch("imports");
+    let wasm = dir.join("needs_env.wasm");
+    std::fs::write(&wasm, wat::parse_str(r#"(module (import "env" "f" (func)))"#).unwrap())
+        .unwrap();
+    let o = keel(&["run", wasm.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("\"env\".\"f\""), "{err}");
+    let o = keel(&["run", "--bogus", &guest("cat")]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = keel(&["run"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = keel(&["run", "/no/such/file.wasm"]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn reactor_initialize_is_called() {
+    let dir = scratch("reactor");
+    let wasm = dir.join("reactor.wasm");
+    let src = r#"(module
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (func (export "_initialize") (call $exit (i32.const 9))))"#;
+    std::fs::write(&wasm, wat::parse_str(src).unwrap()).unwrap();
+    let o = keel(&["run", wasm.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(9));
+}
+
+#[test]
+fn compile_validates() {
+    assert!(keel(&["compile", &guest("cat")]).status.success());
+    let dir = scratch("compile");
+    let bad = dir.join("bad.wasm");
+    std::fs::write(&bad, b"\0asm\x01\0\0\0\x01").unwrap();
+    let o = keel(&["compile", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("error compiling"), "{}", text(&o.stderr));
+}

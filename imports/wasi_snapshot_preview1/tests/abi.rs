@@ -1,0 +1,259 @@
+//! The ABI at the edge: errnos on error paths, guest pointers out of range, the legacy module
+//! name, overriding functions, and proc_exit closing the instance. Modules written in WAT call
+//! WASI functions directly.
+
+use keel::{Caller, EngineKind, Module, ModuleConfig, Runtime, RuntimeConfig};
+use keel_sys::{Errno, MemFs};
+
+const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
+
+/// A module importing the WASI functions the tests call, each re-exported as `call_NAME`, with
+/// one page of memory.
+fn module(import: &str) -> String {
+    let funcs: &[(&str, &str)] = &[
+        ("args_sizes_get", "(param i32 i32)"),
+        ("environ_get", "(param i32 i32)"),
+        ("clock_time_get", "(param i32 i64 i32)"),
+        ("fd_close", "(param i32)"),
+        ("fd_write", "(param i32 i32 i32 i32)"),
+        ("fd_read", "(param i32 i32 i32 i32)"),
+        ("fd_seek", "(param i32 i64 i32 i32)"),
+        ("fd_prestat_get", "(param i32 i32)"),
+        ("fd_prestat_dir_name", "(param i32 i32 i32)"),
+        ("fd_readdir", "(param i32 i32 i32 i64 i32)"),
+        ("fd_renumber", "(param i32 i32)"),
+        ("fd_filestat_set_times", "(param i32 i64 i64 i32)"),
+        ("path_open", "(param i32 i32 i32 i32 i32 i64 i64 i32 i32)"),
+        ("poll_oneoff", "(param i32 i32 i32 i32)"),
+        ("random_get", "(param i32 i32)"),
+        ("sock_accept", "(param i32 i32 i32)"),
+        ("proc_raise", "(param i32)"),
+    ];
+    let mut wat = String::from("(module\n");
+    for (name, params) in funcs {
+        wat +=
+            &format!("  (import \"{import}\" \"{name}\" (func ${name} {params} (result i32)))\n");
+    }
+    wat += &format!("  (import \"{import}\" \"proc_exit\" (func $proc_exit (param i32)))\n");
+    wat += "  (memory (export \"memory\") 1)\n";
+    for (name, params) in funcs {
+        let n = params.matches("i32").count() + params.matches("i64").count();
+        let gets: String = (0..n).map(|i| format!("(local.get {i}) ")).collect();
+        wat += &format!(
+            "  (func (export \"call_{name}\") {params} (result i32) (call ${name} {gets}))\n"
+        );
+    }
+    wat += "  (func (export \"call_proc_exit\") (param i32) (call $proc_exit (local.get 0)))\n";
+    wat += "  (func (export \"nothing\"))\n)";
+    wat
+}
+
+fn setup(engine: EngineKind, config: ModuleConfig) -> (Runtime, Module) {
+    let runtime = Runtime::with_config(RuntimeConfig::default(), engine);
+    keel_wasi::instantiate(&runtime).unwrap();
+    let wasm = wat::parse_str(module(keel_wasi::MODULE_NAME)).unwrap();
+    let m = runtime.instantiate_bytes(&wasm, config.with_start_functions::<&str>([])).unwrap();
+    (runtime, m)
+}
+
+fn call(m: &Module, name: &str, args: &[keel::Val]) -> u16 {
+    let out = m.func(&format!("call_{name}")).unwrap().call(args).unwrap();
+    match out[0] {
+        keel::Val::I32(v) => v as u16,
+        ref v => panic!("{v:?}"),
+    }
+}
+
+use keel::Val::{I32, I64};
+
+const PAST: i32 = 65536 - 2; // the last bytes of the page: any 4- or 8-byte write overflows
+
+#[test]
+fn out_of_range_pointers_are_efault() {
+    for &engine in ENGINES {
+        let (_, m) = setup(engine, ModuleConfig::new().with_args(["a", "b"]).with_env("K", "V"));
+        let e = Errno::EFAULT.0;
+        assert_eq!(call(&m, "args_sizes_get", &[I32(PAST), I32(0)]), e);
+        assert_eq!(call(&m, "args_sizes_get", &[I32(0), I32(-1)]), e);
+        assert_eq!(call(&m, "environ_get", &[I32(0), I32(PAST)]), e);
+        assert_eq!(call(&m, "clock_time_get", &[I32(0), I64(0), I32(PAST)]), e);
+        // An iovec array, then an iovec's buffer, out of range.
+        assert_eq!(call(&m, "fd_write", &[I32(1), I32(PAST), I32(1), I32(0)]), e);
+        let mem = m.memory("memory").unwrap();
+        mem.write(0, &[0xf0, 0xff, 0, 0, 0x20, 0, 0, 0]).unwrap(); // buf 65520, len 32
+        assert_eq!(call(&m, "fd_write", &[I32(1), I32(0), I32(1), I32(16)]), e);
+        assert_eq!(call(&m, "fd_read", &[I32(0), I32(0), I32(1), I32(16)]), e);
+        assert_eq!(call(&m, "random_get", &[I32(65000), I32(1000)]), e);
+        assert_eq!(call(&m, "random_get", &[I32(-1), I32(2)]), e);
+        assert_eq!(call(&m, "poll_oneoff", &[I32(65500), I32(0), I32(1), I32(8)]), e);
+        // Within range all is well.
+        assert_eq!(call(&m, "random_get", &[I32(100), I32(1000)]), 0);
+        assert_eq!(call(&m, "args_sizes_get", &[I32(0), I32(4)]), 0);
+        assert_eq!(mem.read_u32_le(0).unwrap(), 2);
+        assert_eq!(mem.read_u32_le(4).unwrap(), 4);
+    }
+}
+
+#[test]
+fn errnos_of_error_paths() {
+    for &engine in ENGINES {
+        let config = ModuleConfig::new().with_mount("/data", MemFs::new());
+        let (_, m) = setup(engine, config);
+        let mem = m.memory("memory").unwrap();
+        assert_eq!(call(&m, "fd_close", &[I32(42)]), Errno::EBADF.0);
+        assert_eq!(call(&m, "fd_close", &[I32(3)]), Errno::ENOTSUP.0, "preopens stay");
+        assert_eq!(call(&m, "fd_renumber", &[I32(1), I32(42)]), Errno::EBADF.0);
+        assert_eq!(call(&m, "fd_seek", &[I32(1), I64(0), I32(0), I32(0)]), Errno::ESPIPE.0);
+        assert_eq!(call(&m, "fd_seek", &[I32(42), I64(0), I32(0), I32(0)]), Errno::EBADF.0);
+        assert_eq!(call(&m, "clock_time_get", &[I32(7), I64(0), I32(0)]), Errno::EINVAL.0);
+        assert_eq!(call(&m, "fd_prestat_get", &[I32(0), I32(0)]), Errno::EBADF.0);
+        assert_eq!(call(&m, "fd_prestat_get", &[I32(3), I32(0)]), 0);
+        assert_eq!(mem.read_u32_le(4).unwrap(), 5, "name length of /data");
+        assert_eq!(
+            call(&m, "fd_prestat_dir_name", &[I32(3), I32(16), I32(4)]),
+            Errno::ENAMETOOLONG.0
+        );
+        assert_eq!(call(&m, "fd_prestat_dir_name", &[I32(3), I32(16), I32(5)]), 0);
+        let mut name = [0u8; 5];
+        mem.read(16, &mut name).unwrap();
+        assert_eq!(&name, b"/data");
+        assert_eq!(
+            call(&m, "fd_readdir", &[I32(1), I32(0), I32(64), I64(0), I32(100)]),
+            Errno::ENOTDIR.0
+        );
+        // fd_filestat_set_times with both a time and "now" for one field.
+        assert_eq!(
+            call(&m, "fd_filestat_set_times", &[I32(3), I64(0), I64(0), I32(3)]),
+            Errno::EINVAL.0
+        );
+        // path_open: empty path, missing file, bad dir fd, absolute path.
+        mem.write(200, b"/etc/passwd").unwrap();
+        let open = |ptr: i32, len: i32, fd: i32| {
+            call(
+                &m,
+                "path_open",
+                &[I32(fd), I32(1), I32(ptr), I32(len), I32(0), I64(2), I64(0), I32(0), I32(300)],
+            )
+        };
+        assert_eq!(open(200, 0, 3), Errno::ENOENT.0);
+        assert_eq!(open(201, 10, 3), Errno::ENOENT.0);
+        assert_eq!(open(201, 10, 1), Errno::ENOTDIR.0);
+        assert_eq!(open(201, 10, 9), Errno::EBADF.0);
+        assert_eq!(open(200, 11, 3), Errno::ENOTCAPABLE.0);
+        assert_eq!(open(65530, 100, 3), Errno::EFAULT.0);
+        mem.write(200, &[0xff, 0xfe]).unwrap();
+        assert_eq!(open(200, 2, 3), Errno::EILSEQ.0);
+        // poll_oneoff with no subscriptions.
+        assert_eq!(call(&m, "poll_oneoff", &[I32(0), I32(100), I32(0), I32(200)]), Errno::EINVAL.0);
+        // Sockets: none preopened.
+        assert_eq!(call(&m, "sock_accept", &[I32(3), I32(0), I32(0)]), Errno::ENOTSOCK.0);
+        assert_eq!(call(&m, "sock_accept", &[I32(42), I32(0), I32(0)]), Errno::EBADF.0);
+        assert_eq!(call(&m, "proc_raise", &[I32(6)]), Errno::ENOSYS.0);
+    }
+}
+
+#[test]
+fn readdir_resumes_at_a_cookie() {
+    let mem = MemFs::new();
+    for i in 0..20 {
+        mem.add_file(&format!("f{i:02}"), "").unwrap();
+    }
+    let (_, m) = setup(EngineKind::Interpreter, ModuleConfig::new().with_fs(mem));
+    let memory = m.memory("memory").unwrap();
+    let mut names = Vec::new();
+    let mut cookie = 0i64;
+    loop {
+        // A 64-byte buffer holds two 27-byte entries ("fNN") and part of a third.
+        assert_eq!(call(&m, "fd_readdir", &[I32(3), I32(1000), I32(64), I64(cookie), I32(900)]), 0);
+        let used = memory.read_u32_le(900).unwrap() as usize;
+        let mut buf = vec![0u8; used];
+        memory.read(1000, &mut buf).unwrap();
+        let mut at = 0;
+        while at + 24 <= used {
+            let next = u64::from_le_bytes(buf[at..at + 8].try_into().unwrap());
+            let len = u32::from_le_bytes(buf[at + 16..at + 20].try_into().unwrap()) as usize;
+            if at + 24 + len > used {
+                break;
+            }
+            names.push(String::from_utf8(buf[at + 24..at + 24 + len].to_vec()).unwrap());
+            cookie = next as i64;
+            at += 24 + len;
+        }
+        if used < 64 {
+            break;
+        }
+    }
+    let want: Vec<String> = [".".to_string(), "..".to_string()]
+        .into_iter()
+        .chain((0..20).map(|i| format!("f{i:02}")))
+        .collect();
+    assert_eq!(names, want);
+}
+
+#[test]
+fn legacy_module_name_and_function_override() {
+    for &engine in ENGINES {
+        let runtime = Runtime::with_config(RuntimeConfig::default(), engine);
+        keel_wasi::instantiate_as(&runtime, keel_wasi::LEGACY_MODULE_NAME).unwrap();
+        let wasm = wat::parse_str(module(keel_wasi::LEGACY_MODULE_NAME)).unwrap();
+        let config = ModuleConfig::new().with_name("legacy").with_start_functions::<&str>([]);
+        let m = runtime.instantiate_bytes(&wasm, config).unwrap();
+        assert_eq!(call(&m, "random_get", &[I32(0), I32(8)]), 0);
+
+        let runtime = Runtime::with_config(RuntimeConfig::default(), engine);
+        keel_wasi::FunctionExporter::new()
+            .export_functions(runtime.host_module(keel_wasi::MODULE_NAME))
+            .func("random_get", |caller: &mut Caller<'_>, ptr: i32, len: i32| -> i32 {
+                let mem = caller.memory().unwrap();
+                mem.fill(ptr as u64, 0xab, len as u64);
+                0
+            })
+            .instantiate()
+            .unwrap();
+        let wasm = wat::parse_str(module(keel_wasi::MODULE_NAME)).unwrap();
+        let config = ModuleConfig::new().with_start_functions::<&str>([]);
+        let m = runtime.instantiate_bytes(&wasm, config).unwrap();
+        assert_eq!(call(&m, "random_get", &[I32(0), I32(4)]), 0);
+        assert_eq!(m.memory("memory").unwrap().read_u32_le(0).unwrap(), 0xabababab);
+    }
+}
+
+#[test]
+fn proc_exit_closes_the_module_with_its_code() {
+    for &engine in ENGINES {
+        let (_, m) = setup(engine, ModuleConfig::new());
+        let err = m.func("call_proc_exit").unwrap().call(&[I32(255)]).unwrap_err();
+        assert_eq!(err.exit_code(), Some(255));
+        assert!(m.is_closed());
+        assert!(m.func("nothing").unwrap().call(&[]).is_err(), "a closed module runs nothing");
+    }
+}
+
+#[test]
+fn stdout_and_stderr_go_to_the_configured_writers() {
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let (out, err) = (Buf::default(), Buf::default());
+    let config = ModuleConfig::new().with_stdout(out.clone()).with_stderr(err.clone());
+    let (_, m) = setup(EngineKind::Interpreter, config);
+    let mem = m.memory("memory").unwrap();
+    mem.write(100, b"hello ").unwrap();
+    mem.write(200, b"world").unwrap();
+    // Two iovecs at 0.
+    mem.write(0, &[100, 0, 0, 0, 6, 0, 0, 0, 200, 0, 0, 0, 5, 0, 0, 0]).unwrap();
+    assert_eq!(call(&m, "fd_write", &[I32(1), I32(0), I32(2), I32(50)]), 0);
+    assert_eq!(mem.read_u32_le(50).unwrap(), 11);
+    assert_eq!(call(&m, "fd_write", &[I32(2), I32(8), I32(1), I32(50)]), 0);
+    assert_eq!(call(&m, "fd_write", &[I32(0), I32(8), I32(1), I32(50)]), Errno::EBADF.0);
+    assert_eq!(&*out.0.lock().unwrap(), b"hello world");
+    assert_eq!(&*err.0.lock().unwrap(), b"world");
+}
