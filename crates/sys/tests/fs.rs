@@ -1,0 +1,171 @@
+//! The file systems at the Rust level: the same behaviour from DirFs and MemFs, confinement, and
+//! read-only mounts.
+
+use std::io::SeekFrom;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use keel_sys::{DirFs, Errno, FileType, Fs, MemFs, OpenOptions, ReadOnlyFs, SetTime};
+
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("keel-sys-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A host directory `root` with `secret.txt` beside it, and a MemFs; both get the same tree.
+fn both(test: &str) -> Vec<(&'static str, Arc<dyn Fs>)> {
+    let top = scratch(test);
+    std::fs::create_dir(top.join("root")).unwrap();
+    std::fs::write(top.join("secret.txt"), "SECRET").unwrap();
+    vec![
+        ("host", Arc::new(DirFs::open(top.join("root")).unwrap()) as Arc<dyn Fs>),
+        ("memory", Arc::new(MemFs::new())),
+    ]
+}
+
+const RW: OpenOptions = OpenOptions {
+    read: true,
+    write: true,
+    create: true,
+    exclusive: false,
+    truncate: false,
+    append: false,
+    follow: true,
+};
+const RO: OpenOptions = OpenOptions {
+    read: true,
+    write: false,
+    create: false,
+    exclusive: false,
+    truncate: false,
+    append: false,
+    follow: true,
+};
+
+fn read_all(fs: &dyn Fs, path: &str) -> Result<String, Errno> {
+    let mut f = fs.open(path, &RO)?;
+    let mut buf = vec![0; 256];
+    let n = f.read(&mut buf)?;
+    Ok(String::from_utf8(buf[..n].to_vec()).unwrap())
+}
+
+#[test]
+fn files_directories_and_links_behave_alike() {
+    for (what, fs) in both("alike") {
+        fs.mkdir("d").unwrap();
+        assert_eq!(fs.mkdir("d"), Err(Errno::EEXIST), "{what}");
+        let mut f = fs.open("d/f", &RW).unwrap();
+        assert_eq!(f.write(b"hello world").unwrap(), 11);
+        assert_eq!(f.seek(SeekFrom::Start(6)).unwrap(), 6);
+        let mut buf = [0; 5];
+        assert_eq!(f.read(&mut buf).unwrap(), 5);
+        assert_eq!(&buf, b"world");
+        assert_eq!(f.pwrite(b"HELLO", 0).unwrap(), 5);
+        assert_eq!(f.pread(&mut buf, 0).unwrap(), 5);
+        assert_eq!(&buf, b"HELLO");
+        f.set_size(5).unwrap();
+        assert_eq!(f.stat().unwrap().size, 5, "{what}");
+        f.set_times(SetTime::At(1_000_000_000_000_000_000), SetTime::Omit).unwrap();
+        assert_eq!(f.stat().unwrap().atim, 1_000_000_000_000_000_000, "{what}");
+        drop(f);
+        let st = fs.stat("d/f", true).unwrap();
+        assert_eq!((st.filetype, st.size, st.nlink), (FileType::RegularFile, 5, 1), "{what}");
+        assert_eq!(fs.stat("d", true).unwrap().filetype, FileType::Directory);
+        assert_eq!(fs.stat("d/missing", true), Err(Errno::ENOENT), "{what}");
+        assert_eq!(fs.stat("d/f/x", true), Err(Errno::ENOTDIR), "{what}");
+        assert_eq!(fs.open("d", &RO).err(), Some(Errno::EISDIR), "{what}");
+
+        fs.symlink("f", "d/s").unwrap();
+        assert_eq!(fs.readlink("d/s").unwrap(), "f");
+        assert_eq!(fs.stat("d/s", false).unwrap().filetype, FileType::SymbolicLink, "{what}");
+        assert_eq!(read_all(&*fs, "d/s").unwrap(), "HELLO");
+        let nofollow = OpenOptions { follow: false, ..RO };
+        assert_eq!(fs.open("d/s", &nofollow).err(), Some(Errno::ELOOP), "{what}");
+        fs.link("d/f", "d/h").unwrap();
+        assert_eq!(fs.stat("d/f", true).unwrap().nlink, 2, "{what}");
+        fs.rename("d/h", "d/g").unwrap();
+        assert_eq!(read_all(&*fs, "d/g").unwrap(), "HELLO");
+        let names: Vec<String> = fs.read_dir("d").unwrap().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["f", "g", "s"], "{what}");
+        assert_eq!(fs.rmdir("d"), Err(Errno::ENOTEMPTY), "{what}");
+        assert_eq!(fs.unlink("d"), Err(Errno::EISDIR), "{what}");
+        for n in ["d/f", "d/g", "d/s"] {
+            fs.unlink(n).unwrap();
+        }
+        fs.rmdir("d").unwrap();
+        assert_eq!(fs.read_dir("").unwrap(), vec![], "{what}");
+    }
+}
+
+#[test]
+fn no_path_leads_outside() {
+    for (what, fs) in both("confined") {
+        fs.mkdir("sub").unwrap();
+        fs.symlink("../secret.txt", "out").unwrap();
+        fs.symlink("..", "up").unwrap();
+        fs.symlink("a", "b").unwrap();
+        fs.symlink("b", "a").unwrap();
+        for path in ["../secret.txt", "sub/../../secret.txt", "/etc/passwd", "out", "up/secret.txt"]
+        {
+            assert_eq!(fs.open(path, &RO).err(), Some(Errno::ENOTCAPABLE), "{what} {path}");
+            assert_eq!(fs.stat(path, true), Err(Errno::ENOTCAPABLE), "{what} {path}");
+        }
+        assert_eq!(fs.open("a", &RO).err(), Some(Errno::ELOOP), "{what}");
+        assert_eq!(fs.open("up/planted", &RW).err(), Some(Errno::ENOTCAPABLE), "{what}");
+        assert_eq!(fs.mkdir("../planted"), Err(Errno::ENOTCAPABLE), "{what}");
+        assert_eq!(fs.rename("sub", "../moved"), Err(Errno::ENOTCAPABLE), "{what}");
+        assert_eq!(fs.link("../secret.txt", "stolen"), Err(Errno::ENOTCAPABLE), "{what}");
+        assert_eq!(fs.read_dir("up").err(), Some(Errno::ENOTCAPABLE), "{what}");
+        // A directory swapped for a link out between two calls.
+        fs.mkdir("swap").unwrap();
+        fs.open("swap/x", &RW).unwrap();
+        fs.rename("swap", "swapped").unwrap();
+        fs.symlink("..", "swap").unwrap();
+        assert_eq!(fs.open("swap/secret.txt", &RO).err(), Some(Errno::ENOTCAPABLE), "{what}");
+    }
+}
+
+#[test]
+fn read_only_refuses_every_change() {
+    let mem = MemFs::new();
+    mem.add_file("dir/f", "data").unwrap();
+    let fs = ReadOnlyFs(Arc::new(mem));
+    assert_eq!(read_all(&fs, "dir/f").unwrap(), "data");
+    for o in [
+        OpenOptions { write: true, ..RO },
+        OpenOptions { append: true, ..RO },
+        OpenOptions { truncate: true, ..RO },
+        OpenOptions { create: true, ..RO },
+    ] {
+        assert_eq!(fs.open("dir/f", &o).err(), Some(Errno::EROFS));
+    }
+    assert_eq!(fs.mkdir("x"), Err(Errno::EROFS));
+    assert_eq!(fs.rmdir("dir"), Err(Errno::EROFS));
+    assert_eq!(fs.unlink("dir/f"), Err(Errno::EROFS));
+    assert_eq!(fs.rename("dir/f", "g"), Err(Errno::EROFS));
+    assert_eq!(fs.link("dir/f", "g"), Err(Errno::EROFS));
+    assert_eq!(fs.symlink("f", "g"), Err(Errno::EROFS));
+    assert_eq!(fs.set_times("dir/f", SetTime::Now, SetTime::Now, true), Err(Errno::EROFS));
+    let mut f = fs.open("dir/f", &RO).unwrap();
+    assert_eq!(f.write(b"x"), Err(Errno::EBADF));
+    assert_eq!(f.set_size(0), Err(Errno::EROFS));
+    assert_eq!(f.set_times(SetTime::Now, SetTime::Omit), Err(Errno::EROFS));
+}
+
+#[test]
+fn append_mode_writes_at_the_end() {
+    for (what, fs) in both("append") {
+        fs.open("f", &RW).unwrap().write(b"abc").unwrap();
+        let mut f = fs.open("f", &OpenOptions { append: true, write: true, ..RO }).unwrap();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.write(b"def").unwrap();
+        assert!(f.is_append());
+        f.set_append(false).unwrap();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.write(b"X").unwrap();
+        drop(f);
+        assert_eq!(read_all(&*fs, "f").unwrap(), "Xbcdef", "{what}");
+    }
+}
