@@ -32,7 +32,7 @@ run flags (before FILE):
   --hostlogging=SCOPES        (not supported yet)
   --cachedir=DIR              (not supported yet)
   --timeout=DURATION          (not supported yet)
-  --listen=HOST:PORT          (not supported yet)
+  --listen=HOST:PORT          preopen a TCP listener (from the fd after the mounts); repeatable
 ";
 
 /// A command-line error: printed as one line, exit code 1.
@@ -70,6 +70,7 @@ struct Flags {
     env: Vec<String>,
     env_inherit: bool,
     interpreter: bool,
+    listen: Vec<String>,
     file: Option<String>,
     guest_args: Vec<String>,
 }
@@ -105,7 +106,8 @@ fn parse(args: &[String]) -> Result<Flags, Fail> {
             "env" => flags.env.push(value()?),
             "env-inherit" => flags.env_inherit = true,
             "interpreter" => flags.interpreter = true,
-            "hostlogging" | "cachedir" | "timeout" | "listen" => {
+            "listen" => flags.listen.push(value()?),
+            "hostlogging" | "cachedir" | "timeout" => {
                 return Err(Fail(format!("--{name} is not supported yet")));
             }
             "h" | "help" => {
@@ -210,6 +212,11 @@ fn run(args: &[String]) -> Result<ExitCode, Fail> {
         } else {
             config.with_mount(&guest, fs)
         };
+    }
+    for addr in &flags.listen {
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| Fail(format!("invalid listen address {addr}: {e}")))?;
+        config = config.with_listener(listener);
     }
     let exports: Vec<&str> = compiled.exports().map(|(n, _)| n).collect();
     let start = if exports.contains(&"_start") {

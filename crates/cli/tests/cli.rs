@@ -116,7 +116,7 @@ fn a_trap_prints_the_error_and_stack_trace_and_exits_1() {
 
 #[test]
 fn unsupported_flags_and_imports_are_clear_errors() {
-    for flag in ["--hostlogging=all", "--cachedir=/tmp/x", "--timeout=1s", "--listen=:8080"] {
+    for flag in ["--hostlogging=all", "--cachedir=/tmp/x", "--timeout=1s"] {
         let o = keel(&["run", flag, &guest("cat")]);
         assert_eq!(o.status.code(), Some(1));
         assert!(text(&o.stderr).contains("is not supported yet"), "{flag}: {}", text(&o.stderr));
@@ -159,4 +159,58 @@ fn compile_validates() {
     let o = keel(&["compile", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("error compiling"), "{}", text(&o.stderr));
+}
+
+/// A guest that accepts one connection on fd 3, reads a message and sends it back.
+pub const ECHO_SERVER: &str = r#"(module
+  (import "wasi_snapshot_preview1" "sock_accept" (func $accept (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sock_recv" (func $recv (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sock_send" (func $send (param i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sock_shutdown" (func $shutdown (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (local $fd i32) (local $err i32)
+    (local.set $err (call $accept (i32.const 3) (i32.const 0) (i32.const 0)))
+    (if (local.get $err) (then (call $exit (i32.add (i32.const 100) (local.get $err)))))
+    (local.set $fd (i32.load (i32.const 0)))
+    ;; iovec at 16: buffer 64, length 100
+    (i32.store (i32.const 16) (i32.const 64))
+    (i32.store (i32.const 20) (i32.const 100))
+    (local.set $err (call $recv (local.get $fd) (i32.const 16) (i32.const 1) (i32.const 0) (i32.const 24) (i32.const 28)))
+    (if (local.get $err) (then (call $exit (i32.add (i32.const 150) (local.get $err)))))
+    (i32.store (i32.const 20) (i32.load (i32.const 24)))
+    (local.set $err (call $send (local.get $fd) (i32.const 16) (i32.const 1) (i32.const 0) (i32.const 32)))
+    (if (local.get $err) (then (call $exit (i32.add (i32.const 200) (local.get $err)))))
+    (drop (call $shutdown (local.get $fd) (i32.const 3)))))"#;
+
+#[test]
+fn listen_preopens_a_socket() {
+    use std::io::{Read, Write};
+    let dir = scratch("listen");
+    let wasm = dir.join("echo.wasm");
+    std::fs::write(&wasm, wat::parse_str(ECHO_SERVER).unwrap()).unwrap();
+    // A free port: bind, note it, release it for keel.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(["run", &format!("--listen=127.0.0.1:{port}"), wasm.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut conn = None;
+    for _ in 0..200 {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(c) => {
+                conn = Some(c);
+                break;
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+    let mut conn = conn.expect("keel listens");
+    conn.write_all(b"ping").unwrap();
+    let mut back = String::new();
+    conn.read_to_string(&mut back).unwrap();
+    assert_eq!(back, "ping");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
 }

@@ -203,6 +203,13 @@ impl ModuleConfig {
         self
     }
 
+    /// Preopens a TCP listener: the guest accepts connections on it with `sock_accept`
+    /// (descriptors after the mounts', in call order).
+    pub fn with_listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.sys.listeners.push(Arc::new(listener));
+        self
+    }
+
     /// Replaces the whole view of the system.
     pub fn with_sys(mut self, sys: SysConfig) -> Self {
         self.sys = sys;

@@ -95,6 +95,8 @@ pub struct SysConfig {
     pub sleep: Sleep,
     /// Random source.
     pub random: Random,
+    /// Preopened TCP listeners, after the mounts in descriptor order.
+    pub listeners: Vec<Arc<std::net::TcpListener>>,
 }
 
 impl SysConfig {

@@ -61,6 +61,10 @@ pub enum FdEntry {
     File(OpenFile),
     /// A directory.
     Dir(OpenDir),
+    /// A preopened TCP listener.
+    Listener(std::sync::Arc<std::net::TcpListener>),
+    /// An accepted TCP connection.
+    Stream(std::net::TcpStream),
 }
 
 /// File descriptors: 0-2 are stdio, preopens follow from 3.
@@ -260,6 +264,9 @@ impl SysContext {
                 listing: None,
             };
             fds.insert(FdEntry::Dir(dir)).expect("room for preopens");
+        }
+        for l in &config.listeners {
+            fds.insert(FdEntry::Listener(l.clone())).expect("room for preopens");
         }
         let (random, shared_random): (Box<dyn RandomSource>, _) = match &config.random {
             Random::Deterministic => (Box::new(DeterministicRandom::default()), None),

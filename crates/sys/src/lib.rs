@@ -16,6 +16,7 @@ mod dirfs;
 pub mod errno;
 pub mod fs;
 mod memfs;
+pub mod net;
 pub mod random;
 mod readonly;
 pub mod stdio;

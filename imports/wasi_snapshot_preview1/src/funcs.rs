@@ -26,6 +26,15 @@ pub(crate) const RIGHT_FD_FILESTAT_GET: u64 = 1 << 21;
 pub(crate) const RIGHT_FD_FILESTAT_SET_SIZE: u64 = 1 << 22;
 pub(crate) const RIGHT_FD_FILESTAT_SET_TIMES: u64 = 1 << 23;
 pub(crate) const RIGHT_POLL_FD_READWRITE: u64 = 1 << 27;
+const RIGHT_SOCK_SHUTDOWN: u64 = 1 << 28;
+const RIGHT_SOCK_ACCEPT: u64 = 1 << 29;
+const SOCKET_RIGHTS: u64 = RIGHT_FD_READ
+    | RIGHT_FD_WRITE
+    | RIGHT_FD_FDSTAT_SET_FLAGS
+    | RIGHT_FD_FILESTAT_GET
+    | RIGHT_POLL_FD_READWRITE
+    | RIGHT_SOCK_SHUTDOWN
+    | RIGHT_SOCK_ACCEPT;
 const ALL_RIGHTS: u64 = (1 << 30) - 1;
 const FILE_RIGHTS: u64 = RIGHT_FD_DATASYNC
     | RIGHT_FD_READ
@@ -262,6 +271,8 @@ pub(crate) fn fd_fdstat_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
             (FileType::RegularFile, flags, rights, 0)
         }
         FdEntry::Dir(_) => (FileType::Directory, 0, DIR_RIGHTS, ALL_RIGHTS),
+        FdEntry::Listener(_) => (FileType::SocketStream, 0, SOCKET_RIGHTS, 0),
+        FdEntry::Stream(_) => (FileType::SocketStream, 0, SOCKET_RIGHTS, 0),
     };
     let mut b = [0u8; 24];
     b[0] = ft as u8;
@@ -284,6 +295,8 @@ pub(crate) fn fd_fdstat_set_flags(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
             Ok(())
         }
         FdEntry::Dir(_) => Err(Errno::EBADF),
+        FdEntry::Listener(l) => Ok(l.set_nonblocking(flags & FDFLAG_NONBLOCK != 0)?),
+        FdEntry::Stream(s) => Ok(s.set_nonblocking(flags & FDFLAG_NONBLOCK != 0)?),
         _ if flags & !FDFLAG_NONBLOCK == 0 => Ok(()),
         _ => Err(Errno::EINVAL),
     }
@@ -315,6 +328,16 @@ fn fd_stat(st: &mut SysState, fd: u32) -> Result<Stat, Errno> {
             let (mount, path) = (d.mount, d.path.clone());
             st.mounts[mount].fs.stat(&path, true)?
         }
+        FdEntry::Listener(_) | FdEntry::Stream(_) => Stat {
+            dev: 0,
+            ino: 0,
+            filetype: FileType::SocketStream,
+            nlink: 1,
+            size: 0,
+            atim: 0,
+            mtim: 0,
+            ctim: 0,
+        },
         _ => Stat {
             dev: 0,
             ino: 0,
@@ -431,10 +454,41 @@ pub(crate) fn fd_read(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
             }
             read_iovecs(mem, &iovs, |buf, _| f.file.read(buf))?
         }
+        FdEntry::Stream(s) => read_stream(mem, s, &iovs, false)?,
+        FdEntry::Listener(_) => return Err(Errno::ENOTCONN),
         FdEntry::Dir(_) => return Err(Errno::EISDIR),
         _ => return Err(Errno::EBADF),
     };
     mem.put_u32(out, n)
+}
+
+/// Reads from a connection into the first non-empty iovec (a read may block).
+fn read_stream(
+    mem: &Mem,
+    s: &mut std::net::TcpStream,
+    iovs: &[(u32, u32)],
+    peek: bool,
+) -> Result<u32, Errno> {
+    use std::io::Read;
+    let Some(&(ptr, len)) = iovs.iter().find(|(_, len)| *len > 0) else { return Ok(0) };
+    let mut buf = vec![0; len as usize];
+    let n = if peek { s.peek(&mut buf)? } else { s.read(&mut buf)? };
+    mem.write(ptr, &buf[..n])?;
+    Ok(n as u32)
+}
+
+fn write_stream(s: &mut std::net::TcpStream, data: &[u8]) -> Result<usize, Errno> {
+    use std::io::Write;
+    let mut done = 0;
+    while done < data.len() {
+        match s.write(&data[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if done > 0 && e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(done)
 }
 
 pub(crate) fn fd_pread(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
@@ -478,6 +532,8 @@ pub(crate) fn fd_write(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
             }
             done
         }
+        FdEntry::Stream(s) => write_stream(s, &data)?,
+        FdEntry::Listener(_) => return Err(Errno::ENOTCONN),
         FdEntry::Dir(_) => return Err(Errno::EISDIR),
         FdEntry::Stdin => return Err(Errno::EBADF),
     };
@@ -759,24 +815,82 @@ pub(crate) fn sched_yield(_: &Mem, _: &mut SysState, _: &[u64]) -> R {
     Ok(())
 }
 
-/// No preopened sockets yet: every descriptor that is open is not a socket.
-fn not_a_socket(st: &mut SysState, fd: u32) -> R {
-    st.fds.get(fd)?;
-    Err(Errno::ENOTSOCK)
+pub(crate) fn sock_accept(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (fd, flags, out) = (a32(p[0]), a32(p[1]) as u16, a32(p[2]));
+    mem.check(out, 4)?;
+    if flags & !FDFLAG_NONBLOCK != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let listener = match st.fds.get(fd)? {
+        FdEntry::Listener(l) => l.clone(),
+        FdEntry::Stream(_) => return Err(Errno::EINVAL),
+        _ => return Err(Errno::ENOTSOCK),
+    };
+    let (stream, _) = listener.accept()?;
+    stream.set_nonblocking(flags & FDFLAG_NONBLOCK != 0)?;
+    let new_fd = st.fds.insert(FdEntry::Stream(stream))?;
+    mem.put_u32(out, new_fd)
 }
 
-pub(crate) fn sock_accept(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
-    not_a_socket(st, a32(p[0]))
+fn stream(st: &mut SysState, fd: u32) -> Result<&mut std::net::TcpStream, Errno> {
+    match st.fds.get(fd)? {
+        FdEntry::Stream(s) => Ok(s),
+        FdEntry::Listener(_) => Err(Errno::ENOTCONN),
+        _ => Err(Errno::ENOTSOCK),
+    }
 }
 
-pub(crate) fn sock_recv(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
-    not_a_socket(st, a32(p[0]))
+const RIFLAGS_RECV_PEEK: u32 = 1;
+const RIFLAGS_RECV_WAITALL: u32 = 2;
+
+pub(crate) fn sock_recv(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (fd, iovs, count, flags) = (a32(p[0]), a32(p[1]), a32(p[2]), a32(p[3]));
+    let (out_len, out_flags) = (a32(p[4]), a32(p[5]));
+    let iovs = mem.iovecs(iovs, count)?;
+    mem.check(out_len, 4)?;
+    mem.check(out_flags, 2)?;
+    if flags & !(RIFLAGS_RECV_PEEK | RIFLAGS_RECV_WAITALL) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let s = stream(st, fd)?;
+    let n = if flags & RIFLAGS_RECV_WAITALL != 0 && flags & RIFLAGS_RECV_PEEK == 0 {
+        use std::io::Read;
+        read_iovecs(mem, &iovs, |buf, _| {
+            let mut got = 0;
+            while got < buf.len() {
+                match s.read(&mut buf[got..])? {
+                    0 => break,
+                    n => got += n,
+                }
+            }
+            Ok(got)
+        })?
+    } else {
+        read_stream(mem, s, &iovs, flags & RIFLAGS_RECV_PEEK != 0)?
+    };
+    mem.put_u32(out_len, n)?;
+    mem.write(out_flags, &[0, 0])
 }
 
-pub(crate) fn sock_send(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
-    not_a_socket(st, a32(p[0]))
+pub(crate) fn sock_send(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
+    let (fd, iovs, count, flags, out) = (a32(p[0]), a32(p[1]), a32(p[2]), a32(p[3]), a32(p[4]));
+    let iovs = mem.iovecs(iovs, count)?;
+    mem.check(out, 4)?;
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let data = gather(mem, &iovs)?;
+    let n = write_stream(stream(st, fd)?, &data)?;
+    mem.put_u32(out, n as u32)
 }
 
 pub(crate) fn sock_shutdown(_: &Mem, st: &mut SysState, p: &[u64]) -> R {
-    not_a_socket(st, a32(p[0]))
+    use std::net::Shutdown;
+    let how = match a32(p[1]) {
+        1 => Shutdown::Read,
+        2 => Shutdown::Write,
+        3 => Shutdown::Both,
+        _ => return Err(Errno::EINVAL),
+    };
+    Ok(stream(st, a32(p[0]))?.shutdown(how)?)
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use keel_sys::net::{Socket, poll_sockets};
 use keel_sys::{Errno, FdEntry, SysState};
 
 use crate::funcs::clock_now;
@@ -43,6 +44,7 @@ pub(crate) fn poll_oneoff(mem: &Mem, st: &mut SysState, p: &[u64]) -> Result<(),
 
     let mut events = Vec::new();
     let mut stdin_subs = Vec::new();
+    let mut socket_subs: Vec<(u64, u8, Socket)> = Vec::new();
     // The nearest clock: (relative timeout ns, userdata).
     let mut clocks: Vec<(u64, u64)> = Vec::new();
     for i in 0..n {
@@ -76,6 +78,14 @@ pub(crate) fn poll_oneoff(mem: &Mem, st: &mut SysState, p: &[u64]) -> Result<(),
                         continue;
                     }
                     (Ok(FdEntry::Stdin), _) => Errno::EBADF,
+                    (Ok(FdEntry::Listener(l)), _) => {
+                        socket_subs.push((userdata, kind, Socket::Listener(l.try_clone()?)));
+                        continue;
+                    }
+                    (Ok(FdEntry::Stream(s)), _) => {
+                        socket_subs.push((userdata, kind, Socket::Stream(s.try_clone()?)));
+                        continue;
+                    }
                     (Ok(FdEntry::Stdout | FdEntry::Stderr), EVENTTYPE_FD_READ) => Errno::EBADF,
                     (Ok(FdEntry::Dir(_)), _) => Errno::EBADF,
                     _ => Errno::SUCCESS,
@@ -88,9 +98,9 @@ pub(crate) fn poll_oneoff(mem: &Mem, st: &mut SysState, p: &[u64]) -> Result<(),
 
     let nearest = clocks.iter().map(|c| c.0).min();
     let mut waited = false;
-    if !stdin_subs.is_empty() {
-        // Wait for stdin only when nothing else is ready, and only as long as the nearest clock
-        // (a fake sleep does not wait: the clock fires at once).
+    if !stdin_subs.is_empty() || !socket_subs.is_empty() {
+        // Wait for stdin or sockets only when nothing else is ready, and only as long as the
+        // nearest clock (a fake sleep does not wait: the clock fires at once).
         let wait = if !events.is_empty() || nearest == Some(0) {
             Some(Duration::ZERO)
         } else {
@@ -98,11 +108,32 @@ pub(crate) fn poll_oneoff(mem: &Mem, st: &mut SysState, p: &[u64]) -> Result<(),
             nearest.map(|ns| if real { Duration::from_nanos(ns) } else { Duration::ZERO })
         };
         waited = wait != Some(Duration::ZERO) && nearest.is_some();
-        let ready = st.stdin_ready(wait).map_err(Errno::from)?;
-        if ready {
+        let (stdin_ready, sockets_ready) = if socket_subs.is_empty() {
+            (st.stdin_ready(wait).map_err(Errno::from)?, vec![])
+        } else if stdin_subs.is_empty() {
+            (false, ready_of(&socket_subs, wait)?)
+        } else {
+            // Both: alternate short waits on each until one is ready or time is up.
+            let start = std::time::Instant::now();
+            loop {
+                let stdin = st.stdin_ready(Some(Duration::ZERO)).map_err(Errno::from)?;
+                let left = wait.map(|w| w.saturating_sub(start.elapsed()));
+                let slice = left.map_or(SLICE, |l| l.min(SLICE));
+                let ready =
+                    ready_of(&socket_subs, Some(if stdin { Duration::ZERO } else { slice }))?;
+                if stdin || !ready.is_empty() || left.is_some_and(|l| l <= slice) {
+                    break (stdin, ready);
+                }
+            }
+        };
+        if stdin_ready {
             for userdata in stdin_subs {
                 events.push(Event { userdata, error: Errno::SUCCESS, kind: EVENTTYPE_FD_READ });
             }
+        }
+        for i in sockets_ready {
+            let (userdata, kind, _) = socket_subs[i];
+            events.push(Event { userdata, error: Errno::SUCCESS, kind });
         }
     }
     if events.is_empty()
@@ -124,4 +155,13 @@ pub(crate) fn poll_oneoff(mem: &Mem, st: &mut SysState, p: &[u64]) -> Result<(),
         mem.write(output + i as u32 * 32, &encode(e))?;
     }
     mem.put_u32(nevents, events.len() as u32)
+}
+
+/// How long one wait lasts when both stdin and sockets are watched.
+const SLICE: Duration = Duration::from_millis(10);
+
+fn ready_of(subs: &[(u64, u8, Socket)], wait: Option<Duration>) -> Result<Vec<usize>, Errno> {
+    let socks: Vec<(&Socket, bool)> =
+        subs.iter().map(|(_, kind, s)| (s, *kind == EVENTTYPE_FD_READ)).collect();
+    Ok(poll_sockets(&socks, wait)?)
 }

@@ -27,6 +27,10 @@ fn module(import: &str) -> String {
         ("poll_oneoff", "(param i32 i32 i32 i32)"),
         ("random_get", "(param i32 i32)"),
         ("sock_accept", "(param i32 i32 i32)"),
+        ("sock_recv", "(param i32 i32 i32 i32 i32 i32)"),
+        ("sock_send", "(param i32 i32 i32 i32 i32)"),
+        ("sock_shutdown", "(param i32 i32)"),
+        ("fd_fdstat_set_flags", "(param i32 i32)"),
         ("proc_raise", "(param i32)"),
     ];
     let mut wat = String::from("(module\n");
@@ -256,4 +260,65 @@ fn stdout_and_stderr_go_to_the_configured_writers() {
     assert_eq!(call(&m, "fd_write", &[I32(0), I32(8), I32(1), I32(50)]), Errno::EBADF.0);
     assert_eq!(&*out.0.lock().unwrap(), b"hello world");
     assert_eq!(&*err.0.lock().unwrap(), b"world");
+}
+
+/// One subscription at `at`: fd_read on `fd` (tag 1), or a relative clock of `ns` (tag 0).
+fn subscribe(mem: &keel::Memory, at: u64, userdata: u64, fd: Option<u32>, ns: u64) {
+    let mut b = [0u8; 48];
+    b[0..8].copy_from_slice(&userdata.to_le_bytes());
+    match fd {
+        Some(fd) => {
+            b[8] = 1;
+            b[16..20].copy_from_slice(&fd.to_le_bytes());
+        }
+        None => {
+            b[8] = 0;
+            b[16..20].copy_from_slice(&1u32.to_le_bytes()); // monotonic
+            b[24..32].copy_from_slice(&ns.to_le_bytes());
+        }
+    }
+    mem.write(at, &b).unwrap();
+}
+
+#[test]
+fn preopened_listener_accepts_polls_and_echoes() {
+    use std::io::{Read, Write};
+    for &engine in ENGINES {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = ModuleConfig::new().with_listener(listener).with_sys_sleep();
+        let (_, m) = setup(engine, config);
+        let mem = m.memory("memory").unwrap();
+        // Nothing to accept: a non-blocking listener says EAGAIN; a poll times out on its clock.
+        assert_eq!(call(&m, "fd_fdstat_set_flags", &[I32(3), I32(4)]), 0);
+        assert_eq!(call(&m, "sock_accept", &[I32(3), I32(0), I32(0)]), Errno::EAGAIN.0);
+        subscribe(&mem, 1000, 7, Some(3), 0);
+        subscribe(&mem, 1048, 8, None, 20_000_000);
+        assert_eq!(call(&m, "poll_oneoff", &[I32(1000), I32(2000), I32(2), I32(900)]), 0);
+        assert_eq!(mem.read_u32_le(900).unwrap(), 1);
+        assert_eq!(mem.read_u64_le(2000).unwrap(), 8, "the clock fired");
+        // A client connects: the listener is ready, then accept, recv, send, shutdown.
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        client.write_all(b"hello").unwrap();
+        assert_eq!(call(&m, "poll_oneoff", &[I32(1000), I32(2000), I32(2), I32(900)]), 0);
+        assert_eq!(mem.read_u32_le(900).unwrap(), 1);
+        assert_eq!(mem.read_u64_le(2000).unwrap(), 7, "the listener is ready");
+        assert_eq!(call(&m, "sock_accept", &[I32(3), I32(0), I32(0)]), 0);
+        let fd = mem.read_u32_le(0).unwrap() as i32;
+        mem.write(16, &[0, 1, 0, 0, 100, 0, 0, 0]).unwrap(); // iovec: buffer 256, length 100
+        assert_eq!(call(&m, "sock_recv", &[I32(fd), I32(16), I32(1), I32(0), I32(24), I32(28)]), 0);
+        assert_eq!(mem.read_u32_le(24).unwrap(), 5);
+        mem.write(20, &[5, 0, 0, 0]).unwrap();
+        assert_eq!(call(&m, "sock_send", &[I32(fd), I32(16), I32(1), I32(0), I32(32)]), 0);
+        assert_eq!(call(&m, "sock_shutdown", &[I32(fd), I32(3)]), 0);
+        assert_eq!(call(&m, "sock_shutdown", &[I32(fd), I32(9)]), Errno::EINVAL.0);
+        assert_eq!(
+            call(&m, "sock_recv", &[I32(3), I32(16), I32(1), I32(0), I32(24), I32(28)]),
+            Errno::ENOTCONN.0
+        );
+        let mut back = String::new();
+        client.read_to_string(&mut back).unwrap();
+        assert_eq!(back, "hello");
+        assert_eq!(call(&m, "fd_close", &[I32(fd)]), 0);
+    }
 }
