@@ -48,6 +48,14 @@ const CLANG_WASI: Tool = Tool {
 /// debug info (Debian's libc carries DWARF; the name section stays, for stack traces).
 const C_WASI: &[&str] = &["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wl,--strip-debug"];
 
+/// Zig's C compiler (from PyPI's `ziglang`) with the newer wasi-libc Zig bundles: the same C
+/// guests again, against the libc most current toolchains ship.
+const ZIG_CC: Tool = Tool {
+    program: "python3",
+    checks: &[("python3", &["-m", "ziglang", "version"])],
+    install: "pip install ziglang==0.17.1",
+};
+
 /// One committed guest binary and how to rebuild it.
 struct Guest {
     /// The `.wasm` written, relative to the repository root.
@@ -93,6 +101,9 @@ fn guests() -> Vec<Guest> {
         wasi("clock"),
         wasi("stdin"),
         wasi("exit"),
+        wasi_zig("fsops"),
+        wasi_zig("sandbox"),
+        wasi_zig("ls"),
     ]
 }
 
@@ -101,6 +112,31 @@ fn wasi(name: &str) -> Guest {
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let dir = "imports/wasi_snapshot_preview1/testdata";
     c_wasi(leak(format!("{dir}/{name}.wasm")), leak(format!("{dir}/{name}.c")))
+}
+
+/// A WASI test guest built by Zig: `imports/wasi_snapshot_preview1/testdata/zig/NAME.wasm`
+/// from the same `NAME.c`.
+fn wasi_zig(name: &str) -> Guest {
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let dir = "imports/wasi_snapshot_preview1/testdata";
+    let source = leak(format!("{dir}/{name}.c"));
+    Guest {
+        output: leak(format!("{dir}/zig/{name}.wasm")),
+        sources: vec![source],
+        tool: &ZIG_CC,
+        args: vec![
+            "-m",
+            "ziglang",
+            "cc",
+            "--target=wasm32-wasi",
+            "-O2",
+            "-s",
+            "-o",
+            "{out}",
+            source,
+        ],
+        env: Vec::new(),
+    }
 }
 
 /// The task.

@@ -182,8 +182,12 @@ fn run(args: &[String]) -> Result<ExitCode, Fail> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| file.clone());
+    // The instance is named after FILE (stack traces read `cat.main`), unless that name is taken
+    // by an import set.
+    let stem = Path::new(&file).file_stem().map(|s| s.to_string_lossy().into_owned());
+    let name = stem.filter(|s| !IMPORT_SETS.contains(&s.as_str())).unwrap_or_default();
     let mut config = ModuleConfig::new()
-        .with_name("")
+        .with_name(name)
         .with_args(std::iter::once(argv0).chain(flags.guest_args.iter().cloned()))
         .with_stdin(HostStdin)
         .with_stdout(std::io::stdout())

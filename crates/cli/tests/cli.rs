@@ -111,7 +111,7 @@ fn a_trap_prints_the_error_and_stack_trace_and_exits_1() {
     assert_eq!(text(&o.stdout), "before trap\n");
     let err = text(&o.stderr);
     assert!(err.contains("wasm trap: unreachable"), "{err}");
-    assert!(err.contains("wasm stack trace:") && err.contains("crash_here"), "{err}");
+    assert!(err.contains("wasm stack trace:") && err.contains("\texit.crash_here"), "{err}");
 }
 
 #[test]
