@@ -404,6 +404,10 @@ pub(crate) fn fd_filestat_set_times(_: &Mem, st: &mut SysState, p: &[u64]) -> R 
     }
 }
 
+/// The most bytes one read or write moves (a guest may ask for gigabytes; a short count is
+/// always allowed, and libc loops), so that the host's buffer stays bounded.
+const MAX_IO: usize = 16 << 20;
+
 /// Reads into the iovecs from `read`, stopping at a short read.
 fn read_iovecs(
     mem: &Mem,
@@ -412,11 +416,12 @@ fn read_iovecs(
 ) -> Result<u32, Errno> {
     let mut total = 0u64;
     for &(ptr, len) in iovs {
-        let mut buf = vec![0; len as usize];
+        let want = (len as usize).min(MAX_IO - total as usize);
+        let mut buf = vec![0; want];
         let n = read(&mut buf, total)?;
         mem.write(ptr, &buf[..n])?;
         total += n as u64;
-        if n < len as usize {
+        if n < len as usize || total as usize >= MAX_IO {
             break;
         }
     }
@@ -426,7 +431,11 @@ fn read_iovecs(
 fn gather(mem: &Mem, iovs: &[(u32, u32)]) -> Result<Vec<u8>, Errno> {
     let mut data = Vec::new();
     for &(ptr, len) in iovs {
+        let len = (len as usize).min(MAX_IO - data.len()) as u32;
         data.extend(mem.bytes(ptr, len)?);
+        if data.len() >= MAX_IO {
+            break;
+        }
     }
     Ok(data)
 }
@@ -440,7 +449,7 @@ pub(crate) fn fd_read(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
             // Stdin may block: read into the first non-empty iovec only.
             match iovs.iter().find(|(_, len)| *len > 0) {
                 Some(&(ptr, len)) => {
-                    let mut buf = vec![0; len as usize];
+                    let mut buf = vec![0; (len as usize).min(MAX_IO)];
                     let n = st.read_stdin(&mut buf).map_err(Errno::from)?;
                     mem.write(ptr, &buf[..n])?;
                     n as u32
@@ -471,7 +480,7 @@ fn read_stream(
 ) -> Result<u32, Errno> {
     use std::io::Read;
     let Some(&(ptr, len)) = iovs.iter().find(|(_, len)| *len > 0) else { return Ok(0) };
-    let mut buf = vec![0; len as usize];
+    let mut buf = vec![0; (len as usize).min(MAX_IO)];
     let n = if peek { s.peek(&mut buf)? } else { s.read(&mut buf)? };
     mem.write(ptr, &buf[..n])?;
     Ok(n as u32)
@@ -805,9 +814,15 @@ pub(crate) fn proc_raise(_: &Mem, _: &mut SysState, _: &[u64]) -> R {
 pub(crate) fn random_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
     let (ptr, len) = (a32(p[0]), a32(p[1]));
     mem.check(ptr, len as u64)?;
-    let mut buf = vec![0; len as usize];
-    st.random(&mut buf).map_err(|_| Errno::EIO)?;
-    mem.write(ptr, &buf)
+    let mut buf = vec![0; (len as usize).min(MAX_IO)];
+    let mut done = 0;
+    while done < len as usize {
+        let n = buf.len().min(len as usize - done);
+        st.random(&mut buf[..n]).map_err(|_| Errno::EIO)?;
+        mem.write(ptr + done as u32, &buf[..n])?;
+        done += n;
+    }
+    Ok(())
 }
 
 pub(crate) fn sched_yield(_: &Mem, _: &mut SysState, _: &[u64]) -> R {

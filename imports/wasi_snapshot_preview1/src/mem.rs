@@ -33,8 +33,13 @@ impl Mem<'_, '_> {
         Ok(buf)
     }
 
-    /// A path argument: `EFAULT` out of range, `EILSEQ` if not UTF-8.
+    /// A path argument: `EFAULT` out of range, `ENAMETOOLONG` past 64 KiB, `EILSEQ` if not
+    /// UTF-8.
     pub(crate) fn string(&self, ptr: u32, len: u32) -> R<String> {
+        self.check(ptr, len as u64)?;
+        if len > 1 << 16 {
+            return Err(Errno::ENAMETOOLONG);
+        }
         String::from_utf8(self.bytes(ptr, len)?).map_err(|_| Errno::EILSEQ)
     }
 
