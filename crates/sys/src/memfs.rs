@@ -268,6 +268,9 @@ impl Fs for MemFs {
                 if !o.create {
                     return Err(Errno::ENOENT);
                 }
+                if path.ends_with('/') {
+                    return Err(Errno::EISDIR);
+                }
                 let ino = t.add(node(Data::File(Vec::new())));
                 t.dir_mut(place.parent)?.insert(name, ino);
                 ino

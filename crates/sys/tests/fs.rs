@@ -76,6 +76,8 @@ fn files_directories_and_links_behave_alike() {
         assert_eq!(fs.stat("d/missing", true), Err(Errno::ENOENT), "{what}");
         assert_eq!(fs.stat("d/f/x", true), Err(Errno::ENOTDIR), "{what}");
         assert_eq!(fs.open("d", &RO).err(), Some(Errno::EISDIR), "{what}");
+        assert!(fs.open("d/new/", &RW).is_err(), "{what}: a file name with a trailing slash");
+        assert_eq!(fs.stat("d/f/", true), Err(Errno::ENOTDIR), "{what}");
 
         fs.symlink("f", "d/s").unwrap();
         assert_eq!(fs.readlink("d/s").unwrap(), "f");
