@@ -108,7 +108,7 @@ impl ModuleConfig {
         self
     }
 
-    /// Sets the arguments, argv[0] included (default: none).
+    /// Sets the arguments, `argv[0]` included (default: none).
     pub fn with_args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
         self.sys.args = args.into_iter().map(Into::into).collect();
         self

@@ -75,7 +75,7 @@ pub enum Random {
 /// empty stdin, discarded stdout and stderr, no file system, fake clocks, deterministic random.
 #[derive(Clone, Default)]
 pub struct SysConfig {
-    /// Arguments (`argv`, including argv[0]).
+    /// Arguments (`argv`, including `argv[0]`).
     pub args: Vec<String>,
     /// Environment variables in order.
     pub env: Vec<(String, String)>,
