@@ -51,6 +51,24 @@ impl LibcallTarget {
         })
     }
 
+    /// Every target, in the order of their tags in a serialised artefact.
+    const ALL: [LibcallTarget; 10] = [
+        LibcallTarget::FloorF32,
+        LibcallTarget::FloorF64,
+        LibcallTarget::CeilF32,
+        LibcallTarget::CeilF64,
+        LibcallTarget::TruncF32,
+        LibcallTarget::TruncF64,
+        LibcallTarget::NearestF32,
+        LibcallTarget::NearestF64,
+        LibcallTarget::FmaF32,
+        LibcallTarget::FmaF64,
+    ];
+
+    fn tag(self) -> u8 {
+        LibcallTarget::ALL.iter().position(|t| *t == self).expect("listed") as u8
+    }
+
     fn address(self) -> usize {
         use libcalls::*;
         match self {
@@ -94,6 +112,138 @@ pub struct Artifact {
     pub function_trampoline: Vec<u32>,
     /// Absolute addresses to patch in at load time.
     pub relocations: Vec<Relocation>,
+}
+
+/// Reads a serialised artefact, refusing anything that does not add up.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if n > self.bytes.len() {
+            return Err(format!("truncated: {n} bytes wanted, {} left", self.bytes.len()));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+
+    fn i64(&mut self) -> Result<i64, String> {
+        Ok(i64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+
+    /// A count of items of `size` bytes each, checked against the bytes left before anything
+    /// is allocated for them.
+    fn count(&mut self, size: usize) -> Result<usize, String> {
+        let n = self.u32()? as usize;
+        if n.checked_mul(size).is_none_or(|b| b > self.bytes.len()) {
+            return Err(format!("count {n} passes the end"));
+        }
+        Ok(n)
+    }
+
+    fn u32s(&mut self) -> Result<Vec<u32>, String> {
+        let n = self.count(4)?;
+        (0..n).map(|_| self.u32()).collect()
+    }
+}
+
+fn put_u32s(out: &mut Vec<u8>, v: &[u32]) {
+    out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    for x in v {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
+impl Artifact {
+    /// The artefact as bytes (the compiler's cache payload): code, offsets, relocations, each
+    /// length-prefixed, little-endian.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.code.len() + 64);
+        out.extend_from_slice(&(self.code.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.code);
+        put_u32s(&mut out, &self.functions);
+        put_u32s(&mut out, &self.trampolines);
+        put_u32s(&mut out, &self.function_trampoline);
+        out.extend_from_slice(&(self.relocations.len() as u32).to_le_bytes());
+        for r in &self.relocations {
+            out.extend_from_slice(&r.offset.to_le_bytes());
+            out.push(r.target.tag());
+            out.extend_from_slice(&r.addend.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads an artefact written by [`Artifact::to_bytes`] for `module` and checks that it fits
+    /// both the bytes and the module: one function and one trampoline index per defined
+    /// function, functions sharing a trampoline exactly when they share a signature (in the order
+    /// the compiler assigns them), every offset inside the code, every relocation's 8 bytes inside
+    /// the code, no byte left over. Whatever passes can be loaded without any out-of-bounds
+    /// access; the code bytes themselves are vouched for only by the cache's checksum.
+    pub fn from_bytes(bytes: &[u8], module: &Module) -> Result<Artifact, String> {
+        let mut r = Reader { bytes };
+        let code_len = r.count(1)?;
+        let code = r.take(code_len)?.to_vec();
+        let functions = r.u32s()?;
+        let trampolines = r.u32s()?;
+        let function_trampoline = r.u32s()?;
+        let n = r.count(4 + 1 + 8)?;
+        let mut relocations = Vec::with_capacity(n);
+        for _ in 0..n {
+            let offset = r.u32()?;
+            let tag = r.u8()?;
+            let addend = r.i64()?;
+            let target = *LibcallTarget::ALL
+                .get(tag as usize)
+                .ok_or_else(|| format!("unknown relocation target {tag}"))?;
+            if (offset as usize).checked_add(8).is_none_or(|end| end > code_len) {
+                return Err(format!("relocation at {offset} outside the code ({code_len} bytes)"));
+            }
+            relocations.push(Relocation { offset, target, addend });
+        }
+        if !r.bytes.is_empty() {
+            return Err(format!("{} bytes left over", r.bytes.len()));
+        }
+        let defined = module.bodies.len();
+        if functions.len() != defined || function_trampoline.len() != defined {
+            return Err(format!(
+                "{} functions and {} trampoline indices for {defined} defined functions",
+                functions.len(),
+                function_trampoline.len()
+            ));
+        }
+        if let Some(off) = functions.iter().chain(&trampolines).find(|o| **o as usize >= code_len) {
+            return Err(format!("code offset {off} outside the code ({code_len} bytes)"));
+        }
+        // The trampoline of each function must be the one compiled for its signature: recompute
+        // the compiler's assignment (first use of a signature gets the next trampoline).
+        let mut by_sig: HashMap<&FuncType, u32> = HashMap::new();
+        for (def, t) in function_trampoline.iter().enumerate() {
+            let ty = module.func_type(module.num_imported_functions + def as u32);
+            let next = by_sig.len() as u32;
+            let expected = *by_sig.entry(ty).or_insert(next);
+            if *t != expected {
+                return Err(format!("function {def}: trampoline {t}, expected {expected}"));
+            }
+        }
+        if trampolines.len() != by_sig.len() {
+            return Err(format!(
+                "{} trampolines for {} signatures",
+                trampolines.len(),
+                by_sig.len()
+            ));
+        }
+        Ok(Artifact { code, functions, trampolines, function_trampoline, relocations })
+    }
 }
 
 struct Compiled {
@@ -245,6 +395,12 @@ pub(crate) fn compile(module: &Module, isa: &dyn TargetIsa) -> Result<Artifact, 
         }
         let at = art.code.len() as u32;
         art.code.extend_from_slice(&c.bytes);
+        // Relocated words hold zero until loading, so an artefact read back from loaded code
+        // (`Loaded::to_artifact`) equals the one compiled.
+        for r in &c.relocs {
+            let o = (at + r.offset) as usize;
+            art.code[o..o + 8].fill(0);
+        }
         art.relocations
             .extend(c.relocs.into_iter().map(|r| Relocation { offset: r.offset + at, ..r }));
         at
@@ -280,9 +436,12 @@ pub(crate) fn compile(module: &Module, isa: &dyn TargetIsa) -> Result<Artifact, 
 /// An artefact in executable memory.
 pub(crate) struct Loaded {
     _memory: Option<region::Allocation>,
+    base: *const u8,
+    code_len: usize,
     functions: Box<[*const u8]>,
     trampolines: Box<[*const u8]>,
     function_trampoline: Box<[u32]>,
+    relocations: Box<[Relocation]>,
 }
 
 // SAFETY: the code is immutable once loaded (read + execute only), and the pointers point into
@@ -297,12 +456,20 @@ impl Loaded {
         if art.code.is_empty() {
             return Ok(Loaded {
                 _memory: None,
+                base: std::ptr::null(),
+                code_len: 0,
                 functions: Box::new([]),
                 trampolines: Box::new([]),
                 function_trampoline: Box::new([]),
+                relocations: Box::new([]),
             });
         }
         let mut code = art.code;
+        if art.functions.iter().chain(&art.trampolines).any(|o| *o as usize >= code.len())
+            || art.function_trampoline.iter().any(|t| *t as usize >= art.trampolines.len())
+        {
+            return Err("code offset outside the code".into());
+        }
         for r in &art.relocations {
             let value = (r.target.address() as i64).wrapping_add(r.addend) as u64;
             let at = r.offset as usize;
@@ -324,11 +491,37 @@ impl Loaded {
         // SAFETY: every offset is inside the code that was just copied.
         let at = |off: u32| unsafe { base.add(off as usize) as *const u8 };
         Ok(Loaded {
+            base,
+            code_len: code.len(),
             functions: art.functions.iter().map(|o| at(*o)).collect(),
             trampolines: art.trampolines.iter().map(|o| at(*o)).collect(),
             function_trampoline: art.function_trampoline.into_boxed_slice(),
+            relocations: art.relocations.into_boxed_slice(),
             _memory: Some(memory),
         })
+    }
+
+    /// The artefact this was loaded from, read back from executable memory with the relocated
+    /// words zeroed again (as the compiler leaves them), so equal code gives equal bytes.
+    pub(crate) fn to_artifact(&self) -> Artifact {
+        let mut code = if self.code_len == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: `base` points at `code_len` bytes of code that stay mapped readable (read +
+            // execute) as long as `self`, and are never written after loading.
+            unsafe { std::slice::from_raw_parts(self.base, self.code_len) }.to_vec()
+        };
+        for r in self.relocations.iter() {
+            code[r.offset as usize..r.offset as usize + 8].fill(0);
+        }
+        let offset = |p: &*const u8| (*p as usize - self.base as usize) as u32;
+        Artifact {
+            code,
+            functions: self.functions.iter().map(offset).collect(),
+            trampolines: self.trampolines.iter().map(offset).collect(),
+            function_trampoline: self.function_trampoline.to_vec(),
+            relocations: self.relocations.to_vec(),
+        }
     }
 
     /// Code address of each defined function (the context's `code` array).

@@ -102,6 +102,37 @@ impl Engine for Compiler {
         let code = artifact::Loaded::load(art).map_err(Error::Compile)?;
         Ok(Arc::new(Code { code }))
     }
+
+    /// The target triple, the CPU features Cranelift detected on the host and every setting
+    /// that affects code generation.
+    fn cache_id(&self) -> Option<String> {
+        let isa = self.isa.as_ref().ok()?;
+        let mut id = format!("{} {}", isa.triple(), isa.name());
+        for v in isa.isa_flags() {
+            id.push_str(&format!(" {v}"));
+        }
+        id.push_str(&format!(" | {}", isa.flags()));
+        Some(id)
+    }
+
+    fn serialize(&self, code: &dyn CompiledCode) -> Option<Vec<u8>> {
+        let code = code.as_any().downcast_ref::<Code>()?;
+        Some(code.code.to_artifact().to_bytes())
+    }
+
+    fn deserialize(
+        &self,
+        module: &Arc<keel_decode::Module>,
+        bytes: &[u8],
+    ) -> Result<Arc<dyn CompiledCode>, Error> {
+        if self.isa.is_err() || !Compiler::is_supported() {
+            return Err(Error::Compile("the compiler does not support this host".into()));
+        }
+        let art = Artifact::from_bytes(bytes, module)
+            .map_err(|e| Error::Compile(format!("cached code: {e}")))?;
+        let code = artifact::Loaded::load(art).map_err(Error::Compile)?;
+        Ok(Arc::new(Code { code }))
+    }
 }
 
 /// A module's compiled code, loaded into executable memory.

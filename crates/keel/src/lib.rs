@@ -31,11 +31,15 @@ use std::sync::Arc;
 /// The decoder and validator, for those who only validate or write an engine.
 pub use keel_decode as decode;
 
+/// The compilation cache's key and entry format, for tools that inspect or fill a cache.
+pub use keel_runtime::cache;
+
 pub use keel_runtime::{
-    Caller, CompiledModule, DecodeError, Engine, Error, Extern, ExternKind, ExternRef, Features,
-    FrameInfo, Func, FuncType, Global, GlobalType, HostModuleBuilder, HostResult, IntoHostFunc,
-    Limits, Memory, MemoryType, Module, ModuleConfig, Result, RuntimeConfig, Table, TableType,
-    Trap, TrapCode, TrapKind, TypedFunc, Val, ValType, WasmParams, WasmResults, WasmTy,
+    CacheStats, Caller, CompiledModule, DecodeError, Engine, Error, Extern, ExternKind, ExternRef,
+    Features, FrameInfo, Func, FuncType, Global, GlobalType, HostModuleBuilder, HostResult,
+    IntoHostFunc, Limits, Memory, MemoryType, Module, ModuleConfig, Reservation, Result,
+    RuntimeConfig, Table, TableType, Trap, TrapCode, TrapKind, TypedFunc, Val, ValType, WasmParams,
+    WasmResults, WasmTy,
 };
 
 /// Which engine runs the code.

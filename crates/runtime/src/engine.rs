@@ -18,6 +18,33 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Compiles every defined function of `module`. Errors are [`Error::Compile`].
     fn compile(&self, module: &Arc<keel_decode::Module>) -> Result<Arc<dyn CompiledCode>, Error>;
+
+    /// What, besides the binary, keel's version, the engine's name and the features, decides the
+    /// code this engine produces: the target triple, the CPU features and the code generator's
+    /// settings. Part of the compilation cache's key. `None` (the default): the engine's code is
+    /// not cached.
+    fn cache_id(&self) -> Option<String> {
+        None
+    }
+
+    /// `code` (compiled by this engine) as bytes for the compilation cache, or `None` when it
+    /// cannot be stored (the default).
+    fn serialize(&self, code: &dyn CompiledCode) -> Option<Vec<u8>> {
+        let _ = code;
+        None
+    }
+
+    /// Loads code that [`Engine::serialize`] stored for `module`. The bytes passed the cache's
+    /// checksum, but the loader still checks every count, offset and length against the bytes
+    /// and the module before using it, and fails with [`Error::Compile`] rather than misbehave.
+    fn deserialize(
+        &self,
+        module: &Arc<keel_decode::Module>,
+        bytes: &[u8],
+    ) -> Result<Arc<dyn CompiledCode>, Error> {
+        let _ = (module, bytes);
+        Err(Error::Compile(format!("the {} engine does not load cached code", self.name())))
+    }
 }
 
 /// A module's code, compiled by an engine.

@@ -68,7 +68,8 @@ impl HostModuleBuilder {
 
     /// Adds a memory.
     pub fn memory(mut self, name: impl Into<String>, ty: MemoryType) -> Self {
-        match MemoryData::new(ty, self.runtime.store().limits.memory_pages) {
+        let limits = &self.runtime.store().limits;
+        match MemoryData::with_reservation(ty, limits.memory_pages, limits.memory_reservation) {
             Ok(m) => self.def.memories.push((name.into(), Arc::new(m))),
             Err(e) => self.error = Some(Error::Instantiate(e)),
         }

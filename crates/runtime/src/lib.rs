@@ -4,6 +4,7 @@
 //! implement. Most users depend on the `keel` facade, which re-exports this crate's API and picks
 //! an engine.
 
+pub mod cache;
 pub mod engine;
 mod externs;
 mod func;
@@ -15,6 +16,7 @@ mod typed;
 pub mod value;
 pub mod vm;
 
+pub use cache::CacheStats;
 pub use engine::{CompiledCode, Engine};
 pub use externs::{Extern, Global, Memory, Table};
 pub use func::{Func, TypedFunc};
@@ -29,4 +31,4 @@ pub use runtime::{ModuleConfig, Runtime, RuntimeConfig};
 pub use trap::{Error, FrameInfo, Result, Trap, TrapCode, TrapKind};
 pub use typed::{WasmParams, WasmResults, WasmTy};
 pub use value::{ExternRef, Val, ValType};
-pub use vm::Caller;
+pub use vm::{Caller, Reservation};

@@ -10,11 +10,14 @@ use keel_sys::random::RandomSource;
 use keel_sys::{Clock, Fs, Random, Sleep, Stdin, SysConfig, SysContext};
 use std::io::Write;
 
-use crate::engine::Engine;
+use std::path::PathBuf;
+
+use crate::cache::{self, CacheDir, CacheKey, CacheStats};
+use crate::engine::{CompiledCode, Engine};
 use crate::host::HostModuleBuilder;
 use crate::module::{CompiledModule, Module};
 use crate::trap::{Error, Result};
-use crate::vm::{Instance, Limits, MAX_PAGES, Resolved, Store};
+use crate::vm::{Instance, Limits, MAX_PAGES, Reservation, Resolved, Store};
 
 /// How a runtime compiles and runs modules.
 #[derive(Debug, Clone)]
@@ -27,6 +30,13 @@ pub struct RuntimeConfig {
     pub max_call_depth: u32,
     /// Largest value stack of one call from the host, in 64-bit slots (interpreter).
     pub max_stack_slots: usize,
+    /// How much address space each memory reserves up front (default: its whole maximum). A
+    /// smaller reservation also caps growth, since a memory's base never moves; see
+    /// [`Reservation`].
+    pub memory_reservation: Reservation,
+    /// Directory of the compilation cache (default: none). Any number of runtimes and processes
+    /// may share one; see docs/cache.md.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -37,6 +47,8 @@ impl Default for RuntimeConfig {
             memory_limit_pages: MAX_PAGES,
             max_call_depth: limits.max_call_depth,
             max_stack_slots: limits.max_stack_slots,
+            memory_reservation: Reservation::Maximum,
+            cache_dir: None,
         }
     }
 }
@@ -51,6 +63,21 @@ impl RuntimeConfig {
     /// Sets the memory limit in pages (capped at 65536).
     pub fn with_memory_limit_pages(mut self, pages: u64) -> Self {
         self.memory_limit_pages = pages.min(MAX_PAGES);
+        self
+    }
+
+    /// Sets how much address space each memory reserves (see [`Reservation`]).
+    pub fn with_memory_reservation(mut self, reservation: Reservation) -> Self {
+        self.memory_reservation = reservation;
+        self
+    }
+
+    /// Caches compiled code in `dir` (created when first written): a later compile of the same
+    /// binary with the same keel version, engine, target and features loads the code instead of
+    /// compiling it. Damaged or foreign entries are ignored and rewritten. Engines that cannot
+    /// store their code (the interpreter) ignore the cache.
+    pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
         self
     }
 
@@ -223,6 +250,7 @@ struct RuntimeInner {
     id: usize,
     engine: Arc<dyn Engine>,
     config: RuntimeConfig,
+    cache: Option<CacheDir>,
     store: Arc<Store>,
     namespace: Mutex<HashMap<String, Arc<Instance>>>,
 }
@@ -240,12 +268,15 @@ impl Runtime {
             memory_pages: config.memory_limit_pages,
             max_call_depth: config.max_call_depth,
             max_stack_slots: config.max_stack_slots,
+            memory_reservation: config.memory_reservation,
         };
+        let cache = config.cache_dir.clone().map(CacheDir::new);
         Runtime {
             inner: Arc::new(RuntimeInner {
                 id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
                 engine,
                 config,
+                cache,
                 store: Store::new(limits),
                 namespace: Mutex::new(HashMap::new()),
             }),
@@ -267,11 +298,95 @@ impl Runtime {
         &self.inner.store
     }
 
-    /// Validates and compiles a binary.
+    /// The engine.
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.inner.engine
+    }
+
+    /// How the compilation cache has been used (all zero without a cache directory).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.inner.cache.as_ref().map(CacheDir::stats).unwrap_or_default()
+    }
+
+    /// The cache key of `bytes` for this runtime's engine, target and features, or `None` when
+    /// the engine does not cache its code.
+    pub fn cache_key(&self, bytes: &[u8]) -> Option<CacheKey> {
+        let engine = &self.inner.engine;
+        let id = engine.cache_id()?;
+        Some(CacheKey::new(bytes, engine.name(), &id, self.inner.config.features))
+    }
+
+    /// Validates and compiles a binary. With a cache directory, loads the code from the cache
+    /// when an intact entry exists, and stores it after compiling otherwise. The binary is
+    /// always decoded and validated: the cache only replaces the engine's compile.
     pub fn compile(&self, bytes: &[u8]) -> Result<CompiledModule> {
         let module = Arc::new(keel_decode::decode(bytes, self.inner.config.features)?);
-        let code = self.inner.engine.compile(&module)?;
-        Ok(CompiledModule { module, code, runtime_id: self.inner.id })
+        let engine = &self.inner.engine;
+        let cached = match &self.inner.cache {
+            Some(dir) => self.cache_key(bytes).map(|key| (dir, key)),
+            None => None,
+        };
+        let Some((dir, key)) = cached else {
+            let code = engine.compile(&module)?;
+            return Ok(self.compiled(module, code));
+        };
+        if let Some(entry) = dir.read(&key) {
+            match self.load_entry(&module, &key, &entry) {
+                Ok(code) => {
+                    dir.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(self.compiled(module, code));
+                }
+                Err(_) => {
+                    dir.rejected.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        dir.misses.fetch_add(1, Ordering::Relaxed);
+        let code = engine.compile(&module)?;
+        if let Some(payload) = engine.serialize(&*code) {
+            // A cache is an optimisation: a failed write is counted, not an error.
+            let _ = dir.write(&key, &cache::encode(&key, &payload));
+        }
+        Ok(self.compiled(module, code))
+    }
+
+    /// The cache entry that [`Runtime::compile`] would store for `compiled` (compiled from
+    /// `bytes`), or `None` when the engine does not cache its code.
+    pub fn cache_entry(&self, bytes: &[u8], compiled: &CompiledModule) -> Option<Vec<u8>> {
+        let key = self.cache_key(bytes)?;
+        let payload = self.inner.engine.serialize(&*compiled.code)?;
+        Some(cache::encode(&key, &payload))
+    }
+
+    /// Validates `bytes` and loads its code from `entry`, a cache entry, as a cache hit does;
+    /// fails (and never loads anything) when the entry is damaged, foreign or refused by the
+    /// engine's loader. For tools and the fuzzer; [`Runtime::compile`] does this itself.
+    pub fn load_cache_entry(&self, bytes: &[u8], entry: &[u8]) -> Result<CompiledModule> {
+        let module = Arc::new(keel_decode::decode(bytes, self.inner.config.features)?);
+        let key = self.cache_key(bytes).ok_or_else(|| {
+            Error::Usage(format!("the {} engine does not cache its code", self.engine_name()))
+        })?;
+        let code = self.load_entry(&module, &key, entry)?;
+        Ok(self.compiled(module, code))
+    }
+
+    fn load_entry(
+        &self,
+        module: &Arc<keel_decode::Module>,
+        key: &CacheKey,
+        entry: &[u8],
+    ) -> Result<Arc<dyn CompiledCode>> {
+        let payload =
+            cache::decode(entry, key).map_err(|e| Error::Compile(format!("cache: {e}")))?;
+        self.inner.engine.deserialize(module, payload)
+    }
+
+    fn compiled(
+        &self,
+        module: Arc<keel_decode::Module>,
+        code: Arc<dyn CompiledCode>,
+    ) -> CompiledModule {
+        CompiledModule { module, code, runtime_id: self.inner.id }
     }
 
     /// Instantiates `compiled`, resolving its imports by module name from the namespace, and

@@ -443,7 +443,12 @@ impl Instance {
 
         for ty in &module.memories[memories.len()..] {
             memories.push(Arc::new(
-                MemoryData::new(*ty, store.limits.memory_pages).map_err(Error::Instantiate)?,
+                MemoryData::with_reservation(
+                    *ty,
+                    store.limits.memory_pages,
+                    store.limits.memory_reservation,
+                )
+                .map_err(Error::Instantiate)?,
             ));
         }
 

@@ -13,6 +13,34 @@ pub const PAGE_SIZE: usize = 65536;
 /// Most pages a 32-bit memory can have (4 GiB).
 pub const MAX_PAGES: u64 = 65536;
 
+/// How much address space a memory reserves up front ([`RuntimeConfig::memory_reservation`]).
+///
+/// Decision 1: a memory's base address never moves, so it can never grow past its reservation.
+/// A smaller reservation therefore caps growth: `memory.grow` returns -1 past it, and a module
+/// whose minimum does not fit fails to instantiate.
+///
+/// [`RuntimeConfig::memory_reservation`]: crate::RuntimeConfig::memory_reservation
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reservation {
+    /// Reserve the memory's whole maximum: the declared maximum capped by the memory limit,
+    /// 4 GiB when undeclared (the default). Growth is limited only by the maximum and the limit.
+    #[default]
+    Maximum,
+    /// Reserve at most this many bytes (rounded down to whole 64 KiB pages), which is also the
+    /// most the memory can ever grow to.
+    Bytes(u64),
+}
+
+impl Reservation {
+    /// The most pages a reservation of this kind holds (`None`: no cap of its own).
+    pub fn max_pages(self) -> Option<u64> {
+        match self {
+            Reservation::Maximum => None,
+            Reservation::Bytes(n) => Some(n / PAGE_SIZE as u64),
+        }
+    }
+}
+
 /// A linear memory.
 pub struct MemoryData {
     base: NonNull<u8>,
@@ -34,15 +62,35 @@ unsafe impl Send for MemoryData {}
 unsafe impl Sync for MemoryData {}
 
 impl MemoryData {
-    /// Reserves and commits a memory of type `ty`, limited to `limit_pages` pages.
+    /// Reserves and commits a memory of type `ty`, limited to `limit_pages` pages, reserving
+    /// its whole maximum.
     pub fn new(ty: MemoryType, limit_pages: u64) -> Result<MemoryData, String> {
+        MemoryData::with_reservation(ty, limit_pages, Reservation::Maximum)
+    }
+
+    /// Reserves and commits a memory of type `ty`, limited to `limit_pages` pages, reserving
+    /// address space as `reservation` says (which may cap its growth further).
+    pub fn with_reservation(
+        ty: MemoryType,
+        limit_pages: u64,
+        reservation: Reservation,
+    ) -> Result<MemoryData, String> {
         let declared_max = ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
-        let max_pages = declared_max.min(limit_pages);
+        let mut max_pages = declared_max.min(limit_pages);
         if ty.limits.min > max_pages {
             return Err(format!(
                 "memory minimum of {} pages exceeds the limit of {} pages",
                 ty.limits.min, max_pages
             ));
+        }
+        if let Some(cap) = reservation.max_pages() {
+            if ty.limits.min > cap {
+                return Err(format!(
+                    "memory minimum of {} pages exceeds the reservation of {} pages",
+                    ty.limits.min, cap
+                ));
+            }
+            max_pages = max_pages.min(cap);
         }
         let reserve = max_pages as usize * PAGE_SIZE;
         let (base, reservation) = if reserve == 0 {

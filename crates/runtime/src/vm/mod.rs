@@ -22,6 +22,6 @@ pub use instance::{
     HostFuncDef, HostModuleDef, Instance, MAX_NATIVE_DEPTH, NativeDepth, Resolved, eval_const,
 };
 pub use lock::{LockGuard, LockSet};
-pub use memory::{MAX_PAGES, MemoryData, PAGE_SIZE};
+pub use memory::{MAX_PAGES, MemoryData, PAGE_SIZE, Reservation};
 pub use store::{Limits, SigId, Store};
 pub use table::{MAX_TABLE_ELEMENTS, TableData};

@@ -21,6 +21,8 @@ pub struct Limits {
     pub max_call_depth: u32,
     /// Largest value stack, in 64-bit slots, per entry from the host.
     pub max_stack_slots: usize,
+    /// How much address space each memory reserves (and so the most it can grow to).
+    pub memory_reservation: super::memory::Reservation,
 }
 
 impl Default for Limits {
@@ -29,6 +31,7 @@ impl Default for Limits {
             memory_pages: super::memory::MAX_PAGES,
             max_call_depth: 10_000,
             max_stack_slots: 1 << 20,
+            memory_reservation: super::memory::Reservation::Maximum,
         }
     }
 }

@@ -1,0 +1,269 @@
+//! The compilation cache: hits, misses, damaged and foreign entries, concurrent writers.
+
+use std::path::{Path, PathBuf};
+
+use keel::cache::{self, CacheKey, HEADER_LEN};
+use keel::{EngineKind, Features, ModuleConfig, Runtime, RuntimeConfig};
+
+/// Several signatures (several trampolines), memory, a table, float rounding (a libcall
+/// relocation on hosts without the instruction).
+const WAT: &str = r#"(module
+    (memory 1)
+    (table 2 funcref)
+    (elem (i32.const 0) $sq $half)
+    (type $i2i (func (param i32) (result i32)))
+    (func $sq (type $i2i) (i32.mul (local.get 0) (local.get 0)))
+    (func $half (type $i2i) (i32.shr_u (local.get 0) (i32.const 1)))
+    (func (export "run") (param i32 i32) (result i32)
+      (call_indirect (type $i2i) (local.get 0) (local.get 1)))
+    (func (export "floor") (param f64) (result f64) (f64.floor (local.get 0)))
+    (func (export "store") (param i64) (result i64)
+      (i64.store (i32.const 8) (local.get 0))
+      (i64.load (i32.const 8))))"#;
+
+fn wasm() -> Vec<u8> {
+    wat::parse_str(WAT).unwrap()
+}
+
+/// A fresh, empty directory for one test.
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("keel-cache-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn runtime(dir: &Path, engine: EngineKind) -> Runtime {
+    Runtime::with_config(RuntimeConfig::default().with_cache_dir(dir), engine)
+}
+
+/// Checks that the module compiled by `rt` runs correctly.
+fn check_runs(rt: &Runtime, wasm: &[u8]) {
+    let compiled = rt.compile(wasm).unwrap();
+    let m = rt.instantiate(&compiled, ModuleConfig::new().with_name("")).unwrap();
+    let run = m.typed_func::<(i32, i32), i32>("run").unwrap();
+    assert_eq!(run.call((7, 0)).unwrap(), 49);
+    assert_eq!(run.call((7, 1)).unwrap(), 3);
+    assert_eq!(m.typed_func::<f64, f64>("floor").unwrap().call(-2.5).unwrap(), -3.0);
+    assert_eq!(m.typed_func::<i64, i64>("store").unwrap().call(-5).unwrap(), -5);
+}
+
+fn entry_path(rt: &Runtime, dir: &Path, wasm: &[u8]) -> PathBuf {
+    dir.join(rt.cache_key(wasm).unwrap().file_name())
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn compiler_miss_then_hit() {
+    let dir = fresh_dir("hit");
+    let wasm = wasm();
+    let cold = runtime(&dir, EngineKind::Compiler);
+    check_runs(&cold, &wasm);
+    let s = cold.cache_stats();
+    assert_eq!((s.hits, s.misses, s.writes, s.rejected), (0, 1, 1, 0), "{s:?}");
+    assert_eq!(entries(&dir), vec![cold.cache_key(&wasm).unwrap().file_name()]);
+
+    // A second runtime (as another process would) loads the entry.
+    let warm = runtime(&dir, EngineKind::Compiler);
+    check_runs(&warm, &wasm);
+    let s = warm.cache_stats();
+    assert_eq!((s.hits, s.misses, s.writes, s.rejected), (1, 0, 0, 0), "{s:?}");
+
+    // The loaded code is the compiled code, byte for byte.
+    let fresh = Runtime::with_config(RuntimeConfig::default(), EngineKind::Compiler);
+    let a = fresh.cache_entry(&wasm, &fresh.compile(&wasm).unwrap()).unwrap();
+    let b = warm.cache_entry(&wasm, &warm.compile(&wasm).unwrap()).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(std::fs::read(entry_path(&warm, &dir, &wasm)).unwrap(), a);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn key_separates_binaries_features_and_engines() {
+    let dir = fresh_dir("key");
+    let wasm = wasm();
+    let other = wat::parse_str("(module (func (export \"f\")))").unwrap();
+    let rt = runtime(&dir, EngineKind::Compiler);
+    rt.compile(&wasm).unwrap();
+    rt.compile(&other).unwrap();
+    let v1 = Runtime::with_config(
+        RuntimeConfig::default().with_cache_dir(&dir).with_features(Features::V1),
+        EngineKind::Compiler,
+    );
+    v1.compile(&wasm).unwrap();
+    assert_eq!(v1.cache_stats().misses, 1);
+    assert_eq!(entries(&dir).len(), 3);
+    assert_ne!(rt.cache_key(&wasm), v1.cache_key(&wasm));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn interpreter_does_not_cache() {
+    let dir = fresh_dir("interp");
+    let wasm = wasm();
+    let rt = runtime(&dir, EngineKind::Interpreter);
+    check_runs(&rt, &wasm);
+    check_runs(&rt, &wasm);
+    assert_eq!(rt.cache_stats(), keel::CacheStats::default());
+    assert!(rt.cache_key(&wasm).is_none());
+    assert!(entries(&dir).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every kind of damage: the entry is refused, the module compiles and runs, and the entry is
+/// rewritten intact.
+#[test]
+fn damaged_entries_are_ignored_and_rewritten() {
+    let dir = fresh_dir("damage");
+    let wasm = wasm();
+    let rt = runtime(&dir, EngineKind::Compiler);
+    rt.compile(&wasm).unwrap();
+    let path = entry_path(&rt, &dir, &wasm);
+    let good = std::fs::read(&path).unwrap();
+    let key = rt.cache_key(&wasm).unwrap();
+    let payload = cache::decode(&good, &key).unwrap().to_vec();
+
+    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    for cut in
+        [0, 1, 7, 8, 12, 43, 44, 52, HEADER_LEN - 1, HEADER_LEN, HEADER_LEN + 1, HEADER_LEN + 100]
+            .into_iter()
+            .chain([good.len() / 2, good.len() - 8, good.len() - 1])
+    {
+        cases.push((format!("truncated at {cut}"), good[..cut].to_vec()));
+    }
+    for at in [0, 7, 8, 11, 12, 43, 44, 51, 52, HEADER_LEN - 1].into_iter().chain([
+        HEADER_LEN,
+        HEADER_LEN + 3,
+        HEADER_LEN + 200,
+        good.len() / 2,
+        good.len() - 1,
+    ]) {
+        let mut e = good.clone();
+        e[at] ^= 0x01;
+        cases.push((format!("bit flipped at {at}"), e));
+    }
+    let mut e = good.clone();
+    e[8..12].copy_from_slice(&(cache::FORMAT_VERSION + 1).to_le_bytes());
+    cases.push(("next format version".into(), e));
+    let foreign = CacheKey::new(&wasm, "compiler", "riscv64gc-unknown-linux-gnu", Features::V2);
+    cases.push(("foreign target".into(), cache::encode(&foreign, &payload)));
+    let old = CacheKey::new(&wasm, "interpreter", "x", Features::V2);
+    cases.push(("other engine".into(), cache::encode(&old, &payload)));
+    let mut longer = good.clone();
+    longer.extend_from_slice(b"junk");
+    cases.push(("trailing bytes".into(), longer));
+    cases.push(("empty file".into(), Vec::new()));
+    // Valid checksum around a payload the loader must refuse.
+    let mut short = payload.clone();
+    short.truncate(payload.len() - 1);
+    cases.push(("payload one byte short".into(), cache::encode(&key, &short)));
+    let mut big_count = payload.clone();
+    big_count[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+    cases.push(("huge code length".into(), cache::encode(&key, &big_count)));
+
+    for (what, bytes) in cases {
+        std::fs::write(&path, &bytes).unwrap();
+        let rt = runtime(&dir, EngineKind::Compiler);
+        check_runs(&rt, &wasm);
+        let s = rt.cache_stats();
+        assert_eq!((s.hits, s.rejected, s.misses, s.writes), (0, 1, 1, 1), "{what}: {s:?}");
+        assert_eq!(std::fs::read(&path).unwrap(), good, "{what}: entry not rewritten");
+    }
+
+    // A directory where the entry should be: read fails (a miss), the write fails (counted),
+    // the compile succeeds.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    let rt = runtime(&dir, EngineKind::Compiler);
+    check_runs(&rt, &wasm);
+    let s = rt.cache_stats();
+    assert_eq!((s.hits, s.misses, s.writes, s.write_errors), (0, 1, 0, 1), "{s:?}");
+    assert!(path.is_dir());
+    // No temporary file is left behind.
+    assert_eq!(entries(&dir).len(), 1, "{:?}", entries(&dir));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The loader, fed payloads with a valid checksum but damaged contents, refuses them or loads
+/// them without any out-of-bounds access (the code bytes themselves are only vouched for by the
+/// checksum, so these are loaded, never run).
+#[test]
+fn loader_checks_payload_structure() {
+    let wasm = wasm();
+    let rt = Runtime::with_config(RuntimeConfig::default(), EngineKind::Compiler);
+    let compiled = rt.compile(&wasm).unwrap();
+    let good = rt.cache_entry(&wasm, &compiled).unwrap();
+    let key = rt.cache_key(&wasm).unwrap();
+    let payload = cache::decode(&good, &key).unwrap().to_vec();
+    assert!(rt.load_cache_entry(&wasm, &good).is_ok());
+    for cut in 0..payload.len() {
+        let e = cache::encode(&key, &payload[..cut]);
+        assert!(rt.load_cache_entry(&wasm, &e).is_err(), "payload truncated at {cut}");
+    }
+    let code_len = u32::from_le_bytes(payload[0..4].try_into().unwrap()) as usize;
+    // Every byte after the code (counts, offsets, trampoline indices, relocations).
+    for at in 4 + code_len..payload.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut p = payload.clone();
+            p[at] ^= bit;
+            let _ = rt.load_cache_entry(&wasm, &cache::encode(&key, &p));
+        }
+    }
+    // Another module's binary with this entry: refused by the key echo.
+    let other = wat::parse_str("(module (func (export \"f\")))").unwrap();
+    assert!(rt.load_cache_entry(&other, &good).is_err());
+}
+
+#[test]
+fn concurrent_compiles_share_one_directory() {
+    let dir = fresh_dir("threads");
+    let modules: Vec<Vec<u8>> = vec![
+        wasm(),
+        wat::parse_str("(module (func (export \"f\") (result i32) (i32.const 1)))").unwrap(),
+    ];
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            let (dir, modules) = (&dir, &modules);
+            s.spawn(move || {
+                for round in 0..3 {
+                    let rt = runtime(dir, EngineKind::Compiler);
+                    let wasm = &modules[(t + round) % 2];
+                    let compiled = rt.compile(wasm).unwrap();
+                    let m = rt.instantiate(&compiled, ModuleConfig::new().with_name("")).unwrap();
+                    if (t + round) % 2 == 0 {
+                        let run = m.typed_func::<(i32, i32), i32>("run").unwrap();
+                        assert_eq!(run.call((9, 0)).unwrap(), 81);
+                    } else {
+                        assert_eq!(m.typed_func::<(), i32>("f").unwrap().call(()).unwrap(), 1);
+                    }
+                }
+            });
+        }
+    });
+    // Two intact entries, no temporary files.
+    let names = entries(&dir);
+    assert_eq!(names.len(), 2, "{names:?}");
+    let rt = runtime(&dir, EngineKind::Compiler);
+    for wasm in &modules {
+        let entry = std::fs::read(entry_path(&rt, &dir, wasm)).unwrap();
+        assert!(rt.load_cache_entry(wasm, &entry).is_ok());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn invalid_binary_is_an_error_even_with_an_entry() {
+    let dir = fresh_dir("invalid");
+    let rt = runtime(&dir, EngineKind::Compiler);
+    assert!(rt.compile(b"\0asm\x01\0\0\0\x01").is_err());
+    assert!(entries(&dir).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
