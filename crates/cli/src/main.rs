@@ -30,7 +30,7 @@ run flags (before FILE):
   --env-inherit               pass the host's environment too
   --interpreter               run on the interpreter rather than the compiler
   --hostlogging=SCOPES        (not supported yet)
-  --cachedir=DIR              (not supported yet)
+  --cachedir=DIR              keep compiled code in DIR and reuse it (run and compile)
   --timeout=DURATION          (not supported yet)
   --listen=HOST:PORT          preopen a TCP listener (from the fd after the mounts); repeatable
 ";
@@ -71,6 +71,7 @@ struct Flags {
     env_inherit: bool,
     interpreter: bool,
     listen: Vec<String>,
+    cachedir: Option<String>,
     file: Option<String>,
     guest_args: Vec<String>,
 }
@@ -107,7 +108,8 @@ fn parse(args: &[String]) -> Result<Flags, Fail> {
             "env-inherit" => flags.env_inherit = true,
             "interpreter" => flags.interpreter = true,
             "listen" => flags.listen.push(value()?),
-            "hostlogging" | "cachedir" | "timeout" => {
+            "cachedir" => flags.cachedir = Some(value()?),
+            "hostlogging" | "timeout" => {
                 return Err(Fail(format!("--{name} is not supported yet")));
             }
             "h" | "help" => {
@@ -130,9 +132,15 @@ fn parse(args: &[String]) -> Result<Flags, Fail> {
     Ok(flags)
 }
 
-fn runtime(flags: &Flags) -> Runtime {
+fn runtime(flags: &Flags) -> Result<Runtime, Fail> {
     let engine = if flags.interpreter { EngineKind::Interpreter } else { EngineKind::Auto };
-    Runtime::with_config(RuntimeConfig::default(), engine)
+    let mut config = RuntimeConfig::default();
+    if let Some(dir) = &flags.cachedir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Fail(format!("invalid cache directory {dir}: {e}")))?;
+        config = config.with_cache_dir(dir);
+    }
+    Ok(Runtime::with_config(config, engine))
 }
 
 fn read_wasm(file: &str) -> Result<Vec<u8>, Fail> {
@@ -146,7 +154,14 @@ fn compile(args: &[String]) -> Result<ExitCode, Fail> {
     }
     let file = flags.file.as_deref().unwrap_or_default();
     let bytes = read_wasm(file)?;
-    runtime(&flags).compile(&bytes).map_err(|e| Fail(format!("error compiling {file}: {e}")))?;
+    let runtime = runtime(&flags)?;
+    runtime.compile(&bytes).map_err(|e| Fail(format!("error compiling {file}: {e}")))?;
+    // `compile --cachedir` exists to fill the cache: an entry that could not be written is a
+    // failure here (for `run` it only costs the next start a compile).
+    if runtime.cache_stats().write_errors > 0 {
+        let dir = flags.cachedir.as_deref().unwrap_or_default();
+        return Err(Fail(format!("error compiling {file}: cannot write the cache entry in {dir}")));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -157,7 +172,7 @@ fn run(args: &[String]) -> Result<ExitCode, Fail> {
     let flags = parse(args)?;
     let file = flags.file.clone().unwrap_or_default();
     let bytes = read_wasm(&file)?;
-    let runtime = runtime(&flags);
+    let runtime = runtime(&flags)?;
     let compiled =
         runtime.compile(&bytes).map_err(|e| Fail(format!("error compiling {file}: {e}")))?;
 
