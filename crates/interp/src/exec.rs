@@ -110,8 +110,10 @@ impl<'a> Mem<'a> {
     #[inline(always)]
     fn load<const N: usize>(&self, ea: u64) -> Option<[u8; N]> {
         let p = self.at::<N>(ea)?;
-        // SAFETY: `at` checked that N bytes at `p` are inside the memory; unaligned is allowed.
-        Some(unsafe { ptr::read_unaligned(p as *const [u8; N]) })
+        // SAFETY: `at` checked that N bytes at `p` are inside the memory; a byte array needs no
+        // alignment. (Not `read_unaligned`: with debug assertions, its overlap check takes the
+        // address of a stack temporary, which stops the handler's dispatch from being a tail call.)
+        Some(unsafe { *(p as *const [u8; N]) })
     }
 
     #[inline(always)]
@@ -119,7 +121,7 @@ impl<'a> Mem<'a> {
         match self.at::<N>(ea) {
             Some(p) => {
                 // SAFETY: as in `load`; the exec lock gives this thread sole access to the memory.
-                unsafe { ptr::write_unaligned(p as *mut [u8; N], bytes) };
+                unsafe { *(p as *mut [u8; N]) = bytes };
                 true
             }
             None => false,
@@ -182,6 +184,7 @@ pub(crate) fn run(
         mem: Mem::of(instance),
         trap: None,
         next: (ptr::null(), Regs(ptr::null_mut())),
+        stack_limit: 0,
     };
     // SAFETY: the stack was sized for the entry function's frame at 0.
     let regs = unsafe { Regs::new(ctx.stack.as_mut_ptr()) };
@@ -225,6 +228,56 @@ pub(crate) struct Ctx<'a> {
     /// Where to continue, for the loop dispatcher.
     #[allow(dead_code)]
     next: (Ip, Regs),
+    /// The lowest native stack position handlers may run at: [`NATIVE_STACK_BUDGET`] below
+    /// where `execute` started (see [`stack_guard`]).
+    stack_limit: usize,
+}
+
+/// How far below `execute`'s own frame the handlers of one execution may push the native stack.
+/// With threaded dispatch, handlers jump to each other and the stack stays where `execute` put
+/// it (plus one handler's frame); the guard only ever fires if a handler was compiled to a real
+/// call instead of a jump, where every executed instruction would leave a frame behind.
+const NATIVE_STACK_BUDGET: usize = 256 * 1024;
+
+/// The current native stack position, approximately (the stack pointer, or the address of a
+/// local where reading the register is not implemented).
+#[inline(always)]
+fn stack_position() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let sp: usize;
+        // SAFETY: copies the stack pointer to a register; reads and writes nothing else.
+        unsafe {
+            std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
+        };
+        sp
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let sp: usize;
+        // SAFETY: copies the stack pointer to a register; reads and writes nothing else.
+        unsafe {
+            std::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags))
+        };
+        sp
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let marker = 0u8;
+        std::hint::black_box(&marker) as *const u8 as usize
+    }
+}
+
+/// The native stack overflow guard, run where every unbounded execution passes (taken jumps,
+/// calls, returns): a trap instead of a crash if the dispatch ever grows the native stack per
+/// instruction (a handler compiled to a call instead of a jump, by a future compiler, on another
+/// target, or because a new handler keeps a value with a destructor alive across its dispatch).
+macro_rules! stack_guard {
+    ($ctx:ident) => {
+        if stack_position() < $ctx.stack_limit {
+            return $ctx.native_stack_exhausted();
+        }
+    };
 }
 
 /// A Wasm function of an interpreter instance, to enter in the same loop.
@@ -237,6 +290,16 @@ type Target<'a> = (&'a CompiledFunc, &'a Instance, &'a InterpCode);
 type Handler = for<'a, 'c> fn(Ip, Regs, &'c mut Ctx<'a>, *mut u8, usize) -> Flow;
 
 impl<'a> Ctx<'a> {
+    /// The trap of [`stack_guard`]: an internal error, not a guest's fault.
+    #[cold]
+    #[inline(never)]
+    fn native_stack_exhausted(&mut self) -> Flow {
+        self.trap(Trap::host(
+            "internal error: the interpreter's dispatch grew the native stack past its budget \
+             (an instruction handler was not compiled to a tail call)",
+        ))
+    }
+
     /// Records a trap with the stack trace.
     #[cold]
     #[inline(never)]
@@ -294,6 +357,15 @@ impl<'a> Ctx<'a> {
         Some((callee.code.as_ptr(), regs))
     }
 
+    /// Releases the lock taken for the returning frame. Out of line: dropping the guard in a
+    /// handler would keep a stack temporary alive across its dispatch, which then could not be a
+    /// tail call.
+    #[cold]
+    #[inline(never)]
+    fn release_guard(&mut self) {
+        self.guards.pop();
+    }
+
     /// Pops the caller's frame on return (releasing locks taken for the callee): where it
     /// continues, or `None` when the entry function returns.
     #[inline(always)]
@@ -302,7 +374,7 @@ impl<'a> Ctx<'a> {
         if let Some((d, _)) = self.guards.last()
             && *d == depth
         {
-            self.guards.pop();
+            self.release_guard();
         }
         let f = self.frames.pop()?;
         if !ptr::eq(f.instance, self.instance) {
@@ -369,9 +441,20 @@ fn handler(ip: Ip) -> Handler {
     unsafe { *HANDLERS.get_unchecked((*ip).tag() as usize) }
 }
 
+/// The lowest native stack position the handlers of an execution starting here may reach.
+#[inline(always)]
+fn native_stack_limit() -> usize {
+    #[cfg(test)]
+    if let Some(limit) = crate::tests::NATIVE_STACK_LIMIT.get() {
+        return limit;
+    }
+    stack_position().saturating_sub(NATIVE_STACK_BUDGET)
+}
+
 /// Runs from `ip` until the entry function returns or a trap.
 #[cfg(keel_tail_dispatch)]
 fn execute(ip: Ip, regs: Regs, ctx: &mut Ctx<'_>) -> Flow {
+    ctx.stack_limit = native_stack_limit();
     let (base, len) = (ctx.mem.base, ctx.mem.len);
     handler(ip)(ip, regs, ctx, base, len)
 }
@@ -379,6 +462,7 @@ fn execute(ip: Ip, regs: Regs, ctx: &mut Ctx<'_>) -> Flow {
 /// Runs from `ip` until the entry function returns or a trap.
 #[cfg(not(keel_tail_dispatch))]
 fn execute(mut ip: Ip, mut regs: Regs, ctx: &mut Ctx<'_>) -> Flow {
+    ctx.stack_limit = native_stack_limit();
     loop {
         let (base, len) = (ctx.mem.base, ctx.mem.len);
         match handler(ip)(ip, regs, ctx, base, len) {
@@ -463,19 +547,20 @@ macro_rules! imm {
     }};
 }
 macro_rules! jump {
-    ($ip:ident, $off:expr) => {{
+    ($ip:ident, $ctx:ident, $off:expr) => {{
+        stack_guard!($ctx);
         // The offset is relative to the jump, `$ip` already points past it. The translator
         // only emits jumps to instructions of the same function.
         $ip = $ip.wrapping_offset($off as isize - 1);
     }};
 }
 macro_rules! jump_cmp {
-    ($ip:ident, $regs:ident, $p:expr, $ta:ty, |$a:ident, $b:ident| $e:expr) => {{
+    ($ip:ident, $ctx:ident, $regs:ident, $p:expr, $ta:ty, |$a:ident, $b:ident| $e:expr) => {{
         let p = $p;
         let $a = <$ta>::from_slot($regs.get(p.a));
         let $b = <$ta>::from_slot($regs.get(p.b));
         if $e {
-            jump!($ip, p.offset);
+            jump!($ip, $ctx, p.offset);
         }
     }};
 }
@@ -528,6 +613,7 @@ macro_rules! handlers {
 handlers! { ip, regs, ctx, mem;
     Unreachable(()) => { return ctx.trap(TrapCode::Unreachable); }
     Return(()) => {
+        stack_guard!(ctx);
         match ctx.leave() {
             None => return Flow::Done,
             Some((i, r)) => {
@@ -538,6 +624,7 @@ handlers! { ip, regs, ctx, mem;
         }
     }
     Return1(s) => {
+        stack_guard!(ctx);
         let v = regs.get(s.src);
         regs.set(0, v);
         match ctx.leave() {
@@ -550,6 +637,7 @@ handlers! { ip, regs, ctx, mem;
         }
     }
     BrTable(t) => {
+        stack_guard!(ctx);
         let i = (regs.get(t.index) as u32).min(t.len);
         // `len + 1` jump entries follow the BrTable instruction: take entry `i` directly.
         ip = ip.wrapping_add(i as usize);
@@ -559,6 +647,7 @@ handlers! { ip, regs, ctx, mem;
         }
     }
     Call(c) => {
+        stack_guard!(ctx);
         let callee = &ctx.code.funcs[c.func as usize];
         let (inst, code) = (ctx.instance, ctx.code);
         match ctx.enter(ip, c.base, callee, inst, code) {
@@ -571,6 +660,7 @@ handlers! { ip, regs, ctx, mem;
         }
     }
     CallImport(c) => {
+        stack_guard!(ctx);
         let f = ctx.instance.func(c.func);
         match ctx.call_func_data(f, c.base) {
             Err(flow) => return flow,
@@ -589,6 +679,7 @@ handlers! { ip, regs, ctx, mem;
         }
     }
     CallIndirect(c) => {
+        stack_guard!(ctx);
         let index = regs.get(c.index) as u32;
         let raw = match ctx.instance.table(c.table as u32).get(index) {
             None => return ctx.trap(TrapCode::TableOutOfBounds),
@@ -636,47 +727,47 @@ handlers! { ip, regs, ctx, mem;
         regs.set(p.dst, r as u64);
     }
     Copy(p) => { regs.set(p.dst, regs.get(p.src)); }
-    Jump(j) => { jump!(ip, j.offset); }
+    Jump(j) => { jump!(ip, ctx, j.offset); }
     JumpIfZ(j) => {
                     if regs.get(j.cond) as u32 == 0 {
-                        jump!(ip, j.offset)
+                        jump!(ip, ctx, j.offset)
                     }
                 }
     JumpIfNz(j) => {
                     if regs.get(j.cond) as u32 != 0 {
-                        jump!(ip, j.offset)
+                        jump!(ip, ctx, j.offset)
                     }
                 }
     JumpIfZ64(j) => {
                     if regs.get(j.cond) == 0 {
-                        jump!(ip, j.offset)
+                        jump!(ip, ctx, j.offset)
                     }
                 }
     JumpIfNz64(j) => {
                     if regs.get(j.cond) != 0 {
-                        jump!(ip, j.offset)
+                        jump!(ip, ctx, j.offset)
                     }
                 }
-    JumpI32Eq(p) => { jump_cmp!(ip, regs, p, i32, |a, b| a == b); }
-    JumpI32Ne(p) => { jump_cmp!(ip, regs, p, i32, |a, b| a != b); }
-    JumpI32LtS(p) => { jump_cmp!(ip, regs, p, i32, |a, b| a < b); }
-    JumpI32LtU(p) => { jump_cmp!(ip, regs, p, u32, |a, b| a < b); }
-    JumpI32GtS(p) => { jump_cmp!(ip, regs, p, i32, |a, b| a > b); }
-    JumpI32GtU(p) => { jump_cmp!(ip, regs, p, u32, |a, b| a > b); }
-    JumpI32LeS(p) => { jump_cmp!(ip, regs, p, i32, |a, b| a <= b); }
-    JumpI32LeU(p) => { jump_cmp!(ip, regs, p, u32, |a, b| a <= b); }
-    JumpI32GeS(p) => { jump_cmp!(ip, regs, p, i32, |a, b| a >= b); }
-    JumpI32GeU(p) => { jump_cmp!(ip, regs, p, u32, |a, b| a >= b); }
-    JumpI64Eq(p) => { jump_cmp!(ip, regs, p, i64, |a, b| a == b); }
-    JumpI64Ne(p) => { jump_cmp!(ip, regs, p, i64, |a, b| a != b); }
-    JumpI64LtS(p) => { jump_cmp!(ip, regs, p, i64, |a, b| a < b); }
-    JumpI64LtU(p) => { jump_cmp!(ip, regs, p, u64, |a, b| a < b); }
-    JumpI64GtS(p) => { jump_cmp!(ip, regs, p, i64, |a, b| a > b); }
-    JumpI64GtU(p) => { jump_cmp!(ip, regs, p, u64, |a, b| a > b); }
-    JumpI64LeS(p) => { jump_cmp!(ip, regs, p, i64, |a, b| a <= b); }
-    JumpI64LeU(p) => { jump_cmp!(ip, regs, p, u64, |a, b| a <= b); }
-    JumpI64GeS(p) => { jump_cmp!(ip, regs, p, i64, |a, b| a >= b); }
-    JumpI64GeU(p) => { jump_cmp!(ip, regs, p, u64, |a, b| a >= b); }
+    JumpI32Eq(p) => { jump_cmp!(ip, ctx, regs, p, i32, |a, b| a == b); }
+    JumpI32Ne(p) => { jump_cmp!(ip, ctx, regs, p, i32, |a, b| a != b); }
+    JumpI32LtS(p) => { jump_cmp!(ip, ctx, regs, p, i32, |a, b| a < b); }
+    JumpI32LtU(p) => { jump_cmp!(ip, ctx, regs, p, u32, |a, b| a < b); }
+    JumpI32GtS(p) => { jump_cmp!(ip, ctx, regs, p, i32, |a, b| a > b); }
+    JumpI32GtU(p) => { jump_cmp!(ip, ctx, regs, p, u32, |a, b| a > b); }
+    JumpI32LeS(p) => { jump_cmp!(ip, ctx, regs, p, i32, |a, b| a <= b); }
+    JumpI32LeU(p) => { jump_cmp!(ip, ctx, regs, p, u32, |a, b| a <= b); }
+    JumpI32GeS(p) => { jump_cmp!(ip, ctx, regs, p, i32, |a, b| a >= b); }
+    JumpI32GeU(p) => { jump_cmp!(ip, ctx, regs, p, u32, |a, b| a >= b); }
+    JumpI64Eq(p) => { jump_cmp!(ip, ctx, regs, p, i64, |a, b| a == b); }
+    JumpI64Ne(p) => { jump_cmp!(ip, ctx, regs, p, i64, |a, b| a != b); }
+    JumpI64LtS(p) => { jump_cmp!(ip, ctx, regs, p, i64, |a, b| a < b); }
+    JumpI64LtU(p) => { jump_cmp!(ip, ctx, regs, p, u64, |a, b| a < b); }
+    JumpI64GtS(p) => { jump_cmp!(ip, ctx, regs, p, i64, |a, b| a > b); }
+    JumpI64GtU(p) => { jump_cmp!(ip, ctx, regs, p, u64, |a, b| a > b); }
+    JumpI64LeS(p) => { jump_cmp!(ip, ctx, regs, p, i64, |a, b| a <= b); }
+    JumpI64LeU(p) => { jump_cmp!(ip, ctx, regs, p, u64, |a, b| a <= b); }
+    JumpI64GeS(p) => { jump_cmp!(ip, ctx, regs, p, i64, |a, b| a >= b); }
+    JumpI64GeU(p) => { jump_cmp!(ip, ctx, regs, p, u64, |a, b| a >= b); }
     Select(s) => {
                     let v =
                         if regs.get(s.cond) as u32 != 0 { regs.get(s.a) } else { regs.get(s.b) };

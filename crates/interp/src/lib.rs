@@ -15,6 +15,8 @@ use keel_runtime::{CompiledCode, Engine, Error, Trap};
 
 mod exec;
 mod ops;
+#[cfg(test)]
+mod tests;
 
 /// The register-based interpreter engine.
 #[derive(Debug, Default, Clone, Copy)]

@@ -1,0 +1,83 @@
+//! Tests of the dispatch itself: that the build tests run is the threaded one, that it runs long
+//! loops in constant native stack, and that the native stack guard traps cleanly.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use keel_runtime::{Module, ModuleConfig, Runtime, RuntimeConfig, Val};
+
+use crate::Interpreter;
+
+thread_local! {
+    /// When set, replaces the native stack limit of executions started on this thread.
+    pub(crate) static NATIVE_STACK_LIMIT: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+fn instantiate(wat: &str) -> Module {
+    let rt = Runtime::with_engine(RuntimeConfig::default(), Arc::new(Interpreter));
+    let wasm = wat::parse_str(wat).expect("valid wat");
+    rt.instantiate_bytes(&wasm, ModuleConfig::new().with_name("")).expect("instantiates")
+}
+
+/// A loop of `n` iterations whose body mixes many instruction kinds: arithmetic with registers
+/// and immediates, compare-and-branch, `br_table`, `select`, loads, stores, globals and a call.
+const MIXED_LOOP: &str = r#"(module
+    (memory 1)
+    (global $g (mut i32) (i32.const 0))
+    (func $inc (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+    (func (export "run") (param $n i32) (result i32)
+        (local $i i32) (local $acc i32) (local $x i64) (local $f f64)
+        (loop $top
+            (local.set $acc (i32.add (local.get $acc) (i32.mul (local.get $i) (i32.const 3))))
+            (local.set $acc (i32.xor (local.get $acc) (i32.shr_u (local.get $acc) (i32.const 7))))
+            (local.set $x (i64.add (local.get $x) (i64.extend_i32_u (local.get $acc))))
+            (local.set $f (f64.add (local.get $f) (f64.const 0.5)))
+            (i32.store (i32.and (local.get $i) (i32.const 1020)) (local.get $acc))
+            (local.set $acc (i32.add (local.get $acc)
+                (i32.load offset=4 (i32.and (local.get $i) (i32.const 1020)))))
+            (block $b2 (block $b1 (block $b0
+                (br_table $b0 $b1 $b2 (i32.and (local.get $i) (i32.const 3))))
+                (local.set $acc (i32.add (local.get $acc) (i32.const 1))) (br $b2))
+                (local.set $acc (i32.sub (local.get $acc) (i32.const 1))))
+            (local.set $acc (select (local.get $acc) (i32.const 5)
+                (i32.lt_u (local.get $acc) (i32.const -1))))
+            (global.set $g (call $inc (global.get $g)))
+            (br_if $top (i32.lt_u
+                (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+        (i32.add (local.get $acc) (i32.add (global.get $g) (i32.wrap_i64 (local.get $x)))))
+)"#;
+
+/// The build that tests run is the threaded one on the targets that ship it, so that the tests
+/// and the spec suites exercise the dispatch that ships (`[profile.dev.package.keel-interp]` in
+/// the workspace's `Cargo.toml`).
+#[test]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[allow(clippy::assertions_on_constants)]
+fn tests_run_the_threaded_dispatch() {
+    assert!(cfg!(keel_tail_dispatch), "keel-interp was built without threaded dispatch");
+}
+
+/// 50 million iterations of about 30 instructions: if any handler on this path were a real call
+/// rather than a jump, the native stack would grow by more than a gigabyte; the guard traps
+/// after 256 KiB instead, and the test fails with its message.
+#[test]
+fn long_loop_runs_in_constant_native_stack() {
+    let m = instantiate(MIXED_LOOP);
+    let n = if cfg!(keel_tail_dispatch) { 50_000_000 } else { 1_000_000 };
+    let r = m.func("run").unwrap().call(&[Val::I32(n)]);
+    let v = r.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v.len(), 1);
+}
+
+/// With a native stack limit above the current stack, the first backward jump traps cleanly.
+#[test]
+fn native_stack_guard_traps() {
+    let m = instantiate(MIXED_LOOP);
+    NATIVE_STACK_LIMIT.set(Some(usize::MAX));
+    let r = m.func("run").unwrap().call(&[Val::I32(10)]);
+    NATIVE_STACK_LIMIT.set(None);
+    let e = r.expect_err("the guard traps");
+    assert!(e.to_string().contains("native stack"), "{e}");
+    let ok = m.func("run").unwrap().call(&[Val::I32(10)]);
+    assert!(ok.is_ok());
+}
