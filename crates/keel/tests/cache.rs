@@ -267,3 +267,54 @@ fn invalid_binary_is_an_error_even_with_an_entry() {
     assert!(entries(&dir).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Times decoding (validation included), each engine's compile and a cache hit on a large
+/// module: `KEEL_MEASURE_WASM=path cargo test -p keel --test cache measure -- --ignored
+/// --nocapture` (default: bench/guests/gojson.wasm). The figures in docs/cache.md come from it.
+#[test]
+#[ignore]
+fn measure_large_module() {
+    use std::time::Instant;
+    let path = std::env::var("KEEL_MEASURE_WASM").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/guests/gojson.wasm").into()
+    });
+    let wasm = std::fs::read(&path).unwrap();
+    let best = |f: &mut dyn FnMut()| {
+        (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .min()
+            .unwrap()
+    };
+    let decode = best(&mut || {
+        keel::decode::decode(&wasm, Features::V2).unwrap();
+    });
+    let interp = Runtime::with_config(RuntimeConfig::default(), EngineKind::Interpreter);
+    let interp_compile = best(&mut || {
+        interp.compile(&wasm).unwrap();
+    });
+    let dir = fresh_dir("measure");
+    let compiler = Runtime::with_config(RuntimeConfig::default(), EngineKind::Compiler);
+    let t = Instant::now();
+    let compiled = compiler.compile(&wasm).unwrap();
+    let cold = t.elapsed();
+    let entry = compiler.cache_entry(&wasm, &compiled).unwrap();
+    let cached = runtime(&dir, EngineKind::Compiler);
+    cached.compile(&wasm).unwrap();
+    let warm = best(&mut || {
+        runtime(&dir, EngineKind::Compiler).compile(&wasm).unwrap();
+    });
+    let key = best(&mut || {
+        compiler.cache_key(&wasm).unwrap();
+    });
+    println!("module: {path}, {} bytes", wasm.len());
+    println!("decode + validate: {decode:?}");
+    println!("interpreter compile (decode included): {interp_compile:?}");
+    println!("compiler compile (decode included): {cold:?}");
+    println!("compiler cache hit (decode included): {warm:?} (key: {key:?})");
+    println!("cache entry: {} bytes", entry.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
