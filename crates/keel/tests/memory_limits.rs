@@ -39,8 +39,7 @@ fn default_limit_is_the_spec_maximum() {
 #[test]
 fn grow_past_the_limit_returns_minus_one() {
     for engine in ENGINES {
-        let rt =
-            Runtime::with_config(RuntimeConfig::default().with_memory_limit_pages(3), engine);
+        let rt = Runtime::with_config(RuntimeConfig::default().with_memory_limit_pages(3), engine);
         let (grow, m) = grow_and_size(&rt, &module(1, None));
         assert_eq!(grow.call(2).unwrap(), 1, "{engine:?}");
         assert_eq!(grow.call(1).unwrap(), -1, "{engine:?}");
@@ -58,8 +57,7 @@ fn grow_past_the_limit_returns_minus_one() {
 #[test]
 fn minimum_past_the_limit_fails_instantiation_naming_both() {
     for engine in ENGINES {
-        let rt =
-            Runtime::with_config(RuntimeConfig::default().with_memory_limit_pages(3), engine);
+        let rt = Runtime::with_config(RuntimeConfig::default().with_memory_limit_pages(3), engine);
         let err = rt.instantiate_bytes(&module(5, None), ModuleConfig::new()).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("5 pages") && msg.contains("limit of 3 pages"), "{engine:?}: {msg}");
@@ -77,8 +75,8 @@ fn limit_is_capped_at_the_spec_maximum() {
 #[test]
 fn a_smaller_reservation_caps_growth() {
     for engine in ENGINES {
-        let config = RuntimeConfig::default()
-            .with_memory_reservation(Reservation::Bytes(4 * 65536 + 100));
+        let config =
+            RuntimeConfig::default().with_memory_reservation(Reservation::Bytes(4 * 65536 + 100));
         let rt = Runtime::with_config(config, engine);
         let (grow, m) = grow_and_size(&rt, &module(1, None));
         assert_eq!(grow.call(3).unwrap(), 1, "{engine:?}");
