@@ -1,5 +1,9 @@
-//! The engines a benchmark runs on, behind one small trait, so that adding an engine (keel's
-//! compiler) or a peer (wasmtime) is one more implementation and one more line in [`all`].
+//! The engines a benchmark runs on, behind one small trait: keel's interpreter and compiler, and
+//! their peers wasmi and wasmtime. Adding one is one more implementation and one more line in
+//! [`all`].
+//!
+//! Every engine gives its instances the same host function, `env.inc` (`x -> x + 1` on `i32`),
+//! which the `call-wasm-to-host` row's guest imports; the other guests import nothing.
 
 use std::sync::Arc;
 
@@ -21,6 +25,14 @@ pub trait Engine {
     fn name(&self) -> &'static str;
     /// Whether this is a peer that keel's engines are compared against.
     fn is_peer(&self) -> bool;
+    /// For a keel engine, the peer its ratio column compares it with.
+    fn compare_with(&self) -> Option<&'static str> {
+        None
+    }
+    /// Why this engine cannot run here (its cells then say `n/a`), or `None` if it can.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
     /// Validates and compiles a binary.
     fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>>;
 }
@@ -41,39 +53,71 @@ pub trait Instance {
 pub trait Entry {
     /// Calls it; an `i32` result is sign-extended.
     fn call(&mut self, arg: i32) -> Result<i64>;
+
+    /// Calls it `times` times (at least once) with `arg`, returning the last result; the loop
+    /// is compiled per engine, so it adds no dynamic dispatch to each call.
+    fn call_repeat(&mut self, arg: i32, times: u32) -> Result<i64> {
+        let mut result = self.call(arg)?;
+        for _ in 1..times {
+            result = self.call(arg)?;
+        }
+        Ok(result)
+    }
 }
 
-/// Every engine the harness knows, keel's first, then the peers.
+/// Every engine the harness knows, in column order: each keel engine followed by its peer.
 pub fn all() -> Vec<Box<dyn Engine>> {
-    vec![Box::new(KeelInterp::new()), Box::new(Wasmi::new())]
+    vec![
+        Box::new(Keel::new(keel::EngineKind::Interpreter)),
+        Box::new(Wasmi::new()),
+        Box::new(Keel::new(keel::EngineKind::Compiler)),
+        Box::new(crate::wasmtime::Wasmtime::new()),
+    ]
 }
 
-/// keel on its interpreter: one runtime, in whose namespace every instance is anonymous.
-pub struct KeelInterp {
+/// `env.inc`, the host function every engine provides.
+fn inc(x: i32) -> i32 {
+    x.wrapping_add(1)
+}
+
+/// keel on one of its engines: one runtime, with the host module `env` in its namespace, in
+/// which every guest instance is anonymous.
+pub struct Keel {
     runtime: keel::Runtime,
+    kind: keel::EngineKind,
 }
 
-impl KeelInterp {
-    /// A runtime on the interpreter, with the default configuration.
-    pub fn new() -> KeelInterp {
+impl Keel {
+    /// A runtime on `kind` (the interpreter or the compiler), with the default configuration.
+    pub fn new(kind: keel::EngineKind) -> Keel {
         let config = keel::RuntimeConfig::default();
-        KeelInterp { runtime: keel::Runtime::with_config(config, keel::EngineKind::Interpreter) }
+        let runtime = keel::Runtime::with_config(config, kind);
+        runtime
+            .host_module("env")
+            .func("inc", |_: &mut keel::Caller<'_>, x: i32| inc(x))
+            .instantiate()
+            .expect("the host module env instantiates");
+        Keel { runtime, kind }
     }
 }
 
-impl Default for KeelInterp {
-    fn default() -> Self {
-        KeelInterp::new()
-    }
-}
-
-impl Engine for KeelInterp {
+impl Engine for Keel {
     fn name(&self) -> &'static str {
-        "keel-interp"
+        match self.kind {
+            keel::EngineKind::Compiler => "keel-compiler",
+            _ => "keel-interp",
+        }
     }
 
     fn is_peer(&self) -> bool {
         false
+    }
+
+    fn compare_with(&self) -> Option<&'static str> {
+        Some(match self.kind {
+            keel::EngineKind::Compiler => "wasmtime",
+            _ => "wasmi",
+        })
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>> {
@@ -129,7 +173,9 @@ impl Wasmi {
         let mut config = wasmi::Config::default();
         config.compilation_mode(wasmi::CompilationMode::Eager);
         let engine = wasmi::Engine::new(&config);
-        let linker = Arc::new(wasmi::Linker::new(&engine));
+        let mut linker = wasmi::Linker::new(&engine);
+        linker.func_wrap("env", "inc", inc).expect("env.inc is defined once");
+        let linker = Arc::new(linker);
         Wasmi { engine, linker }
     }
 }

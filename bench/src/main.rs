@@ -4,19 +4,35 @@
 //! instantiates it once, warms up with one call (checking that all engines return the same
 //! result), then takes the median of several timed calls. The engines take turns call by call,
 //! so that a noisy neighbour slows all of them alike; a ratio to a peer is the median of the
-//! ratios of the samples taken in the same turn. Also times instantiation of a small module and
-//! compilation of all the guests.
+//! ratios of the samples taken in the same turn. Also times the cost of one call each way across
+//! the host boundary, instantiation of a small module, compilation of the small guests and of a
+//! large real module (a Go program). Each keel engine is compared with its peer: keel's
+//! interpreter with wasmi, keel's compiler with wasmtime (loaded from its C API library, see
+//! `wasmtime.rs`; when that is not installed, its column says `n/a` and the rest runs).
 //!
 //! Options: `--runs N` (timed calls per benchmark and engine, default 5), `--quick` (small
 //! sizes: a smoke test of the harness, not a measurement), `--engines A,B` (only those
 //! columns), `-v` (every sample). FILTER keeps the rows whose name contains it.
 
+mod cache;
 mod engines;
+mod wasmtime;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use engines::{Engine, Entry, Ret};
+
+/// What one reported time is the time of.
+#[derive(Clone, Copy)]
+enum Per {
+    /// One call of the entry point.
+    Call,
+    /// One call of a batch of `repeat` calls (the time of a host -> wasm call).
+    Repeat,
+    /// One iteration of the guest's loop of `arg` iterations (the time of a wasm -> host call).
+    ArgIteration,
+}
 
 /// One guest entry point and the argument it is timed with.
 struct Benchmark {
@@ -34,6 +50,10 @@ struct Benchmark {
     /// The argument for `--quick`, and its result.
     quick_arg: i32,
     quick_expected: i64,
+    /// How many times the entry point is called per sample (1 but for the call rows), and
+    /// what the reported time is per.
+    repeat: u32,
+    per: Per,
     /// What the benchmark measures, for `--help`.
     about: &'static str,
 }
@@ -48,6 +68,8 @@ const BENCHMARKS: &[Benchmark] = &[
         expected: 9_227_465,
         quick_arg: 15,
         quick_expected: 610,
+        repeat: 1,
+        per: Per::Call,
         about: "recursive calls and returns",
     },
     Benchmark {
@@ -59,6 +81,8 @@ const BENCHMARKS: &[Benchmark] = &[
         expected: 1_569_960,
         quick_arg: 1,
         quick_expected: 78_498,
+        repeat: 1,
+        per: Per::Call,
         about: "byte loads and stores in tight loops",
     },
     Benchmark {
@@ -70,6 +94,8 @@ const BENCHMARKS: &[Benchmark] = &[
         expected: 4_644_862_316_093_237_936,
         quick_arg: 16,
         quick_expected: 4_627_476_958_677_309_565,
+        repeat: 1,
+        per: Per::Call,
         about: "f64 arithmetic and indexed loads",
     },
     Benchmark {
@@ -81,6 +107,8 @@ const BENCHMARKS: &[Benchmark] = &[
         expected: -599_097_212,
         quick_arg: 1000,
         quick_expected: 16_536_458,
+        repeat: 1,
+        per: Per::Call,
         about: "switch dispatch (br_table) and unpredictable branches",
     },
     Benchmark {
@@ -92,9 +120,44 @@ const BENCHMARKS: &[Benchmark] = &[
         expected: 2_032_459_587_512_011_103,
         quick_arg: 1,
         quick_expected: 7_791_598_690_592_227_977,
+        repeat: 1,
+        per: Per::Call,
         about: "32-bit integer arithmetic, rotates and byte loads",
     },
+    Benchmark {
+        name: "call-host-to-wasm",
+        wasm: include_bytes!("../guests/calls.wasm"),
+        export: "nop",
+        ret: Ret::I32,
+        arg: 7,
+        expected: 7,
+        quick_arg: 7,
+        quick_expected: 7,
+        repeat: 1_000_000,
+        per: Per::Repeat,
+        about: "one call from the host of an exported (i32) -> i32 that returns its argument",
+    },
+    Benchmark {
+        name: "call-wasm-to-host",
+        wasm: include_bytes!("../guests/calls.wasm"),
+        export: "loop",
+        ret: Ret::I32,
+        arg: 1_000_000,
+        expected: 1_784_293_664,
+        quick_arg: 1000,
+        quick_expected: 500_500,
+        repeat: 1,
+        per: Per::ArgIteration,
+        about: "one call from wasm of the imported host function env.inc (x -> x + 1)",
+    },
 ];
+
+/// The guests whose compilation the `compile` row times: the five computing benchmarks.
+const COMPILE_GUESTS: &[&str] = &["fib", "sieve", "matmul", "interp", "sha256"];
+
+/// The large real module whose compilation the `compile-large` row times: a Go program
+/// (`guests/gojson.go`, GOOS=js GOARCH=wasm), about 3 MB of Wasm.
+const LARGE_WASM: &[u8] = include_bytes!("../guests/gojson.wasm");
 
 /// The small module whose instantiation is timed.
 const INSTANTIATE_WASM: &[u8] = include_bytes!("../guests/fib.wasm");
@@ -146,10 +209,15 @@ fn print_help() {
     println!();
     println!("rows:");
     for b in BENCHMARKS {
-        println!("  {:<12} {} ({}({}))", b.name, b.about, b.export, b.arg);
+        println!("  {:<17} {} ({}({}))", b.name, b.about, b.export, b.arg);
     }
-    println!("  {:<12} instantiating a small module (fib.wasm) and dropping it", "instantiate");
-    println!("  {:<12} validating and compiling all the guests above", "compile");
+    println!("  {:<17} instantiating a small module (fib.wasm) and dropping it", "instantiate");
+    println!("  {:<17} validating and compiling the five guests fib..sha256", "compile");
+    println!(
+        "  {:<17} validating and compiling a {:.1} MB Go program (guests/gojson.go)",
+        "compile-large",
+        LARGE_WASM.len() as f64 / 1e6
+    );
     println!();
     print!("engines:");
     for e in engines::all() {
@@ -165,6 +233,8 @@ enum Cell {
     Time(Duration, Vec<Duration>),
     /// The engine failed; the message is printed under the table.
     Failed,
+    /// The engine is not available on this machine (a note under the table says why).
+    Unavailable,
 }
 
 /// What the run found: a row of cells per benchmark, and the failures.
@@ -198,6 +268,10 @@ fn main() -> ExitCode {
         engines.retain(|e| names.iter().any(|n| n == e.name()));
     }
     let wanted = |name: &str| opts.filter.as_deref().is_none_or(|f| name.contains(f));
+    let notes: Vec<String> = engines
+        .iter()
+        .filter_map(|e| e.unavailable().map(|why| format!("{}: not available: {why}", e.name())))
+        .collect();
 
     println!(
         "keel bench: median time per call of {} timed runs after 1 warm-up; \
@@ -215,14 +289,40 @@ fn main() -> ExitCode {
         report.rows.push(("instantiate".to_string(), cells));
     }
     if wanted("compile") {
-        let cells = run_compile(&mut report, &engines, &opts);
+        let small: Vec<&Benchmark> =
+            BENCHMARKS.iter().filter(|b| COMPILE_GUESTS.contains(&b.name)).collect();
+        let guests: Vec<(&str, &[u8])> = small.iter().map(|b| (b.name, b.wasm)).collect();
+        let batch = if opts.quick { 1 } else { COMPILE_BATCH };
+        let cells = run_compile(&mut report, &engines, &opts, "compile", &guests, batch);
         report.rows.push(("compile".to_string(), cells));
     }
-    if report.rows.is_empty() {
+    if wanted("compile-large") {
+        let guests = [("gojson", LARGE_WASM)];
+        let cells = run_compile(&mut report, &engines, &opts, "compile-large", &guests, 1);
+        report.rows.push(("compile-large".to_string(), cells));
+    }
+    // The `cache` row is keel's compiler alone, cold against warm: a line after the table.
+    let cache_line = wanted("cache").then(|| cache::run(opts.runs, opts.quick));
+    if let Some(Err(e)) = &cache_line {
+        report.errors.push(format!("cache: {e}"));
+    }
+    if report.rows.is_empty() && cache_line.is_none() {
         eprintln!("keel-bench: no benchmark matches {:?} (see --help)", opts.filter);
         return ExitCode::from(2);
     }
-    print_table(&report, &engines, opts.verbose);
+    if !report.rows.is_empty() {
+        print_table(&report, &engines, opts.verbose);
+    }
+    if let Some(Ok(line)) = &cache_line {
+        println!();
+        println!("{line}");
+    }
+    if !notes.is_empty() {
+        println!();
+        for n in &notes {
+            println!("note: {n}");
+        }
+    }
     if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
@@ -236,9 +336,15 @@ fn run_benchmark(
 ) -> Vec<Cell> {
     let (arg, expected) =
         if opts.quick { (b.quick_arg, b.quick_expected) } else { (b.arg, b.expected) };
-    let mut cells = vec![Cell::Failed; engines.len()];
+    let repeat = if opts.quick { b.repeat.min(1000) } else { b.repeat };
+    let per = match b.per {
+        Per::Call => 1,
+        Per::Repeat => repeat,
+        Per::ArgIteration => arg.max(1) as u32,
+    };
+    let mut cells = initial_cells(engines);
     let mut instances = Vec::new();
-    for (i, engine) in engines.iter().enumerate() {
+    for (i, engine) in available(engines) {
         match engine.compile(b.wasm).and_then(|c| c.instantiate()) {
             Ok(instance) => instances.push((i, instance)),
             Err(e) => cells[i] = report.fail(b.name, &**engine, e),
@@ -256,8 +362,8 @@ fn run_benchmark(
         while k < entries.len() {
             let (i, entry, samples) = &mut entries[k];
             let start = Instant::now();
-            let result = entry.call(arg);
-            let elapsed = start.elapsed();
+            let result = entry.call_repeat(arg, repeat);
+            let elapsed = start.elapsed() / per;
             let error = match result {
                 Ok(r) if r == expected => None,
                 Ok(r) => Some(format!("{}({arg}) returned {r}, expected {expected}", b.export)),
@@ -284,9 +390,9 @@ fn run_benchmark(
 /// an instance per request), in batches of [`INSTANTIATE_BATCH`].
 fn run_instantiate(report: &mut Report, engines: &[Box<dyn Engine>], opts: &Options) -> Vec<Cell> {
     let batch = if opts.quick { 10 } else { INSTANTIATE_BATCH };
-    let mut cells = vec![Cell::Failed; engines.len()];
+    let mut cells = initial_cells(engines);
     let mut compiled = Vec::new();
-    for (i, engine) in engines.iter().enumerate() {
+    for (i, engine) in available(engines) {
         match engine.compile(INSTANTIATE_WASM) {
             Ok(c) => compiled.push((i, c, Vec::new())),
             Err(e) => cells[i] = report.fail("instantiate", &**engine, e),
@@ -322,12 +428,18 @@ fn run_instantiate(report: &mut Report, engines: &[Box<dyn Engine>], opts: &Opti
     cells
 }
 
-/// Times validating and compiling every guest, [`COMPILE_BATCH`] times per sample.
-fn run_compile(report: &mut Report, engines: &[Box<dyn Engine>], opts: &Options) -> Vec<Cell> {
-    let batch = if opts.quick { 1 } else { COMPILE_BATCH };
-    let mut cells = vec![Cell::Failed; engines.len()];
+/// Times validating and compiling every one of `guests`, `batch` times per sample.
+fn run_compile(
+    report: &mut Report,
+    engines: &[Box<dyn Engine>],
+    opts: &Options,
+    row: &str,
+    guests: &[(&str, &[u8])],
+    batch: usize,
+) -> Vec<Cell> {
+    let mut cells = initial_cells(engines);
     let mut live: Vec<(usize, Vec<Duration>)> =
-        (0..engines.len()).map(|i| (i, Vec::new())).collect();
+        available(engines).map(|(i, _)| (i, Vec::new())).collect();
     for run in 0..=opts.runs {
         let mut k = 0;
         while k < live.len() {
@@ -336,16 +448,16 @@ fn run_compile(report: &mut Report, engines: &[Box<dyn Engine>], opts: &Options)
             let start = Instant::now();
             let mut error = None;
             'outer: for _ in 0..batch {
-                for b in BENCHMARKS {
-                    if let Err(e) = engine.compile(b.wasm) {
-                        error = Some(format!("{}.wasm: {e}", b.name));
+                for (name, wasm) in guests {
+                    if let Err(e) = engine.compile(wasm) {
+                        error = Some(format!("{name}.wasm: {e}"));
                         break 'outer;
                     }
                 }
             }
             let elapsed = start.elapsed();
             if let Some(e) = error {
-                cells[*i] = report.fail("compile", engine, e);
+                cells[*i] = report.fail(row, engine, e);
                 live.remove(k);
                 continue;
             }
@@ -359,6 +471,19 @@ fn run_compile(report: &mut Report, engines: &[Box<dyn Engine>], opts: &Options)
         cells[i] = Cell::Time(median(&samples), samples);
     }
     cells
+}
+
+/// The cells of a row before it runs: `Failed` (until measured) or `Unavailable`.
+fn initial_cells(engines: &[Box<dyn Engine>]) -> Vec<Cell> {
+    engines
+        .iter()
+        .map(|e| if e.unavailable().is_some() { Cell::Unavailable } else { Cell::Failed })
+        .collect()
+}
+
+/// The engines that can run here, with their column index.
+fn available(engines: &[Box<dyn Engine>]) -> impl Iterator<Item = (usize, &Box<dyn Engine>)> {
+    engines.iter().enumerate().filter(|(_, e)| e.unavailable().is_none())
 }
 
 /// The median of `samples` (the mean of the middle two for an even count).
@@ -406,13 +531,14 @@ fn format_duration(d: Duration) -> String {
     }
 }
 
-/// Prints the table: a column per engine, then a ratio column per keel engine and peer.
+/// Prints the table: a column per engine, then a ratio column per keel engine and its peer.
 fn print_table(report: &Report, engines: &[Box<dyn Engine>], verbose: bool) {
     let mut header = vec!["benchmark".to_string()];
     header.extend(engines.iter().map(|e| e.name().to_string()));
     let mut ratios = Vec::new();
     for (k, keel) in engines.iter().enumerate().filter(|(_, e)| !e.is_peer()) {
-        for (p, peer) in engines.iter().enumerate().filter(|(_, e)| e.is_peer()) {
+        let peers = engines.iter().enumerate().filter(|(_, e)| e.is_peer());
+        for (p, peer) in peers.filter(|(_, p)| keel.compare_with() == Some(p.name())) {
             ratios.push((k, p));
             header.push(format!("{}/{}", keel.name(), peer.name()));
         }
@@ -423,6 +549,7 @@ fn print_table(report: &Report, engines: &[Box<dyn Engine>], verbose: bool) {
         line.extend(cells.iter().map(|c| match c {
             Cell::Time(d, _) => format_duration(*d),
             Cell::Failed => "failed".to_string(),
+            Cell::Unavailable => "n/a".to_string(),
         }));
         for &(k, p) in &ratios {
             line.push(match ratio(&cells[k], &cells[p]) {

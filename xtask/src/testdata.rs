@@ -48,6 +48,14 @@ const CLANG_WASI: Tool = Tool {
 /// debug info (Debian's libc carries DWARF; the name section stays, for stack traces).
 const C_WASI: &[&str] = &["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wl,--strip-debug"];
 
+/// Go for `GOOS=js GOARCH=wasm`. The bytes depend on the Go version: the committed guests are
+/// built by Debian bookworm's Go 1.19 (`go1.19.8`); another version rebuilds them differently.
+const GO: Tool = Tool {
+    program: "go",
+    checks: &[("go", &["version"])],
+    install: "apt-get update && apt-get install -y golang-go   (Debian bookworm: Go 1.19)",
+};
+
 /// Zig's C compiler (from PyPI's `ziglang`) with the newer wasi-libc Zig bundles: the same C
 /// guests again, against the libc most current toolchains ship.
 const ZIG_CC: Tool = Tool {
@@ -84,6 +92,18 @@ fn c_wasi(output: &'static str, source: &'static str) -> Guest {
     Guest { output, sources: vec![source], tool: &CLANG_WASI, args, env: Vec::new() }
 }
 
+/// A Go `GOOS=js GOARCH=wasm` program of one file, built without paths (`-trimpath`) or symbol
+/// tables (`-s -w`: smaller, and the bench only compiles it).
+fn go_js(output: &'static str, source: &'static str) -> Guest {
+    Guest {
+        output,
+        sources: vec![source],
+        tool: &GO,
+        args: vec!["build", "-trimpath", "-ldflags=-s -w", "-o", "{out}", source],
+        env: vec![("GOOS", "js"), ("GOARCH", "wasm"), ("CGO_ENABLED", "0")],
+    }
+}
+
 /// Every committed guest. A later guest (a WASI C program, Go, Zig, ...) is one more entry, with
 /// a [`Tool`] of its own where it needs one.
 fn guests() -> Vec<Guest> {
@@ -93,6 +113,8 @@ fn guests() -> Vec<Guest> {
         c_freestanding("bench/guests/matmul.wasm", "bench/guests/matmul.c"),
         c_freestanding("bench/guests/interp.wasm", "bench/guests/interp.c"),
         c_freestanding("bench/guests/sha256.wasm", "bench/guests/sha256.c"),
+        c_freestanding("bench/guests/calls.wasm", "bench/guests/calls.c"),
+        go_js("bench/guests/gojson.wasm", "bench/guests/gojson.go"),
         wasi("cat"),
         wasi("ls"),
         wasi("fsops"),
