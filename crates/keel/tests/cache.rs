@@ -318,3 +318,15 @@ fn measure_large_module() {
     println!("cache entry: {} bytes", entry.len());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn module_without_code_is_cached() {
+    let dir = fresh_dir("empty");
+    let wasm = wat::parse_str("(module (memory 1))").unwrap();
+    runtime(&dir, EngineKind::Compiler).compile(&wasm).unwrap();
+    let rt = runtime(&dir, EngineKind::Compiler);
+    let compiled = rt.compile(&wasm).unwrap();
+    assert_eq!(rt.cache_stats().hits, 1);
+    rt.instantiate(&compiled, ModuleConfig::new()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
