@@ -32,7 +32,13 @@ impl Engine for Interpreter {
 
     fn compile(&self, module: &Arc<keel_decode::Module>) -> Result<Arc<dyn CompiledCode>, Error> {
         let n = module.num_defined_functions() as usize;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        // Asked only for large modules, and cached: the query reads cgroup files on Linux,
+        // which took most of the time of compiling a small module.
+        let threads = if n >= PARALLEL_THRESHOLD {
+            keel_runtime::engine::compile_threads().min(8)
+        } else {
+            1
+        };
         let translate = |i: usize| {
             keel_ir::translate_function(module, i as u32).map_err(|e| {
                 if e.message.starts_with("SIMD") {
