@@ -203,34 +203,63 @@ pub trait Operands {
     fn offset_mut(&mut self) -> Option<&mut i32> {
         None
     }
+    /// Replaces every slot this instruction names with `f(slot)`.
+    fn map_regs(&mut self, f: &impl Fn(Reg) -> Reg) {
+        let _ = f;
+    }
 }
 
 macro_rules! with_dst {
-    ($($t:ty),*) => {$(
+    ($($t:ty: $($r:ident),*;)*) => {$(
         impl Operands for $t {
             fn dst_mut(&mut self) -> Option<&mut Reg> { Some(&mut self.dst) }
+            fn map_regs(&mut self, f: &impl Fn(Reg) -> Reg) { $( self.$r = f(self.$r); )* }
         }
     )*};
 }
-with_dst!(R2, R3, RImm, Sel, Load, DstIdx);
+with_dst! {
+    R2: dst, src;
+    R3: dst, a, b;
+    RImm: dst, a;
+    Sel: dst, cond, a, b;
+    Load: dst, addr;
+    DstIdx: dst;
+}
 macro_rules! with_offset {
-    ($($t:ty),*) => {$(
+    ($($t:ty: $($r:ident),*;)*) => {$(
         impl Operands for $t {
             fn offset_mut(&mut self) -> Option<&mut i32> { Some(&mut self.offset) }
+            fn map_regs(&mut self, f: &impl Fn(Reg) -> Reg) {
+                let _ = f;
+                $( self.$r = f(self.$r); )*
+            }
         }
     )*};
 }
-with_offset!(Jump, JumpIf, JumpCmp);
+with_offset! {
+    Jump: ;
+    JumpIf: cond;
+    JumpCmp: a, b;
+}
+macro_rules! with_regs {
+    ($($t:ty: $($r:ident),*;)*) => {$(
+        impl Operands for $t {
+            fn map_regs(&mut self, f: &impl Fn(Reg) -> Reg) { $( self.$r = f(self.$r); )* }
+        }
+    )*};
+}
+with_regs! {
+    Store: addr, val;
+    Table: index;
+    Src: src;
+    Call: base;
+    CallIndirect: base, index;
+    SrcIdx: src;
+    Bulk: a, b, c;
+    TableOp: a, b;
+}
 impl Operands for () {}
-impl Operands for Store {}
-impl Operands for Table {}
-impl Operands for Src {}
-impl Operands for Call {}
-impl Operands for CallIndirect {}
-impl Operands for SrcIdx {}
 impl Operands for Idx {}
-impl Operands for Bulk {}
-impl Operands for TableOp {}
 
 macro_rules! define_instrs {
     ($( $(#[$doc:meta])* $name:ident($payload:ty), )*) => {
@@ -259,6 +288,10 @@ macro_rules! define_instrs {
             /// The relative branch offset, for jumps.
             pub fn offset_mut(&mut self) -> Option<&mut i32> {
                 match self { $( Instr::$name(p) => p.offset_mut(), )* }
+            }
+            /// Replaces every slot this instruction names with `f(slot)`.
+            pub fn map_regs(&mut self, f: &impl Fn(Reg) -> Reg) {
+                match self { $( Instr::$name(p) => p.map_regs(f), )* }
             }
         }
     };

@@ -6,6 +6,7 @@
 //! slot. So block results, branch values and call arguments always meet at fixed slots.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use keel_decode::wasmparser::{
     self as wp, BinaryReader, BlockType, MemArg, Operator, OperatorsReader,
@@ -15,7 +16,34 @@ use keel_decode::{Module, ValType};
 use crate::instr::*;
 use crate::{CompiledFunc, TranslateError};
 
+/// Provisional slot of the temporary at stack height 0 (see `Translator::slot`).
+const TEMP_TOP: usize = u16::MAX as usize;
+
 const SIMD_ERROR: &str = "SIMD is not supported by the interpreter yet";
+
+/// A fast hasher for the translator's small integer keys (std's default, SipHash, was a tenth of
+/// the translation time): multiply-rotate, as in rustc's FxHash.
+#[derive(Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// What a value-stack entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,49 +115,20 @@ pub fn translate_function(module: &Module, def_index: u32) -> Result<CompiledFun
     let num_results = ty.results.len();
     let locals_end = num_locals.max(num_results);
 
-    // Pass 1: the constant pool.
     let bytes = &module.bytes[body.code.clone()];
-    let mut pool: Vec<u64> = Vec::new();
-    let mut pool_map: HashMap<u64, usize> = HashMap::new();
-    {
-        let mut reader = OperatorsReader::new(BinaryReader::new(bytes, body.code.start as u64));
-        while !reader.eof() {
-            let op = reader.read().map_err(|e| err(e.offset() as usize, e.message()))?;
-            let v = match op {
-                Operator::I32Const { value } => value as u32 as u64,
-                Operator::I64Const { value } => value as u64,
-                Operator::F32Const { value } => value.bits() as u64,
-                Operator::F64Const { value } => value.bits(),
-                Operator::RefNull { .. } => 0,
-                _ => continue,
-            };
-            pool_map.entry(v).or_insert_with(|| {
-                pool.push(v);
-                pool.len() - 1
-            });
-        }
-    }
     let const_base = locals_end;
-    let temp_base = const_base + pool.len();
-    if temp_base > u16::MAX as usize {
-        return Err(err(
-            body.body.start,
-            "function needs more frame slots than the interpreter allows",
-        ));
-    }
-
     let mut t = Translator {
         module,
-        code: Vec::new(),
-        offsets: Vec::new(),
+        // About one instruction per two bytes of code in practice.
+        code: Vec::with_capacity(bytes.len() / 2 + 4),
+        offsets: Vec::with_capacity(bytes.len() / 2 + 4),
         offset: body.code.start as u32,
-        stack: Vec::new(),
+        stack: Vec::with_capacity(32),
         max_height: 0,
-        temp_base,
         const_base,
-        pool: &pool,
-        pool_map: &pool_map,
-        ctrl: Vec::new(),
+        pool: Vec::new(),
+        pool_map: FastMap::default(),
+        ctrl: Vec::with_capacity(16),
         reachable: true,
         dead_depth: 0,
         fence: 0,
@@ -152,6 +151,7 @@ pub fn translate_function(module: &Module, def_index: u32) -> Result<CompiledFun
         t.offset = offset as u32;
         t.op(op).map_err(|m| err(offset as usize, m))?;
     }
+    let temp_base = const_base + t.pool.len();
     let frame_size = temp_base + t.max_height;
     if frame_size > u16::MAX as usize {
         return Err(err(
@@ -162,8 +162,21 @@ pub fn translate_function(module: &Module, def_index: u32) -> Result<CompiledFun
     if t.code.is_empty() || !t.ctrl.is_empty() {
         return Err(err(body.body.end, "function body did not end"));
     }
-    let mut init = vec![0u64; locals_end - num_params];
-    init.extend_from_slice(&pool);
+    // Temporaries were numbered down from the top of the slot space while the constant pool
+    // was still growing (see `Translator::slot`): move them above the constants. The frame
+    // check above guarantees the two ranges did not meet.
+    let first_temp = (TEMP_TOP + 1 - t.max_height) as Reg;
+    if t.max_height > 0 {
+        let remap = |r: Reg| {
+            if r >= first_temp { (temp_base + (TEMP_TOP - r as usize)) as Reg } else { r }
+        };
+        for i in t.code.iter_mut() {
+            i.map_regs(&remap);
+        }
+    }
+    let mut init = Vec::with_capacity(locals_end - num_params + t.pool.len());
+    init.resize(locals_end - num_params, 0u64);
+    init.extend_from_slice(&t.pool);
     Ok(CompiledFunc {
         code: t.code.into(),
         offsets: t.offsets.into(),
@@ -182,10 +195,10 @@ struct Translator<'a> {
     offset: u32,
     stack: Vec<Operand>,
     max_height: usize,
-    temp_base: usize,
     const_base: usize,
-    pool: &'a [u64],
-    pool_map: &'a HashMap<u64, usize>,
+    /// The constant pool, in order of first use, and each constant's index in it.
+    pool: Vec<u64>,
+    pool_map: FastMap<u64, usize>,
     ctrl: Vec<Ctrl>,
     reachable: bool,
     /// Depth of blocks opened inside unreachable code.
@@ -216,9 +229,13 @@ macro_rules! bin {
 }
 
 impl<'a> Translator<'a> {
+    /// The temporary slot of stack height `height`, provisionally: the constant pool, which
+    /// comes first in the frame, is only known at the end of the function, so temporaries are
+    /// numbered down from `TEMP_TOP` and moved above the constants at the end (one pass over
+    /// the code instead of a second pass over the operators to find the constants first).
     fn slot(&self, height: usize) -> Reg {
         // Wraps only when the frame is too large, which is reported at the end.
-        (self.temp_base + height) as Reg
+        TEMP_TOP.wrapping_sub(height) as Reg
     }
 
     fn reg_at(&self, i: usize) -> Reg {
@@ -245,6 +262,11 @@ impl<'a> Translator<'a> {
         self.max_height = self.max_height.max(self.stack.len());
     }
 
+    fn push_const(&mut self, bits: u64) {
+        let r = self.const_reg(bits);
+        self.push(Operand::Const(r));
+    }
+
     fn push_temp(&mut self) -> Reg {
         self.push(Operand::Temp);
         self.slot(self.stack.len() - 1)
@@ -261,14 +283,22 @@ impl<'a> Translator<'a> {
         self.code.len()
     }
 
-    fn const_reg(&self, bits: u64) -> Reg {
-        (self.const_base + self.pool_map[&bits]) as Reg
+    /// The slot of a constant, added to the pool on first use.
+    fn const_reg(&mut self, bits: u64) -> Reg {
+        let pool = &mut self.pool;
+        let k = *self.pool_map.entry(bits).or_insert_with(|| {
+            pool.push(bits);
+            pool.len() - 1
+        });
+        // Wraps only when the frame is too large, which is reported at the end.
+        (self.const_base + k) as Reg
     }
 
     /// The constant value in `r`, if it is a constant slot.
     fn const_value(&self, r: Reg) -> Option<u64> {
         let r = r as usize;
-        (r >= self.const_base && r < self.temp_base).then(|| self.pool[r - self.const_base])
+        (r >= self.const_base && r < self.const_base + self.pool.len())
+            .then(|| self.pool[r - self.const_base])
     }
 
     /// Moves stack entry `i` into its temporary slot if it is a provider.
@@ -769,7 +799,7 @@ impl<'a> Translator<'a> {
                         stubs.push((j, d));
                     }
                 }
-                let mut done: HashMap<usize, usize> = HashMap::new();
+                let mut done: FastMap<usize, usize> = FastMap::default();
                 for (j, d) in stubs {
                     let at = match done.get(&d) {
                         Some(&at) => at,
@@ -947,11 +977,11 @@ impl<'a> Translator<'a> {
             O::ElemDrop { elem_index } => {
                 self.emit(Instr::ElemDrop(Idx { index: elem_index }));
             }
-            O::I32Const { value } => self.push(Operand::Const(self.const_reg(value as u32 as u64))),
-            O::I64Const { value } => self.push(Operand::Const(self.const_reg(value as u64))),
-            O::F32Const { value } => self.push(Operand::Const(self.const_reg(value.bits() as u64))),
-            O::F64Const { value } => self.push(Operand::Const(self.const_reg(value.bits()))),
-            O::RefNull { .. } => self.push(Operand::Const(self.const_reg(0))),
+            O::I32Const { value } => self.push_const(value as u32 as u64),
+            O::I64Const { value } => self.push_const(value as u64),
+            O::F32Const { value } => self.push_const(value.bits() as u64),
+            O::F64Const { value } => self.push_const(value.bits()),
+            O::RefNull { .. } => self.push_const(0),
             O::RefIsNull => un!(self, I64Eqz),
             O::RefFunc { function_index } => {
                 let dst = self.push_temp();
