@@ -26,6 +26,10 @@ fuzz_target!(|input: &[u8]| {
         return;
     }
     let wasm = module.to_bytes();
+    // To look at a failing input's module: `KEEL_FUZZ_DUMP=x.wasm ./differential ARTIFACT`.
+    if let Some(path) = std::env::var_os("KEEL_FUZZ_DUMP") {
+        std::fs::write(path, &wasm).expect("KEEL_FUZZ_DUMP is writable");
+    }
     run(&wasm, &mut u);
 });
 
