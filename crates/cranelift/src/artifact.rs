@@ -15,7 +15,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use keel_decode::{FuncType, Module};
 
 use crate::libcalls;
-use crate::translate::{ModuleEnv, cl_type, translate_function, wasm_signature};
+use crate::translate::{ModuleEnv, cl_type, slot_flags, translate_function, wasm_signature};
 
 /// A runtime function that compiled code refers to through a relocation (Cranelift's own
 /// libcalls, for float rounding on targets without the instructions).
@@ -292,15 +292,18 @@ fn build_trampoline(
     b.seal_block(entry);
     let (vmctx, code, values) =
         (b.block_params(entry)[0], b.block_params(entry)[1], b.block_params(entry)[2]);
-    let flags = MemFlagsData::trusted();
     let mut args = vec![vmctx];
-    for (i, p) in ty.params.iter().enumerate() {
-        args.push(b.ins().load(cl_type(*p)?, flags, values, i as i32 * 8));
+    let mut at = 0;
+    for p in ty.params.iter() {
+        let t = cl_type(*p)?;
+        args.push(b.ins().load(t, slot_flags(t), values, at * 8));
+        at += p.slots() as i32;
     }
     let wsig = b.import_signature(wasm_signature(ty, call_conv)?);
     let call = b.ins().call_indirect(wsig, code, &args);
     let results = b.inst_results(call).to_vec();
-    for (i, v) in results.into_iter().enumerate() {
+    let mut at = 0;
+    for (v, r) in results.into_iter().zip(ty.results.iter()) {
         let v = match b.func.dfg.value_type(v) {
             types::I32 => b.ins().uextend(types::I64, v),
             types::F32 => {
@@ -310,7 +313,9 @@ fn build_trampoline(
             types::F64 => b.ins().bitcast(types::I64, MemFlagsData::new(), v),
             _ => v,
         };
-        b.ins().store(flags, v, values, i as i32 * 8);
+        let t = b.func.dfg.value_type(v);
+        b.ins().store(slot_flags(t), v, values, at * 8);
+        at += r.slots() as i32;
     }
     b.ins().return_(&[]);
     b.finalize(isa.frontend_config());

@@ -22,6 +22,8 @@ use keel_runtime::TrapCode;
 use keel_runtime::vm::FuncData;
 use wasmparser::{BlockType, MemArg, MemArgTarget, Operator};
 
+mod simd;
+
 use crate::libcalls::Libcall;
 use crate::vmctx::VmCtx;
 
@@ -44,7 +46,12 @@ fn trap_number(code: TrapCode) -> usize {
     TRAP_CODES.iter().position(|c| *c == code).expect("every trap code is listed")
 }
 
-/// Cranelift type of a Wasm value type; v128 is not supported yet.
+/// The one Cranelift type every v128 value has between instructions (on the value stack, in
+/// locals, block parameters, signatures, globals and value slots). Each SIMD instruction
+/// bitcasts its operands to the lane type it works on and its result back to this type.
+pub(crate) const V128: Type = types::I8X16;
+
+/// Cranelift type of a Wasm value type.
 pub(crate) fn cl_type(ty: ValType) -> Result<Type, String> {
     Ok(match ty {
         ValType::I32 => types::I32,
@@ -52,8 +59,14 @@ pub(crate) fn cl_type(ty: ValType) -> Result<Type, String> {
         ValType::F32 => types::F32,
         ValType::F64 => types::F64,
         ValType::FuncRef | ValType::ExternRef => types::I64,
-        ValType::V128 => return Err("SIMD (v128) is not supported by the compiler yet".into()),
+        ValType::V128 => V128,
     })
+}
+
+/// Memory flags for a value slot (value arrays, globals) of type `ty`: a v128 spans two 8-byte
+/// aligned slots, so it is not known to be naturally aligned.
+pub(crate) fn slot_flags(ty: Type) -> MemFlagsData {
+    if ty.is_vector() { MemFlagsData::new().with_notrap() } else { MemFlagsData::trusted() }
 }
 
 fn wp_type(ty: wasmparser::ValType) -> Result<Type, String> {
@@ -63,9 +76,7 @@ fn wp_type(ty: wasmparser::ValType) -> Result<Type, String> {
         wasmparser::ValType::F32 => types::F32,
         wasmparser::ValType::F64 => types::F64,
         wasmparser::ValType::Ref(_) => types::I64,
-        wasmparser::ValType::V128 => {
-            return Err("SIMD (v128) is not supported by the compiler yet".into());
-        }
+        wasmparser::ValType::V128 => V128,
     })
 }
 
@@ -232,6 +243,7 @@ impl Tx<'_, '_> {
         match t {
             types::F32 => self.b.ins().f32const(Ieee32::with_bits(0)),
             types::F64 => self.b.ins().f64const(Ieee64::with_bits(0)),
+            V128 => self.v128_const(0),
             _ => self.b.ins().iconst(t, 0),
         }
     }
@@ -588,14 +600,15 @@ impl Tx<'_, '_> {
             O::GlobalGet { global_index } => {
                 let ty = cl_type(self.env.module.globals[global_index as usize].content)?;
                 let p = self.global_ptr(global_index);
-                let v = self.b.ins().load(ty, MemFlagsData::trusted(), p, 0);
+                let v = self.b.ins().load(ty, slot_flags(ty), p, 0);
                 self.push(v);
             }
             O::GlobalSet { global_index } => {
                 let v = self.pop();
                 let p = self.global_ptr(global_index);
                 let v = self.widen_to_slot(v);
-                self.b.ins().store(MemFlagsData::trusted(), v, p, 0);
+                let ty = self.b.func.dfg.value_type(v);
+                self.b.ins().store(slot_flags(ty), v, p, 0);
             }
 
             O::I32Load { memarg } => self.load(memarg, types::I32, 4, Ext::None)?,
@@ -827,7 +840,7 @@ impl Tx<'_, '_> {
             O::I64ReinterpretF64 => self.bitcast(types::I64),
             O::F32ReinterpretI32 => self.bitcast(types::F32),
             O::F64ReinterpretI64 => self.bitcast(types::F64),
-            other => return Err(format!("the compiler does not support {other:?} yet")),
+            other => return self.simd_op(other),
         }
         Ok(())
     }
@@ -1064,22 +1077,28 @@ impl Tx<'_, '_> {
         args: &[Value],
     ) -> Result<Vec<Value>, String> {
         let ty = self.env.module.types[type_index as usize].clone();
-        let slots = ty.params.len().max(ty.results.len()).max(1) as u32;
+        let count = |tys: &[ValType]| tys.iter().map(|t| t.slots()).sum::<usize>();
+        let slots = count(&ty.params).max(count(&ty.results)).max(1) as u32;
         let ss = self.b.create_sized_stack_slot(StackSlotData::new(
             StackSlotKind::ExplicitSlot,
             slots * 8,
             3,
         ));
         let base = self.b.ins().stack_addr(types::I64, ss, 0);
-        for (i, a) in args.iter().enumerate() {
+        let mut at = 0;
+        for (a, t) in args.iter().zip(ty.params.iter()) {
             let v = self.widen_to_slot(*a);
-            self.b.ins().store(MemFlagsData::trusted(), v, base, i as i32 * 8);
+            let vt = self.b.func.dfg.value_type(v);
+            self.b.ins().store(slot_flags(vt), v, base, at * 8);
+            at += t.slots() as i32;
         }
         self.libcall(Libcall::CallFunc, &[func, base]);
         let mut results = Vec::new();
-        for (i, t) in ty.results.iter().enumerate() {
-            let t = cl_type(*t)?;
-            results.push(self.b.ins().load(t, MemFlagsData::trusted(), base, i as i32 * 8));
+        let mut at = 0;
+        for t in ty.results.iter() {
+            let ct = cl_type(*t)?;
+            results.push(self.b.ins().load(ct, slot_flags(ct), base, at * 8));
+            at += t.slots() as i32;
         }
         Ok(results)
     }
