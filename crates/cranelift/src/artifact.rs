@@ -18,7 +18,7 @@ use crate::libcalls;
 use crate::translate::{ModuleEnv, cl_type, slot_flags, translate_function, wasm_signature};
 
 /// A runtime function that compiled code refers to through a relocation (Cranelift's own
-/// libcalls, for float rounding on targets without the instructions).
+/// libcalls, for float rounding and `pshufb` on targets without the instructions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum LibcallTarget {
@@ -32,6 +32,7 @@ pub enum LibcallTarget {
     NearestF64,
     FmaF32,
     FmaF64,
+    X86Pshufb,
 }
 
 impl LibcallTarget {
@@ -47,12 +48,13 @@ impl LibcallTarget {
             LibCall::NearestF64 => LibcallTarget::NearestF64,
             LibCall::FmaF32 => LibcallTarget::FmaF32,
             LibCall::FmaF64 => LibcallTarget::FmaF64,
+            LibCall::X86Pshufb => LibcallTarget::X86Pshufb,
             _ => return None,
         })
     }
 
     /// Every target, in the order of their tags in a serialised artefact.
-    const ALL: [LibcallTarget; 10] = [
+    const ALL: [LibcallTarget; 11] = [
         LibcallTarget::FloorF32,
         LibcallTarget::FloorF64,
         LibcallTarget::CeilF32,
@@ -63,6 +65,7 @@ impl LibcallTarget {
         LibcallTarget::NearestF64,
         LibcallTarget::FmaF32,
         LibcallTarget::FmaF64,
+        LibcallTarget::X86Pshufb,
     ];
 
     fn tag(self) -> u8 {
@@ -82,6 +85,7 @@ impl LibcallTarget {
             LibcallTarget::NearestF64 => nearest_f64 as *const () as usize,
             LibcallTarget::FmaF32 => fma_f32 as *const () as usize,
             LibcallTarget::FmaF64 => fma_f64 as *const () as usize,
+            LibcallTarget::X86Pshufb => x86_pshufb as *const () as usize,
         }
     }
 }
@@ -268,7 +272,12 @@ fn finish_function(ctx: &mut Context, isa: &dyn TargetIsa, what: &str) -> Result
             (Some(target), Reloc::Abs8) => {
                 relocs.push(Relocation { offset: r.offset, target, addend: r.addend })
             }
-            _ => return Err(format!("{what}: unsupported relocation {:?}", r.kind)),
+            _ => {
+                return Err(format!(
+                    "{what}: unsupported relocation {:?} to {:?}",
+                    r.kind, r.target
+                ));
+            }
         }
     }
     Ok(Compiled { bytes, relocs })

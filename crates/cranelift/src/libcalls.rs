@@ -349,3 +349,53 @@ pub(crate) extern "C" fn fma_f32(a: f32, b: f32, c: f32) -> f32 {
 pub(crate) extern "C" fn fma_f64(a: f64, b: f64, c: f64) -> f64 {
     a.mul_add(b, c)
 }
+
+/// `pshufb` for x86_64 CPUs without SSSE3 (Cranelift lowers `i8x16.swizzle` and some shuffles
+/// to it): byte `i` of the result is `a[b[i] & 15]`, or 0 when bit 7 of `b[i]` is set.
+///
+/// `__m128i` travels in an xmm register under the C ABI on x86_64 (SSE2 is baseline there), as
+/// Cranelift passes an `i8x16`.
+#[cfg(target_arch = "x86_64")]
+#[allow(improper_ctypes_definitions)]
+pub(crate) extern "C" fn x86_pshufb(
+    a: std::arch::x86_64::__m128i,
+    b: std::arch::x86_64::__m128i,
+) -> std::arch::x86_64::__m128i {
+    // SAFETY: `__m128i` and `[u8; 16]` have the same size, and every bit pattern is valid for
+    // both.
+    use std::arch::x86_64::__m128i;
+    let (a, b) = unsafe {
+        (std::mem::transmute::<__m128i, [u8; 16]>(a), std::mem::transmute::<__m128i, [u8; 16]>(b))
+    };
+    let r: [u8; 16] =
+        std::array::from_fn(|i| if b[i] & 0x80 != 0 { 0 } else { a[(b[i] & 15) as usize] });
+    // SAFETY: as above.
+    unsafe { std::mem::transmute::<[u8; 16], __m128i>(r) }
+}
+
+/// Never called: only x86_64 code refers to `pshufb`, and only an x86_64 host loads x86_64 code.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) extern "C" fn x86_pshufb() {
+    unreachable!("x86 code loaded on another architecture")
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    #[test]
+    fn pshufb_selects_bytes_and_zeroes_on_bit_7() {
+        let a: [u8; 16] = std::array::from_fn(|i| 100 + i as u8);
+        let mut b: [u8; 16] = std::array::from_fn(|i| (15 - i) as u8);
+        b[0] = 0x80;
+        b[1] = 0x13; // only the low 4 bits count
+        // SAFETY: same size, any bit pattern is valid.
+        let r = unsafe {
+            std::mem::transmute::<std::arch::x86_64::__m128i, [u8; 16]>(super::x86_pshufb(
+                std::mem::transmute::<[u8; 16], std::arch::x86_64::__m128i>(a),
+                std::mem::transmute::<[u8; 16], std::arch::x86_64::__m128i>(b),
+            ))
+        };
+        assert_eq!(r[0], 0);
+        assert_eq!(r[1], 103);
+        assert_eq!(r[2..], std::array::from_fn::<u8, 14, _>(|i| 100 + (13 - i) as u8));
+    }
+}
