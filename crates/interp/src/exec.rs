@@ -7,22 +7,43 @@
 
 use std::ptr;
 
+use keel_ir::Instr;
 use keel_ir::instr::Reg;
-use keel_ir::{CompiledFunc, Instr};
 use keel_runtime::vm::{FuncData, FuncKind, Instance, LockGuard, MemoryData, PAGE_SIZE};
 use keel_runtime::{Trap, TrapCode};
 
-use crate::InterpCode;
 use crate::ops::*;
+use crate::{Func, InterpCode};
 
 /// The instruction pointer.
-type Ip = *const Instr;
+type Ip = *const Op;
+
+/// An instruction as the interpreter runs it: with its handler's address, so that dispatching
+/// is one load and an indirect jump (direct threading) rather than a load of the tag, a load
+/// from the handler table and the jump.
+#[derive(Clone, Copy)]
+pub(crate) struct Op {
+    handler: Handler,
+    instr: Instr,
+}
+
+impl Op {
+    pub(crate) fn new(instr: Instr) -> Op {
+        Op { handler: HANDLERS[instr.tag() as usize], instr }
+    }
+}
+
+impl std::fmt::Debug for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.instr.fmt(f)
+    }
+}
 
 /// A suspended caller.
 struct Frame<'a> {
-    func: &'a CompiledFunc,
+    func: &'a Func,
     /// Where the caller continues.
-    ret: *const Instr,
+    ret: Ip,
     /// The caller's frame base.
     base: usize,
     instance: &'a Instance,
@@ -130,12 +151,7 @@ impl<'a> Mem<'a> {
 }
 
 /// Adds the Wasm stack trace (innermost first) to a trap.
-fn with_trace(
-    mut trap: Trap,
-    instance: &Instance,
-    func: &CompiledFunc,
-    frames: &[Frame<'_>],
-) -> Trap {
+fn with_trace(mut trap: Trap, instance: &Instance, func: &Func, frames: &[Frame<'_>]) -> Trap {
     trap.push_frame(instance.frame_info(func.func_index));
     for f in frames.iter().rev() {
         trap.push_frame(f.instance.frame_info(f.func.func_index));
@@ -188,7 +204,7 @@ pub(crate) fn run(
     };
     // SAFETY: the stack was sized for the entry function's frame at 0.
     let regs = unsafe { Regs::new(ctx.stack.as_mut_ptr()) };
-    match execute(func.code.as_ptr(), regs, &mut ctx) {
+    match execute(func.ops.as_ptr(), regs, &mut ctx) {
         Flow::Done => {
             let nr = func.num_results as usize;
             values[..nr].copy_from_slice(&ctx.stack[..nr]);
@@ -221,7 +237,7 @@ pub(crate) struct Ctx<'a> {
     max_slots: usize,
     instance: &'a Instance,
     code: &'a InterpCode,
-    func: &'a CompiledFunc,
+    func: &'a Func,
     base: usize,
     mem: Mem<'a>,
     trap: Option<Trap>,
@@ -281,7 +297,7 @@ macro_rules! stack_guard {
 }
 
 /// A Wasm function of an interpreter instance, to enter in the same loop.
-type Target<'a> = (&'a CompiledFunc, &'a Instance, &'a InterpCode);
+type Target<'a> = (&'a Func, &'a Instance, &'a InterpCode);
 
 /// One instruction's implementation.
 ///
@@ -316,7 +332,7 @@ impl<'a> Ctx<'a> {
         &mut self,
         ret: Ip,
         at: Reg,
-        callee: &'a CompiledFunc,
+        callee: &'a Func,
         inst: &'a Instance,
         code: &'a InterpCode,
     ) -> Option<(Ip, Regs)> {
@@ -354,7 +370,7 @@ impl<'a> Ctx<'a> {
             self.code = code;
             self.mem = Mem::of(inst);
         }
-        Some((callee.code.as_ptr(), regs))
+        Some((callee.ops.as_ptr(), regs))
     }
 
     /// Releases the lock taken for the returning frame. Out of line: dropping the guard in a
@@ -436,9 +452,8 @@ impl<'a> Ctx<'a> {
 /// The handler of the instruction at `ip`.
 #[inline(always)]
 fn handler(ip: Ip) -> Handler {
-    // SAFETY: `ip` points at a valid instruction (see `fetch`); its tag is below the number of
-    // variants, which is the length of `HANDLERS`.
-    unsafe { *HANDLERS.get_unchecked((*ip).tag() as usize) }
+    // SAFETY: `ip` points at a valid instruction (see `fetch`).
+    unsafe { (*ip).handler }
 }
 
 /// The lowest native stack position the handlers of an execution starting here may reach.
@@ -493,7 +508,7 @@ macro_rules! dispatch {
 fn fetch(ip: Ip) -> Instr {
     // SAFETY: `ip` is inside the running function's code: execution starts at its first
     // instruction, jumps land inside it, and every path ends in a return, a trap or a jump.
-    unsafe { *ip }
+    unsafe { (*ip).instr }
 }
 
 /// The instruction after `ip` (at worst one past the last, never read).

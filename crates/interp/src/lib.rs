@@ -40,7 +40,7 @@ impl Engine for Interpreter {
             1
         };
         let translate = |i: usize| {
-            keel_ir::translate_function(module, i as u32).map_err(|e| {
+            keel_ir::translate_function(module, i as u32).map(Func::new).map_err(|e| {
                 if e.message.starts_with("SIMD") {
                     Error::Compile(e.message)
                 } else {
@@ -49,7 +49,7 @@ impl Engine for Interpreter {
                 }
             })
         };
-        let funcs: Vec<CompiledFunc> = if n >= PARALLEL_THRESHOLD && threads > 1 {
+        let funcs: Vec<Func> = if n >= PARALLEL_THRESHOLD && threads > 1 {
             let chunk = n.div_ceil(threads);
             std::thread::scope(|s| {
                 let handles: Vec<_> = (0..n)
@@ -79,13 +79,36 @@ impl Engine for Interpreter {
 /// A module's functions, translated; the interpreter's [`CompiledCode`].
 #[derive(Debug)]
 pub struct InterpCode {
-    funcs: Box<[CompiledFunc]>,
+    funcs: Box<[Func]>,
 }
 
 impl InterpCode {
-    /// The translated defined functions, in order.
-    pub fn functions(&self) -> &[CompiledFunc] {
-        &self.funcs
+    /// The translated defined function `def_index` (its `code` is moved into the
+    /// interpreter's own instruction array and left empty).
+    pub fn function(&self, def_index: u32) -> &CompiledFunc {
+        &self.funcs[def_index as usize].ir
+    }
+}
+
+/// A translated function as the interpreter runs it: its instructions with their handlers.
+#[derive(Debug)]
+pub(crate) struct Func {
+    ir: CompiledFunc,
+    ops: Box<[exec::Op]>,
+}
+
+impl Func {
+    fn new(mut ir: CompiledFunc) -> Func {
+        let ops = ir.code.iter().map(|&i| exec::Op::new(i)).collect();
+        ir.code = Box::new([]);
+        Func { ir, ops }
+    }
+}
+
+impl std::ops::Deref for Func {
+    type Target = CompiledFunc;
+    fn deref(&self) -> &CompiledFunc {
+        &self.ir
     }
 }
 
