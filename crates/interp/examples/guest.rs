@@ -14,6 +14,11 @@ fn main() {
     let times: u32 = args.next().map_or(1, |t| t.parse().expect("a count"));
     let wasm = std::fs::read(&path).expect("readable file");
     let rt = Runtime::with_engine(RuntimeConfig::default(), Arc::new(Interpreter));
+    // The bench's `calls.wasm` imports `env.inc`.
+    rt.host_module("env")
+        .func("inc", |_: &mut keel_runtime::Caller<'_>, x: i32| x.wrapping_add(1))
+        .instantiate()
+        .expect("the host module env instantiates");
     let m = rt.instantiate_bytes(&wasm, ModuleConfig::new().with_name("guest")).expect("instance");
     let f = m.func(&export).expect("export");
     let mut r = Vec::new();

@@ -183,7 +183,17 @@ pub(crate) fn run(
     if frame > limits.max_stack_slots {
         return Err(with_trace(TrapCode::StackOverflow.into(), instance, func, &[]));
     }
-    let mut stack = vec![0u64; frame.max(1024).min(limits.max_stack_slots.max(frame))];
+    // A value stack left by an earlier call on this thread, if any: allocating and zeroing
+    // 8 KiB was most of the cost of a call from the host. Its old contents are never read:
+    // every slot is written before it is read (parameters and `init` on entry, temporaries by
+    // their instructions, results by the callee).
+    let mut stack = SPARE_STACK.take();
+    let want = frame.max(1024).min(limits.max_stack_slots);
+    if stack.len() < want {
+        stack.resize(want, 0);
+    } else if stack.len() > limits.max_stack_slots {
+        stack.truncate(limits.max_stack_slots);
+    }
     let np = func.num_params as usize;
     stack[..np].copy_from_slice(&values[..np]);
     stack[np..np + func.init.len()].copy_from_slice(&func.init);
@@ -204,15 +214,28 @@ pub(crate) fn run(
     };
     // SAFETY: the stack was sized for the entry function's frame at 0.
     let regs = unsafe { Regs::new(ctx.stack.as_mut_ptr()) };
-    match execute(func.ops.as_ptr(), regs, &mut ctx) {
+    let result = match execute(func.ops.as_ptr(), regs, &mut ctx) {
         Flow::Done => {
             let nr = func.num_results as usize;
             values[..nr].copy_from_slice(&ctx.stack[..nr]);
             Ok(())
         }
         _ => Err(ctx.trap.take().unwrap_or_else(|| TrapCode::Unreachable.into())),
+    };
+    if ctx.stack.len() <= SPARE_STACK_MAX {
+        SPARE_STACK.set(std::mem::take(&mut ctx.stack));
     }
+    result
 }
+
+thread_local! {
+    /// The value stack of the last call from the host on this thread that returned, for the
+    /// next one. (A call from a host function called by Wasm finds it taken and allocates.)
+    static SPARE_STACK: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Value stacks larger than this (slots) are freed rather than kept for the next call.
+const SPARE_STACK_MAX: usize = 1 << 16;
 
 /// What a handler tells the dispatcher.
 pub(crate) enum Flow {
