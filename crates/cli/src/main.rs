@@ -11,8 +11,11 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use keel::{EngineKind, ModuleConfig, Runtime, RuntimeConfig};
+use keel::{
+    EXIT_CODE_DEADLINE_EXCEEDED, EngineKind, InterruptHandle, ModuleConfig, Runtime, RuntimeConfig,
+};
 use keel_sys::{DirFs, HostStdin};
 
 const USAGE: &str = "\
@@ -31,7 +34,8 @@ run flags (before FILE):
   --interpreter               run on the interpreter rather than the compiler
   --hostlogging=SCOPES        (not supported yet)
   --cachedir=DIR              keep compiled code in DIR and reuse it (run and compile)
-  --timeout=DURATION          (not supported yet)
+  --timeout=DURATION          stop the guest after DURATION (e.g. 1s, 500ms, 1m30s); it exits
+                              with code 255 (wazero's deadline-exceeded 0xefffffff, truncated)
   --listen=HOST:PORT          preopen a TCP listener (from the fd after the mounts); repeatable
 ";
 
@@ -72,6 +76,7 @@ struct Flags {
     interpreter: bool,
     listen: Vec<String>,
     cachedir: Option<String>,
+    timeout: Option<Duration>,
     file: Option<String>,
     guest_args: Vec<String>,
 }
@@ -109,7 +114,14 @@ fn parse(args: &[String]) -> Result<Flags, Fail> {
             "interpreter" => flags.interpreter = true,
             "listen" => flags.listen.push(value()?),
             "cachedir" => flags.cachedir = Some(value()?),
-            "hostlogging" | "timeout" => {
+            "timeout" => {
+                let v = value()?;
+                let d = parse_duration(&v).ok_or_else(|| {
+                    Fail(format!("invalid value \"{v}\" for flag -timeout: parse error"))
+                })?;
+                flags.timeout = (!d.is_zero()).then_some(d);
+            }
+            "hostlogging" => {
                 return Err(Fail(format!("--{name} is not supported yet")));
             }
             "h" | "help" => {
@@ -247,12 +259,28 @@ fn run(args: &[String]) -> Result<ExitCode, Fail> {
     };
     config = config.with_start_functions(start);
 
+    // --timeout: the module closes when the deadline passes, and the call returns an exit error
+    // with EXIT_CODE_DEADLINE_EXCEEDED (wazero's WithCloseOnContextDone).
+    let interrupt = InterruptHandle::new();
+    let deadline = flags.timeout.map(|t| interrupt.interrupt_after(t));
+    if flags.timeout.is_some() {
+        config = config.with_interrupt_handle(interrupt).with_close_on_interrupt(true);
+    }
+
     let result = runtime.instantiate(&compiled, config);
+    drop(deadline);
     let _ = std::io::stdout().flush();
     match result {
         Ok(_) => Ok(ExitCode::SUCCESS),
         Err(e) => match e.exit_code() {
-            Some(code) => Ok(ExitCode::from(code as u8)),
+            Some(code) => {
+                if code == EXIT_CODE_DEADLINE_EXCEEDED
+                    && let Some(t) = flags.timeout
+                {
+                    eprintln!("keel: error: {e} (timeout {})", format_duration(t));
+                }
+                Ok(ExitCode::from(code as u8))
+            }
             None => {
                 eprintln!("error running {file}: {e}");
                 Ok(ExitCode::from(1))
@@ -275,4 +303,69 @@ fn parse_mount(spec: &str) -> Result<(String, String, bool), Fail> {
         return Err(Fail(format!("invalid mount {spec} (want HOST[:GUEST][:ro])")));
     }
     Ok((host.to_string(), guest.to_string(), read_only))
+}
+
+/// A duration as Go's `time.ParseDuration` reads it: a sequence of decimal numbers, each with a
+/// unit (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`), e.g. `1s`, `500ms`, `1.5s`, `1m30s`; `0` alone.
+fn parse_duration(s: &str) -> Option<Duration> {
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut rest = s;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += n * scale;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+/// `d` as Go prints short durations: `1s`, `500ms`, `1.5s`.
+fn format_duration(d: Duration) -> String {
+    if d.as_secs() > 0 || d.is_zero() {
+        format!("{}s", d.as_secs_f64())
+    } else if d.as_millis() > 0 && d.subsec_nanos().is_multiple_of(1_000_000) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}ms", d.as_secs_f64() * 1e3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1s"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250us"), Some(Duration::from_micros(250)));
+        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
+        assert_eq!(parse_duration("1"), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration(""), None);
+        assert_eq!(format_duration(Duration::from_secs(1)), "1s");
+        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
+    }
 }

@@ -336,8 +336,12 @@ impl Tx<'_, '_> {
         self.b.switch_to_block(cont);
     }
 
+    /// Traps with `Interrupted` when the instance's interrupt flag is set. The flag is read with
+    /// an atomic load: another thread sets it, and a plain load in a loop without stores would be
+    /// merged with the one before the loop by Cranelift's redundant-load elimination.
     fn check_interrupt(&mut self) {
-        let flag = self.load_vmctx(VmCtx::INTERRUPT, false);
+        let ptr = self.load_vmctx(VmCtx::INTERRUPT, true);
+        let flag = self.b.ins().atomic_load(types::I32, MemFlagsData::trusted(), ptr);
         self.trap_if(flag, TrapCode::Interrupted);
     }
 

@@ -12,7 +12,8 @@
 //! | 32     | `code`         | array: per defined function, its machine code address           |
 //! | 40     | `trap`         | trap word: non-zero once a trap is pending (see `Pending`)      |
 //! | 48     | `stack_limit`  | lowest native stack pointer Wasm may use on this entry          |
-//! | 56     | `interrupt`    | interrupt flag, checked at function entries and loop headers    |
+//! | 56     | `interrupt`    | pointer to the instance's interrupt flag (`AtomicU32`), checked |
+//! |        |                | at function entries and loop headers                            |
 //! | 64     | `own_funcs`    | address of this instance's first defined `FuncData`             |
 //! | 72     | `own_funcs_len`| size in bytes of the defined `FuncData` array                   |
 //! | 80     | `libcalls`     | array of runtime entry points (see `libcalls::Libcall`)         |
@@ -33,7 +34,7 @@ pub struct VmCtx {
     pub(crate) code: *const *const u8,
     pub(crate) trap: u64,
     pub(crate) stack_limit: usize,
-    pub(crate) interrupt: u64,
+    pub(crate) interrupt: *const std::sync::atomic::AtomicU32,
     pub(crate) own_funcs: usize,
     pub(crate) own_funcs_len: usize,
     pub(crate) libcalls: *const usize,
@@ -108,7 +109,7 @@ impl InstanceState {
             code: code.as_ptr(),
             trap: 0,
             stack_limit: 0,
-            interrupt: 0,
+            interrupt: instance.interrupt_flag() as *const _,
             own_funcs,
             own_funcs_len,
             libcalls: libcalls.as_ptr(),

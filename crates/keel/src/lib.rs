@@ -35,11 +35,11 @@ pub use keel_decode as decode;
 pub use keel_runtime::cache;
 
 pub use keel_runtime::{
-    CacheStats, Caller, CompiledModule, DecodeError, Engine, Error, Extern, ExternKind, ExternRef,
-    Features, FrameInfo, Func, FuncType, Global, GlobalType, HostModuleBuilder, HostResult,
-    IntoHostFunc, Limits, Memory, MemoryType, Module, ModuleConfig, Reservation, Result,
-    RuntimeConfig, Table, TableType, Trap, TrapCode, TrapKind, TypedFunc, Val, ValType, WasmParams,
-    WasmResults, WasmTy,
+    CacheStats, Caller, CompiledModule, DeadlineGuard, DecodeError, EXIT_CODE_DEADLINE_EXCEEDED,
+    EXIT_CODE_INTERRUPTED, Engine, Error, Extern, ExternKind, ExternRef, Features, FrameInfo, Func,
+    FuncType, Global, GlobalType, HostModuleBuilder, HostResult, InterruptHandle, IntoHostFunc,
+    Limits, Memory, MemoryType, Module, ModuleConfig, Reservation, Result, RuntimeConfig, Table,
+    TableType, Trap, TrapCode, TrapKind, TypedFunc, Val, ValType, WasmParams, WasmResults, WasmTy,
 };
 
 /// Which engine runs the code.

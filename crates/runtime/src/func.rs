@@ -2,6 +2,7 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use keel_decode::FuncType;
 
@@ -98,6 +99,22 @@ impl Func {
             at += t.slots();
         }
         Ok(results)
+    }
+
+    /// Calls the function like [`Func::call`], interrupting it at `deadline` (through the interrupt
+    /// handle of the function's instance): past it, the call returns an `Interrupted` trap, or an
+    /// exit error with [`EXIT_CODE_DEADLINE_EXCEEDED`](crate::EXIT_CODE_DEADLINE_EXCEEDED) when
+    /// the module closes on interrupt.
+    pub fn call_with_deadline(&self, args: &[Val], deadline: Instant) -> Result<Vec<Val>> {
+        let guard = self.data().instance().interrupt_handle().interrupt_at(deadline);
+        let result = self.call(args);
+        guard.finish();
+        result
+    }
+
+    /// Calls the function like [`Func::call`], interrupting it after `timeout`.
+    pub fn call_with_timeout(&self, args: &[Val], timeout: Duration) -> Result<Vec<Val>> {
+        self.call_with_deadline(args, Instant::now() + timeout)
     }
 
     /// Calls the function with raw slots (see [`crate::value`]): parameters in, results out.

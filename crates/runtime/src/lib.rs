@@ -9,6 +9,7 @@ pub mod engine;
 mod externs;
 mod func;
 mod host;
+pub mod interrupt;
 mod module;
 mod runtime;
 mod trap;
@@ -21,6 +22,9 @@ pub use engine::{CompiledCode, Engine};
 pub use externs::{Extern, Global, Memory, Table};
 pub use func::{Func, TypedFunc};
 pub use host::{HostModuleBuilder, HostResult, IntoHostFunc};
+pub use interrupt::{
+    DeadlineGuard, EXIT_CODE_DEADLINE_EXCEEDED, EXIT_CODE_INTERRUPTED, InterruptHandle,
+};
 pub use keel_decode::{
     DecodeError, ExternKind, Features, FuncType, GlobalType, Limits, MemoryType, TableType,
 };

@@ -7,6 +7,7 @@ use keel_decode::{ExternKind, FuncType, ImportType};
 use crate::engine::CompiledCode;
 use crate::externs::{Extern, Global, Memory, Table};
 use crate::func::{Func, TypedFunc};
+use crate::interrupt::InterruptHandle;
 use crate::trap::{Error, Result};
 use crate::typed::{WasmParams, WasmResults};
 use crate::vm::Instance;
@@ -162,6 +163,11 @@ impl Module {
     /// namespace by [`crate::Runtime::close_module`].
     pub fn close(&self) {
         self.instance.close();
+    }
+
+    /// The handle that interrupts this module's calls from any thread (see [`InterruptHandle`]).
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        self.instance.interrupt_handle().clone()
     }
 
     /// Whether the instance was closed.

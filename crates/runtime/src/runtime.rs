@@ -15,9 +15,10 @@ use std::path::PathBuf;
 use crate::cache::{self, CacheDir, CacheKey, CacheStats};
 use crate::engine::{CompiledCode, Engine};
 use crate::host::HostModuleBuilder;
+use crate::interrupt::InterruptHandle;
 use crate::module::{CompiledModule, Module};
 use crate::trap::{Error, Result};
-use crate::vm::{Instance, Limits, MAX_PAGES, Reservation, Resolved, Store};
+use crate::vm::{Instance, InstanceOptions, Limits, MAX_PAGES, Reservation, Resolved, Store};
 
 /// How a runtime compiles and runs modules.
 #[derive(Debug, Clone)]
@@ -102,6 +103,12 @@ pub struct ModuleConfig {
     pub start_functions: Vec<String>,
     /// The guest's view of the system.
     pub sys: SysConfig,
+    /// The interrupt handle the instance uses (default: a new one per instance; see
+    /// [`Module::interrupt_handle`]).
+    pub interrupt: Option<InterruptHandle>,
+    /// Whether an interrupt closes the module and makes the call return an exit error (wazero's
+    /// `WithCloseOnContextDone`); default false: the call returns an `Interrupted` trap.
+    pub close_on_interrupt: bool,
 }
 
 impl Default for ModuleConfig {
@@ -110,6 +117,8 @@ impl Default for ModuleConfig {
             name: None,
             start_functions: vec!["_start".into()],
             sys: SysConfig::default(),
+            interrupt: None,
+            close_on_interrupt: false,
         }
     }
 }
@@ -234,6 +243,23 @@ impl ModuleConfig {
     /// (descriptors after the mounts', in call order).
     pub fn with_listener(mut self, listener: std::net::TcpListener) -> Self {
         self.sys.listeners.push(Arc::new(listener));
+        self
+    }
+
+    /// Uses `handle` as the instance's interrupt handle, so that it can be interrupted before
+    /// instantiation returns (start functions included), and so that several instances can share
+    /// one handle.
+    pub fn with_interrupt_handle(mut self, handle: InterruptHandle) -> Self {
+        self.interrupt = Some(handle);
+        self
+    }
+
+    /// On interrupt, closes the module and ends the call with an exit error carrying
+    /// [`EXIT_CODE_INTERRUPTED`](crate::EXIT_CODE_INTERRUPTED) or
+    /// [`EXIT_CODE_DEADLINE_EXCEEDED`](crate::EXIT_CODE_DEADLINE_EXCEEDED), as wazero's
+    /// `WithCloseOnContextDone`.
+    pub fn with_close_on_interrupt(mut self, close: bool) -> Self {
+        self.close_on_interrupt = close;
         self
     }
 
@@ -430,7 +456,11 @@ impl Runtime {
             module,
             compiled.code.clone(),
             imports,
-            Some(SysContext::new(&config.sys)),
+            InstanceOptions {
+                sys: Some(SysContext::new(&config.sys)),
+                interrupt: config.interrupt.clone(),
+                close_on_interrupt: config.close_on_interrupt,
+            },
         )?;
         let m = Module::new(instance);
         for start in &config.start_functions {

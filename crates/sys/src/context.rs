@@ -2,6 +2,7 @@
 //! built from a [`SysConfig`] at instantiation.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -133,7 +134,11 @@ pub struct SysState {
     start: Instant,
     random: Box<dyn RandomSource>,
     shared_random: Option<std::sync::Arc<Mutex<Box<dyn RandomSource>>>>,
+    interrupt: Option<std::sync::Arc<AtomicU32>>,
 }
+
+/// How long a blocking wait lasts before it checks the interrupt flag again.
+pub const INTERRUPT_SLICE: Duration = Duration::from_millis(10);
 
 impl std::fmt::Debug for SysState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -146,16 +151,55 @@ fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SysState {
-    /// Reads standard input.
+    /// Whether the instance's interrupt flag is set (see [`SysContext::with_interrupt`]): a host
+    /// function that waited should then return at once, and its import set turn the call into
+    /// an interruption.
+    pub fn interrupted(&self) -> bool {
+        self.interrupt.as_ref().is_some_and(|f| f.load(Ordering::Relaxed) != 0)
+    }
+
+    /// Reads standard input. With an interrupt flag, first waits in slices until stdin is ready
+    /// or the flag is set; interrupted, it reads nothing and fails with `ErrorKind::Interrupted`.
     pub fn read_stdin(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.interrupt.is_some() {
+            loop {
+                if self.interrupted() {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+                if self.stdin_ready_once(Some(INTERRUPT_SLICE))? {
+                    break;
+                }
+            }
+        }
         match &self.stdin {
             Some(s) => lock(s).read(buf),
             None => Ok(0),
         }
     }
 
-    /// Whether standard input is ready, waiting up to `timeout`.
+    /// Whether standard input is ready, waiting up to `timeout` (in slices, returning early with
+    /// `false` once the interrupt flag is set).
     pub fn stdin_ready(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        if self.interrupt.is_none() || timeout.is_some_and(|t| t <= INTERRUPT_SLICE) {
+            return self.stdin_ready_once(timeout);
+        }
+        let start = Instant::now();
+        loop {
+            if self.interrupted() {
+                return Ok(false);
+            }
+            let left = timeout.map(|t| t.saturating_sub(start.elapsed()));
+            let slice = left.map_or(INTERRUPT_SLICE, |l| l.min(INTERRUPT_SLICE));
+            if self.stdin_ready_once(Some(slice))? {
+                return Ok(true);
+            }
+            if left.is_some_and(|l| l <= slice) {
+                return Ok(false);
+            }
+        }
+    }
+
+    fn stdin_ready_once(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         match &self.stdin {
             Some(s) => lock(s).ready(timeout),
             None => Ok(true),
@@ -223,7 +267,20 @@ impl SysState {
     pub fn sleep(&self, ns: u64) {
         match &self.sleep {
             Sleep::Fake => {}
-            Sleep::Sys => std::thread::sleep(Duration::from_nanos(ns)),
+            Sleep::Sys => {
+                // In slices, so that an interrupt ends the sleep.
+                let end = Instant::now() + Duration::from_nanos(ns);
+                loop {
+                    if self.interrupted() {
+                        return;
+                    }
+                    let left = end.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return;
+                    }
+                    std::thread::sleep(left.min(INTERRUPT_SLICE));
+                }
+            }
             Sleep::Custom(f) => f(ns),
         }
     }
@@ -290,8 +347,17 @@ impl SysContext {
                 start: Instant::now(),
                 random,
                 shared_random,
+                interrupt: None,
             }),
         }
+    }
+
+    /// Makes blocking waits (sleeps, stdin) stop early once `flag` is non-zero: they wait in
+    /// slices of [`INTERRUPT_SLICE`] and check it in between. The runtime passes the instance's
+    /// interrupt flag here.
+    pub fn with_interrupt(self, flag: std::sync::Arc<AtomicU32>) -> SysContext {
+        lock(&self.state).interrupt = Some(flag);
+        self
     }
 
     /// Locks the state.

@@ -29,7 +29,7 @@ mod funcs;
 mod mem;
 mod poll;
 
-use keel::{Caller, FuncType, HostModuleBuilder, Module, Runtime, Trap, ValType};
+use keel::{Caller, FuncType, HostModuleBuilder, Module, Runtime, Trap, TrapCode, ValType};
 use keel_sys::{Errno, SysState};
 
 use mem::Mem;
@@ -147,7 +147,7 @@ impl FunctionExporter {
         for &(name, params, handler) in FUNCS {
             let ty = FuncType::new(params.iter().copied(), [ValType::I32]);
             builder = builder.func_raw(name, ty, move |caller, values| {
-                let errno = call(caller, handler, values);
+                let errno = call(caller, handler, values)?;
                 values[0] = errno.0 as u64;
                 Ok(())
             });
@@ -156,13 +156,19 @@ impl FunctionExporter {
     }
 }
 
-fn call(caller: &Caller<'_>, handler: Handler, values: &[u64]) -> Errno {
-    let Some(sys) = caller.sys() else { return Errno::ENOSYS };
+/// Runs `handler` on the caller's system state. A call that returns while the instance's
+/// interrupt flag is set (a blocking wait cut short) is an interruption, not an errno.
+fn call(caller: &Caller<'_>, handler: Handler, values: &[u64]) -> Result<Errno, Trap> {
+    let Some(sys) = caller.sys() else { return Ok(Errno::ENOSYS) };
     let mut state = sys.lock();
-    match handler(&Mem(caller), &mut state, values) {
+    let errno = match handler(&Mem(caller), &mut state, values) {
         Ok(()) => Errno::SUCCESS,
         Err(e) => e,
+    };
+    if state.interrupted() {
+        return Err(Trap::from(TrapCode::Interrupted));
     }
+    Ok(errno)
 }
 
 /// `proc_exit(code)`: closes the instance; the call returns an exit error carrying `code`.

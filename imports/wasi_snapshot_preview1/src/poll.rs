@@ -111,7 +111,16 @@ pub(crate) fn poll_oneoff(mem: &Mem, st: &mut SysState, p: &[u64]) -> Result<(),
         let (stdin_ready, sockets_ready) = if socket_subs.is_empty() {
             (st.stdin_ready(wait).map_err(Errno::from)?, vec![])
         } else if stdin_subs.is_empty() {
-            (false, ready_of(&socket_subs, wait)?)
+            // In slices, so that an interrupt ends the wait.
+            let start = std::time::Instant::now();
+            loop {
+                let left = wait.map(|w| w.saturating_sub(start.elapsed()));
+                let slice = left.map_or(SLICE, |l| l.min(SLICE));
+                let ready = ready_of(&socket_subs, Some(slice))?;
+                if !ready.is_empty() || left.is_some_and(|l| l <= slice) || st.interrupted() {
+                    break (false, ready);
+                }
+            }
         } else {
             // Both: alternate short waits on each until one is ready or time is up.
             let start = std::time::Instant::now();
@@ -121,7 +130,11 @@ pub(crate) fn poll_oneoff(mem: &Mem, st: &mut SysState, p: &[u64]) -> Result<(),
                 let slice = left.map_or(SLICE, |l| l.min(SLICE));
                 let ready =
                     ready_of(&socket_subs, Some(if stdin { Duration::ZERO } else { slice }))?;
-                if stdin || !ready.is_empty() || left.is_some_and(|l| l <= slice) {
+                if stdin
+                    || !ready.is_empty()
+                    || left.is_some_and(|l| l <= slice)
+                    || st.interrupted()
+                {
                     break (stdin, ready);
                 }
             }

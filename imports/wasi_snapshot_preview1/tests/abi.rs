@@ -322,3 +322,57 @@ fn preopened_listener_accepts_polls_and_echoes() {
         assert_eq!(call(&m, "fd_close", &[I32(fd)]), 0);
     }
 }
+
+/// Stdin that never has data: a read would block forever.
+struct NeverReady;
+
+impl std::io::Read for NeverReady {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
+impl keel_sys::Stdin for NeverReady {
+    fn ready(&mut self, timeout: Option<std::time::Duration>) -> std::io::Result<bool> {
+        std::thread::sleep(timeout.unwrap_or(std::time::Duration::from_secs(3600)));
+        Ok(false)
+    }
+}
+
+/// A guest blocked in `poll_oneoff` (a one-hour clock, or stdin that never becomes ready) or in
+/// `fd_read` on such stdin is interrupted: the host functions wait in slices and check the
+/// instance's interrupt flag. Host functions do this themselves, so it holds on both engines.
+#[test]
+fn blocking_calls_are_interruptible() {
+    use std::time::{Duration, Instant};
+    const HOUR: u64 = 3600 * 1_000_000_000;
+    for &engine in ENGINES {
+        let config = ModuleConfig::new().with_sys_sleep().with_stdin(NeverReady);
+        let (_, m) = setup(engine, config);
+        let mem = m.memory("memory").unwrap();
+        let cases: [(&str, Vec<keel::Val>); 3] = [
+            ("poll_oneoff", vec![I32(0), I32(1024), I32(1), I32(2048)]),
+            ("poll_oneoff", vec![I32(100), I32(1024), I32(1), I32(2048)]),
+            ("fd_read", vec![I32(0), I32(3000), I32(1), I32(3100)]),
+        ];
+        subscribe(&mem, 0, 7, None, HOUR);
+        subscribe(&mem, 100, 8, Some(0), 0);
+        mem.write(3000, &[0, 16, 0, 0, 16, 0, 0, 0]).unwrap(); // iovec {4096, 16}
+        for (name, args) in cases {
+            let f = m.func(&format!("call_{name}")).unwrap();
+            let start = Instant::now();
+            let err = f.call_with_timeout(&args, Duration::from_millis(100)).unwrap_err();
+            let took = start.elapsed();
+            assert_eq!(
+                err.as_trap().and_then(|t| t.code()),
+                Some(keel::TrapCode::Interrupted),
+                "{engine:?} {name}: {err}"
+            );
+            assert!(took < Duration::from_secs(1), "{engine:?} {name}: {took:?}");
+        }
+        // The flag was consumed by the interruption: the module keeps working.
+        assert_eq!(call(&m, "random_get", &[I32(0), I32(8)]), 0);
+    }
+}

@@ -90,7 +90,10 @@ impl FuncData {
                 let _guard = instance.locks().lock();
                 instance.check_open()?;
                 let code = instance.code().expect("Wasm functions have code");
-                code.call(instance, *def_index, values)
+                match code.call(instance, *def_index, values) {
+                    Ok(()) => Ok(()),
+                    Err(trap) => Err(instance.settle_trap(trap)),
+                }
             }
         }
     }

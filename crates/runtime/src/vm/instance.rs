@@ -14,7 +14,10 @@ use super::lock::LockSet;
 use super::store::{SigId, Store};
 use super::{GlobalData, MemoryData, TableData};
 use crate::engine::CompiledCode;
-use crate::trap::{Error, FrameInfo, Trap, TrapCode};
+use crate::interrupt::{
+    EXIT_CODE_DEADLINE_EXCEEDED, EXIT_CODE_INTERRUPTED, FLAG_CLEAR, FLAG_DEADLINE, InterruptHandle,
+};
+use crate::trap::{Error, FrameInfo, Trap, TrapCode, TrapKind};
 
 /// An import, resolved: what the importing instance will use.
 #[derive(Clone)]
@@ -72,6 +75,20 @@ pub struct Instance {
     closed: AtomicBool,
     engine_data: OnceLock<Box<dyn Any + Send + Sync>>,
     sys: Option<keel_sys::SysContext>,
+    interrupt: InterruptHandle,
+    close_on_interrupt: bool,
+}
+
+/// What an instance gets besides its module and imports: its view of the system and how it is
+/// interrupted.
+#[derive(Default)]
+pub struct InstanceOptions {
+    /// The instance's view of the system (`None` for none).
+    pub sys: Option<keel_sys::SysContext>,
+    /// The interrupt handle to share (default: a new one).
+    pub interrupt: Option<InterruptHandle>,
+    /// Whether an interrupt closes the instance and turns into an exit error.
+    pub close_on_interrupt: bool,
 }
 
 // SAFETY: `func_refs` point into `_functions` or into instances held in `_deps` (both live as long
@@ -238,6 +255,43 @@ impl Instance {
         self.closed.store(true, Ordering::Relaxed);
     }
 
+    /// The instance's interrupt handle.
+    pub fn interrupt_handle(&self) -> &InterruptHandle {
+        &self.interrupt
+    }
+
+    /// The interrupt flag word engines check (0: run on); it lives as long as the instance.
+    #[inline(always)]
+    pub fn interrupt_flag(&self) -> &std::sync::atomic::AtomicU32 {
+        self.interrupt.flag()
+    }
+
+    /// Turns a trap that left this instance into what the caller sees: an `Interrupted` trap
+    /// caused by this instance's flag clears the flag, and, if the instance closes on interrupt,
+    /// closes it and becomes an exit error with [`EXIT_CODE_INTERRUPTED`] or
+    /// [`EXIT_CODE_DEADLINE_EXCEEDED`]. Engines need not call this: `FuncData::call_raw` does.
+    #[cold]
+    pub fn settle_trap(&self, trap: Trap) -> Trap {
+        if trap.code() != Some(TrapCode::Interrupted) {
+            return trap;
+        }
+        let reason = self.interrupt.flag().swap(FLAG_CLEAR, Ordering::SeqCst);
+        if reason == FLAG_CLEAR || !self.close_on_interrupt {
+            return trap;
+        }
+        self.close();
+        let code = if reason == FLAG_DEADLINE {
+            EXIT_CODE_DEADLINE_EXCEEDED
+        } else {
+            EXIT_CODE_INTERRUPTED
+        };
+        let mut exit = Trap::new(TrapKind::Exit(code));
+        for f in trap.trace() {
+            exit.push_frame(f.clone());
+        }
+        exit
+    }
+
     pub(crate) fn check_open(&self) -> Result<(), Trap> {
         if self.is_closed() {
             return Err(Trap::host(format!("module \"{}\" is closed", self.name)));
@@ -395,6 +449,8 @@ impl Instance {
                 closed: AtomicBool::new(false),
                 engine_data: OnceLock::new(),
                 sys: None,
+                interrupt: InterruptHandle::new(),
+                close_on_interrupt: false,
             }
         })
     }
@@ -409,8 +465,11 @@ impl Instance {
         module: &Arc<Module>,
         code: Arc<dyn CompiledCode>,
         imports: Vec<Resolved>,
-        sys: Option<keel_sys::SysContext>,
+        options: InstanceOptions,
     ) -> Result<Arc<Instance>, Error> {
+        let InstanceOptions { sys, interrupt, close_on_interrupt } = options;
+        let interrupt = interrupt.unwrap_or_default();
+        let sys = sys.map(|s| s.with_interrupt(interrupt.flag().clone()));
         check_imports(store, module, &imports)?;
         let sigs: Vec<(SigId, Arc<keel_decode::FuncType>)> =
             module.types.iter().map(|t| store.intern(t)).collect();
@@ -534,6 +593,8 @@ impl Instance {
                 closed: AtomicBool::new(false),
                 engine_data: OnceLock::new(),
                 sys,
+                interrupt,
+                close_on_interrupt,
             }
         });
         if let Some(e) = failure {

@@ -19,7 +19,8 @@ mod table;
 pub use func::{Caller, FuncData, FuncKind, HostCallback};
 pub use global::GlobalData;
 pub use instance::{
-    HostFuncDef, HostModuleDef, Instance, MAX_NATIVE_DEPTH, NativeDepth, Resolved, eval_const,
+    HostFuncDef, HostModuleDef, Instance, InstanceOptions, MAX_NATIVE_DEPTH, NativeDepth, Resolved,
+    eval_const,
 };
 pub use lock::{LockGuard, LockSet};
 pub use memory::{MAX_PAGES, MemoryData, PAGE_SIZE, Reservation};
