@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use keel::logging::LogScopes;
 use keel::{
     EXIT_CODE_DEADLINE_EXCEEDED, EngineKind, InterruptHandle, ModuleConfig, Runtime, RuntimeConfig,
 };
@@ -32,7 +33,8 @@ run flags (before FILE):
   --env=KEY=VALUE             set an environment variable; repeatable
   --env-inherit               pass the host's environment too
   --interpreter               run on the interpreter rather than the compiler
-  --hostlogging=SCOPES        (not supported yet)
+  --hostlogging=SCOPES        log host-function calls of these scopes to stderr, comma-separated:
+                              all, clock, filesystem, memory, poll, proc, random, sock
   --cachedir=DIR              keep compiled code in DIR and reuse it (run and compile)
   --timeout=DURATION          stop the guest after DURATION (e.g. 1s, 500ms, 1m30s); it exits
                               with code 255 (wazero's deadline-exceeded 0xefffffff, truncated)
@@ -77,6 +79,7 @@ struct Flags {
     listen: Vec<String>,
     cachedir: Option<String>,
     timeout: Option<Duration>,
+    hostlogging: Option<LogScopes>,
     file: Option<String>,
     guest_args: Vec<String>,
 }
@@ -122,7 +125,11 @@ fn parse(args: &[String]) -> Result<Flags, Fail> {
                 flags.timeout = (!d.is_zero()).then_some(d);
             }
             "hostlogging" => {
-                return Err(Fail(format!("--{name} is not supported yet")));
+                let v = value()?;
+                let scopes = LogScopes::parse(&v).map_err(|e| {
+                    Fail(format!("invalid value \"{v}\" for flag -hostlogging: {e}"))
+                })?;
+                flags.hostlogging = Some(scopes);
             }
             "h" | "help" => {
                 print!("{USAGE}");
@@ -151,6 +158,10 @@ fn runtime(flags: &Flags) -> Result<Runtime, Fail> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Fail(format!("invalid cache directory {dir}: {e}")))?;
         config = config.with_cache_dir(dir);
+    }
+    if let Some(scopes) = flags.hostlogging {
+        config = config
+            .with_function_listener_factory(keel_wasi::host_logging(std::io::stderr(), scopes));
     }
     Ok(Runtime::with_config(config, engine))
 }

@@ -116,10 +116,10 @@ fn a_trap_prints_the_error_and_stack_trace_and_exits_1() {
 
 #[test]
 fn unsupported_flags_and_imports_are_clear_errors() {
-    for flag in ["--timeout=1x", "--timeout=s"] {
+    for flag in ["--timeout=1x", "--timeout=s", "--hostlogging=bogus"] {
         let o = keel(&["run", flag, &guest("cat")]);
         assert_eq!(o.status.code(), Some(1));
-        assert!(text(&o.stderr).contains("-timeout"), "{flag}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains("invalid value"), "{flag}: {}", text(&o.stderr));
     }
     let dir = scratch("imports");
     let wasm = dir.join("needs_env.wasm");
@@ -321,4 +321,39 @@ fn timeout_stops_a_guest_blocked_on_stdin() {
         assert_eq!(o.status.code(), Some(255), "{engine:?}: {}", text(&o.stderr));
         assert!(start.elapsed() < std::time::Duration::from_secs(1), "{:?}", start.elapsed());
     }
+}
+
+/// `--hostlogging=filesystem` logs each WASI file-system call to stderr as wazero does, one line
+/// in and one out, with results read back from guest memory; other scopes stay silent.
+#[test]
+fn hostlogging_logs_filesystem_calls() {
+    let dir = scratch("hostlogging");
+    std::fs::write(dir.join("hello.txt"), "hello\n").unwrap();
+    let mount = format!("--mount={}:/", dir.display());
+    for engine in [&[][..], &["--interpreter"][..]] {
+        let mut args = vec!["run", "--hostlogging=filesystem"];
+        args.extend_from_slice(engine);
+        let cat = guest("cat");
+        args.extend([mount.as_str(), &cat, "/hello.txt"]);
+        let o = keel(&args);
+        let err = text(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert_eq!(text(&o.stdout), "hello\n");
+        assert!(err.contains("==> wasi_snapshot_preview1.path_open(fd=3,"), "{err}");
+        assert!(err.contains("path=hello.txt,"), "{err}");
+        assert!(err.contains("==> wasi_snapshot_preview1.fd_write(fd=1,iovs="), "{err}");
+        assert!(err.contains("<== (nwritten=6,errno=ESUCCESS)"), "{err}");
+        assert!(err.contains("<== (prestat=") || err.contains("errno=EBADF)"), "{err}");
+        assert!(!err.contains("random_get") && !err.contains("args_sizes_get"), "{err}");
+        for line in err.lines() {
+            assert!(line.starts_with("==> ") || line.starts_with("<== ("), "{line}");
+        }
+    }
+    let o = keel(&["run", "--hostlogging=all", &guest("cat"), "/nothing"]);
+    assert!(
+        text(&o.stderr).contains("==> wasi_snapshot_preview1.args_sizes_get()"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(text(&o.stderr).contains("<== (argc=2,argv_len="), "{}", text(&o.stderr));
 }

@@ -34,6 +34,15 @@ pub use keel_decode as decode;
 /// The compilation cache's key and entry format, for tools that inspect or fill a cache.
 pub use keel_runtime::cache;
 
+/// Function listeners (before/after/abort hooks per function).
+pub use keel_runtime::listener;
+
+/// Host logging: a listener factory that logs host-function calls.
+pub use keel_runtime::logging;
+
+/// Interruption: handles, deadlines, exit codes.
+pub use keel_runtime::interrupt;
+
 pub use keel_runtime::{
     CacheStats, Caller, CompiledModule, DeadlineGuard, DecodeError, EXIT_CODE_DEADLINE_EXCEEDED,
     EXIT_CODE_INTERRUPTED, Engine, Error, Extern, ExternKind, ExternRef, Features, FrameInfo, Func,

@@ -10,6 +10,8 @@ mod externs;
 mod func;
 mod host;
 pub mod interrupt;
+pub mod listener;
+pub mod logging;
 mod module;
 mod runtime;
 mod trap;

@@ -16,6 +16,7 @@ use crate::cache::{self, CacheDir, CacheKey, CacheStats};
 use crate::engine::{CompiledCode, Engine};
 use crate::host::HostModuleBuilder;
 use crate::interrupt::InterruptHandle;
+use crate::listener::{FunctionListenerFactory, SharedListenerFactory};
 use crate::module::{CompiledModule, Module};
 use crate::trap::{Error, Result};
 use crate::vm::{Instance, InstanceOptions, Limits, MAX_PAGES, Reservation, Resolved, Store};
@@ -38,6 +39,9 @@ pub struct RuntimeConfig {
     /// Directory of the compilation cache (default: none). Any number of runtimes and processes
     /// may share one; see docs/cache.md.
     pub cache_dir: Option<PathBuf>,
+    /// Asked once per function definition for a listener (default: none, at no cost); see
+    /// [`crate::listener`].
+    pub function_listener_factory: Option<SharedListenerFactory>,
 }
 
 impl Default for RuntimeConfig {
@@ -50,6 +54,7 @@ impl Default for RuntimeConfig {
             max_stack_slots: limits.max_stack_slots,
             memory_reservation: Reservation::Maximum,
             cache_dir: None,
+            function_listener_factory: None,
         }
     }
 }
@@ -79,6 +84,17 @@ impl RuntimeConfig {
     /// store their code (the interpreter) ignore the cache.
     pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the function listener factory (wazero's `FunctionListenerFactoryKey`): every module
+    /// instantiated afterwards asks it for a listener per function. See [`crate::listener`] and
+    /// [`crate::logging::HostLogging`].
+    pub fn with_function_listener_factory(
+        mut self,
+        factory: impl FunctionListenerFactory + 'static,
+    ) -> Self {
+        self.function_listener_factory = Some(SharedListenerFactory(Arc::new(factory)));
         self
     }
 
@@ -297,13 +313,14 @@ impl Runtime {
             memory_reservation: config.memory_reservation,
         };
         let cache = config.cache_dir.clone().map(CacheDir::new);
+        let factory = config.function_listener_factory.as_ref().map(|f| f.0.clone());
         Runtime {
             inner: Arc::new(RuntimeInner {
                 id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
                 engine,
                 config,
                 cache,
-                store: Store::new(limits),
+                store: Store::with_listener_factory(limits, factory),
                 namespace: Mutex::new(HashMap::new()),
             }),
         }

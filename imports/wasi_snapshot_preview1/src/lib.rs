@@ -26,8 +26,11 @@
 //! returns an exit error carrying `n` (`Error::exit_code`).
 
 mod funcs;
+mod logging;
 mod mem;
 mod poll;
+
+pub use logging::{LOGGED_FUNCTIONS, host_logging};
 
 use keel::{Caller, FuncType, HostModuleBuilder, Module, Runtime, Trap, TrapCode, ValType};
 use keel_sys::{Errno, SysState};

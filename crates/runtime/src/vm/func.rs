@@ -7,6 +7,7 @@ use keel_decode::FuncType;
 
 use super::instance::Instance;
 use super::store::SigId;
+use crate::listener::{Listening, listened_call};
 use crate::trap::Trap;
 
 /// The raw form of a host function: reads its parameters from `values` and writes its results
@@ -35,6 +36,8 @@ pub struct FuncData {
     /// Index in its instance's function index space (for stack traces).
     pub index: u32,
     pub(crate) instance: *const Instance,
+    /// Its listener, if the runtime's listener factory gave it one (`None` costs nothing).
+    pub listening: Option<Box<Listening>>,
 }
 
 // SAFETY: `instance` points to the `Instance` that owns this `FuncData` (it lives inside the
@@ -69,6 +72,10 @@ impl FuncData {
         unsafe { &*(raw as usize as *const FuncData) }
     }
 
+    fn param_slots(&self) -> usize {
+        self.ty.params.iter().map(|t| t.slots()).sum()
+    }
+
     /// Number of value slots a call needs: the larger of the parameters' and the results'.
     pub fn value_slots(&self) -> usize {
         let p: usize = self.ty.params.iter().map(|t| t.slots()).sum();
@@ -82,7 +89,14 @@ impl FuncData {
         match &self.kind {
             FuncKind::Host(callback) => {
                 let mut caller = Caller { instance: caller };
-                callback(&mut caller, values)
+                match &self.listening {
+                    None => callback(&mut caller, values),
+                    Some(l) => {
+                        let n = self.param_slots();
+                        let c = Caller { instance: caller.instance };
+                        listened_call(l, &c, values, n, |v| callback(&mut caller, v))
+                    }
+                }
             }
             FuncKind::Wasm { def_index } => {
                 let instance = self.instance();
@@ -90,7 +104,15 @@ impl FuncData {
                 let _guard = instance.locks().lock();
                 instance.check_open()?;
                 let code = instance.code().expect("Wasm functions have code");
-                match code.call(instance, *def_index, values) {
+                let result = match &self.listening {
+                    None => code.call(instance, *def_index, values),
+                    Some(l) => {
+                        let n = self.param_slots();
+                        let c = Caller::new(instance);
+                        listened_call(l, &c, values, n, |v| code.call(instance, *def_index, v))
+                    }
+                };
+                match result {
                     Ok(()) => Ok(()),
                     Err(trap) => Err(instance.settle_trap(trap)),
                 }

@@ -17,6 +17,7 @@ use crate::engine::CompiledCode;
 use crate::interrupt::{
     EXIT_CODE_DEADLINE_EXCEEDED, EXIT_CODE_INTERRUPTED, FLAG_CLEAR, FLAG_DEADLINE, InterruptHandle,
 };
+use crate::listener::FunctionDefinition;
 use crate::trap::{Error, FrameInfo, Trap, TrapCode, TrapKind};
 
 /// An import, resolved: what the importing instance will use.
@@ -407,12 +408,20 @@ impl Instance {
                 .enumerate()
                 .map(|(i, f)| {
                     let (sig, ty) = store.intern(&f.ty);
+                    let listening = store.listening(|| FunctionDefinition {
+                        module: Arc::from(name),
+                        name: Some(Arc::from(f.name.as_str())),
+                        index: i as u32,
+                        ty: ty.clone(),
+                        is_host: true,
+                    });
                     FuncData {
                         sig,
                         ty,
                         kind: FuncKind::Host(f.callback.clone()),
                         index: i as u32,
                         instance: me,
+                        listening,
                     }
                 })
                 .collect();
@@ -518,12 +527,26 @@ impl Instance {
                 .map(|def| {
                     let index = module.num_imported_functions + def;
                     let (sig, ty) = sigs[module.functions[index as usize] as usize].clone();
+                    let listening = store.listening(|| FunctionDefinition {
+                        module: Arc::from(name),
+                        name: module.names.function(index).map(Arc::from).or_else(|| {
+                            module
+                                .exports
+                                .iter()
+                                .find(|e| e.kind == ExternKind::Func && e.index == index)
+                                .map(|e| Arc::from(e.name.as_str()))
+                        }),
+                        index,
+                        ty: ty.clone(),
+                        is_host: false,
+                    });
                     FuncData {
                         sig,
                         ty,
                         kind: FuncKind::Wasm { def_index: def },
                         index,
                         instance: me,
+                        listening,
                     }
                 })
                 .collect();

@@ -1,0 +1,290 @@
+//! Host logging (wazero's `--hostlogging`): a [`FunctionListenerFactory`] that writes one line
+//! before and one after each call of chosen host functions, with decoded parameters, results and
+//! errno names:
+//!
+//! ```text
+//! ==> wasi_snapshot_preview1.fd_write(fd=1,iovs=65536,iovs_len=1)
+//! <== (nwritten=6,errno=ESUCCESS)
+//! ```
+//!
+//! Import sets describe their functions with [`LoggedFunction`] tables (names, kinds and scopes
+//! of the parameters; keel-wasi's is `keel_wasi::logged_functions`); this module only formats.
+//! Results a function writes to guest memory through pointer parameters ([`ParamKind::OutU32`],
+//! ...) are read back from memory after the call, and left empty when the errno is not success.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use crate::listener::{FunctionDefinition, FunctionListener, FunctionListenerFactory};
+use crate::trap::{FrameInfo, Trap};
+use crate::vm::Caller;
+
+/// Which host functions to log: a set of scopes, as wazero's `logging.LogScopes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogScopes(pub u32);
+
+impl LogScopes {
+    /// Nothing.
+    pub const NONE: LogScopes = LogScopes(0);
+    /// Clocks (`clock_time_get`, `clock_res_get`).
+    pub const CLOCK: LogScopes = LogScopes(1);
+    /// Process exit (`proc_exit`, `proc_raise`).
+    pub const PROC: LogScopes = LogScopes(1 << 1);
+    /// File systems (`fd_*`, `path_*`).
+    pub const FILESYSTEM: LogScopes = LogScopes(1 << 2);
+    /// Memory (host functions that reset or grow guest memory; none in WASI).
+    pub const MEMORY: LogScopes = LogScopes(1 << 3);
+    /// Polling (`poll_oneoff`).
+    pub const POLL: LogScopes = LogScopes(1 << 4);
+    /// Random (`random_get`).
+    pub const RANDOM: LogScopes = LogScopes(1 << 5);
+    /// Sockets (`sock_*`).
+    pub const SOCK: LogScopes = LogScopes(1 << 6);
+    /// Every function, those of no scope (`args_get`, `sched_yield`, ...) included.
+    pub const ALL: LogScopes = LogScopes(u32::MAX);
+
+    /// Scopes by name, as the CLI's `--hostlogging` takes them.
+    pub const NAMES: &[(&str, LogScopes)] = &[
+        ("all", LogScopes::ALL),
+        ("clock", LogScopes::CLOCK),
+        ("filesystem", LogScopes::FILESYSTEM),
+        ("memory", LogScopes::MEMORY),
+        ("poll", LogScopes::POLL),
+        ("proc", LogScopes::PROC),
+        ("random", LogScopes::RANDOM),
+        ("sock", LogScopes::SOCK),
+    ];
+
+    /// Parses `filesystem,memory` (comma-separated names of [`LogScopes::NAMES`]).
+    pub fn parse(s: &str) -> Result<LogScopes, String> {
+        let mut scopes = LogScopes::NONE;
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match LogScopes::NAMES.iter().find(|(n, _)| *n == name) {
+                Some((_, sc)) => scopes = scopes | *sc,
+                None => return Err(format!("invalid scope: {name}")),
+            }
+        }
+        Ok(scopes)
+    }
+
+    /// Whether a function of `scope` is logged under these scopes: functions without a scope
+    /// only with [`LogScopes::ALL`].
+    pub fn logs(self, scope: LogScopes) -> bool {
+        if scope == LogScopes::NONE { self == LogScopes::ALL } else { self.0 & scope.0 != 0 }
+    }
+}
+
+impl std::ops::BitOr for LogScopes {
+    type Output = LogScopes;
+    fn bitor(self, rhs: LogScopes) -> LogScopes {
+        LogScopes(self.0 | rhs.0)
+    }
+}
+
+/// How to show one parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A signed 32-bit integer.
+    I32,
+    /// An unsigned 32-bit integer (descriptors, flags, lengths, addresses shown as numbers).
+    U32,
+    /// A signed 64-bit integer.
+    I64,
+    /// An unsigned 64-bit integer.
+    U64,
+    /// The address of a string in guest memory whose length is the next parameter (a
+    /// [`ParamKind::Len`]): shown as the string.
+    String,
+    /// The length of the preceding string: not shown.
+    Len,
+    /// A pointer the function writes a `u32` result through: not shown before the call; shown
+    /// among the results, read back from memory.
+    OutU32,
+    /// As [`ParamKind::OutU32`] for a `u64`.
+    OutU64,
+}
+
+/// What a function returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultKind {
+    /// Nothing.
+    None,
+    /// A WASI errno (`errno=ESUCCESS`).
+    Errno,
+    /// An `i32`.
+    I32,
+}
+
+/// How to log one host function.
+#[derive(Debug, Clone, Copy)]
+pub struct LoggedFunction {
+    /// Its export name.
+    pub name: &'static str,
+    /// Its scope ([`LogScopes::NONE`]: logged only with `all`).
+    pub scope: LogScopes,
+    /// Its parameters, in order: name and kind.
+    pub params: &'static [(&'static str, ParamKind)],
+    /// Its result.
+    pub result: ResultKind,
+}
+
+type Writer = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// The host-logging listener factory.
+#[derive(Clone)]
+pub struct HostLogging {
+    writer: Writer,
+    scopes: LogScopes,
+    modules: HashMap<String, HashMap<&'static str, &'static LoggedFunction>>,
+}
+
+impl HostLogging {
+    /// Logs to `writer` the functions of `scopes`; add the import sets' tables with
+    /// [`HostLogging::with_functions`].
+    pub fn new(writer: impl Write + Send + 'static, scopes: LogScopes) -> HostLogging {
+        HostLogging {
+            writer: Arc::new(Mutex::new(Box::new(writer))),
+            scopes,
+            modules: HashMap::new(),
+        }
+    }
+
+    /// Describes the host functions of the module named `module`.
+    pub fn with_functions(
+        mut self,
+        module: impl Into<String>,
+        functions: &'static [LoggedFunction],
+    ) -> HostLogging {
+        let map = self.modules.entry(module.into()).or_default();
+        for f in functions {
+            map.insert(f.name, f);
+        }
+        self
+    }
+}
+
+impl FunctionListenerFactory for HostLogging {
+    fn new_listener(&self, def: &FunctionDefinition) -> Option<Arc<dyn FunctionListener>> {
+        if !def.is_host {
+            return None;
+        }
+        let f = *self.modules.get(&*def.module)?.get(def.name.as_deref()?)?;
+        if !self.scopes.logs(f.scope) {
+            return None;
+        }
+        Some(Arc::new(LoggingListener { writer: self.writer.clone(), f }))
+    }
+}
+
+struct LoggingListener {
+    writer: Writer,
+    f: &'static LoggedFunction,
+}
+
+fn errno_name(e: u16) -> &'static str {
+    match e {
+        0 => "ESUCCESS",
+        e => keel_sys::Errno(e).name(),
+    }
+}
+
+impl LoggingListener {
+    fn line(&self, line: String) {
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = w.write_all(line.as_bytes());
+        let _ = w.flush();
+    }
+}
+
+impl FunctionListener for LoggingListener {
+    fn before(
+        &self,
+        caller: &Caller<'_>,
+        def: &FunctionDefinition,
+        params: &[u64],
+        _: &[FrameInfo],
+    ) {
+        let mut line = format!("==> {}(", def.debug_name());
+        let mut first = true;
+        for (i, &(name, kind)) in self.f.params.iter().enumerate() {
+            let v = params.get(i).copied().unwrap_or(0);
+            let shown = match kind {
+                ParamKind::I32 => (v as u32 as i32).to_string(),
+                ParamKind::U32 => (v as u32).to_string(),
+                ParamKind::I64 => (v as i64).to_string(),
+                ParamKind::U64 => v.to_string(),
+                ParamKind::String => {
+                    let len = params.get(i + 1).copied().unwrap_or(0) as u32;
+                    read_string(caller, v as u32, len)
+                }
+                ParamKind::Len | ParamKind::OutU32 | ParamKind::OutU64 => continue,
+            };
+            if !first {
+                line.push(',');
+            }
+            first = false;
+            let _ = write!(line, "{name}={shown}");
+        }
+        line.push_str(")\n");
+        self.line(line);
+    }
+
+    fn after(&self, caller: &Caller<'_>, _: &FunctionDefinition, params: &[u64], results: &[u64]) {
+        let ok = match self.f.result {
+            ResultKind::Errno => results.first().is_some_and(|e| *e as u16 == 0),
+            _ => true,
+        };
+        let mut parts = Vec::new();
+        for (i, &(name, kind)) in self.f.params.iter().enumerate() {
+            let ptr = params.get(i).copied().unwrap_or(0) as u32 as u64;
+            let value = match kind {
+                ParamKind::OutU32 => {
+                    read_bytes::<4>(caller, ptr).map(|b| u32::from_le_bytes(b) as u64)
+                }
+                ParamKind::OutU64 => read_bytes::<8>(caller, ptr).map(u64::from_le_bytes),
+                _ => continue,
+            };
+            match value.filter(|_| ok) {
+                Some(v) => parts.push(format!("{name}={v}")),
+                None => parts.push(format!("{name}=")),
+            }
+        }
+        match self.f.result {
+            ResultKind::Errno => parts.push(format!(
+                "errno={}",
+                errno_name(results.first().copied().unwrap_or(0) as u16)
+            )),
+            ResultKind::I32 => {
+                parts.push((results.first().copied().unwrap_or(0) as u32 as i32).to_string())
+            }
+            ResultKind::None => {}
+        }
+        self.line(format!("<== ({})\n", parts.join(",")));
+    }
+
+    fn abort(&self, _: &Caller<'_>, _: &FunctionDefinition, _: &[u64], error: &Trap) {
+        // proc_exit ends here: wazero logs nothing after it; anything else is worth a line.
+        if error.exit_code().is_none() {
+            self.line(format!(
+                "<== aborted: {}\n",
+                error.to_string().lines().next().unwrap_or_default()
+            ));
+        }
+    }
+}
+
+fn read_bytes<const N: usize>(caller: &Caller<'_>, ptr: u64) -> Option<[u8; N]> {
+    let mut b = [0u8; N];
+    caller.memory()?.read(ptr, &mut b).then_some(b)
+}
+
+fn read_string(caller: &Caller<'_>, ptr: u32, len: u32) -> String {
+    let len = len.min(4096) as usize;
+    let mut b = vec![0u8; len];
+    match caller.memory() {
+        Some(m) if m.read(ptr as u64, &mut b) => String::from_utf8_lossy(&b).into_owned(),
+        _ => String::new(),
+    }
+}
