@@ -110,6 +110,19 @@ impl<'a> Mem<'a> {
         (addr as u32 as u64) + offset as u64
     }
 
+    /// The effective address of an access through a folded `i32.shl`: `packed` is the shift
+    /// in its top 8 bits and the static offset in the rest.
+    #[inline(always)]
+    fn ea_shl(addr: u64, packed: u32) -> u64 {
+        (((addr as u32) << (packed >> 24)) as u64) + (packed & 0xFF_FFFF) as u64
+    }
+
+    /// The effective address of an access through a folded `i32.shl` and `i32.add`: wrapping.
+    #[inline(always)]
+    fn ea_shl_add(addr: u64, packed: u32) -> u64 {
+        ((addr as u32) << (packed >> 24)).wrapping_add(packed & 0xFF_FFFF) as u64
+    }
+
     /// The effective address of an access through a folded `i32.add`: wrapping.
     #[inline(always)]
     fn ea_add(addr: u64, imm: u32) -> u64 {
@@ -766,6 +779,10 @@ handlers! { ip, regs, ctx, mem;
     }
     Copy(p) => { regs.set(p.dst, regs.get(p.src)); }
     Jump(j) => { jump!(ip, ctx, j.offset); }
+    CopyJump(j) => {
+        regs.set(j.dst, regs.get(j.src));
+        jump!(ip, ctx, j.offset);
+    }
     JumpIfZ(j) => {
                     if regs.get(j.cond) as u32 == 0 {
                         jump!(ip, ctx, j.offset)
@@ -843,6 +860,12 @@ handlers! { ip, regs, ctx, mem;
         load!(ctx, mem, regs, p, 2, ea_add, |b| i16::from_le_bytes(b) as i32 as u32 as u64);
     }
     I32Load16UAdd(p) => { load!(ctx, mem, regs, p, 2, ea_add, |b| u16::from_le_bytes(b) as u64); }
+    I32LoadShl(p) => { load!(ctx, mem, regs, p, 4, ea_shl, |b| u32::from_le_bytes(b) as u64); }
+    I64LoadShl(p) => { load!(ctx, mem, regs, p, 8, ea_shl, |b| u64::from_le_bytes(b)); }
+    I32LoadShlAdd(p) => {
+        load!(ctx, mem, regs, p, 4, ea_shl_add, |b| u32::from_le_bytes(b) as u64);
+    }
+    I64LoadShlAdd(p) => { load!(ctx, mem, regs, p, 8, ea_shl_add, |b| u64::from_le_bytes(b)); }
     I32StoreAdd(p) => { store!(ctx, mem, regs, p, u32, ea_add); }
     I64StoreAdd(p) => { store!(ctx, mem, regs, p, u64, ea_add); }
     I32Store8Add(p) => { store!(ctx, mem, regs, p, u8, ea_add); }

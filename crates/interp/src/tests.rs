@@ -81,3 +81,34 @@ fn native_stack_guard_traps() {
     let ok = m.func("run").unwrap().call(&[Val::I32(10)]);
     assert!(ok.is_ok());
 }
+
+/// Loads whose address shift (and addition) is folded into them: wrapping only where Wasm wraps.
+#[test]
+fn loads_through_folded_shifts() {
+    let m = instantiate(
+        r#"(module (memory 1)
+        (data (i32.const 4) "\04\00\00\00\08\00\00\00")
+        (func (export "shl_off") (param i32) (result i32)
+            (i32.load offset=4 (i32.shl (local.get 0) (i32.const 2))))
+        (func (export "shl_add") (param i32) (result i32)
+            (i32.load (i32.add (i32.shl (local.get 0) (i32.const 34)) (i32.const 8))))
+        (func (export "shl_f64") (param i32) (result f64)
+            (f64.load offset=4 (i32.shl (local.get 0) (i32.const 3)))))"#,
+    );
+    let call = |name: &str, x: i32| m.func(name).unwrap().call(&[Val::I32(x)]);
+    let i32_of = |r: Vec<Val>| match r[0] {
+        Val::I32(v) => v,
+        ref other => panic!("{other:?}"),
+    };
+    assert_eq!(i32_of(call("shl_off", 0).unwrap()), 4);
+    assert_eq!(i32_of(call("shl_off", 1).unwrap()), 8);
+    // (0x4000_0001 << 2) wraps to 4 as an i32.shl does; then + offset 4, without wrapping.
+    assert_eq!(i32_of(call("shl_off", 0x4000_0001).unwrap()), 8);
+    // 0xFFFF_FFFC + offset 4 is past 4 GiB: out of bounds, not address 0.
+    assert!(call("shl_off", 0x3FFF_FFFF).is_err());
+    // The shift count is taken modulo 32; the i32.add wraps: 0xFFFF_FFFC + 8 = 4.
+    assert_eq!(i32_of(call("shl_add", 0).unwrap()), 8);
+    assert_eq!(i32_of(call("shl_add", 0x3FFF_FFFF).unwrap()), 4);
+    assert!(call("shl_f64", 0x2000_0000).is_ok()); // wraps to 0, then + 4
+    assert!(call("shl_f64", 0x1FFF_FFFF).is_err());
+}

@@ -81,6 +81,18 @@ pub struct Jump {
     pub offset: i32,
 }
 
+/// `dst = src`, then an unconditional jump by `offset` (relative to this instruction): the
+/// copy of a loop-carried value before a loop's back edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyJump {
+    /// Destination slot.
+    pub dst: Reg,
+    /// Source slot.
+    pub src: Reg,
+    /// Relative target.
+    pub offset: i32,
+}
+
 /// A jump taken on the value of one slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JumpIf {
@@ -238,6 +250,7 @@ macro_rules! with_offset {
 }
 with_offset! {
     Jump: ;
+    CopyJump: dst, src;
     JumpIf: cond;
     JumpCmp: a, b;
 }
@@ -314,6 +327,8 @@ macro_rules! for_each_instr {
         Copy(R2),
         /// Jumps.
         Jump(Jump),
+        /// Copies, then jumps.
+        CopyJump(CopyJump),
         /// Jumps if the i32 in `cond` is zero.
         JumpIfZ(JumpIf),
         /// Jumps if the i32 in `cond` is not zero.
@@ -352,6 +367,12 @@ macro_rules! for_each_instr {
         I32LoadAdd(Load), I64LoadAdd(Load), I32Load8SAdd(Load), I32Load8UAdd(Load),
         I32Load16SAdd(Load), I32Load16UAdd(Load),
         I32StoreAdd(Store), I64StoreAdd(Store), I32Store8Add(Store), I32Store16Add(Store),
+        /// Loads whose address is `i32.shl(addr, k)`, with static offset: `offset` holds
+        /// `k << 24 | static offset` (static offsets below 2^24 only).
+        I32LoadShl(Load), I64LoadShl(Load),
+        /// Loads whose address is `i32.add(i32.shl(addr, k), c)` (wrapping): `offset` holds
+        /// `k << 24 | c` (`c` below 2^24 only).
+        I32LoadShlAdd(Load), I64LoadShlAdd(Load),
         MemorySize(DstIdx),
         /// `dst = memory.grow(src)`.
         MemoryGrow(R2),

@@ -482,8 +482,20 @@ impl<'a> Translator<'a> {
                 self.emit(Instr::Copy(R2 { dst, src }));
             }
         }
-        let j = self.emit(Instr::Jump(Jump { offset: 0 }));
+        let j = self.emit_jump();
         self.link(j, depth);
+    }
+
+    /// Emits an unconditional jump (to patch), fused with a copy just before it.
+    fn emit_jump(&mut self) -> usize {
+        if let Some(&Instr::Copy(R2 { dst, src })) = self.code.last()
+            && self.code.len() > self.fence
+        {
+            self.code.pop();
+            self.offsets.pop();
+            return self.emit(Instr::CopyJump(CopyJump { dst, src, offset: 0 }));
+        }
+        self.emit(Instr::Jump(Jump { offset: 0 }))
     }
 
     fn emit_return(&mut self) {
@@ -601,12 +613,49 @@ impl<'a> Translator<'a> {
             Instr::I32Load16U(_) => Some(Instr::I32Load16UAdd as fn(Load) -> Instr),
             _ => None,
         };
+        // An address computed by a shift by a constant (an index scaled by the element size),
+        // maybe plus a constant: fold the shift (and the addition) into the load.
+        let shl = match f(Load { dst: 0, addr: 0, offset: 0 }) {
+            Instr::I32Load(_) | Instr::F32Load(_) => {
+                Some((Instr::I32LoadShl as fn(Load) -> Instr, Instr::I32LoadShlAdd as fn(_) -> _))
+            }
+            Instr::I64Load(_) | Instr::F64Load(_) => {
+                Some((Instr::I64LoadShl as fn(Load) -> Instr, Instr::I64LoadShlAdd as fn(_) -> _))
+            }
+            _ => None,
+        };
         if let Some(g) = fused
             && let Some((addr, imm)) = self.fold_address(top, offset)
         {
             self.pop();
             let dst = self.push_temp();
+            if let Some((_, g)) = shl
+                && imm < 1 << 24
+                && addr == self.slot(top)
+                && let Some(at) = self.last_writer(addr)
+                && let Instr::I32ShlImm(r) = self.code[at]
+            {
+                self.code.pop();
+                self.offsets.pop();
+                let packed = ((r.imm as u32 & 31) << 24) | imm;
+                self.emit(g(Load { dst, addr: r.a, offset: packed }));
+                return Ok(());
+            }
             self.emit(g(Load { dst, addr, offset: imm }));
+            return Ok(());
+        }
+        if let Some((g, _)) = shl
+            && offset < 1 << 24
+            && self.stack[top] == Operand::Temp
+            && let Some(at) = self.last_writer(self.slot(top))
+            && let Instr::I32ShlImm(r) = self.code[at]
+        {
+            self.code.pop();
+            self.offsets.pop();
+            self.pop();
+            let dst = self.push_temp();
+            let packed = ((r.imm as u32 & 31) << 24) | offset;
+            self.emit(g(Load { dst, addr: r.a, offset: packed }));
             return Ok(());
         }
         let addr = self.pop();
