@@ -984,6 +984,10 @@ handlers! { ip, regs, ctx, mem;
     I32ShrU(p) => { bin!(regs, p, u32, |a, b| a.wrapping_shr(b)); }
     I32Rotl(p) => { bin!(regs, p, u32, |a, b| a.rotate_left(b % 32)); }
     I32Rotr(p) => { bin!(regs, p, u32, |a, b| a.rotate_right(b % 32)); }
+    I32AddShl(p) => {
+        let v = (regs.get(p.a) as u32).wrapping_add((regs.get(p.b) as u32) << p.shift);
+        regs.set(p.dst, v as u64);
+    }
     I32AddImm(p) => { imm!(regs, p, u32, |a, b| a.wrapping_add(b)); }
     I32MulImm(p) => { imm!(regs, p, u32, |a, b| a.wrapping_mul(b)); }
     I32AndImm(p) => { imm!(regs, p, u32, |a, b| a & b); }

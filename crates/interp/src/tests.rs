@@ -112,3 +112,31 @@ fn loads_through_folded_shifts() {
     assert!(call("shl_f64", 0x2000_0000).is_ok()); // wraps to 0, then + 4
     assert!(call("shl_f64", 0x1FFF_FFFF).is_err());
 }
+
+/// `i32.add` of a shifted index, in either operand order: wrapping, shift counts modulo 32.
+#[test]
+fn add_of_a_shifted_index() {
+    let m = instantiate(
+        r#"(module
+        (func (export "right") (param i32 i32) (result i32)
+            (i32.add (local.get 0) (i32.shl (local.get 1) (i32.const 35))))
+        (func (export "left") (param i32 i32) (result i32)
+            (i32.add (i32.shl (local.get 1) (i32.const 2)) (local.get 0)))
+        (func (export "tee") (param i32 i32) (result i32) (local i32)
+            (i32.add (local.get 0) (local.tee 2 (i32.shl (local.get 1) (i32.const 2))))
+            (local.get 2) (i32.add)))"#,
+    );
+    let call = |name: &str, a: i32, b: i32| match m
+        .func(name)
+        .unwrap()
+        .call(&[Val::I32(a), Val::I32(b)])
+        .unwrap()[0]
+    {
+        Val::I32(v) => v,
+        ref other => panic!("{other:?}"),
+    };
+    assert_eq!(call("right", 100, 3), 124);
+    assert_eq!(call("left", 100, 3), 112);
+    assert_eq!(call("left", -4, 0x4000_0001), 0);
+    assert_eq!(call("tee", 1, 3), 25);
+}

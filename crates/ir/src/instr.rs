@@ -39,6 +39,19 @@ pub struct RImm {
     pub imm: i32,
 }
 
+/// `dst = a + (b << shift)`: an address scaled by an element size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct R3Shift {
+    /// Destination slot.
+    pub dst: Reg,
+    /// Base slot.
+    pub a: Reg,
+    /// Index slot.
+    pub b: Reg,
+    /// Shift count (0..32).
+    pub shift: u16,
+}
+
 /// `dst = if cond != 0 { a } else { b }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sel {
@@ -232,6 +245,7 @@ macro_rules! with_dst {
 with_dst! {
     R2: dst, src;
     R3: dst, a, b;
+    R3Shift: dst, a, b;
     RImm: dst, a;
     Sel: dst, cond, a, b;
     Load: dst, addr;
@@ -409,6 +423,8 @@ macro_rules! for_each_instr {
         I32Add(R3), I32Sub(R3), I32Mul(R3), I32DivS(R3), I32DivU(R3), I32RemS(R3), I32RemU(R3),
         I32And(R3), I32Or(R3), I32Xor(R3), I32Shl(R3), I32ShrS(R3), I32ShrU(R3),
         I32Rotl(R3), I32Rotr(R3),
+        /// `i32.add(a, i32.shl(b, k))` with constant `k`.
+        I32AddShl(R3Shift),
         I32AddImm(RImm), I32MulImm(RImm), I32AndImm(RImm), I32OrImm(RImm), I32XorImm(RImm),
         I32ShlImm(RImm), I32ShrSImm(RImm), I32ShrUImm(RImm),
         I64Clz(R2), I64Ctz(R2), I64Popcnt(R2),

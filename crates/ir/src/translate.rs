@@ -337,12 +337,12 @@ impl<'a> Translator<'a> {
     }
 
     /// The last instruction, if it may still be changed and it wrote `slot`.
-    fn last_writer(&mut self, slot: Reg) -> Option<usize> {
+    fn last_writer(&self, slot: Reg) -> Option<usize> {
         let last = self.code.len().checked_sub(1)?;
         if last < self.fence {
             return None;
         }
-        let instr = &mut self.code[last];
+        let mut instr = self.code[last];
         (instr.dst_mut().map(|d| *d) == Some(slot)).then_some(last)
     }
 
@@ -723,6 +723,39 @@ impl<'a> Translator<'a> {
         self.emit(reg(R3 { dst, a, b }));
     }
 
+    /// `i32.add` of a value just computed by a shift by a constant into its temporary (either
+    /// operand) and another non-constant operand: one `I32AddShl`. Whether it was done.
+    fn add_shl(&mut self) -> bool {
+        let top = self.stack.len() - 1;
+        let shl_at = |t: &Self, i: usize| -> Option<RImm> {
+            if t.stack[i] != Operand::Temp {
+                return None;
+            }
+            let at = t.last_writer(t.slot(i))?;
+            match t.code[at] {
+                Instr::I32ShlImm(r) => Some(r),
+                _ => None,
+            }
+        };
+        let (shl, other) = match (shl_at(self, top), shl_at(self, top - 1)) {
+            (Some(r), _) => (r, top - 1),
+            (None, Some(r)) => (r, top),
+            (None, None) => return false,
+        };
+        let base = self.reg_at(other);
+        if self.const_value(base).is_some() {
+            return false;
+        }
+        self.code.pop();
+        self.offsets.pop();
+        self.pop();
+        self.pop();
+        let dst = self.push_temp();
+        let shift = (shl.imm as u32 & 31) as u16;
+        self.emit(Instr::I32AddShl(R3Shift { dst, a: base, b: shl.a, shift }));
+        true
+    }
+
     fn small(v: u32, what: &str) -> R<u16> {
         u16::try_from(v).map_err(|_| format!("{what} index {v} is too large for the interpreter"))
     }
@@ -1075,7 +1108,11 @@ impl<'a> Translator<'a> {
             O::I32Clz => un!(self, I32Clz),
             O::I32Ctz => un!(self, I32Ctz),
             O::I32Popcnt => un!(self, I32Popcnt),
-            O::I32Add => self.bin_imm(true, false, Instr::I32Add, Some(Instr::I32AddImm), false),
+            O::I32Add => {
+                if !self.add_shl() {
+                    self.bin_imm(true, false, Instr::I32Add, Some(Instr::I32AddImm), false)
+                }
+            }
             O::I32Sub => self.bin_imm(false, false, Instr::I32Sub, Some(Instr::I32AddImm), true),
             O::I32Mul => self.bin_imm(true, false, Instr::I32Mul, Some(Instr::I32MulImm), false),
             O::I32DivS => bin!(self, I32DivS),
