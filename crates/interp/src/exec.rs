@@ -803,6 +803,55 @@ handlers! { ip, regs, ctx, mem;
                         jump!(ip, ctx, j.offset)
                     }
                 }
+    JumpI32NeAddImm(p) => {
+        let v = (regs.get(p.reg) as u32).wrapping_add(p.imm as i32 as u32);
+        regs.set(p.reg, v as u64);
+        if v != regs.get(p.b) as u32 {
+            jump!(ip, ctx, p.offset as i32);
+        }
+    }
+    JumpI32LtSAddImm(p) => {
+        let v = (regs.get(p.reg) as u32).wrapping_add(p.imm as i32 as u32);
+        regs.set(p.reg, v as u64);
+        if (v as i32) < regs.get(p.b) as u32 as i32 {
+            jump!(ip, ctx, p.offset as i32);
+        }
+    }
+    JumpI32LtUAddImm(p) => {
+        let v = (regs.get(p.reg) as u32).wrapping_add(p.imm as i32 as u32);
+        regs.set(p.reg, v as u64);
+        if v < regs.get(p.b) as u32 {
+            jump!(ip, ctx, p.offset as i32);
+        }
+    }
+    JumpI64NeAddImm(p) => {
+        let v = regs.get(p.reg).wrapping_add(p.imm as i64 as u64);
+        regs.set(p.reg, v);
+        if v != regs.get(p.b) {
+            jump!(ip, ctx, p.offset as i32);
+        }
+    }
+    JumpI32NeAdd(p) => {
+        let v = (regs.get(p.reg) as u32).wrapping_add(regs.get(p.step) as u32);
+        regs.set(p.reg, v as u64);
+        if v != regs.get(p.b) as u32 {
+            jump!(ip, ctx, p.offset as i32);
+        }
+    }
+    JumpI32LtSAdd(p) => {
+        let v = (regs.get(p.reg) as u32).wrapping_add(regs.get(p.step) as u32);
+        regs.set(p.reg, v as u64);
+        if (v as i32) < regs.get(p.b) as u32 as i32 {
+            jump!(ip, ctx, p.offset as i32);
+        }
+    }
+    JumpI32LtUAdd(p) => {
+        let v = (regs.get(p.reg) as u32).wrapping_add(regs.get(p.step) as u32);
+        regs.set(p.reg, v as u64);
+        if v < regs.get(p.b) as u32 {
+            jump!(ip, ctx, p.offset as i32);
+        }
+    }
     JumpI32Eq(p) => { jump_cmp!(ip, ctx, regs, p, i32, |a, b| a == b); }
     JumpI32Ne(p) => { jump_cmp!(ip, ctx, regs, p, i32, |a, b| a != b); }
     JumpI32LtS(p) => { jump_cmp!(ip, ctx, regs, p, i32, |a, b| a < b); }

@@ -140,3 +140,43 @@ fn add_of_a_shifted_index() {
     assert_eq!(call("left", -4, 0x4000_0001), 0);
     assert_eq!(call("tee", 1, 3), 25);
 }
+
+/// Counted loops whose step and back edge are fused: every comparison and operand order.
+#[test]
+fn counted_loops() {
+    let m = instantiate(
+        r#"(module
+        (func (export "ne") (param $n i32) (result i32) (local $i i32) (local $k i32)
+            (loop $l (local.set $k (i32.add (local.get $k) (i32.const 3)))
+                (br_if $l (i32.ne (local.get $n)
+                    (local.tee $i (i32.add (local.get $i) (i32.const 1))))))
+            (local.get $k))
+        (func (export "lts") (param $n i32) (result i32) (local $i i32) (local $k i32)
+            (local.set $i (i32.const -10))
+            (loop $l (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br_if $l (i32.lt_s
+                    (local.tee $i (i32.add (local.get $i) (i32.const 2))) (local.get $n))))
+            (local.get $k))
+        (func (export "ltu_reg") (param $n i32) (result i32) (local $i i32) (local $s i32) (local $k i32)
+            (local.set $s (i32.const 7))
+            (loop $l (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br_if $l (i32.lt_u
+                    (local.tee $i (i32.add (local.get $s) (local.get $i))) (local.get $n))))
+            (local.get $k))
+        (func (export "ne64") (param $n i32) (result i32) (local $i i64) (local $k i32)
+            (loop $l (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br_if $l (i64.ne (local.tee $i (i64.sub (local.get $i) (i64.const 1)))
+                    (i64.extend_i32_s (local.get $n)))))
+            (local.get $k)))"#,
+    );
+    let call = |name: &str, n: i32| match m.func(name).unwrap().call(&[Val::I32(n)]).unwrap()[0] {
+        Val::I32(v) => v,
+        ref other => panic!("{other:?}"),
+    };
+    assert_eq!(call("ne", 5), 15);
+    assert_eq!(call("lts", 0), 5); // -8, -6, -4, -2 < 0; then 0
+    assert_eq!(call("lts", -20), 1);
+    assert_eq!(call("ltu_reg", 70), 10);
+    assert_eq!(call("ltu_reg", 0), 1);
+    assert_eq!(call("ne64", -4), 4);
+}

@@ -126,6 +126,34 @@ pub struct JumpCmp {
     pub offset: i32,
 }
 
+/// A loop's counter step and back edge: `reg += imm`, then a jump by `offset` (relative to this
+/// instruction, always backward) when `cmp(reg, b)` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JumpAddImm {
+    /// The counter slot, read and written.
+    pub reg: Reg,
+    /// The compared slot.
+    pub b: Reg,
+    /// The step.
+    pub imm: i16,
+    /// Relative target.
+    pub offset: i16,
+}
+
+/// A loop's counter step by a slot and back edge: `reg += step`, then a jump by `offset`
+/// (relative to this instruction, always backward) when `cmp(reg, b)` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JumpAdd {
+    /// The counter slot, read and written.
+    pub reg: Reg,
+    /// The step's slot.
+    pub step: Reg,
+    /// The compared slot.
+    pub b: Reg,
+    /// Relative target.
+    pub offset: i16,
+}
+
 /// `br_table`: the `len + 1` following instructions are [`Instr::Jump`]s; the one at
 /// `min(index, len)` is executed next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,6 +312,8 @@ with_regs! {
     SrcIdx: src;
     Bulk: a, b, c;
     TableOp: a, b;
+    JumpAddImm: reg, b;
+    JumpAdd: reg, step, b;
 }
 impl Operands for () {}
 impl Operands for Idx {}
@@ -357,6 +387,10 @@ macro_rules! for_each_instr {
         JumpI64Eq(JumpCmp), JumpI64Ne(JumpCmp),
         JumpI64LtS(JumpCmp), JumpI64LtU(JumpCmp), JumpI64GtS(JumpCmp), JumpI64GtU(JumpCmp),
         JumpI64LeS(JumpCmp), JumpI64LeU(JumpCmp), JumpI64GeS(JumpCmp), JumpI64GeU(JumpCmp),
+        /// Counted loops' back edges: `reg += imm; if reg <cmp> b { jump }`.
+        JumpI32NeAddImm(JumpAddImm), JumpI32LtSAddImm(JumpAddImm), JumpI32LtUAddImm(JumpAddImm),
+        JumpI64NeAddImm(JumpAddImm),
+        JumpI32NeAdd(JumpAdd), JumpI32LtSAdd(JumpAdd), JumpI32LtUAdd(JumpAdd),
         /// `br_table`; followed by its jump entries.
         BrTable(Table),
         /// Calls a defined function of this module.

@@ -464,6 +464,79 @@ impl<'a> Translator<'a> {
         }
     }
 
+    /// Fuses the (backward, already linked) conditional jump `j` with an increment of a counter
+    /// just before it that the comparison reads: `i += k; if i != n { continue }` in one.
+    fn fuse_counter(&mut self, j: usize) {
+        if j == 0 || j + 1 != self.code.len() || j - 1 < self.fence {
+            return;
+        }
+        let (step, is64) = match self.code[j - 1] {
+            Instr::I32AddImm(r) => (r, false),
+            Instr::I64AddImm(r) => (r, true),
+            Instr::I32Add(r) => return self.fuse_counter_reg(j, r),
+            _ => return,
+        };
+        let Ok(imm) = i16::try_from(step.imm) else { return };
+        if step.dst != step.a {
+            return;
+        }
+        let i = step.dst;
+        type Make = fn(JumpAddImm) -> Instr;
+        let fused: (Make, JumpCmp) = match (self.code[j], is64) {
+            (Instr::JumpI32Ne(c), false) if c.a == i && c.b != i => (Instr::JumpI32NeAddImm, c),
+            (Instr::JumpI32Ne(c), false) if c.b == i && c.a != i => {
+                (Instr::JumpI32NeAddImm, JumpCmp { a: c.b, b: c.a, offset: c.offset })
+            }
+            (Instr::JumpI32LtS(c), false) if c.a == i && c.b != i => (Instr::JumpI32LtSAddImm, c),
+            (Instr::JumpI32LtU(c), false) if c.a == i && c.b != i => (Instr::JumpI32LtUAddImm, c),
+            (Instr::JumpI64Ne(c), true) if c.a == i && c.b != i => (Instr::JumpI64NeAddImm, c),
+            (Instr::JumpI64Ne(c), true) if c.b == i && c.a != i => {
+                (Instr::JumpI64NeAddImm, JumpCmp { a: c.b, b: c.a, offset: c.offset })
+            }
+            _ => return,
+        };
+        let (make, c) = fused;
+        // Relative to the fused instruction, one before the jump; backward only (linked).
+        let Ok(offset) = i16::try_from(c.offset + 1) else { return };
+        if offset >= 0 {
+            return;
+        }
+        self.code.pop();
+        self.offsets.pop();
+        self.code[j - 1] = make(JumpAddImm { reg: i, b: c.b, imm, offset });
+    }
+
+    /// `fuse_counter` for a step by a slot: `i += s; if i < n { continue }`.
+    fn fuse_counter_reg(&mut self, j: usize, step: R3) {
+        let (i, s) = if step.dst == step.a {
+            (step.a, step.b)
+        } else if step.dst == step.b {
+            (step.b, step.a)
+        } else {
+            return;
+        };
+        type Make = fn(JumpAdd) -> Instr;
+        let (make, c): (Make, JumpCmp) = match self.code[j] {
+            Instr::JumpI32Ne(c) if c.a == i => (Instr::JumpI32NeAdd, c),
+            Instr::JumpI32Ne(c) if c.b == i => {
+                (Instr::JumpI32NeAdd, JumpCmp { a: c.b, b: c.a, offset: c.offset })
+            }
+            Instr::JumpI32LtS(c) if c.a == i => (Instr::JumpI32LtSAdd, c),
+            Instr::JumpI32LtU(c) if c.a == i => (Instr::JumpI32LtUAdd, c),
+            _ => return,
+        };
+        if c.b == i || s == i {
+            return;
+        }
+        let Ok(offset) = i16::try_from(c.offset + 1) else { return };
+        if offset >= 0 {
+            return;
+        }
+        self.code.pop();
+        self.offsets.pop();
+        self.code[j - 1] = make(JumpAdd { reg: i, step: s, b: c.b, offset });
+    }
+
     /// Emits an unconditional branch to relative `depth`: value copies, then a jump or return.
     fn branch(&mut self, depth: usize) {
         let idx = self.ctrl.len() - 1 - depth;
@@ -856,6 +929,7 @@ impl<'a> Translator<'a> {
                 if simple {
                     let j = self.cond_jump(false);
                     self.link(j, depth);
+                    self.fuse_counter(j);
                 } else {
                     let j = self.cond_jump(true);
                     self.branch(depth);
