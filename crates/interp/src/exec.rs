@@ -697,6 +697,19 @@ handlers! { ip, regs, ctx, mem;
             _ => ip = next(ip),
         }
     }
+    BrTableLoad8U(t) => {
+        stack_guard!(ctx);
+        let Some([byte]) = mem.load::<1>(Mem::ea(regs.get(t.addr), t.offset)) else {
+            return ctx.trap(TrapCode::MemoryOutOfBounds);
+        };
+        let i = (byte as u32).min(t.len as u32);
+        // As in `BrTable`.
+        ip = ip.wrapping_add(i as usize);
+        match fetch(ip) {
+            Instr::Jump(j) => ip = ip.wrapping_offset(j.offset as isize),
+            _ => ip = next(ip),
+        }
+    }
     Call(c) => {
         stack_guard!(ctx);
         let callee = &ctx.code.funcs[c.func as usize];

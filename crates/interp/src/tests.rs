@@ -180,3 +180,30 @@ fn counted_loops() {
     assert_eq!(call("ltu_reg", 0), 1);
     assert_eq!(call("ne64", -4), 4);
 }
+
+/// `br_table` on a byte just loaded: each target, the default, and an out-of-bounds address.
+#[test]
+fn br_table_on_a_loaded_byte() {
+    let m = instantiate(
+        r#"(module (memory 1) (data (i32.const 0) "\00\01\02\09")
+        (func (export "switch") (param i32) (result i32)
+            (block $d (block $b2 (block $b1 (block $b0
+                (br_table $b0 $b1 $b2 $d (i32.load8_u offset=0 (local.get 0))))
+                (return (i32.const 10)))
+                (return (i32.const 11)))
+                (return (i32.const 12)))
+            (i32.const 13)))"#,
+    );
+    let call = |x: i32| m.func("switch").unwrap().call(&[Val::I32(x)]);
+    let i32_of = |r: Vec<Val>| match r[0] {
+        Val::I32(v) => v,
+        ref other => panic!("{other:?}"),
+    };
+    assert_eq!(i32_of(call(0).unwrap()), 10);
+    assert_eq!(i32_of(call(1).unwrap()), 11);
+    assert_eq!(i32_of(call(2).unwrap()), 12);
+    assert_eq!(i32_of(call(3).unwrap()), 13); // byte 9: the default
+    assert_eq!(i32_of(call(4).unwrap()), 10); // byte 0
+    assert!(call(65536).is_err());
+    assert!(call(-1).is_err());
+}

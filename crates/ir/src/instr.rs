@@ -164,6 +164,18 @@ pub struct Table {
     pub len: u32,
 }
 
+/// `br_table` on a byte loaded from memory 0 (`switch (code[pc])`): the index is the byte at
+/// `addr + offset` (not wrapping); otherwise as [`Table`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableLoad8 {
+    /// Address slot (i32).
+    pub addr: Reg,
+    /// Number of targets, the default excluded.
+    pub len: u16,
+    /// Static offset.
+    pub offset: u32,
+}
+
 /// One slot read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Src {
@@ -306,6 +318,7 @@ macro_rules! with_regs {
 with_regs! {
     Store: addr, val;
     Table: index;
+    TableLoad8: addr;
     Src: src;
     Call: base;
     CallIndirect: base, index;
@@ -393,6 +406,8 @@ macro_rules! for_each_instr {
         JumpI32NeAdd(JumpAdd), JumpI32LtSAdd(JumpAdd), JumpI32LtUAdd(JumpAdd),
         /// `br_table`; followed by its jump entries.
         BrTable(Table),
+        /// `br_table` on an `i32.load8_u`; followed by its jump entries.
+        BrTableLoad8U(TableLoad8),
         /// Calls a defined function of this module.
         Call(Call),
         /// Calls an imported function (by function index).

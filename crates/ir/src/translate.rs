@@ -938,6 +938,16 @@ impl<'a> Translator<'a> {
                 }
             }
             O::BrTable { targets } => {
+                let top = self.stack.len() - 1;
+                let load = match self.last_writer(self.slot(top)) {
+                    Some(at) if self.stack[top] == Operand::Temp => match self.code[at] {
+                        Instr::I32Load8U(l) => u16::try_from(targets.len()).ok().map(|len| {
+                            Instr::BrTableLoad8U(TableLoad8 { addr: l.addr, len, offset: l.offset })
+                        }),
+                        _ => None,
+                    },
+                    _ => None,
+                };
                 let index = self.pop();
                 let mut depths: Vec<usize> = Vec::with_capacity(targets.len() as usize + 1);
                 for t in targets.targets() {
@@ -945,7 +955,18 @@ impl<'a> Translator<'a> {
                 }
                 depths.push(targets.default() as usize);
                 let len = targets.len();
-                self.emit(Instr::BrTable(Table { index, len }));
+                match load {
+                    // The switch on a byte just loaded (an interpreter's dispatch): one
+                    // instruction.
+                    Some(fused) => {
+                        self.code.pop();
+                        self.offsets.pop();
+                        self.emit(fused);
+                    }
+                    None => {
+                        self.emit(Instr::BrTable(Table { index, len }));
+                    }
+                }
                 let mut stubs: Vec<(usize, usize)> = Vec::new();
                 for &d in &depths {
                     let j = self.emit(Instr::Jump(Jump { offset: 0 }));
