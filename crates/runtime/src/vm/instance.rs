@@ -659,9 +659,19 @@ impl Instance {
             Ok(())
         };
         if let Err(e) = init() {
-            // Segments written before the failure stay in imported tables (and a start function
-            // may have stored references too): the functions they name must stay alive.
-            store.keep_alive(Arc::as_ptr(&instance) as u64, || Box::new(instance.clone()));
+            // Segments written before the failure stay in imported tables, and a start function
+            // may have stored references in imported tables or globals: the functions they name
+            // must stay alive. Only an import can hold them, so a module without imported tables
+            // or reference-typed mutable globals is simply dropped. (The store keeps the rest
+            // until it is dropped itself — see "Known leak" in docs/architecture.md.)
+            let can_leak_refs = module.imports.iter().any(|i| match &i.ty {
+                ImportType::Table(_) => true,
+                ImportType::Global(g) => g.mutable && g.content.is_ref(),
+                _ => false,
+            });
+            if can_leak_refs {
+                store.keep_alive(Arc::as_ptr(&instance) as u64, || Box::new(instance.clone()));
+            }
             return Err(e);
         }
         drop(_guard);
