@@ -52,6 +52,11 @@ fn flags() -> settings::Flags {
     // These names and values are Cranelift's own, so setting them cannot fail.
     b.set("opt_level", "speed").expect("opt_level");
     b.set("enable_multi_ret_implicit_sret", "true").expect("multi-ret");
+    // Cranelift verifies its IR by default, which costs about a third of compile time; the
+    // translator's tests and the spec suites run in debug builds with the verifier on, release
+    // builds skip it (as wasmtime does).
+    let verify = if cfg!(debug_assertions) { "true" } else { "false" };
+    b.set("enable_verifier", verify).expect("enable_verifier");
     settings::Flags::new(b)
 }
 
