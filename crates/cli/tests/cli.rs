@@ -285,7 +285,6 @@ fn timeout_stops_a_runaway_guest_compiler() {
 }
 
 #[test]
-#[ignore = "interpreter hook pending"]
 fn timeout_stops_a_runaway_guest_interpreter() {
     timeout_stops_a_runaway_guest(&["--interpreter"]);
 }

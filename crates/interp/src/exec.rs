@@ -6,6 +6,7 @@
 //! starts where the caller laid out the arguments.
 
 use std::ptr;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use keel_ir::Instr;
 use keel_ir::instr::Reg;
@@ -210,6 +211,7 @@ pub(crate) fn run(
     let np = func.num_params as usize;
     stack[..np].copy_from_slice(&values[..np]);
     stack[np..np + func.init.len()].copy_from_slice(&func.init);
+    let mut done = false;
     let mut ctx = Ctx {
         stack,
         frames: Vec::new(),
@@ -224,16 +226,24 @@ pub(crate) fn run(
         trap: None,
         next: (ptr::null(), Regs(ptr::null_mut())),
         stack_limit: 0,
+        interrupt: instance.interrupt_flag(),
     };
-    // SAFETY: the stack was sized for the entry function's frame at 0.
-    let regs = unsafe { Regs::new(ctx.stack.as_mut_ptr()) };
-    let result = match execute(func.ops.as_ptr(), regs, &mut ctx) {
-        Flow::Done => {
+    // A pending interrupt stops the call before its first instruction.
+    if ctx.interrupt.load(Ordering::Relaxed) != 0 {
+        ctx.interrupted();
+    } else {
+        // SAFETY: the stack was sized for the entry function's frame at 0.
+        let regs = unsafe { Regs::new(ctx.stack.as_mut_ptr()) };
+        if let Flow::Done = execute(func.ops.as_ptr(), regs, &mut ctx) {
             let nr = func.num_results as usize;
             values[..nr].copy_from_slice(&ctx.stack[..nr]);
-            Ok(())
+            done = true;
         }
-        _ => Err(ctx.trap.take().unwrap_or_else(|| TrapCode::Unreachable.into())),
+    }
+    let result = if done {
+        Ok(())
+    } else {
+        Err(ctx.trap.take().unwrap_or_else(|| TrapCode::Unreachable.into()))
     };
     if ctx.stack.len() <= SPARE_STACK_MAX {
         SPARE_STACK.set(std::mem::take(&mut ctx.stack));
@@ -283,6 +293,9 @@ pub(crate) struct Ctx<'a> {
     /// The lowest native stack position handlers may run at: [`NATIVE_STACK_BUDGET`] below
     /// where `execute` started (see [`stack_guard`]).
     stack_limit: usize,
+    /// The running instance's interrupt flag (`Instance::interrupt_flag`, 0: run on), switched
+    /// with the instance; checked on function entry and taken jumps (see [`interrupt_check`]).
+    interrupt: &'a AtomicU32,
 }
 
 /// How far below `execute`'s own frame the handlers of one execution may push the native stack.
@@ -332,6 +345,17 @@ macro_rules! stack_guard {
     };
 }
 
+/// The interrupt check, run at function entry (after the callee's frame is pushed) and on every
+/// taken jump and `br_table` (which every loop's back edge is): an `Interrupted` trap, with the
+/// stack trace, once another thread has set the running instance's flag.
+macro_rules! interrupt_check {
+    ($ctx:ident) => {
+        if $ctx.interrupt.load(Ordering::Relaxed) != 0 {
+            return $ctx.interrupted();
+        }
+    };
+}
+
 /// A Wasm function of an interpreter instance, to enter in the same loop.
 type Target<'a> = (&'a Func, &'a Instance, &'a InterpCode);
 
@@ -350,6 +374,14 @@ impl<'a> Ctx<'a> {
             "internal error: the interpreter's dispatch grew the native stack past its budget \
              (an instruction handler was not compiled to a tail call)",
         ))
+    }
+
+    /// The trap of [`interrupt_check`]: the flag stays set; `FuncData::call_raw` consumes it
+    /// when the trap leaves the instance.
+    #[cold]
+    #[inline(never)]
+    fn interrupted(&mut self) -> Flow {
+        self.trap(TrapCode::Interrupted)
     }
 
     /// Records a trap with the stack trace.
@@ -405,6 +437,7 @@ impl<'a> Ctx<'a> {
             self.instance = inst;
             self.code = code;
             self.mem = Mem::of(inst);
+            self.interrupt = inst.interrupt_flag();
         }
         Some((callee.ops.as_ptr(), regs))
     }
@@ -433,6 +466,7 @@ impl<'a> Ctx<'a> {
             self.instance = f.instance;
             self.code = f.code;
             self.mem = Mem::of(f.instance);
+            self.interrupt = f.instance.interrupt_flag();
         }
         self.mem.reload();
         self.func = f.func;
@@ -600,6 +634,7 @@ macro_rules! imm {
 macro_rules! jump {
     ($ip:ident, $ctx:ident, $off:expr) => {{
         stack_guard!($ctx);
+        interrupt_check!($ctx);
         // The offset is relative to the jump, `$ip` already points past it. The translator
         // only emits jumps to instructions of the same function.
         $ip = $ip.wrapping_offset($off as isize - 1);
@@ -689,6 +724,7 @@ handlers! { ip, regs, ctx, mem;
     }
     BrTable(t) => {
         stack_guard!(ctx);
+        interrupt_check!(ctx);
         let i = (regs.get(t.index) as u32).min(t.len);
         // `len + 1` jump entries follow the BrTable instruction: take entry `i` directly.
         ip = ip.wrapping_add(i as usize);
@@ -699,6 +735,7 @@ handlers! { ip, regs, ctx, mem;
     }
     BrTableLoad8U(t) => {
         stack_guard!(ctx);
+        interrupt_check!(ctx);
         let Some([byte]) = mem.load::<1>(Mem::ea(regs.get(t.addr), t.offset)) else {
             return ctx.trap(TrapCode::MemoryOutOfBounds);
         };
@@ -716,6 +753,7 @@ handlers! { ip, regs, ctx, mem;
         let (inst, code) = (ctx.instance, ctx.code);
         match ctx.enter(ip, c.base, callee, inst, code) {
             Some((i, r)) => {
+                interrupt_check!(ctx);
                 ip = i;
                 regs = r;
                 mem = ctx.mem;
@@ -730,6 +768,7 @@ handlers! { ip, regs, ctx, mem;
             Err(flow) => return flow,
             Ok(Some((callee, inst, code))) => match ctx.enter(ip, c.base, callee, inst, code) {
                 Some((i, r)) => {
+                    interrupt_check!(ctx);
                     ip = i;
                     regs = r;
                     mem = ctx.mem;
@@ -768,6 +807,7 @@ handlers! { ip, regs, ctx, mem;
         match target {
             Some((callee, inst, code)) => match ctx.enter(ip, c.base, callee, inst, code) {
                 Some((i, r)) => {
+                    interrupt_check!(ctx);
                     ip = i;
                     regs = r;
                     mem = ctx.mem;

@@ -128,25 +128,21 @@ fn compiler_start_function_is_interruptible() {
 }
 
 #[test]
-#[ignore = "interpreter hook pending"]
 fn interpreter_interrupt_from_another_thread() {
     interrupt_from_another_thread(EngineKind::Interpreter);
 }
 
 #[test]
-#[ignore = "interpreter hook pending"]
 fn interpreter_deadline() {
     deadline(EngineKind::Interpreter);
 }
 
 #[test]
-#[ignore = "interpreter hook pending"]
 fn interpreter_close_on_interrupt() {
     close_on_interrupt(EngineKind::Interpreter);
 }
 
 #[test]
-#[ignore = "interpreter hook pending"]
 fn interpreter_start_function_is_interruptible() {
     start_function_is_interruptible(EngineKind::Interpreter);
 }
