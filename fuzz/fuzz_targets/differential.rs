@@ -85,17 +85,26 @@ fn run(wasm: &[u8], u: &mut Unstructured<'_>) {
     };
 
     let name = || ModuleConfig::new().with_name("");
-    let (mi, mc) = match (interp.instantiate(&compiled_i, name()), compiler.instantiate(&compiled_c, name())) {
+    let (mi, mc) = match (
+        interp.instantiate(&compiled_i, name()),
+        compiler.instantiate(&compiled_c, name()),
+    ) {
         (Ok(i), Ok(c)) => (i, c),
         (Err(i), Err(c)) => {
             if !is_stack_overflow(&i) && !is_stack_overflow(&c) {
-                assert_eq!(outcome(&i), outcome(&c), "instantiate differs:\ninterp: {i}\ncompiler: {c}");
+                assert_eq!(
+                    outcome(&i),
+                    outcome(&c),
+                    "instantiate differs:\ninterp: {i}\ncompiler: {c}"
+                );
             }
             return;
         }
         (i, c) => {
             let (i, c) = (i.err(), c.err());
-            if i.as_ref().is_some_and(is_stack_overflow) || c.as_ref().is_some_and(is_stack_overflow) {
+            if i.as_ref().is_some_and(is_stack_overflow)
+                || c.as_ref().is_some_and(is_stack_overflow)
+            {
                 return;
             }
             panic!("instantiate differs:\ninterp: {i:?}\ncompiler: {c:?}");
@@ -117,13 +126,20 @@ fn run(wasm: &[u8], u: &mut Unstructured<'_>) {
             (Ok(a), Ok(b)) => {
                 assert_eq!(a.len(), b.len(), "{when}: result counts differ");
                 for (k, (a, b)) in a.iter().zip(b).enumerate() {
-                    assert!(same_val(a, b), "{when}: result {k} differs: interp {a:?}, compiler {b:?}");
+                    assert!(
+                        same_val(a, b),
+                        "{when}: result {k} differs: interp {a:?}, compiler {b:?}"
+                    );
                 }
             }
             (Err(a), _) if is_stack_overflow(a) => return,
             (_, Err(b)) if is_stack_overflow(b) => return,
             (Err(a), Err(b)) => {
-                assert_eq!(outcome(a), outcome(b), "{when}: errors differ:\ninterp: {a}\ncompiler: {b}")
+                assert_eq!(
+                    outcome(a),
+                    outcome(b),
+                    "{when}: errors differ:\ninterp: {a}\ncompiler: {b}"
+                )
             }
             _ => panic!("{when}: outcomes differ:\ninterp: {ri:?}\ncompiler: {rc:?}"),
         }
@@ -136,7 +152,9 @@ fn run(wasm: &[u8], u: &mut Unstructured<'_>) {
 /// An argument of type `ty` from the fuzz input (zero once it is used up).
 fn arbitrary_val(ty: ValType, u: &mut Unstructured<'_>) -> Val {
     match ty {
-        ValType::I32 => Val::I32(interesting(u, |v| v as i32, &[0, 1, -1, i32::MIN as i64, i32::MAX as i64])),
+        ValType::I32 => {
+            Val::I32(interesting(u, |v| v as i32, &[0, 1, -1, i32::MIN as i64, i32::MAX as i64]))
+        }
         ValType::I64 => Val::I64(interesting(u, |v| v, &[0, 1, -1, i64::MIN, i64::MAX])),
         ValType::F32 => Val::F32(u.arbitrary().unwrap_or(0)),
         ValType::F64 => Val::F64(u.arbitrary().unwrap_or(0)),
@@ -185,8 +203,12 @@ fn same_val(a: &Val, b: &Val) -> bool {
     match (a, b) {
         (Val::I32(a), Val::I32(b)) => a == b,
         (Val::I64(a), Val::I64(b)) => a == b,
-        (Val::F32(a), Val::F32(b)) => a == b || (f32::from_bits(*a).is_nan() && f32::from_bits(*b).is_nan()),
-        (Val::F64(a), Val::F64(b)) => a == b || (f64::from_bits(*a).is_nan() && f64::from_bits(*b).is_nan()),
+        (Val::F32(a), Val::F32(b)) => {
+            a == b || (f32::from_bits(*a).is_nan() && f32::from_bits(*b).is_nan())
+        }
+        (Val::F64(a), Val::F64(b)) => {
+            a == b || (f64::from_bits(*a).is_nan() && f64::from_bits(*b).is_nan())
+        }
         (Val::V128(a), Val::V128(b)) => a == b,
         (Val::FuncRef(a), Val::FuncRef(b)) => a.is_some() == b.is_some(),
         (Val::ExternRef(a), Val::ExternRef(b)) => a.is_some() == b.is_some(),
@@ -196,9 +218,14 @@ fn same_val(a: &Val, b: &Val) -> bool {
 
 fn compare_globals(mi: &Module, mc: &Module, when: &str) {
     for (name, _) in mi.exports() {
-        if let (Some(Extern::Global(a)), Some(Extern::Global(b))) = (mi.export(&name), mc.export(&name)) {
+        if let (Some(Extern::Global(a)), Some(Extern::Global(b))) =
+            (mi.export(&name), mc.export(&name))
+        {
             let (a, b) = (a.get(), b.get());
-            assert!(same_val(&a, &b), "{when}: global {name:?} differs: interp {a:?}, compiler {b:?}");
+            assert!(
+                same_val(&a, &b),
+                "{when}: global {name:?} differs: interp {a:?}, compiler {b:?}"
+            );
         }
     }
 }
@@ -219,11 +246,16 @@ fn compare_memories(mi: &Module, mc: &Module) {
 
 fn compare_tables(mi: &Module, mc: &Module) {
     for (name, _) in mi.exports() {
-        if let (Some(Extern::Table(a)), Some(Extern::Table(b))) = (mi.export(&name), mc.export(&name)) {
+        if let (Some(Extern::Table(a)), Some(Extern::Table(b))) =
+            (mi.export(&name), mc.export(&name))
+        {
             assert_eq!(a.size(), b.size(), "table {name:?}: sizes differ");
             for k in 0..a.size() {
                 let (x, y) = (a.get(k).unwrap(), b.get(k).unwrap());
-                assert!(same_val(&x, &y), "table {name:?}[{k}] differs: interp {x:?}, compiler {y:?}");
+                assert!(
+                    same_val(&x, &y),
+                    "table {name:?}[{k}] differs: interp {x:?}, compiler {y:?}"
+                );
             }
         }
     }
