@@ -155,6 +155,20 @@ fn file(st: &mut SysState, fd: u32) -> Result<&mut OpenFile, Errno> {
     }
 }
 
+/// The file behind `fd` for a positioned read or write at `offset`: `EISDIR` for a directory,
+/// `ESPIPE` for anything without a position (stdio, sockets), `EINVAL` for a negative offset.
+fn positioned_file(st: &mut SysState, fd: u32, offset: u64) -> Result<&mut OpenFile, Errno> {
+    let f = match st.fds.get(fd)? {
+        FdEntry::File(f) => f,
+        FdEntry::Dir(_) => return Err(Errno::EISDIR),
+        _ => return Err(Errno::ESPIPE),
+    };
+    if (offset as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(f)
+}
+
 /// The directory behind `fd`: `EBADF` if not open, `ENOTDIR` if not a directory.
 fn dir(st: &mut SysState, fd: u32) -> Result<OpenDir, Errno> {
     match st.fds.get(fd)? {
@@ -504,14 +518,7 @@ pub(crate) fn fd_pread(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
     let (fd, iovs, count, offset, out) = (a32(p[0]), a32(p[1]), a32(p[2]), p[3], a32(p[4]));
     let iovs = mem.iovecs(iovs, count)?;
     mem.check(out, 4)?;
-    let f = match st.fds.get(fd)? {
-        FdEntry::File(f) => f,
-        FdEntry::Dir(_) => return Err(Errno::EISDIR),
-        _ => return Err(Errno::ESPIPE),
-    };
-    if (offset as i64) < 0 {
-        return Err(Errno::EINVAL);
-    }
+    let f = positioned_file(st, fd, offset)?;
     if !f.read {
         return Err(Errno::EBADF);
     }
@@ -554,14 +561,7 @@ pub(crate) fn fd_pwrite(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
     let iovs = mem.iovecs(iovs, count)?;
     mem.check(out, 4)?;
     let data = gather(mem, &iovs)?;
-    let f = match st.fds.get(fd)? {
-        FdEntry::File(f) => f,
-        FdEntry::Dir(_) => return Err(Errno::EISDIR),
-        _ => return Err(Errno::ESPIPE),
-    };
-    if (offset as i64) < 0 {
-        return Err(Errno::EINVAL);
-    }
+    let f = positioned_file(st, fd, offset)?;
     if !f.write {
         return Err(Errno::EBADF);
     }
