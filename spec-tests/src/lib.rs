@@ -356,6 +356,24 @@ fn run_with_list(
     Ok(summary)
 }
 
+/// Runs `files` of `suite` on `engine` and panics with the first failures if any check fails or a
+/// file runs no check: the spec subsets that `cargo test` runs on each engine.
+pub fn assert_files_pass(engine: Engine, suite: Suite, files: &[&str]) {
+    let mut failures = Vec::new();
+    for file in files {
+        let outcome = run_file(engine, suite, file, &ScriptOptions::default())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(outcome.passed > 0, "no check of {file} ran");
+        failures.extend(outcome.failures);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} checks failed; the first ones:\n{}",
+        failures.len(),
+        failures.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,22 +411,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// Runs `files` of `suite` on `engine` and panics with the first failures if any check fails or a
-/// file runs no check: the spec subsets that `cargo test` runs on each engine.
-pub fn assert_files_pass(engine: Engine, suite: Suite, files: &[&str]) {
-    let mut failures = Vec::new();
-    for file in files {
-        let outcome = run_file(engine, suite, file, &ScriptOptions::default())
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
-        assert!(outcome.passed > 0, "no check of {file} ran");
-        failures.extend(outcome.failures);
-    }
-    assert!(
-        failures.is_empty(),
-        "{} checks failed; the first ones:\n{}",
-        failures.len(),
-        failures.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
-    );
 }
