@@ -2,6 +2,7 @@
 //! compilation cache can store) and loading an artefact into executable memory.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
@@ -373,16 +374,25 @@ pub(crate) fn compile(module: &Module, isa: &dyn TargetIsa) -> Result<Artifact, 
             *slot = Some(compile_one(def, &mut fctx, &mut ctx));
         }
     } else {
+        // Workers take the next function as they finish one, largest first: a module's few
+        // large functions (a Go program has some of tens of thousands of instructions) would
+        // otherwise leave the other workers idle at the end while one compiles them.
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&def| std::cmp::Reverse(module.bodies[def].code.len()));
+        let next = AtomicUsize::new(0);
         let parts: Vec<Vec<(usize, Result<Compiled, String>)>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..workers)
-                .map(|w| {
-                    let compile_one = &compile_one;
+                .map(|_| {
+                    let (compile_one, next, order) = (&compile_one, &next, &order);
                     s.spawn(move || {
                         let (mut fctx, mut ctx) = (FunctionBuilderContext::new(), Context::new());
-                        (w..n)
-                            .step_by(workers)
-                            .map(|def| (def, compile_one(def, &mut fctx, &mut ctx)))
-                            .collect::<Vec<_>>()
+                        let mut done = Vec::new();
+                        loop {
+                            let Some(&def) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                                break done;
+                            };
+                            done.push((def, compile_one(def, &mut fctx, &mut ctx)));
+                        }
                     })
                 })
                 .collect();

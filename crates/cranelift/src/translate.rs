@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::{
-    self, AbiParam, Block, BlockArg, InstBuilder, JumpTableData, MemFlagsData, SigRef, Signature,
-    StackSlotData, StackSlotKind, Type, Value, types,
+    self, AbiParam, AliasRegion, AliasRegionData, Block, BlockArg, InstBuilder, JumpTableData,
+    MemFlagsData, SigRef, Signature, StackSlotData, StackSlotKind, Type, Value, types,
 };
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -166,7 +166,13 @@ pub(crate) fn translate_function(
         results: results.clone(),
         sigs: HashMap::new(),
         libcall_sigs: HashMap::new(),
+        heap_region: AliasRegion::from_u32(0),
+        memory_len_region: AliasRegion::from_u32(0),
     };
+    let regions = &mut tx.b.func.dfg.alias_regions;
+    tx.heap_region = regions.insert(AliasRegionData { user_id: 0, description: "heap".into() });
+    tx.memory_len_region =
+        regions.insert(AliasRegionData { user_id: 1, description: "memory length".into() });
     for (count, t) in body.locals.iter() {
         let t = cl_type(*t)?;
         for _ in 0..*count {
@@ -228,17 +234,32 @@ struct Tx<'a, 'b> {
     results: Vec<Type>,
     sigs: HashMap<u32, SigRef>,
     libcall_sigs: HashMap<u8, SigRef>,
+    /// Alias region of linear-memory accesses.
+    heap_region: AliasRegion,
+    /// Alias region of the memory length, which only calls change.
+    memory_len_region: AliasRegion,
 }
 
+/// A load from memory that holds the same value for the life of the instance, but whose address
+/// depends on a check (an index checked just before): it must stay below that check.
 fn readonly() -> MemFlagsData {
     MemFlagsData::trusted().with_readonly()
 }
 
-fn heap() -> MemFlagsData {
-    MemFlagsData::new().with_notrap()
+/// A load of a field of the instance context, or of an entry at a fixed index of an array it
+/// points to, that never changes for the life of the instance (memory base, code and function
+/// arrays, libcall table): Cranelift may merge such loads and hoist them out of loops.
+fn constant() -> MemFlagsData {
+    readonly().with_can_move()
 }
 
 impl Tx<'_, '_> {
+    /// Flags of linear-memory accesses. Their own alias region lets Cranelift keep the memory's
+    /// length loaded across guest stores, which cannot change it.
+    pub(crate) fn heap(&self) -> MemFlagsData {
+        MemFlagsData::new().with_notrap().with_alias_region(Some(self.heap_region))
+    }
+
     fn zero(&mut self, t: Type) -> Value {
         match t {
             types::F32 => self.b.ins().f32const(Ieee32::with_bits(0)),
@@ -249,7 +270,7 @@ impl Tx<'_, '_> {
     }
 
     fn load_vmctx(&mut self, offset: i32, constant: bool) -> Value {
-        let flags = if constant { readonly() } else { MemFlagsData::trusted() };
+        let flags = if constant { self::constant() } else { MemFlagsData::trusted() };
         self.b.ins().load(types::I64, flags, self.vmctx, offset)
     }
 
@@ -356,7 +377,7 @@ impl Tx<'_, '_> {
             }
         };
         let table = self.load_vmctx(VmCtx::LIBCALLS, true);
-        let addr = self.b.ins().load(types::I64, readonly(), table, (lc as i32) * 8);
+        let addr = self.b.ins().load(types::I64, constant(), table, (lc as i32) * 8);
         let mut all = vec![self.vmctx];
         all.extend_from_slice(args);
         let call = self.b.ins().call_indirect(sig, addr, &all);
@@ -724,7 +745,7 @@ impl Tx<'_, '_> {
             }
             O::RefFunc { function_index } => {
                 let arr = self.load_vmctx(VmCtx::FUNC_REFS, true);
-                let v = self.b.ins().load(types::I64, readonly(), arr, function_index as i32 * 8);
+                let v = self.b.ins().load(types::I64, constant(), arr, function_index as i32 * 8);
                 self.push(v);
             }
 
@@ -965,8 +986,11 @@ impl Tx<'_, '_> {
 
     fn memory_len(&mut self) -> Value {
         let p = self.load_vmctx(VmCtx::MEMORY_LEN, true);
-        // Not read-only: memory.grow (here, in another instance or by the host) changes it.
-        self.b.ins().load(types::I64, MemFlagsData::trusted(), p, 0)
+        // Not read-only: memory.grow (here, in another instance or by the host) changes it, but
+        // only inside a call, which Cranelift treats as clobbering every region; Wasm stores
+        // (region `Heap`) cannot.
+        let flags = MemFlagsData::trusted().with_alias_region(Some(self.memory_len_region));
+        self.b.ins().load(types::I64, flags, p, 0)
     }
 
     /// The one bounds check of the compiler: pops a Wasm address and returns the native address
@@ -990,7 +1014,7 @@ impl Tx<'_, '_> {
 
     fn load(&mut self, memarg: MemArg, ty: Type, size: u32, ext: Ext) -> Result<(), String> {
         let p = self.heap_addr(memarg, size)?;
-        let f = heap();
+        let f = self.heap();
         let v = match (ext, size) {
             (Ext::None, _) => self.b.ins().load(ty, f, p, 0),
             (Ext::S, 1) => self.b.ins().sload8(ty, f, p, 0),
@@ -1007,7 +1031,7 @@ impl Tx<'_, '_> {
     fn store(&mut self, memarg: MemArg, size: u32, narrow: bool) -> Result<(), String> {
         let v = self.pop();
         let p = self.heap_addr(memarg, size)?;
-        let f = heap();
+        let f = self.heap();
         if !narrow {
             self.b.ins().store(f, v, p, 0);
         } else {
@@ -1022,7 +1046,7 @@ impl Tx<'_, '_> {
 
     fn global_ptr(&mut self, index: u32) -> Value {
         let arr = self.load_vmctx(VmCtx::GLOBALS, true);
-        self.b.ins().load(types::I64, readonly(), arr, index as i32 * 8)
+        self.b.ins().load(types::I64, constant(), arr, index as i32 * 8)
     }
 
     /// A value widened to a full 64-bit slot (what value arrays and globals hold).
@@ -1046,11 +1070,11 @@ impl Tx<'_, '_> {
         let results = if function_index >= module.num_imported_functions {
             let def = function_index - module.num_imported_functions;
             let code = self.load_vmctx(VmCtx::CODE, true);
-            let f = self.b.ins().load(types::I64, readonly(), code, def as i32 * 8);
+            let f = self.b.ins().load(types::I64, constant(), code, def as i32 * 8);
             self.call_native(type_index, f, &args)?
         } else {
             let arr = self.load_vmctx(VmCtx::FUNC_REFS, true);
-            let f = self.b.ins().load(types::I64, readonly(), arr, function_index as i32 * 8);
+            let f = self.b.ins().load(types::I64, constant(), arr, function_index as i32 * 8);
             self.call_through_runtime(type_index, f, &args)?
         };
         self.stack.extend(results);

@@ -251,6 +251,44 @@ fn grow_is_visible_to_importers_and_host() {
     assert_eq!(a.memory("mem").unwrap().pages(), 2);
 }
 
+/// The compiler keeps a memory's length loaded across guest stores (they cannot change it) but
+/// must load it again after any call and after memory.grow: each iteration stores below the
+/// current end, grows (through another instance, or in place), then stores into the new page.
+#[test]
+fn memory_length_is_reloaded_after_calls_and_grow_in_loops() {
+    let rt = runtime();
+    let wasm = wat::parse_str(
+        r#"(module (memory (export "mem") 1)
+            (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#,
+    )
+    .unwrap();
+    rt.instantiate_bytes(&wasm, ModuleConfig::new().with_name("a")).unwrap();
+    let b = instantiate(
+        &rt,
+        r#"(module
+            (import "a" "mem" (memory 1))
+            (import "a" "grow" (func $grow (param i32) (result i32)))
+            (func (export "by_call") (param $n i32) (result i32) (local $end i32)
+              (loop $l
+                (local.set $end (i32.mul (memory.size) (i32.const 65536)))
+                (i32.store (i32.sub (local.get $end) (i32.const 4)) (i32.const 1))
+                (drop (call $grow (i32.const 1)))
+                (i32.store (i32.add (local.get $end) (i32.const 65532)) (i32.const 2))
+                (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+              (memory.size))
+            (func (export "in_place") (param $n i32) (result i32) (local $end i32)
+              (loop $l
+                (local.set $end (i32.mul (memory.size) (i32.const 65536)))
+                (i32.store (i32.sub (local.get $end) (i32.const 4)) (i32.const 1))
+                (drop (memory.grow (i32.const 1)))
+                (i32.store (i32.add (local.get $end) (i32.const 65532)) (i32.const 2))
+                (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+              (memory.size)))"#,
+    );
+    assert_eq!(b.typed_func::<i32, i32>("by_call").unwrap().call(3).unwrap(), 4);
+    assert_eq!(b.typed_func::<i32, i32>("in_place").unwrap().call(3).unwrap(), 7);
+}
+
 #[test]
 fn host_wasm_host_nesting_is_bounded() {
     let rt = runtime();

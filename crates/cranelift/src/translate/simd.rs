@@ -18,7 +18,7 @@ use cranelift_codegen::ir::{ConstantData, Endianness, InstBuilder, MemFlagsData,
 use cranelift_frontend::FunctionBuilder;
 use wasmparser::{MemArg, Operator};
 
-use super::{Tx, V128, heap};
+use super::{Tx, V128};
 
 /// Flags of a bitcast between vector shapes: Wasm lanes are little-endian.
 fn le() -> MemFlagsData {
@@ -128,7 +128,8 @@ impl Tx<'_, '_> {
 
     fn v128_load(&mut self, memarg: MemArg) -> Result<(), String> {
         let p = self.heap_addr(memarg, 16)?;
-        let v = self.b.ins().load(V128, heap(), p, 0);
+        let f = self.heap();
+        let v = self.b.ins().load(V128, f, p, 0);
         self.push(v);
         Ok(())
     }
@@ -136,7 +137,7 @@ impl Tx<'_, '_> {
     /// `v128.load8x8_s` and friends: 8 bytes, each half-lane widened.
     fn load_extend(&mut self, memarg: MemArg, from: Type, signed: bool) -> Result<(), String> {
         let p = self.heap_addr(memarg, 8)?;
-        let f = heap();
+        let f = self.heap();
         let v = match (from, signed) {
             (types::I8, true) => self.b.ins().sload8x8(f, p, 0),
             (types::I8, false) => self.b.ins().uload8x8(f, p, 0),
@@ -153,7 +154,8 @@ impl Tx<'_, '_> {
     fn load_place(&mut self, memarg: MemArg, ty: Type, place: Place) -> Result<(), String> {
         let lane = ty.lane_type();
         let p = self.heap_addr(memarg, lane.bytes())?;
-        let s = self.b.ins().load(lane, heap(), p, 0);
+        let f = self.heap();
+        let s = self.b.ins().load(lane, f, p, 0);
         let v = match place {
             Place::Splat => self.b.ins().splat(ty, s),
             Place::Zero => self.b.ins().scalar_to_vector(ty, s),
@@ -165,7 +167,8 @@ impl Tx<'_, '_> {
     fn load_lane(&mut self, memarg: MemArg, ty: Type, lane: u8) -> Result<(), String> {
         let x = self.pop_as(ty);
         let p = self.heap_addr(memarg, ty.lane_type().bytes())?;
-        let s = self.b.ins().load(ty.lane_type(), heap(), p, 0);
+        let f = self.heap();
+        let s = self.b.ins().load(ty.lane_type(), f, p, 0);
         let v = self.b.ins().insertlane(x, s, lane);
         self.push_v(v);
         Ok(())
@@ -175,7 +178,8 @@ impl Tx<'_, '_> {
         let x = self.pop_as(ty);
         let p = self.heap_addr(memarg, ty.lane_type().bytes())?;
         let s = self.b.ins().extractlane(x, lane);
-        self.b.ins().store(heap(), s, p, 0);
+        let f = self.heap();
+        self.b.ins().store(f, s, p, 0);
         Ok(())
     }
 
@@ -275,7 +279,8 @@ impl Tx<'_, '_> {
             O::V128Store { memarg } => {
                 let v = self.pop_as(V128);
                 let p = self.heap_addr(memarg, 16)?;
-                self.b.ins().store(heap(), v, p, 0);
+                let f = self.heap();
+                self.b.ins().store(f, v, p, 0);
             }
             O::V128Load8x8S { memarg } => self.load_extend(memarg, types::I8, true)?,
             O::V128Load8x8U { memarg } => self.load_extend(memarg, types::I8, false)?,
