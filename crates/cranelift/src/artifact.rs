@@ -117,6 +117,9 @@ pub struct Artifact {
     pub function_trampoline: Vec<u32>,
     /// Absolute addresses to patch in at load time.
     pub relocations: Vec<Relocation>,
+    /// Offsets of the memory accesses that may fault on a guard page (code compiled for guarded
+    /// memories), ascending: a fault anywhere else is not a trap.
+    pub trap_sites: Vec<u32>,
 }
 
 /// Reads a serialised artefact, refusing anything that does not add up.
@@ -185,6 +188,7 @@ impl Artifact {
             out.push(r.target.tag());
             out.extend_from_slice(&r.addend.to_le_bytes());
         }
+        put_u32s(&mut out, &self.trap_sites);
         out
     }
 
@@ -214,6 +218,13 @@ impl Artifact {
                 return Err(format!("relocation at {offset} outside the code ({code_len} bytes)"));
             }
             relocations.push(Relocation { offset, target, addend });
+        }
+        let trap_sites = r.u32s()?;
+        if trap_sites.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("trap sites out of order".into());
+        }
+        if let Some(off) = trap_sites.last().filter(|o| **o as usize >= code_len) {
+            return Err(format!("trap site {off} outside the code ({code_len} bytes)"));
         }
         if !r.bytes.is_empty() {
             return Err(format!("{} bytes left over", r.bytes.len()));
@@ -247,13 +258,15 @@ impl Artifact {
                 by_sig.len()
             ));
         }
-        Ok(Artifact { code, functions, trampolines, function_trampoline, relocations })
+        Ok(Artifact { code, functions, trampolines, function_trampoline, relocations, trap_sites })
     }
 }
 
 struct Compiled {
     bytes: Vec<u8>,
     relocs: Vec<Relocation>,
+    /// Offsets of accesses that may fault on a guard page.
+    trap_sites: Vec<u32>,
 }
 
 fn finish_function(ctx: &mut Context, isa: &dyn TargetIsa, what: &str) -> Result<Compiled, String> {
@@ -281,7 +294,14 @@ fn finish_function(ctx: &mut Context, isa: &dyn TargetIsa, what: &str) -> Result
             }
         }
     }
-    Ok(Compiled { bytes, relocs })
+    let trap_sites = compiled
+        .buffer
+        .traps()
+        .iter()
+        .filter(|t| t.code == ir::TrapCode::HEAP_OUT_OF_BOUNDS)
+        .map(|t| t.offset)
+        .collect();
+    Ok(Compiled { bytes, relocs, trap_sites })
 }
 
 /// The entry trampoline of signature `ty`: `extern "C" fn(vmctx, code, values)` loads the
@@ -332,15 +352,20 @@ fn build_trampoline(
     Ok(func)
 }
 
-/// Compiles every defined function of `module` (in parallel) and the entry trampolines.
-pub(crate) fn compile(module: &Module, isa: &dyn TargetIsa) -> Result<Artifact, String> {
+/// Compiles every defined function of `module` (in parallel) and the entry trampolines; for
+/// guarded memories (no bounds checks below the guard) when `guarded`.
+pub(crate) fn compile(
+    module: &Module,
+    isa: &dyn TargetIsa,
+    guarded: bool,
+) -> Result<Artifact, String> {
     if isa.pointer_bits() != 64 {
         return Err("the compiler needs a 64-bit target".into());
     }
     if module.memories.len() > 1 {
         return Err("multiple memories are not supported by the compiler".into());
     }
-    let env = ModuleEnv { module, call_conv: isa.default_call_conv() };
+    let env = ModuleEnv { module, call_conv: isa.default_call_conv(), guarded };
     let n = module.bodies.len();
     let workers = keel_runtime::engine::compile_threads().min(n).max(1);
     let compile_one = |def: usize, fctx: &mut FunctionBuilderContext, ctx: &mut Context| {
@@ -412,6 +437,7 @@ pub(crate) fn compile(module: &Module, isa: &dyn TargetIsa) -> Result<Artifact, 
         trampolines: Vec::new(),
         function_trampoline: Vec::with_capacity(n),
         relocations: Vec::new(),
+        trap_sites: Vec::new(),
     };
     let place = |art: &mut Artifact, c: Compiled| -> u32 {
         while !art.code.len().is_multiple_of(16) {
@@ -427,6 +453,7 @@ pub(crate) fn compile(module: &Module, isa: &dyn TargetIsa) -> Result<Artifact, 
         }
         art.relocations
             .extend(c.relocs.into_iter().map(|r| Relocation { offset: r.offset + at, ..r }));
+        art.trap_sites.extend(c.trap_sites.iter().map(|o| o + at));
         at
     };
     for r in results {
@@ -466,6 +493,7 @@ pub(crate) struct Loaded {
     trampolines: Box<[*const u8]>,
     function_trampoline: Box<[u32]>,
     relocations: Box<[Relocation]>,
+    trap_sites: Box<[u32]>,
 }
 
 // SAFETY: the code is immutable once loaded (read + execute only), and the pointers point into
@@ -486,11 +514,14 @@ impl Loaded {
                 trampolines: Box::new([]),
                 function_trampoline: Box::new([]),
                 relocations: Box::new([]),
+                trap_sites: Box::new([]),
             });
         }
         let mut code = art.code;
         if art.functions.iter().chain(&art.trampolines).any(|o| *o as usize >= code.len())
             || art.function_trampoline.iter().any(|t| *t as usize >= art.trampolines.len())
+            || art.trap_sites.windows(2).any(|w| w[0] >= w[1])
+            || art.trap_sites.last().is_some_and(|o| *o as usize >= code.len())
         {
             return Err("code offset outside the code".into());
         }
@@ -521,6 +552,7 @@ impl Loaded {
             trampolines: art.trampolines.iter().map(|o| at(*o)).collect(),
             function_trampoline: art.function_trampoline.into_boxed_slice(),
             relocations: art.relocations.into_boxed_slice(),
+            trap_sites: art.trap_sites.into_boxed_slice(),
             _memory: Some(memory),
         })
     }
@@ -545,7 +577,34 @@ impl Loaded {
             trampolines: self.trampolines.iter().map(offset).collect(),
             function_trampoline: self.function_trampoline.to_vec(),
             relocations: self.relocations.to_vec(),
+            trap_sites: self.trap_sites.to_vec(),
         }
+    }
+
+    /// The loaded code, for the signal handler to tell its faults from others.
+    pub(crate) fn code(&self) -> &[u8] {
+        if self.code_len == 0 {
+            return &[];
+        }
+        // SAFETY: as in `to_artifact`.
+        unsafe { std::slice::from_raw_parts(self.base, self.code_len) }
+    }
+
+    /// Offsets of the accesses that may fault on a guard page, ascending.
+    pub(crate) fn trap_sites(&self) -> &[u32] {
+        &self.trap_sites
+    }
+
+    /// The defined function whose code holds `offset` (a frame of a trap's trace), if any.
+    pub(crate) fn function_at(&self, offset: u32) -> Option<u32> {
+        let at = self.base as usize + offset as usize;
+        // Functions come first, in order, then the trampolines.
+        let end = self.trampolines.iter().map(|p| *p as usize).min().unwrap_or(usize::MAX);
+        if at >= end {
+            return None;
+        }
+        let i = self.functions.partition_point(|p| (*p as usize) <= at);
+        i.checked_sub(1).map(|i| i as u32)
     }
 
     /// Code address of each defined function (the context's `code` array).

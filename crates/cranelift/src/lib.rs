@@ -8,6 +8,7 @@
 
 mod artifact;
 mod libcalls;
+mod signals;
 mod translate;
 mod vmctx;
 
@@ -22,7 +23,7 @@ use keel_runtime::{CompiledCode, Engine, Error, Trap, TrapCode};
 
 pub use artifact::{Artifact, LibcallTarget, Relocation};
 
-use crate::vmctx::{InstanceState, VmCtx};
+use crate::vmctx::InstanceState;
 
 /// Most native stack one entry from the host may use for Wasm (and the host functions it calls),
 /// measured from the stack pointer at the outermost entry on the thread. The budget is
@@ -32,6 +33,8 @@ pub const STACK_BUDGET: usize = 512 * 1024;
 /// The Cranelift compiler engine.
 pub struct Compiler {
     isa: Result<OwnedTargetIsa, String>,
+    /// Compile for guarded memories: accesses below the guard are not bounds-checked.
+    guarded: bool,
 }
 
 impl std::fmt::Debug for Compiler {
@@ -57,17 +60,31 @@ fn flags() -> settings::Flags {
     // builds skip it (as wasmtime does).
     let verify = if cfg!(debug_assertions) { "true" } else { "false" };
     b.set("enable_verifier", verify).expect("enable_verifier");
+    // A trap on a guard page records the Wasm frames by walking the frame pointers.
+    b.set("preserve_frame_pointers", "true").expect("preserve_frame_pointers");
     settings::Flags::new(b)
 }
 
 impl Compiler {
-    /// A compiler for the host. If the host is not supported, compiling fails with
-    /// `Error::Compile`.
+    /// A compiler for the host, for memories reserved whole (the runtime's default
+    /// [`Reservation::Maximum`](keel_runtime::Reservation::Maximum)), which are guarded where the
+    /// platform allows. If the host is not supported, compiling fails with `Error::Compile`.
     pub fn new() -> Compiler {
+        Compiler::for_reservation(keel_runtime::Reservation::Maximum)
+    }
+
+    /// A compiler for the memories a runtime with this reservation policy creates: guarded
+    /// (no bounds checks below the guard) when they are.
+    pub fn for_reservation(reservation: keel_runtime::Reservation) -> Compiler {
         let isa = cranelift_native::builder()
             .map_err(|e| format!("the compiler does not support this host: {e}"))
             .and_then(|b| b.finish(flags()).map_err(|e| e.to_string()));
-        Compiler { isa }
+        let guarded =
+            keel_runtime::vm::GUARDS_SUPPORTED && reservation == keel_runtime::Reservation::Maximum;
+        if guarded {
+            signals::install();
+        }
+        Compiler { isa, guarded }
     }
 
     /// Whether the host is supported (x86_64 or aarch64).
@@ -86,7 +103,7 @@ impl Compiler {
             .map_err(|e| e.to_string())?
             .finish(flags())
             .map_err(|e| e.to_string())?;
-        artifact::compile(module, &*isa)
+        artifact::compile(module, &*isa, false)
     }
 }
 
@@ -103,9 +120,9 @@ impl Engine for Compiler {
         if !Compiler::is_supported() {
             return Err(Error::Compile("the compiler does not support this host".into()));
         }
-        let art = artifact::compile(module, isa).map_err(Error::Compile)?;
+        let art = artifact::compile(module, isa, self.guarded).map_err(Error::Compile)?;
         let code = artifact::Loaded::load(art).map_err(Error::Compile)?;
-        Ok(Arc::new(Code { code }))
+        Ok(Arc::new(Code { code, guarded: self.guarded }))
     }
 
     /// The target triple, the CPU features Cranelift detected on the host and every setting
@@ -117,6 +134,9 @@ impl Engine for Compiler {
             id.push_str(&format!(" {v}"));
         }
         id.push_str(&format!(" | {}", isa.flags()));
+        if self.guarded {
+            id.push_str(" | guarded memories");
+        }
         Some(id)
     }
 
@@ -136,13 +156,15 @@ impl Engine for Compiler {
         let art = Artifact::from_bytes(bytes, module)
             .map_err(|e| Error::Compile(format!("cached code: {e}")))?;
         let code = artifact::Loaded::load(art).map_err(Error::Compile)?;
-        Ok(Arc::new(Code { code }))
+        Ok(Arc::new(Code { code, guarded: self.guarded }))
     }
 }
 
 /// A module's compiled code, loaded into executable memory.
 struct Code {
     code: artifact::Loaded,
+    /// Compiled for guarded memories.
+    guarded: bool,
 }
 
 thread_local! {
@@ -165,9 +187,6 @@ fn stack_pointer() -> usize {
     let marker = 0u8;
     std::hint::black_box(&marker) as *const u8 as usize
 }
-
-/// The signature of an entry trampoline: `(vmctx, code, values)`.
-type Trampoline = unsafe extern "C" fn(*mut VmCtx, *const u8, *mut u64);
 
 impl CompiledCode for Code {
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
@@ -194,15 +213,35 @@ impl CompiledCode for Code {
         // SAFETY: the caller holds the instance's exec lock, so this thread alone uses the
         // context.
         unsafe { (*vmctx).stack_limit = limit };
+        // Code without bounds checks must never run on a memory without a guard region (one
+        // made by a runtime with another reservation policy and imported here).
+        if self.guarded && instance.memories().first().is_some_and(|m| !m.is_guarded()) {
+            return Err(Trap::host(
+                "this module was compiled for guarded memories, but its memory is not guarded",
+            ));
+        }
         let code = self.code.function_ptrs()[def_index as usize];
         let trampoline = self.code.trampoline(def_index);
+        let mut activation = signals::Activation::new(self.code.code(), self.code.trap_sites());
         // SAFETY: `trampoline` was compiled for the signature of function `def_index`, whose code
         // is at `code`; `vmctx` is this instance's live context; `values` holds at least as many
-        // slots as the function's parameters and results (the `CompiledCode::call` contract).
-        // Compiled code never unwinds: traps come back through the trap word.
-        unsafe {
-            let f: Trampoline = std::mem::transmute::<*const u8, Trampoline>(trampoline);
-            f(vmctx, code, values.as_mut_ptr());
+        // slots as the function's parameters and results (the `CompiledCode::call` contract);
+        // the activation describes this code. Compiled code never unwinds: traps come back
+        // through the trap word, or, on a guard page, through the signal handler, which only
+        // skips frames of this code.
+        let faulted = unsafe {
+            signals::enter(trampoline, vmctx.cast(), code, values.as_mut_ptr(), &mut activation)
+        };
+        if faulted {
+            st.take();
+            let mut trap = Trap::from(TrapCode::MemoryOutOfBounds);
+            for offset in activation.frames() {
+                if let Some(def) = self.code.function_at(offset) {
+                    let index = instance.module().map_or(0, |m| m.num_imported_functions) + def;
+                    trap.push_frame(instance.frame_info(index));
+                }
+            }
+            return Err(trap);
         }
         if let Some(payload) = libcalls::PANIC.with(|p| p.borrow_mut().take()) {
             st.take();

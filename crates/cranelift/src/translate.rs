@@ -97,6 +97,9 @@ pub(crate) fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Result<Signa
 pub(crate) struct ModuleEnv<'a> {
     pub(crate) module: &'a Module,
     pub(crate) call_conv: CallConv,
+    /// The memories are guarded: accesses whose static offset stays within the guard region
+    /// need no bounds check (an access past the end faults, see `signals.rs`).
+    pub(crate) guarded: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -257,7 +260,13 @@ impl Tx<'_, '_> {
     /// Flags of linear-memory accesses. Their own alias region lets Cranelift keep the memory's
     /// length loaded across guest stores, which cannot change it.
     pub(crate) fn heap(&self) -> MemFlagsData {
-        MemFlagsData::new().with_notrap().with_alias_region(Some(self.heap_region))
+        let flags = MemFlagsData::new().with_alias_region(Some(self.heap_region));
+        if self.env.guarded {
+            // Cranelift records where each such access is (a trap site).
+            flags.with_trap_code(Some(ir::TrapCode::HEAP_OUT_OF_BOUNDS))
+        } else {
+            flags.with_notrap()
+        }
     }
 
     fn zero(&mut self, t: Type) -> Value {
@@ -995,7 +1004,8 @@ impl Tx<'_, '_> {
 
     /// The one bounds check of the compiler: pops a Wasm address and returns the native address
     /// of `[addr + offset, addr + offset + size)`, trapping when it passes the memory's current
-    /// length. A guard-page scheme would replace only this function.
+    /// length. On guarded memories the check is left to the guard region when the access cannot
+    /// reach past it (see `signals.rs`).
     fn heap_addr(&mut self, memarg: MemArg, size: u32) -> Result<Value, String> {
         let MemArgTarget::Memory(mem) = memarg.target else {
             return Err("GC arrays are not supported".into());
@@ -1003,10 +1013,13 @@ impl Tx<'_, '_> {
         self.memory_index(mem)?;
         let addr = self.pop();
         let addr = self.b.ins().uextend(types::I64, addr);
-        let len = self.memory_len();
-        let end = self.b.ins().iadd_imm_u(addr, (memarg.offset + size as u64) as i64);
-        let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
-        self.trap_if(oob, TrapCode::MemoryOutOfBounds);
+        let reach = memarg.offset + size as u64;
+        if !self.env.guarded || reach > keel_runtime::vm::GUARD_BYTES {
+            let len = self.memory_len();
+            let end = self.b.ins().iadd_imm_u(addr, reach as i64);
+            let oob = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, len);
+            self.trap_if(oob, TrapCode::MemoryOutOfBounds);
+        }
         let base = self.load_vmctx(VmCtx::MEMORY_BASE, true);
         let p = self.b.ins().iadd(base, addr);
         Ok(self.b.ins().iadd_imm_u(p, memarg.offset as i64))

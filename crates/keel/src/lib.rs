@@ -64,13 +64,15 @@ pub enum EngineKind {
 }
 
 impl EngineKind {
-    fn engine(self) -> Arc<dyn Engine> {
+    fn engine(self, reservation: keel_runtime::Reservation) -> Arc<dyn Engine> {
         match self {
             EngineKind::Auto if keel_cranelift::Compiler::is_supported() => {
-                Arc::new(keel_cranelift::Compiler::new())
+                Arc::new(keel_cranelift::Compiler::for_reservation(reservation))
             }
             EngineKind::Auto | EngineKind::Interpreter => Arc::new(keel_interp::Interpreter),
-            EngineKind::Compiler => Arc::new(keel_cranelift::Compiler::new()),
+            EngineKind::Compiler => {
+                Arc::new(keel_cranelift::Compiler::for_reservation(reservation))
+            }
         }
     }
 }
@@ -88,7 +90,10 @@ impl Runtime {
 
     /// A runtime with `config` running on `engine`.
     pub fn with_config(config: RuntimeConfig, engine: EngineKind) -> Runtime {
-        Runtime(keel_runtime::Runtime::with_engine(config, engine.engine()))
+        Runtime(keel_runtime::Runtime::with_engine(
+            config.clone(),
+            engine.engine(config.memory_reservation),
+        ))
     }
 
     /// A runtime on a custom engine.

@@ -71,7 +71,7 @@ impl fmt::Display for FrameInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.func_name {
             Some(name) => write!(f, "{}.{}", self.module, name),
-            None => write!(f, "{}.$${}", self.module, self.func_index),
+            None => write!(f, "{}.${}", self.module, self.func_index),
         }
     }
 }

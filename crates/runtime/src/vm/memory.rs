@@ -1,6 +1,9 @@
 //! Linear memory: reserved once in address space, committed as it grows, so that its base address
-//! never moves (DESIGN decision 1). Every bounds check of both engines compares against
-//! [`MemoryData::len`]; a later guard-page scheme changes only the reservation here.
+//! never moves (DESIGN decision 1). The interpreter checks every access against
+//! [`MemoryData::len`]; the compiler does too, unless the memory is *guarded*: then it reserves
+//! 4 GiB plus a guard region of [`GUARD_BYTES`], everything past the current length is
+//! inaccessible, and compiled code lets an out-of-bounds access fault (see keel-cranelift's
+//! `signals.rs` and docs/compiler.md).
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,6 +15,18 @@ pub const PAGE_SIZE: usize = 65536;
 
 /// Most pages a 32-bit memory can have (4 GiB).
 pub const MAX_PAGES: u64 = 65536;
+
+/// Bytes of inaccessible address space a guarded memory keeps past 4 GiB: a Wasm address (below
+/// 4 GiB) plus a static offset and access size of at most this many bytes always lands inside
+/// the reservation. Compiled code checks accesses with larger offsets explicitly.
+pub const GUARD_BYTES: u64 = 2 << 30;
+
+/// Whether memories reserved whole ([`Reservation::Maximum`]) are guarded on this platform: where
+/// the compiler turns faults into traps (Linux on x86_64).
+pub const GUARDS_SUPPORTED: bool = cfg!(all(target_os = "linux", target_arch = "x86_64"));
+
+/// Address space of a guarded memory: 4 GiB, whatever its maximum, and the guard.
+const GUARDED_RESERVATION: usize = (MAX_PAGES as usize * PAGE_SIZE) + GUARD_BYTES as usize;
 
 /// How much address space a memory reserves up front ([`RuntimeConfig::memory_reservation`]).
 ///
@@ -52,6 +67,9 @@ pub struct MemoryData {
     max_pages: u64,
     ty: MemoryType,
     reservation: Option<region::Allocation>,
+    /// Whether this memory is guarded: `accessible == len` always, and the reservation spans
+    /// [`GUARDED_RESERVATION`] bytes.
+    guarded: bool,
 }
 
 // SAFETY: the bytes behind `base` are only read and written by the thread that holds the exec lock
@@ -92,7 +110,8 @@ impl MemoryData {
             }
             max_pages = max_pages.min(cap);
         }
-        let reserve = max_pages as usize * PAGE_SIZE;
+        let guarded = GUARDS_SUPPORTED && reservation == Reservation::Maximum;
+        let reserve = if guarded { GUARDED_RESERVATION } else { max_pages as usize * PAGE_SIZE };
         let (base, reservation) = if reserve == 0 {
             (NonNull::dangling(), None)
         } else {
@@ -118,9 +137,28 @@ impl MemoryData {
             max_pages,
             ty,
             reservation,
+            guarded,
         };
         if memory.grow(ty.limits.min).is_none() {
             return Err(format!("cannot commit {} pages of memory", ty.limits.min));
+        }
+        if guarded {
+            // A pooled reservation may have more pages accessible than this memory has: they
+            // must fault again.
+            let (len, accessible) = (memory.len(), memory.accessible.load(Ordering::Relaxed));
+            if accessible > len {
+                // SAFETY: [len, accessible) lies inside the reservation and past the memory's
+                // length, so nothing refers to it.
+                unsafe {
+                    region::protect(
+                        memory.base().add(len),
+                        accessible - len,
+                        region::Protection::NONE,
+                    )
+                }
+                .map_err(|e| format!("cannot protect the memory's guard region: {e}"))?;
+                memory.accessible.store(len, Ordering::Relaxed);
+            }
         }
         Ok(memory)
     }
@@ -152,6 +190,13 @@ impl MemoryData {
     /// Whether the memory has no pages.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether every address from the current length up to 6 GiB past the base faults: compiled
+    /// code built for guarded memories needs no bounds checks for static offsets below
+    /// [`GUARD_BYTES`].
+    pub fn is_guarded(&self) -> bool {
+        self.guarded
     }
 
     /// Current size in pages.

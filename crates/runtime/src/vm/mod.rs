@@ -23,6 +23,6 @@ pub use instance::{
     eval_const,
 };
 pub use lock::{LockGuard, LockSet};
-pub use memory::{MAX_PAGES, MemoryData, PAGE_SIZE, Reservation};
+pub use memory::{GUARD_BYTES, GUARDS_SUPPORTED, MAX_PAGES, MemoryData, PAGE_SIZE, Reservation};
 pub use store::{Limits, SigId, Store};
 pub use table::{MAX_TABLE_ELEMENTS, TableData};
