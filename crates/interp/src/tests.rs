@@ -69,6 +69,28 @@ fn long_loop_runs_in_constant_native_stack() {
     assert_eq!(v.len(), 1);
 }
 
+/// Recursion through a call without parameters or results made at the caller's greatest stack
+/// height goes as deep as any other (each such call used to take 64 Ki value slots, so that the
+/// value stack overflowed after 16 of them).
+#[test]
+fn recursion_without_operands_is_not_a_stack_overflow() {
+    let m = instantiate(
+        r#"(module
+            (global $n (mut i32) (i32.const 0))
+            (func $down
+                (if (i32.eqz (global.get $n)) (then (return)))
+                (global.set $n (i32.sub (global.get $n) (i32.const 1)))
+                (i32.const 7) (i32.const 8)
+                (call $down)
+                (drop) (drop))
+            (func (export "run") (param i32)
+                (global.set $n (local.get 0))
+                (call $down)))"#,
+    );
+    let r = m.func("run").unwrap().call(&[Val::I32(1000)]);
+    r.unwrap_or_else(|e| panic!("{e}"));
+}
+
 /// With a native stack limit above the current stack, the first backward jump traps cleanly.
 #[test]
 fn native_stack_guard_traps() {

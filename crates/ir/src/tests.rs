@@ -114,6 +114,27 @@ fn call_arguments_are_the_callee_frame() {
     assert_eq!(f.frame_size, 3);
 }
 
+/// A call without parameters or results at the function's greatest stack height still gets a
+/// frame base inside the caller's frame (it used to keep its unmoved temporary number, near
+/// 65535, so that every such call put its callee 64 Ki slots further up the value stack).
+#[test]
+fn call_without_operands_is_based_in_the_frame() {
+    for wat in [
+        "(module (func $g) (func (call $g)))",
+        "(module (func $g) (func (drop (i32.add (i32.const 1) (i32.const 2))) (call $g)))",
+        "(module (type $v (func)) (table 1 funcref) (func (call_indirect (type $v) (i32.const 0))))",
+    ] {
+        let f = translate(wat);
+        let base = f.code.iter().find_map(|i| match i {
+            Instr::Call(c) => Some(c.base),
+            Instr::CallIndirect(c) => Some(c.base),
+            _ => None,
+        });
+        let base = base.expect("a call");
+        assert!(base < f.frame_size, "{wat}: base {base}, frame {}", f.frame_size);
+    }
+}
+
 #[test]
 fn unreachable_code_is_skipped() {
     let c = code(

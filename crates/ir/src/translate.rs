@@ -843,8 +843,10 @@ impl<'a> Translator<'a> {
         for _ in 0..ty_results {
             self.push(Operand::Temp);
         }
-        // Host functions use max(params, results) slots from `base`.
-        self.max_height = self.max_height.max(first + ty_params.max(ty_results));
+        // Host functions use max(params, results) slots from `base`. At least one, so that
+        // `base` is a slot of this frame, remapped with the temporaries, even for a call
+        // without operands (else it stays near `TEMP_TOP`, 64 Ki slots up the value stack).
+        self.max_height = self.max_height.max(first + ty_params.max(ty_results).max(1));
         base
     }
 
