@@ -109,7 +109,9 @@ impl Fs for DirFs {
             .truncate(o.truncate)
             .follow(if o.follow { FollowSymlinks::Yes } else { FollowSymlinks::No });
         let file = self.dir.open_with(rel(path)?, &options)?;
-        if file.metadata()?.is_dir() {
+        // The host refuses to open a directory for writing (EISDIR): only a read-only open can
+        // have opened one, so only that one pays for the check.
+        if !(o.write || o.append) && file.metadata()?.is_dir() {
             return Err(Errno::EISDIR);
         }
         Ok(Box::new(HostFile { file: file.into_std(), append: o.append }))
@@ -143,10 +145,18 @@ impl Fs for DirFs {
 
     fn unlink(&self, path: &str) -> Result<()> {
         let p = rel(path)?;
-        if self.dir.symlink_metadata(p)?.is_dir() {
-            return Err(Errno::EISDIR);
+        match self.dir.remove_file_or_symlink(p) {
+            Ok(()) => Ok(()),
+            // Linux refuses to unlink a directory with EISDIR; POSIX also allows EPERM (macOS,
+            // the BSDs), which WASI wants as EISDIR: only that failure pays for a stat.
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
+                match self.dir.symlink_metadata(p) {
+                    Ok(m) if m.is_dir() => Err(Errno::EISDIR),
+                    _ => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
         }
-        Ok(self.dir.remove_file_or_symlink(p)?)
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<()> {

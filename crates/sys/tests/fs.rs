@@ -76,6 +76,9 @@ fn files_directories_and_links_behave_alike() {
         assert_eq!(fs.stat("d/missing", true), Err(Errno::ENOENT), "{what}");
         assert_eq!(fs.stat("d/f/x", true), Err(Errno::ENOTDIR), "{what}");
         assert_eq!(fs.open("d", &RO).err(), Some(Errno::EISDIR), "{what}");
+        assert_eq!(fs.open("d", &RW).err(), Some(Errno::EISDIR), "{what}: for writing");
+        let append = OpenOptions { write: false, append: true, ..RW };
+        assert_eq!(fs.open("d", &append).err(), Some(Errno::EISDIR), "{what}: for appending");
         assert!(fs.open("d/new/", &RW).is_err(), "{what}: a file name with a trailing slash");
         assert_eq!(fs.stat("d/f/", true), Err(Errno::ENOTDIR), "{what}");
 

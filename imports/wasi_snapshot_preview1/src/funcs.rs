@@ -170,9 +170,9 @@ fn positioned_file(st: &mut SysState, fd: u32, offset: u64) -> Result<&mut OpenF
 }
 
 /// The directory behind `fd`: `EBADF` if not open, `ENOTDIR` if not a directory.
-fn dir(st: &mut SysState, fd: u32) -> Result<OpenDir, Errno> {
+fn dir(st: &mut SysState, fd: u32) -> Result<&OpenDir, Errno> {
     match st.fds.get(fd)? {
-        FdEntry::Dir(d) => Ok(d.clone()),
+        FdEntry::Dir(d) => Ok(d),
         _ => Err(Errno::ENOTDIR),
     }
 }
@@ -422,6 +422,28 @@ pub(crate) fn fd_filestat_set_times(_: &Mem, st: &mut SysState, p: &[u64]) -> R 
 /// always allowed, and libc loops), so that the host's buffer stays bounded.
 const MAX_IO: usize = 16 << 20;
 
+/// Bytes of [`with_buffer`]'s buffer kept for the next call on a thread (a larger one is freed).
+const KEPT_BUFFER: usize = 1 << 20;
+
+/// Runs `f` on a host buffer of `len` bytes of unspecified contents, reused between calls on a
+/// thread: a guest reading or writing a file in chunks would otherwise pay for allocating and
+/// zeroing a buffer at every call.
+fn with_buffer<T>(len: usize, f: impl FnOnce(&mut [u8]) -> T) -> T {
+    thread_local! {
+        static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    }
+    // Taken, not borrowed: a nested call (none today) would just get a buffer of its own.
+    let mut buf = SPARE.take();
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    let result = f(&mut buf[..len]);
+    if buf.len() <= KEPT_BUFFER {
+        SPARE.set(buf);
+    }
+    result
+}
+
 /// Reads into the iovecs from `read`, stopping at a short read.
 fn read_iovecs(
     mem: &Mem,
@@ -431,9 +453,11 @@ fn read_iovecs(
     let mut total = 0u64;
     for &(ptr, len) in iovs {
         let want = (len as usize).min(MAX_IO - total as usize);
-        let mut buf = vec![0; want];
-        let n = read(&mut buf, total)?;
-        mem.write(ptr, &buf[..n])?;
+        let n = with_buffer(want, |buf| {
+            let n = read(buf, total)?;
+            mem.write(ptr, &buf[..n])?;
+            Ok::<_, Errno>(n)
+        })?;
         total += n as u64;
         if n < len as usize || total as usize >= MAX_IO {
             break;
@@ -442,16 +466,22 @@ fn read_iovecs(
     Ok(total as u32)
 }
 
-fn gather(mem: &Mem, iovs: &[(u32, u32)]) -> Result<Vec<u8>, Errno> {
-    let mut data = Vec::new();
-    for &(ptr, len) in iovs {
-        let len = (len as usize).min(MAX_IO - data.len()) as u32;
-        data.extend(mem.bytes(ptr, len)?);
-        if data.len() >= MAX_IO {
-            break;
+/// Hands `write` the bytes of the iovecs, one after the other (at most [`MAX_IO`] of them).
+fn with_gathered<T>(
+    mem: &Mem,
+    iovs: &[(u32, u32)],
+    write: impl FnOnce(&[u8]) -> Result<T, Errno>,
+) -> Result<T, Errno> {
+    let total = iovs.iter().map(|&(_, len)| len as usize).sum::<usize>().min(MAX_IO);
+    with_buffer(total, |buf| {
+        let mut at = 0;
+        for &(ptr, len) in iovs {
+            let n = (len as usize).min(total - at);
+            mem.read(ptr, &mut buf[at..at + n])?;
+            at += n;
         }
-    }
-    Ok(data)
+        write(buf)
+    })
 }
 
 pub(crate) fn fd_read(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
@@ -462,12 +492,11 @@ pub(crate) fn fd_read(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
         FdEntry::Stdin => {
             // Stdin may block: read into the first non-empty iovec only.
             match iovs.iter().find(|(_, len)| *len > 0) {
-                Some(&(ptr, len)) => {
-                    let mut buf = vec![0; (len as usize).min(MAX_IO)];
-                    let n = st.read_stdin(&mut buf).map_err(Errno::from)?;
+                Some(&(ptr, len)) => with_buffer((len as usize).min(MAX_IO), |buf| {
+                    let n = st.read_stdin(buf).map_err(Errno::from)?;
                     mem.write(ptr, &buf[..n])?;
-                    n as u32
-                }
+                    Ok::<_, Errno>(n as u32)
+                })?,
                 None => 0,
             }
         }
@@ -494,10 +523,11 @@ fn read_stream(
 ) -> Result<u32, Errno> {
     use std::io::Read;
     let Some(&(ptr, len)) = iovs.iter().find(|(_, len)| *len > 0) else { return Ok(0) };
-    let mut buf = vec![0; (len as usize).min(MAX_IO)];
-    let n = if peek { s.peek(&mut buf)? } else { s.read(&mut buf)? };
-    mem.write(ptr, &buf[..n])?;
-    Ok(n as u32)
+    with_buffer((len as usize).min(MAX_IO), |buf| {
+        let n = if peek { s.peek(buf)? } else { s.read(buf)? };
+        mem.write(ptr, &buf[..n])?;
+        Ok(n as u32)
+    })
 }
 
 fn write_stream(s: &mut std::net::TcpStream, data: &[u8]) -> Result<usize, Errno> {
@@ -530,29 +560,30 @@ pub(crate) fn fd_write(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
     let (fd, iovs, count, out) = (a32(p[0]), a32(p[1]), a32(p[2]), a32(p[3]));
     let iovs = mem.iovecs(iovs, count)?;
     mem.check(out, 4)?;
-    let data = gather(mem, &iovs)?;
-    let n = match st.fds.get(fd)? {
-        FdEntry::Stdout => st.write_out(false, &data).map_err(Errno::from)?,
-        FdEntry::Stderr => st.write_out(true, &data).map_err(Errno::from)?,
-        FdEntry::File(f) => {
-            if !f.write {
-                return Err(Errno::EBADF);
-            }
-            let mut done = 0;
-            while done < data.len() {
-                let n = f.file.write(&data[done..])?;
-                if n == 0 {
-                    break;
+    let n = with_gathered(mem, &iovs, |data| {
+        Ok(match st.fds.get(fd)? {
+            FdEntry::Stdout => st.write_out(false, data).map_err(Errno::from)?,
+            FdEntry::Stderr => st.write_out(true, data).map_err(Errno::from)?,
+            FdEntry::File(f) => {
+                if !f.write {
+                    return Err(Errno::EBADF);
                 }
-                done += n;
+                let mut done = 0;
+                while done < data.len() {
+                    let n = f.file.write(&data[done..])?;
+                    if n == 0 {
+                        break;
+                    }
+                    done += n;
+                }
+                done
             }
-            done
-        }
-        FdEntry::Stream(s) => write_stream(s, &data)?,
-        FdEntry::Listener(_) => return Err(Errno::ENOTCONN),
-        FdEntry::Dir(_) => return Err(Errno::EISDIR),
-        FdEntry::Stdin => return Err(Errno::EBADF),
-    };
+            FdEntry::Stream(s) => write_stream(s, data)?,
+            FdEntry::Listener(_) => return Err(Errno::ENOTCONN),
+            FdEntry::Dir(_) => return Err(Errno::EISDIR),
+            FdEntry::Stdin => return Err(Errno::EBADF),
+        })
+    })?;
     mem.put_u32(out, n as u32)
 }
 
@@ -560,12 +591,13 @@ pub(crate) fn fd_pwrite(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
     let (fd, iovs, count, offset, out) = (a32(p[0]), a32(p[1]), a32(p[2]), p[3], a32(p[4]));
     let iovs = mem.iovecs(iovs, count)?;
     mem.check(out, 4)?;
-    let data = gather(mem, &iovs)?;
-    let f = positioned_file(st, fd, offset)?;
-    if !f.write {
-        return Err(Errno::EBADF);
-    }
-    let n = f.file.pwrite(&data, offset)?;
+    let n = with_gathered(mem, &iovs, |data| {
+        let f = positioned_file(st, fd, offset)?;
+        if !f.write {
+            return Err(Errno::EBADF);
+        }
+        f.file.pwrite(data, offset)
+    })?;
     mem.put_u32(out, n as u32)
 }
 
@@ -738,30 +770,34 @@ pub(crate) fn path_open(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
             _ => return Err(Errno::ENOTDIR),
         }
     } else {
-        match fs.stat(&path, follow) {
-            Ok(s) if s.filetype == FileType::Directory => {
-                if oflags & O_CREAT != 0 && oflags & O_EXCL != 0 {
-                    return Err(Errno::EEXIST);
-                }
-                if write || oflags & O_TRUNC != 0 {
-                    return Err(Errno::EISDIR);
-                }
-                as_dir(st)?
-            }
-            _ => {
-                let options = OpenOptions {
-                    read,
-                    write,
-                    create: oflags & O_CREAT != 0,
-                    exclusive: oflags & O_EXCL != 0,
-                    truncate: oflags & O_TRUNC != 0,
-                    append: fdflags & FDFLAG_APPEND != 0,
-                    follow,
-                };
-                let file = fs.open(&path, &options)?;
+        let options = OpenOptions {
+            read,
+            write,
+            create: oflags & O_CREAT != 0,
+            exclusive: oflags & O_EXCL != 0,
+            truncate: oflags & O_TRUNC != 0,
+            append: fdflags & FDFLAG_APPEND != 0,
+            follow,
+        };
+        // Opening a file is the common case: try it first. `Fs::open` refuses a directory, so
+        // only a failed open asks whether the path is one (a path resolution fewer per open).
+        match fs.open(&path, &options) {
+            Ok(file) => {
                 let f = OpenFile { mount, path, file, read, write, flags: fdflags };
                 st.fds.insert(FdEntry::File(f))?
             }
+            Err(e) => match fs.stat(&path, follow) {
+                Ok(s) if s.filetype == FileType::Directory => {
+                    if oflags & O_CREAT != 0 && oflags & O_EXCL != 0 {
+                        return Err(Errno::EEXIST);
+                    }
+                    if write || oflags & O_TRUNC != 0 {
+                        return Err(Errno::EISDIR);
+                    }
+                    as_dir(st)?
+                }
+                _ => return Err(e),
+            },
         }
     };
     mem.put_u32(out, new_fd)
@@ -814,15 +850,16 @@ pub(crate) fn proc_raise(_: &Mem, _: &mut SysState, _: &[u64]) -> R {
 pub(crate) fn random_get(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
     let (ptr, len) = (a32(p[0]), a32(p[1]));
     mem.check(ptr, len as u64)?;
-    let mut buf = vec![0; (len as usize).min(MAX_IO)];
-    let mut done = 0;
-    while done < len as usize {
-        let n = buf.len().min(len as usize - done);
-        st.random(&mut buf[..n]).map_err(|_| Errno::EIO)?;
-        mem.write(ptr + done as u32, &buf[..n])?;
-        done += n;
-    }
-    Ok(())
+    with_buffer((len as usize).min(MAX_IO), |buf| {
+        let mut done = 0;
+        while done < len as usize {
+            let n = buf.len().min(len as usize - done);
+            st.random(&mut buf[..n]).map_err(|_| Errno::EIO)?;
+            mem.write(ptr + done as u32, &buf[..n])?;
+            done += n;
+        }
+        Ok(())
+    })
 }
 
 pub(crate) fn sched_yield(_: &Mem, _: &mut SysState, _: &[u64]) -> R {
@@ -894,8 +931,7 @@ pub(crate) fn sock_send(mem: &Mem, st: &mut SysState, p: &[u64]) -> R {
     if flags != 0 {
         return Err(Errno::EINVAL);
     }
-    let data = gather(mem, &iovs)?;
-    let n = write_stream(stream(st, fd)?, &data)?;
+    let n = with_gathered(mem, &iovs, |data| write_stream(stream(st, fd)?, data))?;
     mem.put_u32(out, n as u32)
 }
 

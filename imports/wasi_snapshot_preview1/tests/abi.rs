@@ -3,7 +3,7 @@
 //! WASI functions directly.
 
 use keel::{Caller, EngineKind, Module, ModuleConfig, Runtime, RuntimeConfig};
-use keel_sys::{Errno, MemFs};
+use keel_sys::{DirFs, Errno, MemFs};
 
 const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
 
@@ -31,6 +31,9 @@ fn module(import: &str) -> String {
         ("sock_send", "(param i32 i32 i32 i32 i32)"),
         ("sock_shutdown", "(param i32 i32)"),
         ("fd_fdstat_set_flags", "(param i32 i32)"),
+        ("fd_fdstat_get", "(param i32 i32)"),
+        ("fd_pread", "(param i32 i32 i32 i64 i32)"),
+        ("fd_pwrite", "(param i32 i32 i32 i64 i32)"),
         ("proc_raise", "(param i32)"),
     ];
     let mut wat = String::from("(module\n");
@@ -153,6 +156,111 @@ fn errnos_of_error_paths() {
         assert_eq!(call(&m, "sock_accept", &[I32(3), I32(0), I32(0)]), Errno::ENOTSOCK.0);
         assert_eq!(call(&m, "sock_accept", &[I32(42), I32(0), I32(0)]), Errno::EBADF.0);
         assert_eq!(call(&m, "proc_raise", &[I32(6)]), Errno::ENOSYS.0);
+    }
+}
+
+/// `path_open` without `O_DIRECTORY` tries the path as a file first and asks whether it is a
+/// directory only when that fails: a read-only open of a directory gives a directory descriptor,
+/// an open that would write to one is refused, and a new file is a file; alike on a host
+/// directory, in memory and on a read-only mount (where the directory's errno wins over
+/// `EROFS`).
+#[test]
+fn path_open_of_a_directory_or_a_file() {
+    const READ: i64 = 1 << 1;
+    const WRITE: i64 = 1 << 6;
+    const CREAT: i32 = 1;
+    const EXCL: i32 = 4;
+    const TRUNC: i32 = 8;
+    const DIRECTORY: u8 = 3;
+    const REGULAR_FILE: u8 = 4;
+    let host = std::env::temp_dir().join(format!("keel-wasi-abi-{}-open", std::process::id()));
+    let _ = std::fs::remove_dir_all(&host);
+    std::fs::create_dir_all(host.join("d")).unwrap();
+    let memory = MemFs::new();
+    memory.mkdir_all("d").unwrap();
+    let config = |mount: &str| match mount {
+        "host" => ModuleConfig::new().with_mount("/data", DirFs::open(&host).unwrap()),
+        "memory" => ModuleConfig::new().with_mount("/data", memory.clone()),
+        _ => ModuleConfig::new().with_read_only_mount("/data", DirFs::open(&host).unwrap()),
+    };
+    // (what, path, oflags, rights, errno or 0, then the file type; on a read-only mount)
+    let cases: &[(&str, &str, i32, i64, u16, u8, u16)] = &[
+        ("dir, read only", "d", 0, READ, 0, DIRECTORY, 0),
+        ("dir, for writing", "d", 0, READ | WRITE, Errno::EISDIR.0, 0, Errno::EISDIR.0),
+        ("dir, create exclusive", "d", CREAT | EXCL, WRITE, Errno::EEXIST.0, 0, Errno::EEXIST.0),
+        ("dir, truncate", "d", TRUNC, WRITE, Errno::EISDIR.0, 0, Errno::EISDIR.0),
+        ("new file", "n", CREAT, READ | WRITE, 0, REGULAR_FILE, Errno::EROFS.0),
+        ("missing", "m", 0, READ, Errno::ENOENT.0, 0, Errno::ENOENT.0),
+    ];
+    for &engine in ENGINES {
+        for (mount, read_only) in [("host", false), ("memory", false), ("read-only host", true)] {
+            let (_, m) = setup(engine, config(mount));
+            let mem = m.memory("memory").unwrap();
+            for &(what, path, oflags, rights, errno, filetype, ro_errno) in cases {
+                mem.write(200, path.as_bytes()).unwrap();
+                let args =
+                    [I32(3), I32(1), I32(200), I32(1), I32(oflags), I64(rights), I64(0), I32(0)];
+                let got = call(&m, "path_open", &[&args[..], &[I32(300)]].concat());
+                let want = if read_only { ro_errno } else { errno };
+                assert_eq!(got, want, "{engine:?}, {mount}: {what}");
+                if want == 0 {
+                    let fd = mem.read_u32_le(300).unwrap() as i32;
+                    assert_eq!(call(&m, "fd_fdstat_get", &[I32(fd), I32(400)]), 0);
+                    let mut ty = [0u8];
+                    mem.read(400, &mut ty).unwrap();
+                    assert_eq!(ty[0], filetype, "{engine:?}, {mount}: {what}");
+                    assert_eq!(call(&m, "fd_close", &[I32(fd)]), 0);
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&host);
+}
+
+/// Scattered writes and reads through the host buffer that calls share: every iovec gets its own
+/// bytes, a short read writes only what it read (never bytes an earlier, longer call left in the
+/// buffer), on both engines, with `fd_write`/`fd_read` and `fd_pwrite`/`fd_pread`.
+#[test]
+fn iovecs_move_exactly_their_bytes() {
+    let iovecs = |mem: &keel::Memory, at: u32, list: &[(u32, u32)]| {
+        for (i, (ptr, len)) in list.iter().enumerate() {
+            mem.write(at as u64 + i as u64 * 8, &[ptr.to_le_bytes(), len.to_le_bytes()].concat())
+                .unwrap();
+        }
+    };
+    for &engine in ENGINES {
+        for positioned in [false, true] {
+            let what = format!("{engine:?}, positioned: {positioned}");
+            let (_, m) = setup(engine, ModuleConfig::new().with_mount("/data", MemFs::new()));
+            let mem = m.memory("memory").unwrap();
+            mem.write(200, b"f").unwrap();
+            let open = [I32(3), I32(1), I32(200), I32(1), I32(1), I64(66), I64(0), I32(0)];
+            assert_eq!(call(&m, "path_open", &[&open[..], &[I32(300)]].concat()), 0);
+            let fd = mem.read_u32_le(300).unwrap() as i32;
+            // Write "hello " + "" + "world" from three iovecs.
+            mem.write(1000, b"hello world").unwrap();
+            iovecs(&mem, 400, &[(1000, 6), (1000, 0), (1006, 5)]);
+            let wrote = if positioned {
+                call(&m, "fd_pwrite", &[I32(fd), I32(400), I32(3), I64(0), I32(500)])
+            } else {
+                call(&m, "fd_write", &[I32(fd), I32(400), I32(3), I32(500)])
+            };
+            assert_eq!((wrote, mem.read_u32_le(500).unwrap()), (0, 11), "{what}");
+            // Read it back into 4 + 100 bytes of 0xaa: 4 + 7 are read, the rest stays.
+            mem.write(2000, &[0xaa; 104]).unwrap();
+            iovecs(&mem, 400, &[(2000, 4), (2004, 100)]);
+            let read = if positioned {
+                call(&m, "fd_pread", &[I32(fd), I32(400), I32(2), I64(0), I32(500)])
+            } else {
+                assert_eq!(call(&m, "fd_seek", &[I32(fd), I64(0), I32(0), I32(600)]), 0);
+                call(&m, "fd_read", &[I32(fd), I32(400), I32(2), I32(500)])
+            };
+            assert_eq!((read, mem.read_u32_le(500).unwrap()), (0, 11), "{what}");
+            let mut got = [0u8; 104];
+            mem.read(2000, &mut got).unwrap();
+            assert_eq!(&got[..11], b"hello world", "{what}");
+            assert!(got[11..].iter().all(|&b| b == 0xaa), "{what}: bytes past the read");
+        }
     }
 }
 
