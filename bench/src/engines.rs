@@ -3,9 +3,13 @@
 //! [`all`].
 //!
 //! Every engine gives its instances the same host function, `env.inc` (`x -> x + 1` on `i32`),
-//! which the `call-wasm-to-host` row's guest imports; the other guests import nothing.
+//! which the `call-wasm-to-host` row's guest imports; the other guests import nothing but the
+//! WASI rows' guests, which import `wasi_snapshot_preview1` and are run as commands
+//! ([`Compiled::run_wasi`]).
 
 use std::sync::Arc;
+
+use crate::wasi::WasiRun;
 
 /// What an exported entry point returns; every benchmark entry takes one `i32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +45,10 @@ pub trait Engine {
 pub trait Compiled {
     /// A fresh instance of the module, with nothing imported.
     fn instantiate(&self) -> Result<Box<dyn Instance>>;
+
+    /// Instantiates the module as a WASI command set up as `run` says, and runs its `_start`
+    /// to the end: the exit code (`proc_exit`'s, or 0 when `_start` returns).
+    fn run_wasi(&self, run: &WasiRun<'_>) -> Result<i32>;
 }
 
 /// A module instance.
@@ -80,8 +88,8 @@ fn inc(x: i32) -> i32 {
     x.wrapping_add(1)
 }
 
-/// keel on one of its engines: one runtime, with the host module `env` in its namespace, in
-/// which every guest instance is anonymous.
+/// keel on one of its engines: one runtime, with the host modules `env` and
+/// `wasi_snapshot_preview1` in its namespace, in which every guest instance is anonymous.
 pub struct Keel {
     runtime: keel::Runtime,
     kind: keel::EngineKind,
@@ -97,6 +105,7 @@ impl Keel {
             .func("inc", |_: &mut keel::Caller<'_>, x: i32| inc(x))
             .instantiate()
             .expect("the host module env instantiates");
+        keel_wasi::instantiate(&runtime).expect("WASI instantiates");
         Keel { runtime, kind }
     }
 }
@@ -138,6 +147,24 @@ impl Compiled for KeelCompiled {
         let module = self.runtime.instantiate(&self.module, config).map_err(|e| e.to_string())?;
         Ok(Box::new(KeelInstance(module)))
     }
+
+    fn run_wasi(&self, run: &WasiRun<'_>) -> Result<i32> {
+        let stdout = std::fs::File::create(run.stdout)
+            .map_err(|e| format!("{}: {e}", run.stdout.display()))?;
+        let mut config = keel::ModuleConfig::new()
+            .with_name("")
+            .with_args(run.args.iter().copied())
+            .with_stdout(stdout);
+        if let Some(dir) = run.mount {
+            let fs = keel_sys::DirFs::open(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            config = config.with_mount("/", fs);
+        }
+        // Instantiation runs `_start`; `proc_exit` ends it with an error carrying the code.
+        match self.runtime.instantiate(&self.module, config) {
+            Ok(_) => Ok(0),
+            Err(e) => e.exit_code().map(|code| code as i32).ok_or_else(|| e.to_string()),
+        }
+    }
 }
 
 struct KeelInstance(keel::Module);
@@ -162,9 +189,12 @@ impl<R: keel::WasmResults + Into<i64>> Entry for KeelEntry<R> {
 
 /// wasmi, the peer interpreter: default features but `wat`, eager compilation (so that compile
 /// times compare like with like; lazy translation would move that work into the first call).
+/// WASI through `wasmi_wasi` (wasi-common's preview1 on cap-std), in a linker of its own since
+/// its store carries the WASI context.
 pub struct Wasmi {
     engine: wasmi::Engine,
     linker: Arc<wasmi::Linker<()>>,
+    wasi_linker: Arc<wasmi::Linker<wasmi_wasi::WasiCtx>>,
 }
 
 impl Wasmi {
@@ -176,7 +206,9 @@ impl Wasmi {
         let mut linker = wasmi::Linker::new(&engine);
         linker.func_wrap("env", "inc", inc).expect("env.inc is defined once");
         let linker = Arc::new(linker);
-        Wasmi { engine, linker }
+        let mut wasi_linker = wasmi::Linker::new(&engine);
+        wasmi_wasi::add_to_linker(&mut wasi_linker, |ctx| ctx).expect("WASI is defined once");
+        Wasmi { engine, linker, wasi_linker: Arc::new(wasi_linker) }
     }
 }
 
@@ -200,6 +232,7 @@ impl Engine for Wasmi {
         Ok(Box::new(WasmiCompiled {
             engine: self.engine.clone(),
             linker: self.linker.clone(),
+            wasi_linker: self.wasi_linker.clone(),
             module,
         }))
     }
@@ -208,6 +241,7 @@ impl Engine for Wasmi {
 struct WasmiCompiled {
     engine: wasmi::Engine,
     linker: Arc<wasmi::Linker<()>>,
+    wasi_linker: Arc<wasmi::Linker<wasmi_wasi::WasiCtx>>,
     module: wasmi::Module,
 }
 
@@ -220,6 +254,31 @@ impl Compiled for WasmiCompiled {
             .instantiate_and_start(&mut store, &self.module)
             .map_err(|e| e.to_string())?;
         Ok(Box::new(WasmiInstance { store, instance }))
+    }
+
+    fn run_wasi(&self, run: &WasiRun<'_>) -> Result<i32> {
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        let mut wasi = wasmi_wasi::WasiCtxBuilder::new();
+        for arg in run.args {
+            wasi.arg(arg).map_err(|x| e(&x))?;
+        }
+        let stdout = std::fs::File::create(run.stdout)
+            .map_err(|x| format!("{}: {x}", run.stdout.display()))?;
+        let stdout = cap_std::fs::File::from_std(stdout);
+        wasi.stdout(Box::new(wasmi_wasi::sync::file::File::from_cap_std(stdout)));
+        if let Some(dir) = run.mount {
+            let dir = wasmi_wasi::Dir::open_ambient_dir(dir, wasmi_wasi::ambient_authority())
+                .map_err(|x| format!("{}: {x}", dir.display()))?;
+            wasi.preopened_dir(dir, "/").map_err(|x| e(&x))?;
+        }
+        let mut store = wasmi::Store::new(&self.engine, wasi.build());
+        let instance =
+            self.wasi_linker.instantiate_and_start(&mut store, &self.module).map_err(|x| e(&x))?;
+        let start = instance.get_typed_func::<(), ()>(&store, "_start").map_err(|x| e(&x))?;
+        match start.call(&mut store, ()) {
+            Ok(()) => Ok(0),
+            Err(x) => x.i32_exit_status().ok_or_else(|| e(&x)),
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 
 mod cache;
 mod engines;
+mod wasi;
 mod wasmtime;
 
 use std::process::ExitCode;
@@ -218,6 +219,9 @@ fn print_help() {
         "compile-large",
         LARGE_WASM.len() as f64 / 1e6
     );
+    for b in wasi::BENCHMARKS {
+        println!("  {:<17} {}", b.name, b.about);
+    }
     println!();
     print!("engines:");
     for e in engines::all() {
@@ -300,6 +304,10 @@ fn main() -> ExitCode {
         let guests = [("gojson", LARGE_WASM)];
         let cells = run_compile(&mut report, &engines, &opts, "compile-large", &guests, 1);
         report.rows.push(("compile-large".to_string(), cells));
+    }
+    for b in wasi::BENCHMARKS.iter().filter(|b| wanted(b.name)) {
+        let cells = wasi::run_benchmark(&mut report, &engines, b, &opts);
+        report.rows.push((b.name.to_string(), cells));
     }
     // The `cache` row is keel's compiler alone, cold against warm: a line after the table.
     let cache_line = wanted("cache").then(|| cache::run(opts.runs, opts.quick));

@@ -13,8 +13,13 @@
 //! fast path, `wasmtime_func_call_unchecked` over raw value slots, after checking the
 //! signature once; the host function `env.inc` is defined with
 //! `wasmtime_linker_define_func_unchecked`, the same raw form.
+//!
+//! WASI guests run on wasmtime's own WASI preview1 (`wasmtime_linker_define_wasi` in the shared
+//! linker), each store getting a `wasi_config_t` of its own (arguments, a preopened directory,
+//! stdout into a file); `_start` is called through `wasmtime_func_call`, and an exit
+//! (`proc_exit`) comes back as an error carrying its status (`wasmtime_error_exit_status`).
 
-use std::ffi::{c_char, c_void};
+use std::ffi::{CString, c_char, c_int, c_void};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::ptr;
@@ -23,6 +28,7 @@ use std::sync::Arc;
 use libloading::Library;
 
 use crate::engines::{Compiled, Engine, Entry, Instance, Result, Ret};
+use crate::wasi::WasiRun;
 
 /// The PyPI version of `wasmtime` the recorded results were measured with (also pinned in
 /// `bench/install-wasmtime.sh`).
@@ -49,6 +55,11 @@ struct WasmFunctype(c_void);
 struct WasmValtype(c_void);
 #[repr(C)]
 struct WasmtimeCaller(c_void);
+#[repr(C)]
+struct WasiConfig(c_void);
+/// `wasmtime_val_t`, only ever passed as an empty array here.
+#[repr(C)]
+struct WasmtimeVal(c_void);
 
 /// `wasm_byte_vec_t` (also `wasm_name_t`, `wasm_message_t`).
 #[repr(C)]
@@ -169,6 +180,15 @@ api! {
     wasm_trap_message: fn(*const WasmTrap, *mut ByteVec);
     wasm_trap_delete: fn(*mut WasmTrap);
     wasm_byte_vec_delete: fn(*mut ByteVec);
+    wasmtime_linker_define_wasi: fn(*mut WasmtimeLinker) -> *mut WasmtimeError;
+    wasi_config_new: fn() -> *mut WasiConfig;
+    wasi_config_delete: fn(*mut WasiConfig);
+    wasi_config_set_argv: fn(*mut WasiConfig, usize, *const *const c_char) -> bool;
+    wasi_config_set_stdout_file: fn(*mut WasiConfig, *const c_char) -> bool;
+    wasi_config_preopen_dir: fn(*mut WasiConfig, *const c_char, *const c_char, bool) -> bool;
+    wasmtime_context_set_wasi: fn(*mut WasmtimeContext, *mut WasiConfig) -> *mut WasmtimeError;
+    wasmtime_func_call: fn(*mut WasmtimeContext, *const WasmtimeFunc, *const WasmtimeVal, usize, *mut WasmtimeVal, usize, *mut *mut WasmTrap) -> *mut WasmtimeError;
+    wasmtime_error_exit_status: fn(*const WasmtimeError, *mut c_int) -> bool;
 }
 
 /// The loaded library and its functions; shared by everything made from it.
@@ -322,6 +342,9 @@ impl Wasmtime {
             (engine, (api.fns.wasmtime_linker_new)(engine))
         };
         let shared = Shared { api, engine, linker };
+        // SAFETY: the linker is live.
+        let error = unsafe { (shared.api.fns.wasmtime_linker_define_wasi)(linker) };
+        shared.api.check(error, ptr::null_mut())?;
         let ty = shared.api.i32_functype(1, 1);
         // SAFETY: the linker is live; the names are valid for their lengths; `ty` is borrowed
         // and freed after.
@@ -426,6 +449,96 @@ impl Compiled for WasmtimeCompiled {
         self.shared.api.check(error, trap)?;
         instance.instance = out;
         Ok(Box::new(instance))
+    }
+
+    fn run_wasi(&self, run: &WasiRun<'_>) -> Result<i32> {
+        let api = &self.shared.api;
+        let fns = &api.fns;
+        let c = |s: &str| CString::new(s).map_err(|e| e.to_string());
+        let path = |p: &Path| c(&p.to_string_lossy());
+        let args = run.args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
+        let argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
+        let stdout = path(run.stdout)?;
+        let mount = run.mount.map(path).transpose()?;
+        // SAFETY: a plain constructor; the config is owned here until the context takes it.
+        let config = unsafe { (fns.wasi_config_new)() };
+        // SAFETY: `config` is live; the strings outlive the calls, which copy them.
+        let configured = unsafe {
+            (fns.wasi_config_set_argv)(config, argv.len(), argv.as_ptr())
+                && (fns.wasi_config_set_stdout_file)(config, stdout.as_ptr())
+                && mount.as_ref().is_none_or(|dir| {
+                    (fns.wasi_config_preopen_dir)(config, dir.as_ptr(), c"/".as_ptr(), true)
+                })
+        };
+        if !configured {
+            // SAFETY: not handed to a context, so still ours to free.
+            unsafe { (fns.wasi_config_delete)(config) };
+            return Err("wasi_config: bad arguments, stdout file or directory".into());
+        }
+        // SAFETY: the engine is live; the store is freed below, after its last use.
+        let store = unsafe { (fns.wasmtime_store_new)(self.shared.engine, ptr::null_mut(), None) };
+        let result = (|| {
+            // SAFETY: `store` is live; the context takes `config` over.
+            let context = unsafe { (fns.wasmtime_store_context)(store) };
+            api.check(
+                unsafe { (fns.wasmtime_context_set_wasi)(context, config) },
+                ptr::null_mut(),
+            )?;
+            let mut instance = WasmtimeInstance { store_id: 0, private: 0 };
+            let mut trap = ptr::null_mut();
+            // SAFETY: linker, context and module are live.
+            let error = unsafe {
+                (fns.wasmtime_linker_instantiate)(
+                    self.shared.linker,
+                    context,
+                    self.module,
+                    &mut instance,
+                    &mut trap,
+                )
+            };
+            api.check(error, trap)?;
+            let mut item = WasmtimeExtern { kind: 0xff, of: ExternUnion { other: [0; 3] } };
+            let name = "_start";
+            // SAFETY: the context and instance are live; the name is valid for its length.
+            let found = unsafe {
+                (fns.wasmtime_instance_export_get)(
+                    context,
+                    &instance,
+                    name.as_ptr().cast(),
+                    name.len(),
+                    &mut item,
+                )
+            };
+            if !found || item.kind != EXTERN_FUNC {
+                return Err("no exported function _start".into());
+            }
+            let mut trap = ptr::null_mut();
+            // SAFETY: the kind says the union holds a function of this store; no arguments or
+            // results (the checked call verifies the signature).
+            let error = unsafe {
+                let start = item.of.func;
+                (fns.wasmtime_func_call)(
+                    context,
+                    &start,
+                    ptr::null(),
+                    0,
+                    ptr::null_mut(),
+                    0,
+                    &mut trap,
+                )
+            };
+            let mut status: c_int = 0;
+            // SAFETY: a non-null error returned by the call, still owned by us.
+            if !error.is_null() && unsafe { (fns.wasmtime_error_exit_status)(error, &mut status) } {
+                // SAFETY: as above; freed once.
+                unsafe { (fns.wasmtime_error_delete)(error) };
+                return Ok(status);
+            }
+            api.check(error, trap).map(|()| 0)
+        })();
+        // SAFETY: created above, freed once; nothing made from it is used after.
+        unsafe { (fns.wasmtime_store_delete)(store) };
+        result
     }
 }
 

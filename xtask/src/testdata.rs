@@ -115,6 +115,8 @@ fn guests() -> Vec<Guest> {
         c_freestanding("bench/guests/sha256.wasm", "bench/guests/sha256.c"),
         c_freestanding("bench/guests/calls.wasm", "bench/guests/calls.c"),
         go_js("bench/guests/gojson.wasm", "bench/guests/gojson.go"),
+        c_wasi("bench/guests/files.wasm", "bench/guests/files.c"),
+        c_wasi("bench/guests/hello.wasm", "bench/guests/hello.c"),
         wasi("cat"),
         wasi("ls"),
         wasi("fsops"),
