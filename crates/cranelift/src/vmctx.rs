@@ -142,10 +142,12 @@ impl InstanceState {
     pub(crate) fn take(&self) -> Option<Trap> {
         // SAFETY: as in `raise`.
         let word = unsafe { std::mem::replace(&mut (*self.vmctx.get()).trap, 0) };
-        let trap = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // `raise` sets the word whenever it stores a trap: with the word clear there is none,
+        // and the common return needs no lock.
         if word == 0 {
             return None;
         }
+        let trap = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
         Some(trap.unwrap_or_else(|| Trap::host("compiled code trapped without a trap")))
     }
 }
