@@ -79,6 +79,21 @@ impl Regs {
         // SAFETY: as in `get`.
         unsafe { *self.0.add(r as usize) = v }
     }
+
+    /// The v128 in slots `r` (low half) and `r + 1`.
+    #[inline(always)]
+    fn get128(self, r: Reg) -> u128 {
+        // SAFETY: as in `get`: the translator names a v128 by its first slot and keeps both
+        // below the frame size.
+        let [lo, hi] = unsafe { *(self.0.add(r as usize) as *const [u64; 2]) };
+        lo as u128 | (hi as u128) << 64
+    }
+
+    #[inline(always)]
+    fn set128(self, r: Reg, v: u128) {
+        // SAFETY: as in `get128`.
+        unsafe { *(self.0.add(r as usize) as *mut [u64; 2]) = [v as u64, (v >> 64) as u64] }
+    }
 }
 
 /// Linear memory 0 as the loop sees it: the base never moves; `len` is reloaded after anything
@@ -681,7 +696,7 @@ macro_rules! handlers {
     ($ip:ident, $regs:ident, $ctx:ident, $mem:ident; $( $name:ident($p:pat) => $body:block )*) => {
         $(
             #[allow(non_snake_case, unused_mut, unused_variables, unused_assignments, unreachable_code)]
-            fn $name($ip: Ip, $regs: Regs, $ctx: &mut Ctx<'_>, mem_base: *mut u8, mem_len: usize) -> Flow {
+            pub(super) fn $name($ip: Ip, $regs: Regs, $ctx: &mut Ctx<'_>, mem_base: *mut u8, mem_len: usize) -> Flow {
                 let Instr::$name($p) = fetch($ip) else {
                     // SAFETY: handlers are only dispatched on their own instruction's tag.
                     unsafe { std::hint::unreachable_unchecked() }
@@ -1186,6 +1201,9 @@ handlers! { ip, regs, ctx, mem;
     I64TruncSatF64S(p) => { un!(regs, p, f64, |x| x as i64); }
     I64TruncSatF64U(p) => { un!(regs, p, f64, |x| x as u64); }
 }
+
+mod simd;
+use simd::*;
 
 macro_rules! handler_table {
     ($( $(#[$doc:meta])* $name:ident($payload:ty), )*) => {

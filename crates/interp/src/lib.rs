@@ -17,6 +17,7 @@ mod exec;
 mod ops;
 #[cfg(test)]
 mod tests;
+mod v128;
 
 /// The register-based interpreter engine.
 #[derive(Debug, Default, Clone, Copy)]
@@ -41,12 +42,8 @@ impl Engine for Interpreter {
         };
         let translate = |i: usize| {
             keel_ir::translate_function(module, i as u32).map(Func::new).map_err(|e| {
-                if e.message.starts_with("SIMD") {
-                    Error::Compile(e.message)
-                } else {
-                    let index = module.num_imported_functions as usize + i;
-                    Error::Compile(format!("function {index}: {e}"))
-                }
+                let index = module.num_imported_functions as usize + i;
+                Error::Compile(format!("function {index}: {e}"))
             })
         };
         let funcs: Vec<Func> = if n >= PARALLEL_THRESHOLD && threads > 1 {

@@ -208,12 +208,28 @@ fn trap_trace_names_functions() {
 }
 
 #[test]
-fn simd_is_a_clean_compile_error() {
+fn v128_values_cross_calls_globals_and_host_functions() {
     let rt = runtime();
-    let wasm = wat::parse_str(
-        r#"(module (func (result i32) (i32x4.extract_lane 0 (v128.const i32x4 1 2 3 4))))"#,
-    )
-    .unwrap();
-    let err = rt.compile(&wasm).unwrap_err();
-    assert!(err.to_string().contains("SIMD is not supported by the interpreter yet"), "{err}");
+    // A host function sees a v128 in two slots, low half first, like every engine.
+    rt.host_module("env")
+        .func("swap", |_: &mut Caller<'_>, v: u128| v.rotate_left(64))
+        .instantiate()
+        .unwrap();
+    let m = instantiate(
+        &rt,
+        r#"(module
+          (import "env" "swap" (func $swap (param v128) (result v128)))
+          (global $g (mut v128) (v128.const i64x2 1 2))
+          (func $add (param i32 v128 v128) (result v128 i32)
+            (i32x4.add (local.get 1) (local.get 2)) (local.get 0))
+          (func (export "run") (param v128) (result v128 i32)
+            (global.set $g (call $swap (global.get $g)))
+            (call $add (i32.const 7) (local.get 0) (global.get $g)))
+          (func (export "g") (result v128) (global.get $g)))"#,
+    );
+    let x = 10u128 | 20 << 64;
+    let r = call(&m, "run", &[Val::V128(x)]).unwrap();
+    assert!(matches!(r[..], [Val::V128(v), Val::I32(7)] if v == 12 | 21 << 64), "{r:?}");
+    let r = call(&m, "g", &[]).unwrap();
+    assert!(matches!(r[..], [Val::V128(v)] if v == 2 | 1 << 64), "{r:?}");
 }

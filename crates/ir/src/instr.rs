@@ -5,7 +5,8 @@
 //! most 10 bytes with 2-byte alignment or 8 bytes with 4-byte alignment, which keeps an `Instr`
 //! at 12 bytes (checked by a unit test).
 
-/// A slot of the current frame: `frame_base + Reg`.
+/// A slot of the current frame: `frame_base + Reg`. A `v128` occupies two consecutive slots
+/// (low 64 bits first, as in the runtime's value slots) and is named by the first.
 pub type Reg = u16;
 
 /// Unary operation or copy: `dst = op(src)`.
@@ -63,6 +64,44 @@ pub struct Sel {
     pub a: Reg,
     /// Value if false.
     pub b: Reg,
+}
+
+/// Ternary operation: `dst = op(a, b, c)` (`v128.bitselect`; `i8x16.shuffle`, whose `c` is the
+/// constant-pool slot of its 16 lane indices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct R4 {
+    /// Destination slot.
+    pub dst: Reg,
+    /// First operand slot.
+    pub a: Reg,
+    /// Second operand slot.
+    pub b: Reg,
+    /// Third operand slot.
+    pub c: Reg,
+}
+
+/// Lane extraction: `dst = src[lane]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RLane {
+    /// Destination slot (a scalar).
+    pub dst: Reg,
+    /// The vector's first slot.
+    pub src: Reg,
+    /// Lane index.
+    pub lane: u16,
+}
+
+/// Lane replacement: `dst = a` with lane `lane` set to the scalar `b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct R3Lane {
+    /// Destination slot (a vector).
+    pub dst: Reg,
+    /// The vector's first slot.
+    pub a: Reg,
+    /// The scalar's slot.
+    pub b: Reg,
+    /// Lane index.
+    pub lane: u16,
 }
 
 /// A load from memory 0: `dst = mem[addr + offset]`.
@@ -286,6 +325,9 @@ with_dst! {
     R2: dst, src;
     R3: dst, a, b;
     R3Shift: dst, a, b;
+    R4: dst, a, b, c;
+    RLane: dst, src;
+    R3Lane: dst, a, b;
     RImm: dst, a;
     Sel: dst, cond, a, b;
     Load: dst, addr;
@@ -498,6 +540,95 @@ macro_rules! for_each_instr {
         I32Extend8S(R2), I32Extend16S(R2), I64Extend8S(R2), I64Extend16S(R2), I64Extend32S(R2),
         I32TruncSatF32S(R2), I32TruncSatF32U(R2), I32TruncSatF64S(R2), I32TruncSatF64U(R2),
         I64TruncSatF32S(R2), I64TruncSatF32U(R2), I64TruncSatF64S(R2), I64TruncSatF64U(R2),
+
+        // SIMD. A v128 operand or result names the first of its two slots (low 64 bits, then
+        // high). f32x4/f64x2 lane moves and splats share the i32x4/i64x2 ones (slots hold bits).
+        /// `dst = src`, both slots.
+        Copy128(R2),
+        Select128(Sel),
+        GlobalGet128(DstIdx),
+        GlobalSet128(SrcIdx),
+        V128Load(Load), V128Load8x8S(Load), V128Load8x8U(Load), V128Load16x4S(Load),
+        V128Load16x4U(Load), V128Load32x2S(Load), V128Load32x2U(Load),
+        V128Load8Splat(Load), V128Load16Splat(Load), V128Load32Splat(Load), V128Load64Splat(Load),
+        V128Load32Zero(Load), V128Load64Zero(Load),
+        V128Store(Store),
+        /// `c` is the constant-pool slot of the 16 lane indices.
+        I8x16Shuffle(R4),
+        I8x16Swizzle(R3),
+        I8x16ExtractLaneS(RLane), I8x16ExtractLaneU(RLane), I16x8ExtractLaneS(RLane),
+        I16x8ExtractLaneU(RLane), I32x4ExtractLane(RLane), I64x2ExtractLane(RLane),
+        I8x16ReplaceLane(R3Lane), I16x8ReplaceLane(R3Lane), I32x4ReplaceLane(R3Lane),
+        I64x2ReplaceLane(R3Lane),
+        I8x16Splat(R2), I16x8Splat(R2), I32x4Splat(R2), I64x2Splat(R2),
+
+        I8x16Eq(R3), I8x16Ne(R3), I8x16LtS(R3), I8x16LtU(R3), I8x16GtS(R3), I8x16GtU(R3),
+        I8x16LeS(R3), I8x16LeU(R3), I8x16GeS(R3), I8x16GeU(R3),
+        I16x8Eq(R3), I16x8Ne(R3), I16x8LtS(R3), I16x8LtU(R3), I16x8GtS(R3), I16x8GtU(R3),
+        I16x8LeS(R3), I16x8LeU(R3), I16x8GeS(R3), I16x8GeU(R3),
+        I32x4Eq(R3), I32x4Ne(R3), I32x4LtS(R3), I32x4LtU(R3), I32x4GtS(R3), I32x4GtU(R3),
+        I32x4LeS(R3), I32x4LeU(R3), I32x4GeS(R3), I32x4GeU(R3),
+        I64x2Eq(R3), I64x2Ne(R3), I64x2LtS(R3), I64x2GtS(R3), I64x2LeS(R3), I64x2GeS(R3),
+        F32x4Eq(R3), F32x4Ne(R3), F32x4Lt(R3), F32x4Gt(R3), F32x4Le(R3), F32x4Ge(R3),
+        F64x2Eq(R3), F64x2Ne(R3), F64x2Lt(R3), F64x2Gt(R3), F64x2Le(R3), F64x2Ge(R3),
+
+        V128Not(R2), V128And(R3), V128AndNot(R3), V128Or(R3), V128Xor(R3),
+        /// `dst = (a & c) | (b & !c)`.
+        V128Bitselect(R4),
+        V128AnyTrue(R2),
+
+        I8x16Abs(R2), I8x16Neg(R2), I8x16Popcnt(R2), I8x16AllTrue(R2), I8x16Bitmask(R2),
+        I8x16NarrowI16x8S(R3), I8x16NarrowI16x8U(R3),
+        /// Shifts: `b` is the i32 count.
+        I8x16Shl(R3), I8x16ShrS(R3), I8x16ShrU(R3),
+        I8x16Add(R3), I8x16AddSatS(R3), I8x16AddSatU(R3), I8x16Sub(R3), I8x16SubSatS(R3),
+        I8x16SubSatU(R3), I8x16MinS(R3), I8x16MinU(R3), I8x16MaxS(R3), I8x16MaxU(R3),
+        I8x16AvgrU(R3),
+
+        I16x8ExtAddPairwiseI8x16S(R2), I16x8ExtAddPairwiseI8x16U(R2),
+        I16x8Abs(R2), I16x8Neg(R2), I16x8Q15MulrSatS(R3), I16x8AllTrue(R2), I16x8Bitmask(R2),
+        I16x8NarrowI32x4S(R3), I16x8NarrowI32x4U(R3),
+        I16x8ExtendLowI8x16S(R2), I16x8ExtendHighI8x16S(R2), I16x8ExtendLowI8x16U(R2),
+        I16x8ExtendHighI8x16U(R2),
+        I16x8Shl(R3), I16x8ShrS(R3), I16x8ShrU(R3),
+        I16x8Add(R3), I16x8AddSatS(R3), I16x8AddSatU(R3), I16x8Sub(R3), I16x8SubSatS(R3),
+        I16x8SubSatU(R3), I16x8Mul(R3), I16x8MinS(R3), I16x8MinU(R3), I16x8MaxS(R3),
+        I16x8MaxU(R3), I16x8AvgrU(R3),
+        I16x8ExtMulLowI8x16S(R3), I16x8ExtMulHighI8x16S(R3), I16x8ExtMulLowI8x16U(R3),
+        I16x8ExtMulHighI8x16U(R3),
+
+        I32x4ExtAddPairwiseI16x8S(R2), I32x4ExtAddPairwiseI16x8U(R2),
+        I32x4Abs(R2), I32x4Neg(R2), I32x4AllTrue(R2), I32x4Bitmask(R2),
+        I32x4ExtendLowI16x8S(R2), I32x4ExtendHighI16x8S(R2), I32x4ExtendLowI16x8U(R2),
+        I32x4ExtendHighI16x8U(R2),
+        I32x4Shl(R3), I32x4ShrS(R3), I32x4ShrU(R3),
+        I32x4Add(R3), I32x4Sub(R3), I32x4Mul(R3), I32x4MinS(R3), I32x4MinU(R3), I32x4MaxS(R3),
+        I32x4MaxU(R3), I32x4DotI16x8S(R3),
+        I32x4ExtMulLowI16x8S(R3), I32x4ExtMulHighI16x8S(R3), I32x4ExtMulLowI16x8U(R3),
+        I32x4ExtMulHighI16x8U(R3),
+
+        I64x2Abs(R2), I64x2Neg(R2), I64x2AllTrue(R2), I64x2Bitmask(R2),
+        I64x2ExtendLowI32x4S(R2), I64x2ExtendHighI32x4S(R2), I64x2ExtendLowI32x4U(R2),
+        I64x2ExtendHighI32x4U(R2),
+        I64x2Shl(R3), I64x2ShrS(R3), I64x2ShrU(R3),
+        I64x2Add(R3), I64x2Sub(R3), I64x2Mul(R3),
+        I64x2ExtMulLowI32x4S(R3), I64x2ExtMulHighI32x4S(R3), I64x2ExtMulLowI32x4U(R3),
+        I64x2ExtMulHighI32x4U(R3),
+
+        F32x4Ceil(R2), F32x4Floor(R2), F32x4Trunc(R2), F32x4Nearest(R2), F32x4Abs(R2),
+        F32x4Neg(R2), F32x4Sqrt(R2),
+        F32x4Add(R3), F32x4Sub(R3), F32x4Mul(R3), F32x4Div(R3), F32x4Min(R3), F32x4Max(R3),
+        F32x4PMin(R3), F32x4PMax(R3),
+        F64x2Ceil(R2), F64x2Floor(R2), F64x2Trunc(R2), F64x2Nearest(R2), F64x2Abs(R2),
+        F64x2Neg(R2), F64x2Sqrt(R2),
+        F64x2Add(R3), F64x2Sub(R3), F64x2Mul(R3), F64x2Div(R3), F64x2Min(R3), F64x2Max(R3),
+        F64x2PMin(R3), F64x2PMax(R3),
+
+        I32x4TruncSatF32x4S(R2), I32x4TruncSatF32x4U(R2),
+        F32x4ConvertI32x4S(R2), F32x4ConvertI32x4U(R2),
+        I32x4TruncSatF64x2SZero(R2), I32x4TruncSatF64x2UZero(R2),
+        F64x2ConvertLowI32x4S(R2), F64x2ConvertLowI32x4U(R2),
+        F32x4DemoteF64x2Zero(R2), F64x2PromoteLowF32x4(R2),
     }
     };
 }

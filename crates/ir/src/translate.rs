@@ -1,9 +1,11 @@
 //! One-pass translation of a validated function body to [`Instr`]s.
 //!
-//! The translator keeps a value stack of [`Operand`]s and a control stack of [`Ctrl`] frames.
-//! A value on the stack at height `h` that had to be computed lives in the temporary slot
-//! `temp_base + h`; locals and constants are not copied but pushed as providers naming their own
-//! slot. So block results, branch values and call arguments always meet at fixed slots.
+//! The translator keeps a value stack of [`Entry`]s and a control stack of [`Ctrl`] frames.
+//! A value on the stack that had to be computed lives in the temporary slot `temp_base + pos`,
+//! where `pos` counts the slots of the values below it (a `v128` takes two); locals and
+//! constants are not copied but pushed as providers naming their own slot. Validation makes the
+//! types below a given height the same on every path, so block results, branch values and call
+//! arguments always meet at fixed slots.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -11,7 +13,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use keel_decode::wasmparser::{
     self as wp, BinaryReader, BlockType, MemArg, Operator, OperatorsReader,
 };
-use keel_decode::{Module, ValType};
+use keel_decode::{FuncType, Module, ValType};
 
 use crate::instr::*;
 use crate::{CompiledFunc, TranslateError};
@@ -19,7 +21,7 @@ use crate::{CompiledFunc, TranslateError};
 /// Provisional slot of the temporary at stack height 0 (see `Translator::slot`).
 const TEMP_TOP: usize = u16::MAX as usize;
 
-const SIMD_ERROR: &str = "SIMD is not supported by the interpreter yet";
+mod simd;
 
 /// A fast hasher for the translator's small integer keys (std's default, SipHash, was a tenth of
 /// the translation time): multiply-rotate, as in rustc's FxHash.
@@ -52,8 +54,24 @@ enum Operand {
     Local(Reg),
     /// A constant of the pool.
     Const(Reg),
-    /// A computed value in the temporary slot of its stack height.
+    /// A computed value in its temporary slot.
     Temp,
+}
+
+/// A value-stack entry.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    op: Operand,
+    /// Its temporary's position among the temporaries: the slots of the entries below it.
+    pos: u32,
+    /// A `v128` (two slots).
+    wide: bool,
+}
+
+impl Entry {
+    fn slots(&self) -> u32 {
+        1 + self.wide as u32
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +88,10 @@ struct Ctrl {
     kind: Kind,
     /// Stack height below the block's parameters.
     height: usize,
+    /// Temporary position at `height`.
+    pos: u32,
+    /// The block's type, for its parameters' and results' widths.
+    ty: BlockType,
     params: usize,
     results: usize,
     /// Forward jumps to patch to the end of the block.
@@ -90,29 +112,28 @@ fn err(offset: usize, message: impl Into<String>) -> TranslateError {
     TranslateError { offset, message: message.into() }
 }
 
-fn is_simd_name(op: &Operator<'_>) -> bool {
-    let name = format!("{op:?}");
-    ["V128", "I8x16", "I16x8", "I32x4", "I64x2", "F32x4", "F64x2"]
-        .iter()
-        .any(|p| name.starts_with(p))
-}
-
 /// Translates defined function `def_index` of `module`.
 pub fn translate_function(module: &Module, def_index: u32) -> Result<CompiledFunc, TranslateError> {
     let body = &module.bodies[def_index as usize];
     let func_index = module.num_imported_functions + def_index;
     let ty = module.func_type(func_index);
-    if ty.params.iter().chain(ty.results.iter()).any(|t| *t == ValType::V128)
-        || body.locals.iter().any(|(_, t)| *t == ValType::V128)
-    {
-        return Err(err(body.body.start, SIMD_ERROR));
-    }
-    let num_params = ty.params.len();
-    let num_locals = num_params + body.locals.iter().map(|(n, _)| *n as usize).sum::<usize>();
+    let num_params = slots(&ty.params);
+    let num_locals =
+        num_params + body.locals.iter().map(|&(n, t)| n as usize * t.slots()).sum::<usize>();
     if num_locals > u16::MAX as usize {
         return Err(err(body.body.start, "function has too many locals for the interpreter"));
     }
-    let num_results = ty.results.len();
+    // Local index -> (first slot, wide), needed only when a v128 makes them differ.
+    let mut locals = Vec::new();
+    if ty.params.contains(&ValType::V128) || body.locals.iter().any(|(_, t)| *t == ValType::V128) {
+        let declared = body.locals.iter().flat_map(|&(n, t)| std::iter::repeat_n(t, n as usize));
+        let mut at = 0;
+        for t in ty.params.iter().copied().chain(declared) {
+            locals.push((at as Reg, t == ValType::V128));
+            at += t.slots();
+        }
+    }
+    let num_results = slots(&ty.results);
     let locals_end = num_locals.max(num_results);
 
     let bytes = &module.bytes[body.code.clone()];
@@ -124,22 +145,26 @@ pub fn translate_function(module: &Module, def_index: u32) -> Result<CompiledFun
         offsets: Vec::with_capacity(bytes.len() / 2 + 4),
         offset: body.code.start as u32,
         stack: Vec::with_capacity(32),
-        max_height: 0,
+        max_slots: 0,
         const_base,
         pool: Vec::new(),
         pool_map: FastMap::default(),
+        pool_map128: FastMap::default(),
         ctrl: Vec::with_capacity(16),
         reachable: true,
         dead_depth: 0,
         fence: 0,
         local_refs: 0,
-        num_results,
+        locals,
+        results: &ty.results,
     };
     t.ctrl.push(Ctrl {
         kind: Kind::Func,
         height: 0,
+        pos: 0,
+        ty: BlockType::Empty,
         params: 0,
-        results: num_results,
+        results: ty.results.len(),
         fixups: Vec::new(),
         head: 0,
         else_fixup: None,
@@ -152,7 +177,7 @@ pub fn translate_function(module: &Module, def_index: u32) -> Result<CompiledFun
         t.op(op).map_err(|m| err(offset as usize, m))?;
     }
     let temp_base = const_base + t.pool.len();
-    let frame_size = temp_base + t.max_height;
+    let frame_size = temp_base + t.max_slots;
     if frame_size > u16::MAX as usize {
         return Err(err(
             body.body.start,
@@ -165,8 +190,8 @@ pub fn translate_function(module: &Module, def_index: u32) -> Result<CompiledFun
     // Temporaries were numbered down from the top of the slot space while the constant pool
     // was still growing (see `Translator::slot`): move them above the constants. The frame
     // check above guarantees the two ranges did not meet.
-    let first_temp = (TEMP_TOP + 1 - t.max_height) as Reg;
-    if t.max_height > 0 {
+    let first_temp = (TEMP_TOP + 1 - t.max_slots) as Reg;
+    if t.max_slots > 0 {
         let remap = |r: Reg| {
             if r >= first_temp { (temp_base + (TEMP_TOP - r as usize)) as Reg } else { r }
         };
@@ -188,17 +213,25 @@ pub fn translate_function(module: &Module, def_index: u32) -> Result<CompiledFun
     })
 }
 
+/// Slots taken by values of these types.
+fn slots(types: &[ValType]) -> usize {
+    types.iter().map(|t| t.slots()).sum()
+}
+
 struct Translator<'a> {
     module: &'a Module,
     code: Vec<Instr>,
     offsets: Vec<u32>,
     offset: u32,
-    stack: Vec<Operand>,
-    max_height: usize,
+    stack: Vec<Entry>,
+    /// Temporary slots used so far.
+    max_slots: usize,
     const_base: usize,
-    /// The constant pool, in order of first use, and each constant's index in it.
+    /// The constant pool, in order of first use, and each constant's index in it (a v128 takes
+    /// two consecutive entries, found through `pool_map128`).
     pool: Vec<u64>,
     pool_map: FastMap<u64, usize>,
+    pool_map128: FastMap<u128, usize>,
     ctrl: Vec<Ctrl>,
     reachable: bool,
     /// Depth of blocks opened inside unreachable code.
@@ -207,7 +240,11 @@ struct Translator<'a> {
     fence: usize,
     /// Number of `Operand::Local`s on the stack.
     local_refs: usize,
-    num_results: usize,
+    /// Each local's first slot and whether it is a v128; empty when every local takes one slot
+    /// (local `i` is slot `i`).
+    locals: Vec<(Reg, bool)>,
+    /// The function's result types.
+    results: &'a [ValType],
 }
 
 type R<T = ()> = Result<T, String>;
@@ -229,53 +266,118 @@ macro_rules! bin {
 }
 
 impl<'a> Translator<'a> {
-    /// The temporary slot of stack height `height`, provisionally: the constant pool, which
-    /// comes first in the frame, is only known at the end of the function, so temporaries are
-    /// numbered down from `TEMP_TOP` and moved above the constants at the end (one pass over
-    /// the code instead of a second pass over the operators to find the constants first).
-    fn slot(&self, height: usize) -> Reg {
+    /// The temporary slot of position `pos`, provisionally: the constant pool, which comes first
+    /// in the frame, is only known at the end of the function, so temporaries are numbered down
+    /// from `TEMP_TOP` and moved above the constants at the end (one pass over the code instead
+    /// of a second pass over the operators to find the constants first). A v128 temporary is
+    /// named by its first slot, so only its name is remapped.
+    fn slot(&self, pos: u32) -> Reg {
         // Wraps only when the frame is too large, which is reported at the end.
-        TEMP_TOP.wrapping_sub(height) as Reg
+        TEMP_TOP.wrapping_sub(pos as usize) as Reg
+    }
+
+    /// The temporary slot of stack entry `i`.
+    fn temp(&self, i: usize) -> Reg {
+        self.slot(self.stack[i].pos)
+    }
+
+    /// The temporary position above the top of the stack.
+    fn top_pos(&self) -> u32 {
+        self.stack.last().map_or(0, |e| e.pos + e.slots())
+    }
+
+    /// The temporary position of stack height `height` (at most the stack's height).
+    fn pos_at(&self, height: usize) -> u32 {
+        self.stack.get(height).map_or_else(|| self.top_pos(), |e| e.pos)
     }
 
     fn reg_at(&self, i: usize) -> Reg {
-        match self.stack[i] {
+        match self.stack[i].op {
             Operand::Local(r) | Operand::Const(r) => r,
-            Operand::Temp => self.slot(i),
+            Operand::Temp => self.temp(i),
         }
+    }
+
+    fn is_temp(&self, i: usize) -> bool {
+        self.stack[i].op == Operand::Temp
     }
 
     fn pop(&mut self) -> Reg {
         let i = self.stack.len() - 1;
         let r = self.reg_at(i);
-        if let Operand::Local(_) = self.stack.pop().expect("validated") {
+        if let Operand::Local(_) = self.stack.pop().expect("validated").op {
             self.local_refs -= 1;
         }
         r
     }
 
-    fn push(&mut self, o: Operand) {
-        if let Operand::Local(_) = o {
+    fn push(&mut self, op: Operand, wide: bool) {
+        if let Operand::Local(_) = op {
             self.local_refs += 1;
         }
-        self.stack.push(o);
-        self.max_height = self.max_height.max(self.stack.len());
+        let e = Entry { op, pos: self.top_pos(), wide };
+        self.reserve(e.pos + e.slots());
+        self.stack.push(e);
+    }
+
+    /// Makes the frame hold temporary positions below `end`.
+    fn reserve(&mut self, end: u32) {
+        self.max_slots = self.max_slots.max(end as usize);
     }
 
     fn push_const(&mut self, bits: u64) {
         let r = self.const_reg(bits);
-        self.push(Operand::Const(r));
+        self.push(Operand::Const(r), false);
     }
 
     fn push_temp(&mut self) -> Reg {
-        self.push(Operand::Temp);
-        self.slot(self.stack.len() - 1)
+        self.push(Operand::Temp, false);
+        self.temp(self.stack.len() - 1)
+    }
+
+    /// Pushes a v128 temporary; its first slot.
+    fn push_temp128(&mut self) -> Reg {
+        self.push(Operand::Temp, true);
+        self.temp(self.stack.len() - 1)
+    }
+
+    /// Pushes the parameters (or results) of a block of type `bt` as temporaries.
+    fn push_block_values(&mut self, bt: BlockType, results: bool) {
+        match bt {
+            BlockType::Empty => {}
+            BlockType::Type(t) => {
+                if results {
+                    self.push(Operand::Temp, t == wp::ValType::V128);
+                }
+            }
+            BlockType::FuncType(i) => {
+                let module = self.module;
+                let ty = &module.types[i as usize];
+                for &t in if results { &ty.results } else { &ty.params } {
+                    self.push(Operand::Temp, t == ValType::V128);
+                }
+            }
+        }
+    }
+
+    /// Local `index`'s first slot and whether it is a v128.
+    fn local(&self, index: u32) -> (Reg, bool) {
+        match self.locals.get(index as usize) {
+            Some(&l) => l,
+            None => (index as Reg, false),
+        }
     }
 
     fn emit(&mut self, i: Instr) -> usize {
         self.code.push(i);
         self.offsets.push(self.offset);
         self.code.len() - 1
+    }
+
+    /// A copy of a value of one or two slots.
+    fn emit_copy(&mut self, dst: Reg, src: Reg, wide: bool) {
+        let r = R2 { dst, src };
+        self.emit(if wide { Instr::Copy128(r) } else { Instr::Copy(r) });
     }
 
     fn bind_label(&mut self) -> usize {
@@ -294,6 +396,16 @@ impl<'a> Translator<'a> {
         (self.const_base + k) as Reg
     }
 
+    /// The first slot of a v128 constant, added to the pool (low half first) on first use.
+    fn const_reg128(&mut self, bits: u128) -> Reg {
+        let pool = &mut self.pool;
+        let k = *self.pool_map128.entry(bits).or_insert_with(|| {
+            pool.extend([bits as u64, (bits >> 64) as u64]);
+            pool.len() - 2
+        });
+        (self.const_base + k) as Reg
+    }
+
     /// The constant value in `r`, if it is a constant slot.
     fn const_value(&self, r: Reg) -> Option<u64> {
         let r = r as usize;
@@ -303,15 +415,15 @@ impl<'a> Translator<'a> {
 
     /// Moves stack entry `i` into its temporary slot if it is a provider.
     fn materialize(&mut self, i: usize) {
-        match self.stack[i] {
+        match self.stack[i].op {
             Operand::Temp => {}
             Operand::Local(src) | Operand::Const(src) => {
-                if let Operand::Local(_) = self.stack[i] {
+                if let Operand::Local(_) = self.stack[i].op {
                     self.local_refs -= 1;
                 }
-                let dst = self.slot(i);
-                self.emit(Instr::Copy(R2 { dst, src }));
-                self.stack[i] = Operand::Temp;
+                let dst = self.temp(i);
+                self.emit_copy(dst, src, self.stack[i].wide);
+                self.stack[i].op = Operand::Temp;
             }
         }
     }
@@ -330,7 +442,7 @@ impl<'a> Translator<'a> {
             return;
         }
         for i in 0..self.stack.len() {
-            if let Operand::Local(_) = self.stack[i] {
+            if let Operand::Local(_) = self.stack[i].op {
                 self.materialize(i);
             }
         }
@@ -346,58 +458,56 @@ impl<'a> Translator<'a> {
         (instr.dst_mut().map(|d| *d) == Some(slot)).then_some(last)
     }
 
-    fn set_local(&mut self, local: Reg) {
+    /// The last instruction, if it may still be changed and it computed stack entry `i` into
+    /// its temporary.
+    fn last_writer_of(&self, i: usize) -> Option<usize> {
+        if !self.is_temp(i) {
+            return None;
+        }
+        self.last_writer(self.temp(i))
+    }
+
+    fn set_local(&mut self, index: u32) {
+        let (local, wide) = self.local(index);
         let top = self.stack.len() - 1;
         let mut preserved = false;
         if self.local_refs > 0 {
             for i in 0..top {
-                if self.stack[i] == Operand::Local(local) {
+                if self.stack[i].op == Operand::Local(local) {
                     self.materialize(i);
                     preserved = true;
                 }
             }
         }
-        match self.stack[top] {
+        match self.stack[top].op {
             Operand::Temp => {
-                let slot = self.slot(top);
+                let slot = self.temp(top);
                 match self.last_writer(slot) {
                     Some(at) if !preserved => {
                         *self.code[at].dst_mut().expect("has a dst") = local;
                     }
-                    _ => {
-                        self.emit(Instr::Copy(R2 { dst: local, src: slot }));
-                    }
+                    _ => self.emit_copy(local, slot, wide),
                 }
             }
             Operand::Local(src) if src == local => {}
-            Operand::Local(src) | Operand::Const(src) => {
-                self.emit(Instr::Copy(R2 { dst: local, src }));
-            }
+            Operand::Local(src) | Operand::Const(src) => self.emit_copy(local, src, wide),
         }
         self.pop();
     }
 
-    fn block_arity(&self, bt: BlockType) -> R<(usize, usize)> {
-        Ok(match bt {
+    fn block_arity(&self, bt: BlockType) -> (usize, usize) {
+        match bt {
             BlockType::Empty => (0, 0),
-            BlockType::Type(t) => {
-                if t == wp::ValType::V128 {
-                    return Err(SIMD_ERROR.into());
-                }
-                (0, 1)
-            }
+            BlockType::Type(_) => (0, 1),
             BlockType::FuncType(i) => {
                 let ty = &self.module.types[i as usize];
-                if ty.params.iter().chain(ty.results.iter()).any(|t| *t == ValType::V128) {
-                    return Err(SIMD_ERROR.into());
-                }
                 (ty.params.len(), ty.results.len())
             }
-        })
+        }
     }
 
-    fn push_ctrl(&mut self, kind: Kind, bt: BlockType) -> R {
-        let (params, results) = self.block_arity(bt)?;
+    fn push_ctrl(&mut self, kind: Kind, ty: BlockType) {
+        let (params, results) = self.block_arity(ty);
         self.materialize_locals();
         self.materialize_top(params);
         let height = self.stack.len() - params;
@@ -405,13 +515,14 @@ impl<'a> Translator<'a> {
         self.ctrl.push(Ctrl {
             kind,
             height,
+            pos: self.pos_at(height),
+            ty,
             params,
             results,
             fixups: Vec::new(),
             head,
             else_fixup: None,
         });
-        Ok(())
     }
 
     fn patch(&mut self, at: usize, target: usize) {
@@ -423,16 +534,13 @@ impl<'a> Translator<'a> {
     /// fusing a preceding comparison. Returns the jump's index.
     fn cond_jump(&mut self, negate: bool) -> usize {
         let top = self.stack.len() - 1;
-        if self.stack[top] == Operand::Temp {
-            let slot = self.slot(top);
-            if let Some(at) = self.last_writer(slot)
-                && let Some(j) = fuse_cmp(self.code[at], negate)
-            {
-                self.pop();
-                self.code.pop();
-                self.offsets.pop();
-                return self.emit(j);
-            }
+        if let Some(at) = self.last_writer_of(top)
+            && let Some(j) = fuse_cmp(self.code[at], negate)
+        {
+            self.pop();
+            self.code.pop();
+            self.offsets.pop();
+            return self.emit(j);
         }
         let cond = self.pop();
         let j = JumpIf { cond, offset: 0 };
@@ -449,7 +557,7 @@ impl<'a> Translator<'a> {
         let len = self.stack.len();
         (0..n).all(|k| {
             let i = len - n + k;
-            self.stack[i] == Operand::Temp && i == c.height + k
+            self.is_temp(i) && i == c.height + k
         })
     }
 
@@ -545,14 +653,15 @@ impl<'a> Translator<'a> {
             return;
         }
         let n = self.ctrl[idx].branch_arity();
-        let height = self.ctrl[idx].height;
+        let target = self.ctrl[idx].pos;
         let len = self.stack.len();
-        for k in 0..n {
-            let i = len - n + k;
+        let first = self.pos_at(len - n);
+        // The values move down (or stay): no copy overwrites a later one's source.
+        for i in len - n..len {
             let src = self.reg_at(i);
-            let dst = self.slot(height + k);
+            let dst = self.slot(target + self.stack[i].pos - first);
             if src != dst {
-                self.emit(Instr::Copy(R2 { dst, src }));
+                self.emit_copy(dst, src, self.stack[i].wide);
             }
         }
         let j = self.emit_jump();
@@ -572,7 +681,7 @@ impl<'a> Translator<'a> {
     }
 
     fn emit_return(&mut self) {
-        let n = self.num_results;
+        let n = self.results.len();
         let len = self.stack.len();
         match n {
             0 => {
@@ -582,31 +691,36 @@ impl<'a> Translator<'a> {
                 let src = self.reg_at(len - 1);
                 if src == 0 {
                     self.emit(Instr::Return(()));
+                } else if self.stack[len - 1].wide {
+                    self.emit(Instr::Copy128(R2 { dst: 0, src }));
+                    self.emit(Instr::Return(()));
                 } else {
                     self.emit(Instr::Return1(Src { src }));
                 }
             }
             _ => {
-                // Locals among the first n slots could be overwritten before they are read:
-                // read those through their (free) temporary slot. The stack is left as it is,
-                // since a conditional return's fall-through path continues with it.
+                // Locals in the results' slots could be overwritten before they are read: read
+                // those through their (free) temporary slot. The stack is left as it is, since a
+                // conditional return's fall-through path continues with it.
+                let end = slots(self.results) as Reg;
+                let first = self.pos_at(len - n);
                 let mut srcs = Vec::with_capacity(n);
-                for k in 0..n {
-                    let i = len - n + k;
+                for i in len - n..len {
+                    let e = self.stack[i];
+                    let at = (e.pos - first) as Reg;
                     let mut src = self.reg_at(i);
-                    if let Operand::Local(r) = self.stack[i]
-                        && (r as usize) < n
-                        && r as usize != k
+                    if let Operand::Local(r) = e.op
+                        && r < end
+                        && r != at
                     {
-                        let dst = self.slot(i);
-                        self.emit(Instr::Copy(R2 { dst, src: r }));
-                        src = dst;
+                        src = self.temp(i);
+                        self.emit_copy(src, r, e.wide);
                     }
-                    srcs.push(src);
+                    srcs.push((at, src, e.wide));
                 }
-                for (k, src) in srcs.into_iter().enumerate() {
-                    if src as usize != k {
-                        self.emit(Instr::Copy(R2 { dst: k as Reg, src }));
+                for (at, src, wide) in srcs {
+                    if src != at {
+                        self.emit_copy(at, src, wide);
                     }
                 }
                 self.emit(Instr::Return(()));
@@ -648,9 +762,7 @@ impl<'a> Translator<'a> {
         while self.stack.len() > c.height {
             self.pop();
         }
-        for _ in 0..c.results {
-            self.push(Operand::Temp);
-        }
+        self.push_block_values(c.ty, true);
     }
 
     fn memarg(&self, m: &MemArg) -> R<u32> {
@@ -664,10 +776,10 @@ impl<'a> Translator<'a> {
     /// If the address at stack index `i` was just computed by an `i32.add` of a constant and the
     /// access has offset 0, removes that addition: its operand and constant.
     fn fold_address(&mut self, i: usize, offset: u32) -> Option<(Reg, u32)> {
-        if offset != 0 || self.stack[i] != Operand::Temp {
+        if offset != 0 {
             return None;
         }
-        let at = self.last_writer(self.slot(i))?;
+        let at = self.last_writer_of(i)?;
         let Instr::I32AddImm(r) = self.code[at] else { return None };
         self.code.pop();
         self.offsets.pop();
@@ -704,7 +816,7 @@ impl<'a> Translator<'a> {
             let dst = self.push_temp();
             if let Some((_, g)) = shl
                 && imm < 1 << 24
-                && addr == self.slot(top)
+                && addr == self.temp(top)
                 && let Some(at) = self.last_writer(addr)
                 && let Instr::I32ShlImm(r) = self.code[at]
             {
@@ -719,8 +831,7 @@ impl<'a> Translator<'a> {
         }
         if let Some((g, _)) = shl
             && offset < 1 << 24
-            && self.stack[top] == Operand::Temp
-            && let Some(at) = self.last_writer(self.slot(top))
+            && let Some(at) = self.last_writer_of(top)
             && let Instr::I32ShlImm(r) = self.code[at]
         {
             self.code.pop();
@@ -801,10 +912,7 @@ impl<'a> Translator<'a> {
     fn add_shl(&mut self) -> bool {
         let top = self.stack.len() - 1;
         let shl_at = |t: &Self, i: usize| -> Option<RImm> {
-            if t.stack[i] != Operand::Temp {
-                return None;
-            }
-            let at = t.last_writer(t.slot(i))?;
+            let at = t.last_writer_of(i)?;
             match t.code[at] {
                 Instr::I32ShlImm(r) => Some(r),
                 _ => None,
@@ -833,21 +941,23 @@ impl<'a> Translator<'a> {
         u16::try_from(v).map_err(|_| format!("{what} index {v} is too large for the interpreter"))
     }
 
-    fn call_args(&mut self, ty_params: usize, ty_results: usize) -> Reg {
-        self.materialize_top(ty_params);
-        let first = self.stack.len() - ty_params;
-        let base = self.slot(first);
-        for _ in 0..ty_params {
+    /// Lays out the arguments of a call to a function of type `ty` and pushes its results: the
+    /// slot where the callee's frame starts.
+    fn call_args(&mut self, ty: &FuncType) -> Reg {
+        self.materialize_top(ty.params.len());
+        let first = self.stack.len() - ty.params.len();
+        let pos = self.pos_at(first);
+        for _ in 0..ty.params.len() {
             self.pop();
         }
-        for _ in 0..ty_results {
-            self.push(Operand::Temp);
+        for &t in &ty.results {
+            self.push(Operand::Temp, t == ValType::V128);
         }
         // Host functions use max(params, results) slots from `base`. At least one, so that
         // `base` is a slot of this frame, remapped with the temporaries, even for a call
         // without operands (else it stays near `TEMP_TOP`, 64 Ki slots up the value stack).
-        self.max_height = self.max_height.max(first + ty_params.max(ty_results).max(1));
-        base
+        self.reserve(pos + slots(&ty.params).max(slots(&ty.results)).max(1) as u32);
+        self.slot(pos)
     }
 
     fn op(&mut self, op: Operator<'_>) -> R {
@@ -873,8 +983,8 @@ impl<'a> Translator<'a> {
                 self.set_unreachable();
             }
             O::Nop => {}
-            O::Block { blockty } => self.push_ctrl(Kind::Block, blockty)?,
-            O::Loop { blockty } => self.push_ctrl(Kind::Loop, blockty)?,
+            O::Block { blockty } => self.push_ctrl(Kind::Block, blockty),
+            O::Loop { blockty } => self.push_ctrl(Kind::Loop, blockty),
             O::If { blockty } => {
                 // The condition is above the parameters: jump on it first (fusing a comparison),
                 // then materialise the block's inputs. Those copies must run on both paths, so
@@ -882,7 +992,7 @@ impl<'a> Translator<'a> {
                 // never the comparison's operands.
                 let j = self.cond_jump(true);
                 let before = self.code.len();
-                self.push_ctrl(Kind::If, blockty)?;
+                self.push_ctrl(Kind::If, blockty);
                 let j = if self.code.len() > before {
                     let jump = self.code.remove(j);
                     let off = self.offsets.remove(j);
@@ -897,7 +1007,7 @@ impl<'a> Translator<'a> {
             }
             O::Else => {
                 let c = self.ctrl.last().expect("validated");
-                let (height, params, results) = (c.height, c.params, c.results);
+                let (height, ty, results) = (c.height, c.ty, c.results);
                 if self.reachable {
                     self.materialize_top(results);
                     let j = self.emit(Instr::Jump(Jump { offset: 0 }));
@@ -912,9 +1022,7 @@ impl<'a> Translator<'a> {
                 while self.stack.len() > height {
                     self.pop();
                 }
-                for _ in 0..params {
-                    self.push(Operand::Temp);
-                }
+                self.push_block_values(ty, false);
                 self.reachable = true;
             }
             O::End => self.end(),
@@ -941,8 +1049,8 @@ impl<'a> Translator<'a> {
             }
             O::BrTable { targets } => {
                 let top = self.stack.len() - 1;
-                let load = match self.last_writer(self.slot(top)) {
-                    Some(at) if self.stack[top] == Operand::Temp => match self.code[at] {
+                let load = match self.last_writer_of(top) {
+                    Some(at) => match self.code[at] {
                         Instr::I32Load8U(l) => u16::try_from(targets.len()).ok().map(|len| {
                             Instr::BrTableLoad8U(TableLoad8 { addr: l.addr, len, offset: l.offset })
                         }),
@@ -998,12 +1106,8 @@ impl<'a> Translator<'a> {
                 self.set_unreachable();
             }
             O::Call { function_index } => {
-                let ty = self.module.func_type(function_index);
-                let (p, r) = (ty.params.len(), ty.results.len());
-                if ty.params.iter().chain(ty.results.iter()).any(|t| *t == ValType::V128) {
-                    return Err(SIMD_ERROR.into());
-                }
-                let base = self.call_args(p, r);
+                let module = self.module;
+                let base = self.call_args(module.func_type(function_index));
                 let imported = self.module.num_imported_functions;
                 if function_index < imported {
                     self.emit(Instr::CallImport(Call { base, func: function_index }));
@@ -1012,13 +1116,9 @@ impl<'a> Translator<'a> {
                 }
             }
             O::CallIndirect { type_index, table_index } => {
-                let ty = &self.module.types[type_index as usize];
-                if ty.params.iter().chain(ty.results.iter()).any(|t| *t == ValType::V128) {
-                    return Err(SIMD_ERROR.into());
-                }
-                let (p, r) = (ty.params.len(), ty.results.len());
+                let module = self.module;
                 let index = self.pop();
-                let base = self.call_args(p, r);
+                let base = self.call_args(&module.types[type_index as usize]);
                 let table = Self::small(table_index, "table")?;
                 let ty = Self::small(type_index, "type")?;
                 self.emit(Instr::CallIndirect(CallIndirect { base, index, table, ty }));
@@ -1026,32 +1126,43 @@ impl<'a> Translator<'a> {
             O::Drop => {
                 self.pop();
             }
-            O::Select => {
+            O::Select | O::TypedSelect { .. } => {
                 let cond = self.pop();
+                let wide = self.stack.last().expect("validated").wide;
                 let b = self.pop();
                 let a = self.pop();
-                let dst = self.push_temp();
-                self.emit(Instr::Select(Sel { dst, cond, a, b }));
+                let dst = if wide { self.push_temp128() } else { self.push_temp() };
+                let s = Sel { dst, cond, a, b };
+                self.emit(if wide { Instr::Select128(s) } else { Instr::Select(s) });
             }
-            O::TypedSelect { ty } => {
-                if ty == wp::ValType::V128 {
-                    return Err(SIMD_ERROR.into());
-                }
-                return self.op(O::Select);
+            O::LocalGet { local_index } => {
+                let (slot, wide) = self.local(local_index);
+                self.push(Operand::Local(slot), wide);
             }
-            O::LocalGet { local_index } => self.push(Operand::Local(local_index as Reg)),
-            O::LocalSet { local_index } => self.set_local(local_index as Reg),
+            O::LocalSet { local_index } => self.set_local(local_index),
             O::LocalTee { local_index } => {
-                self.set_local(local_index as Reg);
-                self.push(Operand::Local(local_index as Reg));
+                self.set_local(local_index);
+                let (slot, wide) = self.local(local_index);
+                self.push(Operand::Local(slot), wide);
             }
             O::GlobalGet { global_index } => {
-                let dst = self.push_temp();
-                self.emit(Instr::GlobalGet(DstIdx { dst, index: global_index }));
+                let index = global_index;
+                if self.module.globals[index as usize].content == ValType::V128 {
+                    let dst = self.push_temp128();
+                    self.emit(Instr::GlobalGet128(DstIdx { dst, index }));
+                } else {
+                    let dst = self.push_temp();
+                    self.emit(Instr::GlobalGet(DstIdx { dst, index }));
+                }
             }
             O::GlobalSet { global_index } => {
+                let index = global_index;
                 let src = self.pop();
-                self.emit(Instr::GlobalSet(SrcIdx { src, index: global_index }));
+                if self.module.globals[index as usize].content == ValType::V128 {
+                    self.emit(Instr::GlobalSet128(SrcIdx { src, index }));
+                } else {
+                    self.emit(Instr::GlobalSet(SrcIdx { src, index }));
+                }
             }
             O::I32Load { memarg } => self.load(&memarg, Instr::I32Load)?,
             O::I64Load { memarg } => self.load(&memarg, Instr::I64Load)?,
@@ -1316,12 +1427,7 @@ impl<'a> Translator<'a> {
             O::I64TruncSatF32U => un!(self, I64TruncSatF32U),
             O::I64TruncSatF64S => un!(self, I64TruncSatF64S),
             O::I64TruncSatF64U => un!(self, I64TruncSatF64U),
-            other => {
-                if is_simd_name(&other) {
-                    return Err(SIMD_ERROR.into());
-                }
-                return Err(format!("operator not supported by the interpreter: {other:?}"));
-            }
+            other => return self.simd(other),
         }
         Ok(())
     }
