@@ -145,6 +145,7 @@ pub fn translate_function(module: &Module, def_index: u32) -> Result<CompiledFun
         offsets: Vec::with_capacity(bytes.len() / 2 + 4),
         offset: body.code.start as u32,
         stack: Vec::with_capacity(32),
+        top: 0,
         max_slots: 0,
         const_base,
         pool: Vec::new(),
@@ -224,6 +225,8 @@ struct Translator<'a> {
     offsets: Vec<u32>,
     offset: u32,
     stack: Vec<Entry>,
+    /// The temporary position above the top of the stack.
+    top: u32,
     /// Temporary slots used so far.
     max_slots: usize,
     const_base: usize,
@@ -281,14 +284,9 @@ impl<'a> Translator<'a> {
         self.slot(self.stack[i].pos)
     }
 
-    /// The temporary position above the top of the stack.
-    fn top_pos(&self) -> u32 {
-        self.stack.last().map_or(0, |e| e.pos + e.slots())
-    }
-
     /// The temporary position of stack height `height` (at most the stack's height).
     fn pos_at(&self, height: usize) -> u32 {
-        self.stack.get(height).map_or_else(|| self.top_pos(), |e| e.pos)
+        self.stack.get(height).map_or(self.top, |e| e.pos)
     }
 
     fn reg_at(&self, i: usize) -> Reg {
@@ -305,18 +303,22 @@ impl<'a> Translator<'a> {
     fn pop(&mut self) -> Reg {
         let i = self.stack.len() - 1;
         let r = self.reg_at(i);
-        if let Operand::Local(_) = self.stack.pop().expect("validated").op {
+        let e = self.stack.pop().expect("validated");
+        if let Operand::Local(_) = e.op {
             self.local_refs -= 1;
         }
+        self.top = e.pos;
         r
     }
 
+    #[inline(always)]
     fn push(&mut self, op: Operand, wide: bool) {
         if let Operand::Local(_) = op {
             self.local_refs += 1;
         }
-        let e = Entry { op, pos: self.top_pos(), wide };
-        self.reserve(e.pos + e.slots());
+        let e = Entry { op, pos: self.top, wide };
+        self.top += e.slots();
+        self.reserve(self.top);
         self.stack.push(e);
     }
 
@@ -1032,7 +1034,7 @@ impl<'a> Translator<'a> {
             }
             O::BrIf { relative_depth } => {
                 let depth = relative_depth as usize;
-                // Decide with the condition popped: look below it.
+                // Decide with the condition popped: look below it (`top` is not needed meanwhile).
                 let cond = self.stack.pop().expect("validated");
                 let simple = self.branch_is_jump(depth);
                 self.stack.push(cond);

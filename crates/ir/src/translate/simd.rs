@@ -397,7 +397,7 @@ impl<'a> Translator<'a> {
 
     /// A free scalar slot: the temporary just above the stack.
     fn scratch(&mut self) -> Reg {
-        let pos = self.top_pos();
+        let pos = self.top;
         self.reserve(pos + 1);
         self.slot(pos)
     }
