@@ -94,6 +94,32 @@ impl Regs {
         // SAFETY: as in `get128`.
         unsafe { *(self.0.add(r as usize) as *mut [u64; 2]) = [v as u64, (v >> 64) as u64] }
     }
+
+    /// The lanes of the v128 in slots `r` and `r + 1`.
+    #[inline(always)]
+    fn lanes<T: crate::v128::Lane, const N: usize>(self, r: Reg) -> [T; N] {
+        const { assert!(N * T::BITS == 128) };
+        #[cfg(target_endian = "little")]
+        // SAFETY: as in `get128` for the bounds; on a little-endian host the two slots' bytes
+        // are the v128's bytes in Wasm's lane order; `[T; N]` is 16 bytes, its alignment at most
+        // the slots' 8, and `Lane` types take any bit pattern.
+        return unsafe { *(self.0.add(r as usize) as *const [T; N]) };
+        #[cfg(not(target_endian = "little"))]
+        return crate::v128::lanes(self.get128(r));
+    }
+
+    /// Writes `lanes` as the v128 in slots `r` and `r + 1`.
+    #[inline(always)]
+    fn set_lanes<T: crate::v128::Lane, const N: usize>(self, r: Reg, lanes: [T; N]) {
+        const { assert!(N * T::BITS == 128) };
+        #[cfg(target_endian = "little")]
+        // SAFETY: as in `lanes`.
+        unsafe {
+            *(self.0.add(r as usize) as *mut [T; N]) = lanes
+        };
+        #[cfg(not(target_endian = "little"))]
+        self.set128(r, crate::v128::join(lanes));
+    }
 }
 
 /// Linear memory 0 as the loop sees it: the base never moves; `len` is reloaded after anything

@@ -1,24 +1,27 @@
 //! `v128` values as arrays of lanes, and the lane operations whose Wasm semantics take more than
 //! one Rust operator.
 //!
-//! A v128 travels as a `u128` (slot 0 is the low half); lane `i` of `T` is bits
-//! `[i * T::BITS, (i + 1) * T::BITS)` of it, Wasm's little-endian lane order on any host. The
-//! conversions are shifts that LLVM turns into register moves, and lane-wise loops over the
-//! arrays vectorise to the host's SIMD instructions where it has them, so this stays portable
-//! Rust.
+//! Handlers read a v128's lanes as an array `[T; N]` straight from its two frame slots
+//! (`Regs::lanes`): on a little-endian host the slots' bytes are the v128's bytes, in Wasm's lane
+//! order. Elsewhere, and for values held as a `u128` (slot 0 is the low half), [`lanes`] and
+//! [`join`] convert by shifts: lane `i` of `T` is bits `[i * T::BITS, (i + 1) * T::BITS)`.
+//! Lane-wise loops over the arrays vectorise to the host's SIMD instructions where it has them,
+//! so this stays portable Rust.
 //!
 //! Nothing here may take the address of a handler's local and pass it to a function that is not
 //! inlined (`array::from_fn`, `array::map`, `copy_from_slice` with debug assertions): the
 //! handler's dispatch could then no longer be a tail call (see `docs/interpreter.md`). Hence the
 //! plain loops and `#[inline(always)]`.
 
-/// A lane type: an integer or float of `BITS` bits.
+/// A lane type: an integer or float of `BITS` bits. Implemented only for the primitive integers
+/// and floats, for which every bit pattern is a valid value (`Regs::lanes` relies on it).
 pub(crate) trait Lane: Copy + Default {
     /// Its width.
     const BITS: usize;
     /// The lane made of the low `BITS` bits of `v`.
     fn from_bits(v: u128) -> Self;
     /// Its bits, zero-extended.
+    #[cfg_attr(all(target_endian = "little", not(test)), allow(dead_code))]
     fn to_bits(self) -> u128;
 }
 
@@ -63,7 +66,8 @@ pub(crate) fn lanes<T: Lane, const N: usize>(v: u128) -> [T; N] {
     a
 }
 
-/// The v128 made of `lanes`.
+/// The v128 made of `lanes` (frames on big-endian hosts, tests).
+#[cfg_attr(all(target_endian = "little", not(test)), allow(dead_code))]
 #[inline(always)]
 pub(crate) fn join<T: Lane, const N: usize>(lanes: [T; N]) -> u128 {
     const { assert!(N * T::BITS == 128) };
@@ -74,40 +78,14 @@ pub(crate) fn join<T: Lane, const N: usize>(lanes: [T; N]) -> u128 {
     v
 }
 
-/// `lanes(v)` with `f` applied to each.
+/// The lanes built by `f` from their index.
 #[inline(always)]
-pub(crate) fn map<T: Lane, U: Lane, const N: usize>(v: u128, f: impl Fn(T) -> U) -> u128 {
-    let a: [T; N] = lanes(v);
-    let mut r = [U::default(); N];
-    for i in 0..N {
-        r[i] = f(a[i]);
-    }
-    join(r)
-}
-
-/// The lanes of `v` and `w` combined pairwise by `f`.
-#[inline(always)]
-pub(crate) fn zip<T: Lane, U: Lane, const N: usize>(
-    v: u128,
-    w: u128,
-    f: impl Fn(T, T) -> U,
-) -> u128 {
-    let (a, b): ([T; N], [T; N]) = (lanes(v), lanes(w));
-    let mut r = [U::default(); N];
-    for i in 0..N {
-        r[i] = f(a[i], b[i]);
-    }
-    join(r)
-}
-
-/// The lanes of the result built by `f` from their index.
-#[inline(always)]
-pub(crate) fn build<T: Lane, const N: usize>(f: impl Fn(usize) -> T) -> u128 {
+pub(crate) fn build<T: Lane, const N: usize>(f: impl Fn(usize) -> T) -> [T; N] {
     let mut r = [T::default(); N];
     for (i, x) in r.iter_mut().enumerate() {
         *x = f(i);
     }
-    join(r)
+    r
 }
 
 /// A comparison's lane result: all ones if `c` holds, else zero.
@@ -118,16 +96,14 @@ pub(crate) fn mask<T: From<i8>>(c: bool) -> T {
 
 /// `i8x16.swizzle`: lanes of `a` picked by the lanes of `s`; out-of-range indices give 0.
 #[inline(always)]
-pub(crate) fn swizzle(a: u128, s: u128) -> u128 {
-    let (a, s): ([u8; 16], [u8; 16]) = (lanes(a), lanes(s));
-    build::<u8, 16>(|i| if s[i] < 16 { a[s[i] as usize & 15] } else { 0 })
+pub(crate) fn swizzle(a: [u8; 16], s: [u8; 16]) -> [u8; 16] {
+    build(|i| if s[i] < 16 { a[s[i] as usize & 15] } else { 0 })
 }
 
-/// `i8x16.shuffle`: lanes of `a` and `b` (indices 16-31) picked by `mask` (validated < 32).
+/// `i8x16.shuffle`: lanes of `a` and `b` (indices 16-31) picked by `m` (validated < 32).
 #[inline(always)]
-pub(crate) fn shuffle(a: u128, b: u128, mask: u128) -> u128 {
-    let (a, b, m): ([u8; 16], [u8; 16], [u8; 16]) = (lanes(a), lanes(b), lanes(mask));
-    build::<u8, 16>(|i| {
+pub(crate) fn shuffle(a: [u8; 16], b: [u8; 16], m: [u8; 16]) -> [u8; 16] {
+    build(|i| {
         let k = m[i] as usize;
         if k < 16 { a[k] } else { b[k & 15] }
     })
@@ -135,8 +111,7 @@ pub(crate) fn shuffle(a: u128, b: u128, mask: u128) -> u128 {
 
 /// `bitmask`: the top bit of every lane, lane 0 in bit 0.
 #[inline(always)]
-pub(crate) fn bitmask<T: Lane + PartialOrd, const N: usize>(v: u128) -> u32 {
-    let a: [T; N] = lanes(v);
+pub(crate) fn bitmask<T: Lane + PartialOrd, const N: usize>(a: [T; N]) -> u32 {
     let mut m = 0;
     for (i, x) in a.iter().enumerate() {
         m |= ((*x < T::default()) as u32) << i;
@@ -146,8 +121,7 @@ pub(crate) fn bitmask<T: Lane + PartialOrd, const N: usize>(v: u128) -> u32 {
 
 /// `all_true`: every lane non-zero.
 #[inline(always)]
-pub(crate) fn all_true<T: Lane + PartialEq, const N: usize>(v: u128) -> bool {
-    let a: [T; N] = lanes(v);
+pub(crate) fn all_true<T: Lane + PartialEq, const N: usize>(a: [T; N]) -> bool {
     let mut all = true;
     for x in a {
         all &= x != T::default();
@@ -159,10 +133,9 @@ macro_rules! narrow {
     ($name:ident, $from:ty, $to:ty, $n:literal) => {
         /// Narrowing with saturation: the lanes of `a`, then those of `b`.
         #[inline(always)]
-        pub(crate) fn $name(a: u128, b: u128) -> u128 {
-            let (a, b): ([$from; $n / 2], [$from; $n / 2]) = (lanes(a), lanes(b));
+        pub(crate) fn $name(a: [$from; $n / 2], b: [$from; $n / 2]) -> [$to; $n] {
             let sat = |x: $from| x.clamp(<$to>::MIN as $from, <$to>::MAX as $from) as $to;
-            build::<$to, $n>(|i| sat(if i < $n / 2 { a[i] } else { b[i - $n / 2] }))
+            build(|i| sat(if i < $n / 2 { a[i] } else { b[i - $n / 2] }))
         }
     };
 }
@@ -175,23 +148,20 @@ macro_rules! widen {
     ($extend:ident, $extmul:ident, $pairwise:ident, $from:ty, $to:ty, $n:literal) => {
         /// Extension of the low (`high == false`) or high half of the lanes.
         #[inline(always)]
-        pub(crate) fn $extend(v: u128, high: bool) -> u128 {
-            let a: [$from; $n * 2] = lanes(v);
+        pub(crate) fn $extend(a: [$from; $n * 2], high: bool) -> [$to; $n] {
             let at = if high { $n } else { 0 };
-            build::<$to, $n>(|i| a[at + i] as $to)
+            build(|i| a[at + i] as $to)
         }
         /// Extended multiplication of the low or high halves.
         #[inline(always)]
-        pub(crate) fn $extmul(x: u128, y: u128, high: bool) -> u128 {
-            let (a, b): ([$from; $n * 2], [$from; $n * 2]) = (lanes(x), lanes(y));
+        pub(crate) fn $extmul(a: [$from; $n * 2], b: [$from; $n * 2], high: bool) -> [$to; $n] {
             let at = if high { $n } else { 0 };
-            build::<$to, $n>(|i| (a[at + i] as $to).wrapping_mul(b[at + i] as $to))
+            build(|i| (a[at + i] as $to).wrapping_mul(b[at + i] as $to))
         }
         /// Extended addition of neighbouring lanes.
         #[inline(always)]
-        pub(crate) fn $pairwise(v: u128) -> u128 {
-            let a: [$from; $n * 2] = lanes(v);
-            build::<$to, $n>(|i| (a[2 * i] as $to).wrapping_add(a[2 * i + 1] as $to))
+        pub(crate) fn $pairwise(a: [$from; $n * 2]) -> [$to; $n] {
+            build(|i| (a[2 * i] as $to).wrapping_add(a[2 * i + 1] as $to))
         }
     };
 }
@@ -205,19 +175,16 @@ widen!(extend_i32_u, extmul_i32_u, _pairwise_i32_u, u32, u64, 2);
 /// `i32x4.dot_i16x8_s`: sums of the products of neighbouring lanes (wrapping: only
 /// `-32768 * -32768` twice overflows).
 #[inline(always)]
-pub(crate) fn dot_i16(x: u128, y: u128) -> u128 {
-    let (a, b): ([i16; 8], [i16; 8]) = (lanes(x), lanes(y));
+pub(crate) fn dot_i16(a: [i16; 8], b: [i16; 8]) -> [i32; 4] {
     let p = |i: usize| a[i] as i32 * b[i] as i32;
-    build::<i32, 4>(|i| p(2 * i).wrapping_add(p(2 * i + 1)))
+    build(|i| p(2 * i).wrapping_add(p(2 * i + 1)))
 }
 
-/// `i16x8.q15mulr_sat_s`: Q15 multiplication, rounding, saturating.
+/// `i16x8.q15mulr_sat_s` of one lane: Q15 multiplication, rounding, saturating.
 #[inline(always)]
-pub(crate) fn q15mulr_sat(x: u128, y: u128) -> u128 {
-    zip::<i16, i16, 8>(x, y, |a, b| {
-        let r = (a as i32 * b as i32 + 0x4000) >> 15;
-        r.clamp(i16::MIN as i32, i16::MAX as i32) as i16
-    })
+pub(crate) fn q15mulr_sat(a: i16, b: i16) -> i16 {
+    let r = (a as i32 * b as i32 + 0x4000) >> 15;
+    r.clamp(i16::MIN as i32, i16::MAX as i32) as i16
 }
 
 /// `avgr_u`: the rounding average.
@@ -238,10 +205,6 @@ mod tests {
 
     use super::*;
 
-    fn bytes(b: [u8; 16]) -> u128 {
-        u128::from_le_bytes(b)
-    }
-
     #[test]
     fn lanes_are_little_endian() {
         let v = 0x0f0e0d0c_0b0a0908_07060504_03020100u128;
@@ -252,64 +215,61 @@ mod tests {
         assert_eq!(join(a), v);
         let a: [f64; 2] = lanes(v);
         assert_eq!(a[1].to_bits(), 0x0f0e0d0c_0b0a0908);
+        // The frame's layout on this host (two u64 slots, low first) gives the same lanes.
+        let slots = [v as u64, (v >> 64) as u64];
+        // SAFETY: 16 bytes of plain integers read as 16 bytes.
+        let bytes: [u8; 16] = unsafe { std::mem::transmute(slots) };
+        if cfg!(target_endian = "little") {
+            assert_eq!(bytes, from_fn(|i| i as u8));
+        }
     }
 
     #[test]
     fn lane_operations() {
+        let iota: [u8; 16] = from_fn(|i| i as u8);
+        let rev: [u8; 16] = from_fn(|i| match i {
+            0 => 16,
+            1 => 255,
+            _ => 15 - i as u8,
+        });
         type Case = (&'static str, u128, u128);
-        let iota = bytes(from_fn(|i| i as u8));
         let cases: &[Case] = &[
             (
                 "swizzle reversed, 16 and 255 out of range",
-                swizzle(
-                    iota,
-                    bytes(from_fn(|i| match i {
-                        0 => 16,
-                        1 => 255,
-                        _ => 15 - i as u8,
-                    })),
-                ),
-                bytes(from_fn(|i| if i < 2 { 0 } else { 15 - i as u8 })),
+                join(swizzle(iota, rev)),
+                join::<u8, 16>(from_fn(|i| if i < 2 { 0 } else { 15 - i as u8 })),
             ),
             (
                 "shuffle interleaves",
-                shuffle(
+                join(shuffle(
                     iota,
-                    iota << 4,
-                    bytes(from_fn(|i| if i % 2 == 0 { i as u8 } else { 16 + i as u8 })),
-                ),
-                bytes(from_fn(|i| if i % 2 == 0 { i as u8 } else { (i as u8) << 4 })),
+                    iota.map(|x| x << 4),
+                    from_fn(|i| if i % 2 == 0 { i as u8 } else { 16 + i as u8 }),
+                )),
+                join::<u8, 16>(from_fn(|i| if i % 2 == 0 { i as u8 } else { (i as u8) << 4 })),
             ),
             (
                 "narrow i16 s saturates",
-                narrow_i16_s(join([300i16, -300, 5, -5, 127, -128, 0, 1]), join([i16::MAX; 8])),
+                join(narrow_i16_s([300, -300, 5, -5, 127, -128, 0, 1], [i16::MAX; 8])),
                 join([127i8, -128, 5, -5, 127, -128, 0, 1, 127, 127, 127, 127, 127, 127, 127, 127]),
             ),
             (
                 "narrow i16 u clamps",
-                narrow_i16_u(join([-1i16, 256, 255, 0, 0, 0, 0, 0]), 0),
+                join(narrow_i16_u([-1, 256, 255, 0, 0, 0, 0, 0], [0; 8])),
                 join([0u8, 255, 255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
             ),
             (
                 "extend high i8 s",
-                extend_i8_s(join::<i8, 16>(from_fn(|i| -(i as i8))), true),
+                join(extend_i8_s(from_fn(|i| -(i as i8)), true)),
                 join::<i16, 8>(from_fn(|i| -(8 + i as i16))),
             ),
             (
                 "extmul low u16",
-                extmul_i16_u(join([0xffffu16; 8]), join([0xffffu16; 8]), false),
+                join(extmul_i16_u([0xffff; 8], [0xffff; 8], false)),
                 join([0xfffe_0001u32; 4]),
             ),
-            ("pairwise i8 s", pairwise_i8_s(join([-128i8; 16])), join([-256i16; 8])),
-            ("dot wraps", dot_i16(join([i16::MIN; 8]), join([i16::MIN; 8])), join([i32::MIN; 4])),
-            (
-                "q15mulr saturates",
-                q15mulr_sat(
-                    join([i16::MIN, 0x4000, -1, 0, 0, 0, 0, 0]),
-                    join([i16::MIN, 0x4000, 1, 0, 0, 0, 0, 0]),
-                ),
-                join([i16::MAX, 0x2000, 0, 0, 0, 0, 0, 0]),
-            ),
+            ("pairwise i8 s", join(pairwise_i8_s([-128; 16])), join([-256i16; 8])),
+            ("dot wraps", join(dot_i16([i16::MIN; 8], [i16::MIN; 8])), join([i32::MIN; 4])),
         ];
         for (name, got, want) in cases {
             assert_eq!(got, want, "{name}: {got:032x} != {want:032x}");
@@ -317,13 +277,16 @@ mod tests {
     }
 
     #[test]
-    fn masks_and_tests() {
+    fn lane_scalars() {
+        assert_eq!(q15mulr_sat(i16::MIN, i16::MIN), i16::MAX);
+        assert_eq!(q15mulr_sat(0x4000, 0x4000), 0x2000);
+        assert_eq!(q15mulr_sat(-1, 1), 0);
         assert_eq!(mask::<i32>(true), -1);
         assert_eq!(mask::<i64>(false), 0);
-        assert_eq!(bitmask::<i8, 16>(join::<i8, 16>(from_fn(|i| -(i as i8 % 2)))), 0xaaaa);
-        assert_eq!(bitmask::<i64, 2>(join([1i64, -1])), 0b10);
-        assert!(all_true::<i16, 8>(join([1i16; 8])));
-        assert!(!all_true::<i32, 4>(join([1i32, 1, 0, 1])));
+        assert_eq!(bitmask::<i8, 16>(from_fn(|i| -(i as i8 % 2))), 0xaaaa);
+        assert_eq!(bitmask([1i64, -1]), 0b10);
+        assert!(all_true([1i16; 8]));
+        assert!(!all_true([1i32, 1, 0, 1]));
         assert_eq!(avgr_u8(255, 254), 255);
         assert_eq!(avgr_u16(0, 1), 1);
     }

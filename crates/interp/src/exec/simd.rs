@@ -16,16 +16,22 @@ macro_rules! lanes_of {
 macro_rules! v_un {
     ($regs:ident, $p:expr, $t:ty, |$x:ident| $e:expr) => {{
         let p = $p;
-        let v = map::<$t, _, { 16 / size_of::<$t>() }>($regs.get128(p.src), |$x| $e);
-        $regs.set128(p.dst, v);
+        let a: lanes_of!($t) = $regs.lanes(p.src);
+        $regs.set_lanes(p.dst, build::<_, { 16 / size_of::<$t>() }>(|i| {
+            let $x = a[i];
+            $e
+        }));
     }};
 }
 /// A lane-wise binary operation on lanes of type `$t` (the result's lanes have the same width).
 macro_rules! v_bin {
     ($regs:ident, $p:expr, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
         let p = $p;
-        let (x, y) = ($regs.get128(p.a), $regs.get128(p.b));
-        $regs.set128(p.dst, zip::<$t, _, { 16 / size_of::<$t>() }>(x, y, |$a, $b| $e));
+        let (x, y): (lanes_of!($t), lanes_of!($t)) = ($regs.lanes(p.a), $regs.lanes(p.b));
+        $regs.set_lanes(p.dst, build::<_, { 16 / size_of::<$t>() }>(|i| {
+            let ($a, $b) = (x[i], y[i]);
+            $e
+        }));
     }};
 }
 /// A lane-wise shift of lanes of type `$t` by the i32 in `b`.
@@ -33,12 +39,28 @@ macro_rules! v_shift {
     ($regs:ident, $p:expr, $t:ty, |$x:ident, $s:ident| $e:expr) => {{
         let p = $p;
         let $s = $regs.get(p.b) as u32;
-        let v = map::<$t, _, { 16 / size_of::<$t>() }>($regs.get128(p.a), |$x| $e);
-        $regs.set128(p.dst, v);
+        let a: lanes_of!($t) = $regs.lanes(p.a);
+        $regs.set_lanes(p.dst, build::<_, { 16 / size_of::<$t>() }>(|i| {
+            let $x = a[i];
+            $e
+        }));
     }};
 }
-/// A function of whole v128s.
+/// A function of the lanes (of type `$t`) of one or two v128s, returning lanes.
 macro_rules! v_fn {
+    ($regs:ident, $p:expr, $t:ty, |$a:ident| $e:expr) => {{
+        let p = $p;
+        let $a: lanes_of!($t) = $regs.lanes(p.src);
+        $regs.set_lanes(p.dst, $e);
+    }};
+    ($regs:ident, $p:expr, $t:ty, |$a:ident, $b:ident| $e:expr) => {{
+        let p = $p;
+        let ($a, $b): (lanes_of!($t), lanes_of!($t)) = ($regs.lanes(p.a), $regs.lanes(p.b));
+        $regs.set_lanes(p.dst, $e);
+    }};
+}
+/// A whole-v128 bitwise operation.
+macro_rules! v_bits {
     ($regs:ident, $p:expr, |$a:ident| $e:expr) => {{
         let p = $p;
         let $a = $regs.get128(p.src);
@@ -50,11 +72,11 @@ macro_rules! v_fn {
         $regs.set128(p.dst, $e);
     }};
 }
-/// A v128 -> i32 test.
+/// A v128 -> i32 test on lanes of type `$t`.
 macro_rules! v_test {
-    ($regs:ident, $p:expr, |$a:ident| $e:expr) => {{
+    ($regs:ident, $p:expr, $t:ty, |$a:ident| $e:expr) => {{
         let p = $p;
-        let $a = $regs.get128(p.src);
+        let $a: lanes_of!($t) = $regs.lanes(p.src);
         $regs.set(p.dst, ($e) as u64);
     }};
 }
@@ -62,7 +84,7 @@ macro_rules! v_test {
 macro_rules! v_extract {
     ($regs:ident, $p:expr, $t:ty, |$x:ident| $e:expr) => {{
         let p = $p;
-        let a: lanes_of!($t) = lanes($regs.get128(p.src));
+        let a: lanes_of!($t) = $regs.lanes(p.src);
         // Validated lane indices are below the lane count, a power of two.
         let $x = a[p.lane as usize & (a.len() - 1)];
         $regs.set(p.dst, $e);
@@ -72,25 +94,33 @@ macro_rules! v_extract {
 macro_rules! v_replace {
     ($regs:ident, $p:expr, $t:ty) => {{
         let p = $p;
-        let mut a: lanes_of!($t) = lanes($regs.get128(p.a));
+        let mut a: lanes_of!($t) = $regs.lanes(p.a);
         let n = a.len();
         a[p.lane as usize & (n - 1)] = $regs.get(p.b) as $t;
-        $regs.set128(p.dst, join(a));
+        $regs.set_lanes(p.dst, a);
     }};
 }
-/// A v128 load of `$n` bytes, widened to a v128 by `$e`.
+/// A splat of the scalar in `src`, as lanes of type `$t`.
+macro_rules! v_splat {
+    ($regs:ident, $p:expr, $t:ty) => {{
+        let p = $p;
+        let x = $regs.get(p.src) as $t;
+        $regs.set_lanes::<$t, { 16 / size_of::<$t>() }>(p.dst, [x; 16 / size_of::<$t>()]);
+    }};
+}
+/// A v128 load of `$n` bytes, made lanes by `$e`.
 macro_rules! v_load {
     ($ctx:ident, $mem:ident, $regs:ident, $p:expr, $n:literal, |$b:ident| $e:expr) => {{
         let p = $p;
         match $mem.load::<$n>(Mem::ea($regs.get(p.addr), p.offset)) {
-            Some($b) => $regs.set128(p.dst, $e),
+            Some($b) => $regs.set_lanes(p.dst, $e),
             None => return $ctx.trap(TrapCode::MemoryOutOfBounds),
         }
     }};
 }
 
 handlers! { ip, regs, ctx, mem;
-    Copy128(p) => { v_fn!(regs, p, |a| a); }
+    Copy128(p) => { v_bits!(regs, p, |a| a); }
     Select128(s) => {
         let v = if regs.get(s.cond) as u32 != 0 { regs.get128(s.a) } else { regs.get128(s.b) };
         regs.set128(s.dst, v);
@@ -104,19 +134,19 @@ handlers! { ip, regs, ctx, mem;
         ctx.instance.global(g.index).set_wide([v as u64, (v >> 64) as u64]);
     }
 
-    V128Load(p) => { v_load!(ctx, mem, regs, p, 16, |b| u128::from_le_bytes(b)); }
+    V128Load(p) => { v_load!(ctx, mem, regs, p, 16, |b| b); }
     V128Load8x8S(p) => { v_load!(ctx, mem, regs, p, 8, |b| extend_i8_s(low(b), false)); }
     V128Load8x8U(p) => { v_load!(ctx, mem, regs, p, 8, |b| extend_i8_u(low(b), false)); }
     V128Load16x4S(p) => { v_load!(ctx, mem, regs, p, 8, |b| extend_i16_s(low(b), false)); }
     V128Load16x4U(p) => { v_load!(ctx, mem, regs, p, 8, |b| extend_i16_u(low(b), false)); }
     V128Load32x2S(p) => { v_load!(ctx, mem, regs, p, 8, |b| extend_i32_s(low(b), false)); }
     V128Load32x2U(p) => { v_load!(ctx, mem, regs, p, 8, |b| extend_i32_u(low(b), false)); }
-    V128Load8Splat(p) => { v_load!(ctx, mem, regs, p, 1, |b| join([b[0]; 16])); }
-    V128Load16Splat(p) => { v_load!(ctx, mem, regs, p, 2, |b| join([u16::from_le_bytes(b); 8])); }
-    V128Load32Splat(p) => { v_load!(ctx, mem, regs, p, 4, |b| join([u32::from_le_bytes(b); 4])); }
-    V128Load64Splat(p) => { v_load!(ctx, mem, regs, p, 8, |b| join([u64::from_le_bytes(b); 2])); }
-    V128Load32Zero(p) => { v_load!(ctx, mem, regs, p, 4, |b| u32::from_le_bytes(b) as u128); }
-    V128Load64Zero(p) => { v_load!(ctx, mem, regs, p, 8, |b| u64::from_le_bytes(b) as u128); }
+    V128Load8Splat(p) => { v_load!(ctx, mem, regs, p, 1, |b| [b[0]; 16]); }
+    V128Load16Splat(p) => { v_load!(ctx, mem, regs, p, 2, |b| [u16::from_le_bytes(b); 8]); }
+    V128Load32Splat(p) => { v_load!(ctx, mem, regs, p, 4, |b| [u32::from_le_bytes(b); 4]); }
+    V128Load64Splat(p) => { v_load!(ctx, mem, regs, p, 8, |b| [u64::from_le_bytes(b); 2]); }
+    V128Load32Zero(p) => { v_load!(ctx, mem, regs, p, 4, |b| [u32::from_le_bytes(b), 0, 0, 0]); }
+    V128Load64Zero(p) => { v_load!(ctx, mem, regs, p, 8, |b| [u64::from_le_bytes(b), 0]); }
     V128Store(p) => {
         let v = regs.get128(p.val).to_le_bytes();
         if !mem.store(Mem::ea(regs.get(p.addr), p.offset), v) {
@@ -125,10 +155,10 @@ handlers! { ip, regs, ctx, mem;
     }
 
     I8x16Shuffle(p) => {
-        let (a, b, m) = (regs.get128(p.a), regs.get128(p.b), regs.get128(p.c));
-        regs.set128(p.dst, shuffle(a, b, m));
+        let (a, b, m) = (regs.lanes(p.a), regs.lanes(p.b), regs.lanes(p.c));
+        regs.set_lanes(p.dst, shuffle(a, b, m));
     }
-    I8x16Swizzle(p) => { v_fn!(regs, p, |a, s| swizzle(a, s)); }
+    I8x16Swizzle(p) => { v_fn!(regs, p, u8, |a, s| swizzle(a, s)); }
     I8x16ExtractLaneS(p) => { v_extract!(regs, p, i8, |x| x as i32 as u32 as u64); }
     I8x16ExtractLaneU(p) => { v_extract!(regs, p, u8, |x| x as u64); }
     I16x8ExtractLaneS(p) => { v_extract!(regs, p, i16, |x| x as i32 as u32 as u64); }
@@ -139,10 +169,10 @@ handlers! { ip, regs, ctx, mem;
     I16x8ReplaceLane(p) => { v_replace!(regs, p, u16); }
     I32x4ReplaceLane(p) => { v_replace!(regs, p, u32); }
     I64x2ReplaceLane(p) => { v_replace!(regs, p, u64); }
-    I8x16Splat(p) => { let x = regs.get(p.src) as u8; regs.set128(p.dst, join([x; 16])); }
-    I16x8Splat(p) => { let x = regs.get(p.src) as u16; regs.set128(p.dst, join([x; 8])); }
-    I32x4Splat(p) => { let x = regs.get(p.src) as u32; regs.set128(p.dst, join([x; 4])); }
-    I64x2Splat(p) => { let x = regs.get(p.src); regs.set128(p.dst, join([x; 2])); }
+    I8x16Splat(p) => { v_splat!(regs, p, u8); }
+    I16x8Splat(p) => { v_splat!(regs, p, u16); }
+    I32x4Splat(p) => { v_splat!(regs, p, u32); }
+    I64x2Splat(p) => { v_splat!(regs, p, u64); }
 
     I8x16Eq(p) => { v_bin!(regs, p, u8, |a, b| mask::<i8>(a == b)); }
     I8x16Ne(p) => { v_bin!(regs, p, u8, |a, b| mask::<i8>(a != b)); }
@@ -193,24 +223,24 @@ handlers! { ip, regs, ctx, mem;
     F64x2Le(p) => { v_bin!(regs, p, f64, |a, b| mask::<i64>(a <= b)); }
     F64x2Ge(p) => { v_bin!(regs, p, f64, |a, b| mask::<i64>(a >= b)); }
 
-    V128Not(p) => { v_fn!(regs, p, |a| !a); }
-    V128And(p) => { v_fn!(regs, p, |a, b| a & b); }
-    V128AndNot(p) => { v_fn!(regs, p, |a, b| a & !b); }
-    V128Or(p) => { v_fn!(regs, p, |a, b| a | b); }
-    V128Xor(p) => { v_fn!(regs, p, |a, b| a ^ b); }
+    V128Not(p) => { v_bits!(regs, p, |a| !a); }
+    V128And(p) => { v_bits!(regs, p, |a, b| a & b); }
+    V128AndNot(p) => { v_bits!(regs, p, |a, b| a & !b); }
+    V128Or(p) => { v_bits!(regs, p, |a, b| a | b); }
+    V128Xor(p) => { v_bits!(regs, p, |a, b| a ^ b); }
     V128Bitselect(p) => {
         let (a, b, c) = (regs.get128(p.a), regs.get128(p.b), regs.get128(p.c));
         regs.set128(p.dst, (a & c) | (b & !c));
     }
-    V128AnyTrue(p) => { v_test!(regs, p, |a| a != 0); }
+    V128AnyTrue(p) => { let v = regs.get128(p.src); regs.set(p.dst, (v != 0) as u64); }
 
     I8x16Abs(p) => { v_un!(regs, p, i8, |x| x.wrapping_abs()); }
     I8x16Neg(p) => { v_un!(regs, p, i8, |x| x.wrapping_neg()); }
     I8x16Popcnt(p) => { v_un!(regs, p, u8, |x| x.count_ones() as u8); }
-    I8x16AllTrue(p) => { v_test!(regs, p, |a| all_true::<u8, 16>(a)); }
-    I8x16Bitmask(p) => { v_test!(regs, p, |a| bitmask::<i8, 16>(a)); }
-    I8x16NarrowI16x8S(p) => { v_fn!(regs, p, |a, b| narrow_i16_s(a, b)); }
-    I8x16NarrowI16x8U(p) => { v_fn!(regs, p, |a, b| narrow_i16_u(a, b)); }
+    I8x16AllTrue(p) => { v_test!(regs, p, u8, |a| all_true(a)); }
+    I8x16Bitmask(p) => { v_test!(regs, p, i8, |a| bitmask(a)); }
+    I8x16NarrowI16x8S(p) => { v_fn!(regs, p, i16, |a, b| narrow_i16_s(a, b)); }
+    I8x16NarrowI16x8U(p) => { v_fn!(regs, p, i16, |a, b| narrow_i16_u(a, b)); }
     I8x16Shl(p) => { v_shift!(regs, p, u8, |x, s| x.wrapping_shl(s)); }
     I8x16ShrS(p) => { v_shift!(regs, p, i8, |x, s| x.wrapping_shr(s)); }
     I8x16ShrU(p) => { v_shift!(regs, p, u8, |x, s| x.wrapping_shr(s)); }
@@ -226,19 +256,19 @@ handlers! { ip, regs, ctx, mem;
     I8x16MaxU(p) => { v_bin!(regs, p, u8, |a, b| a.max(b)); }
     I8x16AvgrU(p) => { v_bin!(regs, p, u8, |a, b| avgr_u8(a, b)); }
 
-    I16x8ExtAddPairwiseI8x16S(p) => { v_fn!(regs, p, |a| pairwise_i8_s(a)); }
-    I16x8ExtAddPairwiseI8x16U(p) => { v_fn!(regs, p, |a| pairwise_i8_u(a)); }
+    I16x8ExtAddPairwiseI8x16S(p) => { v_fn!(regs, p, i8, |a| pairwise_i8_s(a)); }
+    I16x8ExtAddPairwiseI8x16U(p) => { v_fn!(regs, p, u8, |a| pairwise_i8_u(a)); }
     I16x8Abs(p) => { v_un!(regs, p, i16, |x| x.wrapping_abs()); }
     I16x8Neg(p) => { v_un!(regs, p, i16, |x| x.wrapping_neg()); }
-    I16x8Q15MulrSatS(p) => { v_fn!(regs, p, |a, b| q15mulr_sat(a, b)); }
-    I16x8AllTrue(p) => { v_test!(regs, p, |a| all_true::<u16, 8>(a)); }
-    I16x8Bitmask(p) => { v_test!(regs, p, |a| bitmask::<i16, 8>(a)); }
-    I16x8NarrowI32x4S(p) => { v_fn!(regs, p, |a, b| narrow_i32_s(a, b)); }
-    I16x8NarrowI32x4U(p) => { v_fn!(regs, p, |a, b| narrow_i32_u(a, b)); }
-    I16x8ExtendLowI8x16S(p) => { v_fn!(regs, p, |a| extend_i8_s(a, false)); }
-    I16x8ExtendHighI8x16S(p) => { v_fn!(regs, p, |a| extend_i8_s(a, true)); }
-    I16x8ExtendLowI8x16U(p) => { v_fn!(regs, p, |a| extend_i8_u(a, false)); }
-    I16x8ExtendHighI8x16U(p) => { v_fn!(regs, p, |a| extend_i8_u(a, true)); }
+    I16x8Q15MulrSatS(p) => { v_bin!(regs, p, i16, |a, b| q15mulr_sat(a, b)); }
+    I16x8AllTrue(p) => { v_test!(regs, p, u16, |a| all_true(a)); }
+    I16x8Bitmask(p) => { v_test!(regs, p, i16, |a| bitmask(a)); }
+    I16x8NarrowI32x4S(p) => { v_fn!(regs, p, i32, |a, b| narrow_i32_s(a, b)); }
+    I16x8NarrowI32x4U(p) => { v_fn!(regs, p, i32, |a, b| narrow_i32_u(a, b)); }
+    I16x8ExtendLowI8x16S(p) => { v_fn!(regs, p, i8, |a| extend_i8_s(a, false)); }
+    I16x8ExtendHighI8x16S(p) => { v_fn!(regs, p, i8, |a| extend_i8_s(a, true)); }
+    I16x8ExtendLowI8x16U(p) => { v_fn!(regs, p, u8, |a| extend_i8_u(a, false)); }
+    I16x8ExtendHighI8x16U(p) => { v_fn!(regs, p, u8, |a| extend_i8_u(a, true)); }
     I16x8Shl(p) => { v_shift!(regs, p, u16, |x, s| x.wrapping_shl(s)); }
     I16x8ShrS(p) => { v_shift!(regs, p, i16, |x, s| x.wrapping_shr(s)); }
     I16x8ShrU(p) => { v_shift!(regs, p, u16, |x, s| x.wrapping_shr(s)); }
@@ -254,21 +284,21 @@ handlers! { ip, regs, ctx, mem;
     I16x8MaxS(p) => { v_bin!(regs, p, i16, |a, b| a.max(b)); }
     I16x8MaxU(p) => { v_bin!(regs, p, u16, |a, b| a.max(b)); }
     I16x8AvgrU(p) => { v_bin!(regs, p, u16, |a, b| avgr_u16(a, b)); }
-    I16x8ExtMulLowI8x16S(p) => { v_fn!(regs, p, |a, b| extmul_i8_s(a, b, false)); }
-    I16x8ExtMulHighI8x16S(p) => { v_fn!(regs, p, |a, b| extmul_i8_s(a, b, true)); }
-    I16x8ExtMulLowI8x16U(p) => { v_fn!(regs, p, |a, b| extmul_i8_u(a, b, false)); }
-    I16x8ExtMulHighI8x16U(p) => { v_fn!(regs, p, |a, b| extmul_i8_u(a, b, true)); }
+    I16x8ExtMulLowI8x16S(p) => { v_fn!(regs, p, i8, |a, b| extmul_i8_s(a, b, false)); }
+    I16x8ExtMulHighI8x16S(p) => { v_fn!(regs, p, i8, |a, b| extmul_i8_s(a, b, true)); }
+    I16x8ExtMulLowI8x16U(p) => { v_fn!(regs, p, u8, |a, b| extmul_i8_u(a, b, false)); }
+    I16x8ExtMulHighI8x16U(p) => { v_fn!(regs, p, u8, |a, b| extmul_i8_u(a, b, true)); }
 
-    I32x4ExtAddPairwiseI16x8S(p) => { v_fn!(regs, p, |a| pairwise_i16_s(a)); }
-    I32x4ExtAddPairwiseI16x8U(p) => { v_fn!(regs, p, |a| pairwise_i16_u(a)); }
+    I32x4ExtAddPairwiseI16x8S(p) => { v_fn!(regs, p, i16, |a| pairwise_i16_s(a)); }
+    I32x4ExtAddPairwiseI16x8U(p) => { v_fn!(regs, p, u16, |a| pairwise_i16_u(a)); }
     I32x4Abs(p) => { v_un!(regs, p, i32, |x| x.wrapping_abs()); }
     I32x4Neg(p) => { v_un!(regs, p, i32, |x| x.wrapping_neg()); }
-    I32x4AllTrue(p) => { v_test!(regs, p, |a| all_true::<u32, 4>(a)); }
-    I32x4Bitmask(p) => { v_test!(regs, p, |a| bitmask::<i32, 4>(a)); }
-    I32x4ExtendLowI16x8S(p) => { v_fn!(regs, p, |a| extend_i16_s(a, false)); }
-    I32x4ExtendHighI16x8S(p) => { v_fn!(regs, p, |a| extend_i16_s(a, true)); }
-    I32x4ExtendLowI16x8U(p) => { v_fn!(regs, p, |a| extend_i16_u(a, false)); }
-    I32x4ExtendHighI16x8U(p) => { v_fn!(regs, p, |a| extend_i16_u(a, true)); }
+    I32x4AllTrue(p) => { v_test!(regs, p, u32, |a| all_true(a)); }
+    I32x4Bitmask(p) => { v_test!(regs, p, i32, |a| bitmask(a)); }
+    I32x4ExtendLowI16x8S(p) => { v_fn!(regs, p, i16, |a| extend_i16_s(a, false)); }
+    I32x4ExtendHighI16x8S(p) => { v_fn!(regs, p, i16, |a| extend_i16_s(a, true)); }
+    I32x4ExtendLowI16x8U(p) => { v_fn!(regs, p, u16, |a| extend_i16_u(a, false)); }
+    I32x4ExtendHighI16x8U(p) => { v_fn!(regs, p, u16, |a| extend_i16_u(a, true)); }
     I32x4Shl(p) => { v_shift!(regs, p, u32, |x, s| x.wrapping_shl(s)); }
     I32x4ShrS(p) => { v_shift!(regs, p, i32, |x, s| x.wrapping_shr(s)); }
     I32x4ShrU(p) => { v_shift!(regs, p, u32, |x, s| x.wrapping_shr(s)); }
@@ -279,30 +309,30 @@ handlers! { ip, regs, ctx, mem;
     I32x4MinU(p) => { v_bin!(regs, p, u32, |a, b| a.min(b)); }
     I32x4MaxS(p) => { v_bin!(regs, p, i32, |a, b| a.max(b)); }
     I32x4MaxU(p) => { v_bin!(regs, p, u32, |a, b| a.max(b)); }
-    I32x4DotI16x8S(p) => { v_fn!(regs, p, |a, b| dot_i16(a, b)); }
-    I32x4ExtMulLowI16x8S(p) => { v_fn!(regs, p, |a, b| extmul_i16_s(a, b, false)); }
-    I32x4ExtMulHighI16x8S(p) => { v_fn!(regs, p, |a, b| extmul_i16_s(a, b, true)); }
-    I32x4ExtMulLowI16x8U(p) => { v_fn!(regs, p, |a, b| extmul_i16_u(a, b, false)); }
-    I32x4ExtMulHighI16x8U(p) => { v_fn!(regs, p, |a, b| extmul_i16_u(a, b, true)); }
+    I32x4DotI16x8S(p) => { v_fn!(regs, p, i16, |a, b| dot_i16(a, b)); }
+    I32x4ExtMulLowI16x8S(p) => { v_fn!(regs, p, i16, |a, b| extmul_i16_s(a, b, false)); }
+    I32x4ExtMulHighI16x8S(p) => { v_fn!(regs, p, i16, |a, b| extmul_i16_s(a, b, true)); }
+    I32x4ExtMulLowI16x8U(p) => { v_fn!(regs, p, u16, |a, b| extmul_i16_u(a, b, false)); }
+    I32x4ExtMulHighI16x8U(p) => { v_fn!(regs, p, u16, |a, b| extmul_i16_u(a, b, true)); }
 
     I64x2Abs(p) => { v_un!(regs, p, i64, |x| x.wrapping_abs()); }
     I64x2Neg(p) => { v_un!(regs, p, i64, |x| x.wrapping_neg()); }
-    I64x2AllTrue(p) => { v_test!(regs, p, |a| all_true::<u64, 2>(a)); }
-    I64x2Bitmask(p) => { v_test!(regs, p, |a| bitmask::<i64, 2>(a)); }
-    I64x2ExtendLowI32x4S(p) => { v_fn!(regs, p, |a| extend_i32_s(a, false)); }
-    I64x2ExtendHighI32x4S(p) => { v_fn!(regs, p, |a| extend_i32_s(a, true)); }
-    I64x2ExtendLowI32x4U(p) => { v_fn!(regs, p, |a| extend_i32_u(a, false)); }
-    I64x2ExtendHighI32x4U(p) => { v_fn!(regs, p, |a| extend_i32_u(a, true)); }
+    I64x2AllTrue(p) => { v_test!(regs, p, u64, |a| all_true(a)); }
+    I64x2Bitmask(p) => { v_test!(regs, p, i64, |a| bitmask(a)); }
+    I64x2ExtendLowI32x4S(p) => { v_fn!(regs, p, i32, |a| extend_i32_s(a, false)); }
+    I64x2ExtendHighI32x4S(p) => { v_fn!(regs, p, i32, |a| extend_i32_s(a, true)); }
+    I64x2ExtendLowI32x4U(p) => { v_fn!(regs, p, u32, |a| extend_i32_u(a, false)); }
+    I64x2ExtendHighI32x4U(p) => { v_fn!(regs, p, u32, |a| extend_i32_u(a, true)); }
     I64x2Shl(p) => { v_shift!(regs, p, u64, |x, s| x.wrapping_shl(s)); }
     I64x2ShrS(p) => { v_shift!(regs, p, i64, |x, s| x.wrapping_shr(s)); }
     I64x2ShrU(p) => { v_shift!(regs, p, u64, |x, s| x.wrapping_shr(s)); }
     I64x2Add(p) => { v_bin!(regs, p, u64, |a, b| a.wrapping_add(b)); }
     I64x2Sub(p) => { v_bin!(regs, p, u64, |a, b| a.wrapping_sub(b)); }
     I64x2Mul(p) => { v_bin!(regs, p, u64, |a, b| a.wrapping_mul(b)); }
-    I64x2ExtMulLowI32x4S(p) => { v_fn!(regs, p, |a, b| extmul_i32_s(a, b, false)); }
-    I64x2ExtMulHighI32x4S(p) => { v_fn!(regs, p, |a, b| extmul_i32_s(a, b, true)); }
-    I64x2ExtMulLowI32x4U(p) => { v_fn!(regs, p, |a, b| extmul_i32_u(a, b, false)); }
-    I64x2ExtMulHighI32x4U(p) => { v_fn!(regs, p, |a, b| extmul_i32_u(a, b, true)); }
+    I64x2ExtMulLowI32x4S(p) => { v_fn!(regs, p, i32, |a, b| extmul_i32_s(a, b, false)); }
+    I64x2ExtMulHighI32x4S(p) => { v_fn!(regs, p, i32, |a, b| extmul_i32_s(a, b, true)); }
+    I64x2ExtMulLowI32x4U(p) => { v_fn!(regs, p, u32, |a, b| extmul_i32_u(a, b, false)); }
+    I64x2ExtMulHighI32x4U(p) => { v_fn!(regs, p, u32, |a, b| extmul_i32_u(a, b, true)); }
 
     F32x4Ceil(p) => { v_un!(regs, p, f32, |x| f32_quiet(x.ceil())); }
     F32x4Floor(p) => { v_un!(regs, p, f32, |x| f32_quiet(x.floor())); }
@@ -340,28 +370,16 @@ handlers! { ip, regs, ctx, mem;
     I32x4TruncSatF32x4U(p) => { v_un!(regs, p, f32, |x| x as u32); }
     F32x4ConvertI32x4S(p) => { v_un!(regs, p, i32, |x| x as f32); }
     F32x4ConvertI32x4U(p) => { v_un!(regs, p, u32, |x| x as f32); }
-    I32x4TruncSatF64x2SZero(p) => {
-        v_fn!(regs, p, |v| { let a: [f64; 2] = lanes(v); join([a[0] as i32, a[1] as i32, 0, 0]) });
-    }
-    I32x4TruncSatF64x2UZero(p) => {
-        v_fn!(regs, p, |v| { let a: [f64; 2] = lanes(v); join([a[0] as u32, a[1] as u32, 0, 0]) });
-    }
-    F64x2ConvertLowI32x4S(p) => {
-        v_fn!(regs, p, |v| { let a: [i32; 4] = lanes(v); join([a[0] as f64, a[1] as f64]) });
-    }
-    F64x2ConvertLowI32x4U(p) => {
-        v_fn!(regs, p, |v| { let a: [u32; 4] = lanes(v); join([a[0] as f64, a[1] as f64]) });
-    }
-    F32x4DemoteF64x2Zero(p) => {
-        v_fn!(regs, p, |v| { let a: [f64; 2] = lanes(v); join([a[0] as f32, a[1] as f32, 0.0, 0.0]) });
-    }
-    F64x2PromoteLowF32x4(p) => {
-        v_fn!(regs, p, |v| { let a: [f32; 4] = lanes(v); join([a[0] as f64, a[1] as f64]) });
-    }
+    I32x4TruncSatF64x2SZero(p) => { v_fn!(regs, p, f64, |a| [a[0] as i32, a[1] as i32, 0, 0]); }
+    I32x4TruncSatF64x2UZero(p) => { v_fn!(regs, p, f64, |a| [a[0] as u32, a[1] as u32, 0, 0]); }
+    F64x2ConvertLowI32x4S(p) => { v_fn!(regs, p, i32, |a| [a[0] as f64, a[1] as f64]); }
+    F64x2ConvertLowI32x4U(p) => { v_fn!(regs, p, u32, |a| [a[0] as f64, a[1] as f64]); }
+    F32x4DemoteF64x2Zero(p) => { v_fn!(regs, p, f64, |a| [a[0] as f32, a[1] as f32, 0.0, 0.0]); }
+    F64x2PromoteLowF32x4(p) => { v_fn!(regs, p, f32, |a| [a[0] as f64, a[1] as f64]); }
 }
 
-/// Eight loaded bytes as the low half of a v128.
+/// Eight loaded bytes as the low half of lanes of type `T`.
 #[inline(always)]
-fn low(b: [u8; 8]) -> u128 {
-    u64::from_le_bytes(b) as u128
+fn low<T: Lane, const N: usize>(b: [u8; 8]) -> [T; N] {
+    lanes(u64::from_le_bytes(b) as u128)
 }
