@@ -85,6 +85,13 @@ fn c_freestanding(output: &'static str, source: &'static str) -> Guest {
     Guest { output, sources: vec![source], tool: &CLANG, args, env: Vec::new() }
 }
 
+/// A freestanding C guest using 128-bit SIMD (`wasm_simd128.h`), built from one source file.
+fn c_simd(output: &'static str, source: &'static str) -> Guest {
+    let mut guest = c_freestanding(output, source);
+    guest.args.insert(C_FREESTANDING.len(), "-msimd128");
+    guest
+}
+
 /// A WASI C guest built from one source file.
 fn c_wasi(output: &'static str, source: &'static str) -> Guest {
     let mut args = C_WASI.to_vec();
@@ -114,6 +121,7 @@ fn guests() -> Vec<Guest> {
         c_freestanding("bench/guests/interp.wasm", "bench/guests/interp.c"),
         c_freestanding("bench/guests/sha256.wasm", "bench/guests/sha256.c"),
         c_freestanding("bench/guests/calls.wasm", "bench/guests/calls.c"),
+        c_simd("bench/guests/simd.wasm", "bench/guests/simd.c"),
         go_js("bench/guests/gojson.wasm", "bench/guests/gojson.go"),
         c_wasi("bench/guests/files.wasm", "bench/guests/files.c"),
         c_wasi("bench/guests/hello.wasm", "bench/guests/hello.c"),
