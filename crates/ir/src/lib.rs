@@ -32,9 +32,9 @@ pub struct CompiledFunc {
     pub offsets: Box<[u32]>,
     /// Slots the frame needs: every slot an instruction names is below this.
     pub frame_size: u16,
-    /// Parameters, in slots `0..num_params`.
+    /// Slots of the parameters (a v128 takes two), which are slots `0..num_params`.
     pub num_params: u16,
-    /// Results, left in slots `0..num_results` on return.
+    /// Slots of the results, left in slots `0..num_results` on return.
     pub num_results: u16,
     /// Written to slots `num_params..num_params + init.len()` on entry: zeros for the locals,
     /// then the constant pool.
