@@ -530,7 +530,7 @@ mod mock_engine_tests {
     use std::time::Duration;
 
     use keel_runtime::vm::Instance;
-    use keel_runtime::{CompiledCode, Engine, Trap};
+    use keel_runtime::{CompileOptions, CompiledCode, Engine, Trap};
 
     use super::*;
 
@@ -546,7 +546,11 @@ mod mock_engine_tests {
         fn name(&self) -> &'static str {
             "mock"
         }
-        fn compile(&self, _: &Arc<keel_decode::Module>) -> Result<Arc<dyn CompiledCode>, Error> {
+        fn compile(
+            &self,
+            _: &Arc<keel_decode::Module>,
+            _: CompileOptions,
+        ) -> Result<Arc<dyn CompiledCode>, Error> {
             Ok(Arc::new(*self))
         }
     }

@@ -107,6 +107,8 @@ pub struct Relocation {
 /// through the instance context), its relocations and where everything starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {
+    /// Whether this is the listening variant (`CompileOptions::listening`).
+    pub listening: bool,
     /// All machine code: the functions, then the entry trampolines.
     pub code: Vec<u8>,
     /// Offset of each defined function's code.
@@ -173,10 +175,11 @@ fn put_u32s(out: &mut Vec<u8>, v: &[u32]) {
 }
 
 impl Artifact {
-    /// The artefact as bytes (the compiler's cache payload): code, offsets, relocations, each
-    /// length-prefixed, little-endian.
+    /// The artefact as bytes (the compiler's cache payload): the variant (a byte, 1 for
+    /// listening code), then code, offsets, relocations, each length-prefixed, little-endian.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.code.len() + 64);
+        out.push(self.listening as u8);
         out.extend_from_slice(&(self.code.len() as u32).to_le_bytes());
         out.extend_from_slice(&self.code);
         put_u32s(&mut out, &self.functions);
@@ -200,6 +203,11 @@ impl Artifact {
     /// access; the code bytes themselves are vouched for only by the cache's checksum.
     pub fn from_bytes(bytes: &[u8], module: &Module) -> Result<Artifact, String> {
         let mut r = Reader { bytes };
+        let listening = match r.u8()? {
+            0 => false,
+            1 => true,
+            v => return Err(format!("unknown code variant {v}")),
+        };
         let code_len = r.count(1)?;
         let code = r.take(code_len)?.to_vec();
         let functions = r.u32s()?;
@@ -258,7 +266,15 @@ impl Artifact {
                 by_sig.len()
             ));
         }
-        Ok(Artifact { code, functions, trampolines, function_trampoline, relocations, trap_sites })
+        Ok(Artifact {
+            listening,
+            code,
+            functions,
+            trampolines,
+            function_trampoline,
+            relocations,
+            trap_sites,
+        })
     }
 }
 
@@ -353,11 +369,13 @@ fn build_trampoline(
 }
 
 /// Compiles every defined function of `module` (in parallel) and the entry trampolines; for
-/// guarded memories (no bounds checks below the guard) when `guarded`.
+/// guarded memories (no bounds checks below the guard) when `guarded`; the listening variant if
+/// `listening`.
 pub(crate) fn compile(
     module: &Module,
     isa: &dyn TargetIsa,
     guarded: bool,
+    listening: bool,
 ) -> Result<Artifact, String> {
     if isa.pointer_bits() != 64 {
         return Err("the compiler needs a 64-bit target".into());
@@ -365,7 +383,7 @@ pub(crate) fn compile(
     if module.memories.len() > 1 {
         return Err("multiple memories are not supported by the compiler".into());
     }
-    let env = ModuleEnv { module, call_conv: isa.default_call_conv(), guarded };
+    let env = ModuleEnv { module, call_conv: isa.default_call_conv(), guarded, listening };
     let n = module.bodies.len();
     let workers = keel_runtime::engine::compile_threads().min(n).max(1);
     let compile_one = |def: usize, fctx: &mut FunctionBuilderContext, ctx: &mut Context| {
@@ -432,6 +450,7 @@ pub(crate) fn compile(
     }
 
     let mut art = Artifact {
+        listening,
         code: Vec::new(),
         functions: Vec::with_capacity(n),
         trampolines: Vec::new(),
@@ -486,6 +505,7 @@ pub(crate) fn compile(
 
 /// An artefact in executable memory.
 pub(crate) struct Loaded {
+    listening: bool,
     _memory: Option<region::Allocation>,
     base: *const u8,
     code_len: usize,
@@ -507,6 +527,7 @@ impl Loaded {
     pub(crate) fn load(art: Artifact) -> Result<Loaded, String> {
         if art.code.is_empty() {
             return Ok(Loaded {
+                listening: art.listening,
                 _memory: None,
                 base: std::ptr::null(),
                 code_len: 0,
@@ -546,6 +567,7 @@ impl Loaded {
         // SAFETY: every offset is inside the code that was just copied.
         let at = |off: u32| unsafe { base.add(off as usize) as *const u8 };
         Ok(Loaded {
+            listening: art.listening,
             base,
             code_len: code.len(),
             functions: art.functions.iter().map(|o| at(*o)).collect(),
@@ -572,6 +594,7 @@ impl Loaded {
         }
         let offset = |p: &*const u8| (*p as usize - self.base as usize) as u32;
         Artifact {
+            listening: self.listening,
             code,
             functions: self.functions.iter().map(offset).collect(),
             trampolines: self.trampolines.iter().map(offset).collect(),
@@ -605,6 +628,11 @@ impl Loaded {
         }
         let i = self.functions.partition_point(|p| (*p as usize) <= at);
         i.checked_sub(1).map(|i| i as u32)
+    }
+
+    /// Whether this is the listening variant.
+    pub(crate) fn listening(&self) -> bool {
+        self.listening
     }
 
     /// Code address of each defined function (the context's `code` array).

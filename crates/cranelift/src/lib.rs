@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
-use keel_runtime::vm::Instance;
-use keel_runtime::{CompiledCode, Engine, Error, Trap, TrapCode};
+use keel_runtime::vm::{Instance, listen};
+use keel_runtime::{CompileOptions, CompiledCode, Engine, Error, Trap, TrapCode};
 
 pub use artifact::{Artifact, LibcallTarget, Relocation};
 
@@ -98,12 +98,13 @@ impl Compiler {
     pub fn compile_for_target(
         module: &keel_decode::Module,
         triple: target_lexicon::Triple,
+        options: CompileOptions,
     ) -> Result<Artifact, String> {
         let isa = cranelift_codegen::isa::lookup(triple)
             .map_err(|e| e.to_string())?
             .finish(flags())
             .map_err(|e| e.to_string())?;
-        artifact::compile(module, &*isa, false)
+        artifact::compile(module, &*isa, false, options.listening)
     }
 }
 
@@ -112,7 +113,11 @@ impl Engine for Compiler {
         "compiler"
     }
 
-    fn compile(&self, module: &Arc<keel_decode::Module>) -> Result<Arc<dyn CompiledCode>, Error> {
+    fn compile(
+        &self,
+        module: &Arc<keel_decode::Module>,
+        options: CompileOptions,
+    ) -> Result<Arc<dyn CompiledCode>, Error> {
         let isa: &dyn TargetIsa = match &self.isa {
             Ok(isa) => &**isa,
             Err(e) => return Err(Error::Compile(e.clone())),
@@ -120,7 +125,8 @@ impl Engine for Compiler {
         if !Compiler::is_supported() {
             return Err(Error::Compile("the compiler does not support this host".into()));
         }
-        let art = artifact::compile(module, isa, self.guarded).map_err(Error::Compile)?;
+        let art = artifact::compile(module, isa, self.guarded, options.listening)
+            .map_err(Error::Compile)?;
         let code = artifact::Loaded::load(art).map_err(Error::Compile)?;
         Ok(Arc::new(Code { code, guarded: self.guarded }))
     }
@@ -149,12 +155,16 @@ impl Engine for Compiler {
         &self,
         module: &Arc<keel_decode::Module>,
         bytes: &[u8],
+        options: CompileOptions,
     ) -> Result<Arc<dyn CompiledCode>, Error> {
         if self.isa.is_err() || !Compiler::is_supported() {
             return Err(Error::Compile("the compiler does not support this host".into()));
         }
         let art = Artifact::from_bytes(bytes, module)
             .map_err(|e| Error::Compile(format!("cached code: {e}")))?;
+        if art.listening != options.listening {
+            return Err(Error::Compile("cached code: another variant (listening or not)".into()));
+        }
         let code = artifact::Loaded::load(art).map_err(Error::Compile)?;
         Ok(Arc::new(Code { code, guarded: self.guarded }))
     }
@@ -210,6 +220,8 @@ impl CompiledCode for Code {
         if sp < limit + 16 * 1024 {
             return Err(Trap::from(TrapCode::StackOverflow));
         }
+        // Listening code: a trap ends the listened calls this entry leaves unfinished.
+        let scope = self.code.listening().then(listen::Scope::begin);
         // SAFETY: the caller holds the instance's exec lock, so this thread alone uses the
         // context.
         unsafe { (*vmctx).stack_limit = limit };
@@ -247,10 +259,18 @@ impl CompiledCode for Code {
             st.take();
             std::panic::resume_unwind(payload);
         }
-        match st.take() {
+        let result = match st.take() {
             Some(trap) => Err(trap),
             None => Ok(()),
+        };
+        if let Some(scope) = scope {
+            scope.finish(&result);
         }
+        result
+    }
+
+    fn listens(&self) -> bool {
+        self.code.listening()
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -12,7 +12,7 @@ use std::panic::AssertUnwindSafe;
 
 use cranelift_codegen::ir::{AbiParam, Signature, types};
 use cranelift_codegen::isa::CallConv;
-use keel_runtime::vm::{FuncData, Instance};
+use keel_runtime::vm::{FuncData, Instance, listen};
 use keel_runtime::{Trap, TrapCode};
 
 use crate::vmctx::{InstanceState, VmCtx};
@@ -38,6 +38,8 @@ pub(crate) enum Libcall {
     TableCopy,
     TableInit,
     ElemDrop,
+    ListenBefore,
+    ListenAfter,
 }
 
 /// Parameter and result types of each libcall after the vmctx: `I` = i32, `L` = i64.
@@ -62,6 +64,8 @@ impl Libcall {
             TableCopy => ("IIIII", ""),
             TableInit => ("IIIII", ""),
             ElemDrop => ("I", ""),
+            ListenBefore => ("LL", ""),
+            ListenAfter => ("LL", ""),
         }
     }
 
@@ -81,6 +85,8 @@ impl Libcall {
                 | TableFill
                 | TableCopy
                 | TableInit
+                | ListenBefore
+                | ListenAfter
         )
     }
 
@@ -98,7 +104,7 @@ impl Libcall {
 
 /// Addresses of the libcalls, in [`Libcall`] order.
 pub(crate) fn table() -> &'static [usize] {
-    static TABLE: std::sync::OnceLock<[usize; 17]> = std::sync::OnceLock::new();
+    static TABLE: std::sync::OnceLock<[usize; 19]> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
         [
             raise as *const () as usize,
@@ -118,6 +124,8 @@ pub(crate) fn table() -> &'static [usize] {
             table_copy as *const () as usize,
             table_init as *const () as usize,
             elem_drop as *const () as usize,
+            listen_before as *const () as usize,
+            listen_after as *const () as usize,
         ]
     })
 }
@@ -314,6 +322,44 @@ extern "C" fn elem_drop(vmctx: *mut VmCtx, segment: u32) {
     // SAFETY: see above.
     let (instance, _) = unsafe { state(vmctx) };
     instance.elem_drop(segment);
+}
+
+/// Runs a listener hook; a panic in it is kept for the entry to resume (it cannot unwind through
+/// compiled code) and stops the guest with a trap.
+fn listener_hook(st: &InstanceState, hook: impl FnOnce()) {
+    if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(hook)) {
+        PANIC.with(|p| {
+            p.borrow_mut().get_or_insert(payload);
+        });
+        st.raise(Trap::host("a function listener panicked"));
+    }
+}
+
+/// A function of listening code starts: `func` is its `FuncData`, `values` its parameters.
+extern "C" fn listen_before(vmctx: *mut VmCtx, func: u64, values: *mut u64) {
+    // SAFETY: see above.
+    let (instance, st) = unsafe { state(vmctx) };
+    // SAFETY: compiled code passes the address of its own function's `FuncData`.
+    let func = unsafe { FuncData::from_raw(func) };
+    let Some(l) = func.listening.as_deref() else {
+        return;
+    };
+    let n: usize = func.ty.params.iter().map(|t| t.slots()).sum();
+    // SAFETY: the translator passes an array of at least the parameters' slots.
+    let params = unsafe { std::slice::from_raw_parts(values, n) };
+    listener_hook(st, || listen::enter(l, Some(instance), params));
+}
+
+/// A function of listening code returns: `func` is its `FuncData`, `values` its results.
+extern "C" fn listen_after(vmctx: *mut VmCtx, func: u64, values: *mut u64) {
+    // SAFETY: see above.
+    let (_, st) = unsafe { state(vmctx) };
+    // SAFETY: as in `listen_before`.
+    let func = unsafe { FuncData::from_raw(func) };
+    let n: usize = func.ty.results.iter().map(|t| t.slots()).sum();
+    // SAFETY: the translator passes an array of at least the results' slots.
+    let results = unsafe { std::slice::from_raw_parts(values, n) };
+    listener_hook(st, || listen::leave(results));
 }
 
 // Float rounding for targets without native instructions: Cranelift calls these through

@@ -93,13 +93,16 @@ pub(crate) fn wasm_signature(ty: &FuncType, call_conv: CallConv) -> Result<Signa
     Ok(sig)
 }
 
-/// What the translator needs to know about the module and the target.
+/// What the translator needs to know about the module, the target and the variant.
 pub(crate) struct ModuleEnv<'a> {
     pub(crate) module: &'a Module,
     pub(crate) call_conv: CallConv,
     /// The memories are guarded: accesses whose static offset stays within the guard region
     /// need no bounds check (an access past the end faults, see `signals.rs`).
     pub(crate) guarded: bool,
+    /// Compile the listening variant: each function reports its entry and returns to its
+    /// listener, if its `FuncData` has one (`CompileOptions::listening`).
+    pub(crate) listening: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -147,7 +150,7 @@ pub(crate) fn translate_function(
     let params: Vec<Value> = b.block_params(entry)[1..].to_vec();
 
     let mut locals = Vec::new();
-    for (p, v) in ty.params.iter().zip(params) {
+    for (p, v) in ty.params.iter().zip(params.iter().copied()) {
         let t = cl_type(*p)?;
         let var = b.declare_var(t);
         b.def_var(var, v);
@@ -191,6 +194,9 @@ pub(crate) fn translate_function(
     let limit = tx.load_vmctx(VmCtx::STACK_LIMIT, false);
     let low = tx.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
     tx.trap_if(low, TrapCode::StackOverflow);
+    if env.listening {
+        tx.listen(Libcall::ListenBefore, &params, &ty.params);
+    }
     tx.check_interrupt();
 
     let ret = tx.b.create_block();
@@ -375,6 +381,57 @@ impl Tx<'_, '_> {
         self.trap_if(flag, TrapCode::Interrupted);
     }
 
+    /// Returns `vals` from the function; in listening code, reports the return first.
+    fn return_(&mut self, vals: &[Value]) {
+        if self.env.listening {
+            let tys = self.env.module.func_type(self.func_index).results.clone();
+            self.listen(Libcall::ListenAfter, vals, &tys);
+        }
+        self.b.ins().return_(vals);
+    }
+
+    /// Listening code: calls `lc` (`ListenBefore` or `ListenAfter`) with this function's
+    /// `FuncData` and `vals` (of types `tys`) in a value array when the `FuncData` has a
+    /// listener. Its `listening` field is set at instantiation and never changes, so entry and
+    /// returns agree on whether the call is reported.
+    fn listen(&mut self, lc: Libcall, vals: &[Value], tys: &[ValType]) {
+        let module = self.env.module;
+        let def = (self.func_index - module.num_imported_functions) as i64;
+        let own = self.load_vmctx(VmCtx::OWN_FUNCS, true);
+        let func = self.b.ins().iadd_imm_u(own, def * std::mem::size_of::<FuncData>() as i64);
+        let listening =
+            self.b.ins().load(types::I64, constant(), func, FuncData::LISTENING_OFFSET as i32);
+        let report = self.b.create_block();
+        self.b.set_cold_block(report);
+        let cont = self.b.create_block();
+        self.b.ins().brif(listening, report, &[], cont, &[]);
+        self.b.switch_to_block(report);
+        let base = self.value_array(vals, tys, 0);
+        self.libcall(lc, &[func, base]);
+        self.b.ins().jump(cont, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// A stack array of at least `min_slots` value slots holding `vals` (of types `tys`), as
+    /// the runtime passes values: its address.
+    fn value_array(&mut self, vals: &[Value], tys: &[ValType], min_slots: usize) -> Value {
+        let slots = tys.iter().map(|t| t.slots()).sum::<usize>().max(min_slots).max(1) as u32;
+        let ss = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            slots * 8,
+            3,
+        ));
+        let base = self.b.ins().stack_addr(types::I64, ss, 0);
+        let mut at = 0;
+        for (a, t) in vals.iter().zip(tys.iter()) {
+            let v = self.widen_to_slot(*a);
+            let vt = self.b.func.dfg.value_type(v);
+            self.b.ins().store(slot_flags(vt), v, base, at * 8);
+            at += t.slots() as i32;
+        }
+        base
+    }
+
     /// Calls a libcall through the context's table; checks the trap word if it may trap.
     fn libcall(&mut self, lc: Libcall, args: &[Value]) -> Vec<Value> {
         let sig = match self.libcall_sigs.get(&(lc as u8)) {
@@ -468,7 +525,7 @@ impl Tx<'_, '_> {
         self.stack.extend(params.iter().copied());
         self.reachable = true;
         if self.frames.is_empty() {
-            self.b.ins().return_(&params);
+            self.return_(&params);
         }
     }
 
@@ -603,7 +660,7 @@ impl Tx<'_, '_> {
             }
             O::Return => {
                 let vals = self.peekn(self.results.len()).to_vec();
-                self.b.ins().return_(&vals);
+                self.return_(&vals);
                 self.reachable = false;
             }
             O::Call { function_index } => self.call(function_index)?,
@@ -1118,21 +1175,8 @@ impl Tx<'_, '_> {
         args: &[Value],
     ) -> Result<Vec<Value>, String> {
         let ty = self.env.module.types[type_index as usize].clone();
-        let count = |tys: &[ValType]| tys.iter().map(|t| t.slots()).sum::<usize>();
-        let slots = count(&ty.params).max(count(&ty.results)).max(1) as u32;
-        let ss = self.b.create_sized_stack_slot(StackSlotData::new(
-            StackSlotKind::ExplicitSlot,
-            slots * 8,
-            3,
-        ));
-        let base = self.b.ins().stack_addr(types::I64, ss, 0);
-        let mut at = 0;
-        for (a, t) in args.iter().zip(ty.params.iter()) {
-            let v = self.widen_to_slot(*a);
-            let vt = self.b.func.dfg.value_type(v);
-            self.b.ins().store(slot_flags(vt), v, base, at * 8);
-            at += t.slots() as i32;
-        }
+        let result_slots = ty.results.iter().map(|t| t.slots()).sum();
+        let base = self.value_array(args, &ty.params, result_slots);
         self.libcall(Libcall::CallFunc, &[func, base]);
         let mut results = Vec::new();
         let mut at = 0;

@@ -1,7 +1,9 @@
 //! Compiles every module of the Wasm 2.0 spec suite and of the SIMD suite for aarch64 (without
-//! running it), so that the aarch64 backend is exercised on any host.
+//! running it), so that the aarch64 backend is exercised on any host; each module both plain and
+//! as listening code (which passes every parameter and result through a value array).
 
 use keel_cranelift::Compiler;
+use keel_runtime::CompileOptions;
 use keel_spec_tests::Suite;
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, WastDirective};
@@ -34,9 +36,13 @@ fn compile_suite_for(suite: Suite, triple: &str) -> usize {
             let Ok(decoded) = keel_decode::decode(&bytes, suite.features()) else {
                 continue;
             };
-            let art = Compiler::compile_for_target(&decoded, triple.clone())
-                .unwrap_or_else(|e| panic!("{suite} {name}: {e}"));
-            assert_eq!(art.functions.len(), decoded.bodies.len());
+            for listening in [false, true] {
+                let options = CompileOptions { listening };
+                let art = Compiler::compile_for_target(&decoded, triple.clone(), options)
+                    .unwrap_or_else(|e| panic!("{suite} {name} ({}): {e}", options.variant()));
+                assert_eq!(art.functions.len(), decoded.bodies.len());
+                assert_eq!(art.listening, listening);
+            }
             compiled += 1;
         }
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keel_interp::Interpreter;
-use keel_runtime::Engine;
+use keel_runtime::{CompileOptions, Engine};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -17,7 +17,7 @@ fn main() {
             let t0 = Instant::now();
             let module = Arc::new(keel_decode::decode(wasm, keel_decode::Features::V2).unwrap());
             let t1 = Instant::now();
-            Interpreter.compile(&module).unwrap();
+            Interpreter.compile(&module, CompileOptions::default()).unwrap();
             translate += t1.elapsed();
             decode += t1 - t0;
         }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use keel_ir::Instr;
 use keel_ir::instr::Reg;
-use keel_runtime::vm::{FuncData, FuncKind, Instance, LockGuard, MemoryData, PAGE_SIZE};
+use keel_runtime::vm::{FuncData, FuncKind, Instance, LockGuard, MemoryData, PAGE_SIZE, listen};
 use keel_runtime::{Trap, TrapCode};
 
 use crate::ops::*;
@@ -249,6 +249,8 @@ pub(crate) fn run(
     } else if stack.len() > limits.max_stack_slots {
         stack.truncate(limits.max_stack_slots);
     }
+    // Listening bytecode: a trap ends the listened calls this entry leaves unfinished.
+    let scope = code.listening.then(listen::Scope::begin);
     let np = func.num_params as usize;
     stack[..np].copy_from_slice(&values[..np]);
     stack[np..np + func.init.len()].copy_from_slice(&func.init);
@@ -288,6 +290,9 @@ pub(crate) fn run(
     };
     if ctx.stack.len() <= SPARE_STACK_MAX {
         SPARE_STACK.set(std::mem::take(&mut ctx.stack));
+    }
+    if let Some(scope) = scope {
+        scope.finish(&result);
     }
     result
 }
@@ -515,6 +520,27 @@ impl<'a> Ctx<'a> {
         // SAFETY: the caller's frame is still reserved below the callee's.
         let regs = unsafe { Regs::new(self.stack.as_mut_ptr().add(f.base)) };
         Some((f.ret, regs))
+    }
+
+    /// Listening bytecode, at a function's start: reports the call to the function's listener,
+    /// if it has one. Out of line, as every call a handler makes before its dispatch.
+    #[inline(never)]
+    fn listen_enter(&mut self) {
+        let f = self.instance.func(self.func.func_index);
+        if let Some(l) = f.listening.as_deref() {
+            let n: usize = f.ty.params.iter().map(|t| t.slots()).sum();
+            listen::enter(l, Some(self.instance), &self.stack[self.base..self.base + n]);
+        }
+    }
+
+    /// Listening bytecode, at a return: reports the results (in the frame's first slots) to the
+    /// function's listener, if it has one.
+    #[inline(never)]
+    fn listen_return(&mut self) {
+        if self.instance.func(self.func.func_index).listening.is_some() {
+            let n = self.func.num_results as usize;
+            listen::leave(&self.stack[self.base..self.base + n]);
+        }
     }
 
     /// Calls `f` (an import or a table entry that is not a function of this instance) with its
@@ -754,6 +780,19 @@ handlers! { ip, regs, ctx, mem;
         stack_guard!(ctx);
         let v = regs.get(s.src);
         regs.set(0, v);
+        match ctx.leave() {
+            None => return Flow::Done,
+            Some((i, r)) => {
+                ip = i;
+                regs = r;
+                mem = ctx.mem;
+            }
+        }
+    }
+    ListenEnter(()) => { ctx.listen_enter(); }
+    ListenReturn(()) => {
+        stack_guard!(ctx);
+        ctx.listen_return();
         match ctx.leave() {
             None => return Flow::Done,
             Some((i, r)) => {

@@ -9,9 +9,9 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use keel_ir::CompiledFunc;
+use keel_ir::{CompiledFunc, TranslateOptions};
 use keel_runtime::vm::Instance;
-use keel_runtime::{CompiledCode, Engine, Error, Trap};
+use keel_runtime::{CompileOptions, CompiledCode, Engine, Error, Trap};
 
 mod exec;
 mod ops;
@@ -31,7 +31,11 @@ impl Engine for Interpreter {
         "interpreter"
     }
 
-    fn compile(&self, module: &Arc<keel_decode::Module>) -> Result<Arc<dyn CompiledCode>, Error> {
+    fn compile(
+        &self,
+        module: &Arc<keel_decode::Module>,
+        options: CompileOptions,
+    ) -> Result<Arc<dyn CompiledCode>, Error> {
         let n = module.num_defined_functions() as usize;
         // Asked only for large modules, and cached: the query reads cgroup files on Linux,
         // which took most of the time of compiling a small module.
@@ -40,11 +44,14 @@ impl Engine for Interpreter {
         } else {
             1
         };
+        let ir_options = TranslateOptions { listening: options.listening };
         let translate = |i: usize| {
-            keel_ir::translate_function(module, i as u32).map(Func::new).map_err(|e| {
-                let index = module.num_imported_functions as usize + i;
-                Error::Compile(format!("function {index}: {e}"))
-            })
+            keel_ir::translate_function_with(module, i as u32, ir_options).map(Func::new).map_err(
+                |e| {
+                    let index = module.num_imported_functions as usize + i;
+                    Error::Compile(format!("function {index}: {e}"))
+                },
+            )
         };
         let funcs: Vec<Func> = if n >= PARALLEL_THRESHOLD && threads > 1 {
             let chunk = n.div_ceil(threads);
@@ -69,7 +76,7 @@ impl Engine for Interpreter {
         } else {
             (0..n).map(translate).collect::<Result<_, _>>()?
         };
-        Ok(Arc::new(InterpCode { funcs: funcs.into() }))
+        Ok(Arc::new(InterpCode { funcs: funcs.into(), listening: options.listening }))
     }
 }
 
@@ -77,6 +84,8 @@ impl Engine for Interpreter {
 #[derive(Debug)]
 pub struct InterpCode {
     funcs: Box<[Func]>,
+    /// Translated as listening bytecode (`CompileOptions::listening`).
+    listening: bool,
 }
 
 impl InterpCode {
@@ -112,6 +121,10 @@ impl std::ops::Deref for Func {
 impl CompiledCode for InterpCode {
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
         exec::run(self, instance, def_index, values)
+    }
+
+    fn listens(&self) -> bool {
+        self.listening
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -422,6 +422,12 @@ macro_rules! for_each_instr {
         Return(()),
         /// Copies `src` to slot 0, then returns.
         Return1(Src),
+        /// Listening code only, first in every function: reports the call to the function's
+        /// listener, if it has one.
+        ListenEnter(()),
+        /// Listening code only, for every return: reports the results (in slots `0..n`) to the
+        /// function's listener, if it has one, then returns.
+        ListenReturn(()),
         /// `dst = src`.
         Copy(R2),
         /// Jumps.

@@ -20,7 +20,16 @@ pub mod instr;
 mod translate;
 
 pub use instr::{Instr, Reg};
-pub use translate::translate_function;
+pub use translate::{translate_function, translate_function_with};
+
+/// How to translate a function, besides the module.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TranslateOptions {
+    /// The listening variant: the function starts with [`Instr::ListenEnter`] and returns
+    /// through [`Instr::ListenReturn`], so that the interpreter reports its calls to function
+    /// listeners. Without it, the bytecode has no listener hook at all.
+    pub listening: bool,
+}
 
 /// A function translated to bytecode.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! Translation tests: the bytecode emitted for small functions.
 
 use crate::instr::*;
-use crate::{CompiledFunc, translate_function};
+use crate::{CompiledFunc, TranslateOptions, translate_function, translate_function_with};
 
 fn translate(wat: &str) -> CompiledFunc {
     let wasm = wat::parse_str(wat).expect("valid wat");
@@ -269,4 +269,74 @@ fn tags_follow_declaration_order() {
     }
     let n = crate::for_each_instr!(count);
     assert_eq!(Instr::F64x2PromoteLowF32x4(R2 { dst: 0, src: 0 }).tag() as usize, n - 1);
+}
+
+/// The listening variant: `ListenEnter` first, every return through `ListenReturn` (a result
+/// not yet in slot 0 copied there first); the plain variant has neither.
+#[test]
+fn listening_bytecode_reports_entry_and_every_return() {
+    let cases: &[(&str, &[Instr], &[Instr])] = &[
+        (
+            "(module (func))",
+            &[Instr::Return(())],
+            &[Instr::ListenEnter(()), Instr::ListenReturn(())],
+        ),
+        (
+            "(module (func (param i32) (result i32) local.get 0))",
+            &[Instr::Return(())],
+            &[Instr::ListenEnter(()), Instr::ListenReturn(())],
+        ),
+        (
+            "(module (func (param i32 i32) (result i32) local.get 1))",
+            &[Instr::Return1(Src { src: 1 })],
+            &[Instr::ListenEnter(()), Instr::Copy(R2 { dst: 0, src: 1 }), Instr::ListenReturn(())],
+        ),
+        (
+            // An early return and the final one.
+            "(module (func (param i32) (result i32)
+               (if (local.get 0) (then (return (i32.const 7)))) (i32.const 8)))",
+            &[
+                Instr::JumpIfZ(JumpIf { cond: 0, offset: 2 }),
+                Instr::Return1(Src { src: 1 }),
+                Instr::Return1(Src { src: 2 }),
+            ],
+            &[
+                Instr::ListenEnter(()),
+                Instr::JumpIfZ(JumpIf { cond: 0, offset: 3 }),
+                Instr::Copy(R2 { dst: 0, src: 1 }),
+                Instr::ListenReturn(()),
+                Instr::Copy(R2 { dst: 0, src: 2 }),
+                Instr::ListenReturn(()),
+            ],
+        ),
+        (
+            // Multi-value: the copies into slots 0..n, then the return.
+            "(module (func (param i32 i32) (result i32 i32) local.get 1 local.get 0))",
+            &[
+                Instr::Copy(R2 { dst: 2, src: 1 }),
+                Instr::Copy(R2 { dst: 3, src: 0 }),
+                Instr::Copy(R2 { dst: 0, src: 2 }),
+                Instr::Copy(R2 { dst: 1, src: 3 }),
+                Instr::Return(()),
+            ],
+            &[
+                Instr::ListenEnter(()),
+                Instr::Copy(R2 { dst: 2, src: 1 }),
+                Instr::Copy(R2 { dst: 3, src: 0 }),
+                Instr::Copy(R2 { dst: 0, src: 2 }),
+                Instr::Copy(R2 { dst: 1, src: 3 }),
+                Instr::ListenReturn(()),
+            ],
+        ),
+    ];
+    for (wat, plain, listening) in cases {
+        let wasm = wat::parse_str(wat).expect("valid wat");
+        let module = keel_decode::decode(&wasm, keel_decode::Features::V2).expect("valid module");
+        let p = translate_function(&module, 0).unwrap();
+        assert_eq!(&*p.code, *plain, "plain: {wat}");
+        let l = translate_function_with(&module, 0, TranslateOptions { listening: true }).unwrap();
+        assert_eq!(&*l.code, *listening, "listening: {wat}");
+        assert_eq!(l.offsets.len(), l.code.len());
+        assert_eq!((l.frame_size, &l.init), (p.frame_size, &p.init), "{wat}");
+    }
 }

@@ -16,7 +16,7 @@ use keel_decode::wasmparser::{
 use keel_decode::{FuncType, Module, ValType};
 
 use crate::instr::*;
-use crate::{CompiledFunc, TranslateError};
+use crate::{CompiledFunc, TranslateError, TranslateOptions};
 
 /// Provisional slot of the temporary at stack height 0 (see `Translator::slot`).
 const TEMP_TOP: usize = u16::MAX as usize;
@@ -114,6 +114,15 @@ fn err(offset: usize, message: impl Into<String>) -> TranslateError {
 
 /// Translates defined function `def_index` of `module`.
 pub fn translate_function(module: &Module, def_index: u32) -> Result<CompiledFunc, TranslateError> {
+    translate_function_with(module, def_index, TranslateOptions::default())
+}
+
+/// Translates defined function `def_index` of `module` as `options` ask.
+pub fn translate_function_with(
+    module: &Module,
+    def_index: u32,
+    options: TranslateOptions,
+) -> Result<CompiledFunc, TranslateError> {
     let body = &module.bodies[def_index as usize];
     let func_index = module.num_imported_functions + def_index;
     let ty = module.func_type(func_index);
@@ -158,7 +167,12 @@ pub fn translate_function(module: &Module, def_index: u32) -> Result<CompiledFun
         local_refs: 0,
         locals,
         results: &ty.results,
+        listening: options.listening,
     };
+    if options.listening {
+        t.emit(Instr::ListenEnter(()));
+        t.bind_label();
+    }
     t.ctrl.push(Ctrl {
         kind: Kind::Func,
         height: 0,
@@ -248,6 +262,8 @@ struct Translator<'a> {
     locals: Vec<(Reg, bool)>,
     /// The function's result types.
     results: &'a [ValType],
+    /// Emitting the listening variant (see [`TranslateOptions::listening`]).
+    listening: bool,
 }
 
 type R<T = ()> = Result<T, String>;
@@ -682,20 +698,27 @@ impl<'a> Translator<'a> {
         self.emit(Instr::Jump(Jump { offset: 0 }))
     }
 
+    /// Returns with the results already in slots `0..n`.
+    fn emit_ret(&mut self) {
+        let ret = if self.listening { Instr::ListenReturn(()) } else { Instr::Return(()) };
+        self.emit(ret);
+    }
+
     fn emit_return(&mut self) {
         let n = self.results.len();
         let len = self.stack.len();
         match n {
-            0 => {
-                self.emit(Instr::Return(()));
-            }
+            0 => self.emit_ret(),
             1 => {
                 let src = self.reg_at(len - 1);
                 if src == 0 {
-                    self.emit(Instr::Return(()));
+                    self.emit_ret();
                 } else if self.stack[len - 1].wide {
                     self.emit(Instr::Copy128(R2 { dst: 0, src }));
-                    self.emit(Instr::Return(()));
+                    self.emit_ret();
+                } else if self.listening {
+                    self.emit(Instr::Copy(R2 { dst: 0, src }));
+                    self.emit_ret();
                 } else {
                     self.emit(Instr::Return1(Src { src }));
                 }
@@ -725,7 +748,7 @@ impl<'a> Translator<'a> {
                         self.emit_copy(at, src, wide);
                     }
                 }
-                self.emit(Instr::Return(()));
+                self.emit_ret();
             }
         }
     }

@@ -2,8 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::{Arc, Mutex};
+
 use keel::cache::{self, CacheKey, HEADER_LEN};
-use keel::{EngineKind, Features, ModuleConfig, Runtime, RuntimeConfig};
+use keel::listener::{FunctionDefinition, FunctionListener, FunctionListenerFactory};
+use keel::{
+    Caller, CompileOptions, EngineKind, Features, FrameInfo, ModuleConfig, Runtime, RuntimeConfig,
+};
 
 /// Several signatures (several trampolines), memory, a table, float rounding (a libcall
 /// relocation on hosts without the instruction).
@@ -105,6 +110,65 @@ fn key_separates_binaries_features_and_engines() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Counts the calls of one function's listener.
+#[derive(Clone, Default)]
+struct CallCounter(Arc<Mutex<Vec<String>>>);
+
+impl FunctionListener for CallCounter {
+    fn before(&self, _: &Caller<'_>, def: &FunctionDefinition, _: &[u64], _: &[FrameInfo]) {
+        self.0.lock().unwrap().push(def.debug_name());
+    }
+    fn after(&self, _: &Caller<'_>, _: &FunctionDefinition, _: &[u64], _: &[u64]) {}
+}
+
+impl FunctionListenerFactory for CallCounter {
+    fn new_listener(&self, _: &FunctionDefinition) -> Option<Arc<dyn FunctionListener>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+/// With a listener factory, the compiler compiles a listening variant: another entry under
+/// another key, which a runtime without a factory never loads (nor the other way round).
+#[test]
+fn listening_code_has_its_own_entry() {
+    let dir = fresh_dir("listening");
+    let wasm = wasm();
+    let counter = CallCounter::default();
+    let listening = || {
+        let config = RuntimeConfig::default()
+            .with_cache_dir(&dir)
+            .with_function_listener_factory(counter.clone());
+        Runtime::with_config(config, EngineKind::Compiler)
+    };
+    let plain = runtime(&dir, EngineKind::Compiler);
+    check_runs(&plain, &wasm);
+    let l = listening();
+    assert_ne!(plain.cache_key(&wasm), l.cache_key(&wasm));
+    check_runs(&l, &wasm);
+    assert_eq!(l.cache_stats().misses, 1);
+    assert_eq!(entries(&dir).len(), 2);
+    // The calls through the table stay inside compiled code, and are reported too.
+    let expected = [".run", ".sq", ".run", ".half", ".floor", ".store"];
+    assert_eq!(counter.0.lock().unwrap().split_off(0), expected);
+
+    // Loaded from the cache, each variant still behaves as its own.
+    let l = listening();
+    check_runs(&l, &wasm);
+    assert_eq!((l.cache_stats().hits, l.cache_stats().misses), (1, 0));
+    assert_eq!(counter.0.lock().unwrap().split_off(0), expected);
+    let plain = runtime(&dir, EngineKind::Compiler);
+    check_runs(&plain, &wasm);
+    assert_eq!(plain.cache_stats().hits, 1);
+    assert!(counter.0.lock().unwrap().is_empty());
+
+    // A listening entry under the plain key is refused by the loader, never run as plain code.
+    let l_entry = std::fs::read(entry_path(&l, &dir, &wasm)).unwrap();
+    let l_payload = cache::decode(&l_entry, &l.cache_key(&wasm).unwrap()).unwrap();
+    let forged = cache::encode(&plain.cache_key(&wasm).unwrap(), l_payload);
+    assert!(plain.load_cache_entry(&wasm, &forged).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn interpreter_does_not_cache() {
     let dir = fresh_dir("interp");
@@ -153,9 +217,11 @@ fn damaged_entries_are_ignored_and_rewritten() {
     let mut e = good.clone();
     e[8..12].copy_from_slice(&(cache::FORMAT_VERSION + 1).to_le_bytes());
     cases.push(("next format version".into(), e));
-    let foreign = CacheKey::new(&wasm, "compiler", "riscv64gc-unknown-linux-gnu", Features::V2);
+    let plain = CompileOptions::default();
+    let foreign =
+        CacheKey::new(&wasm, "compiler", "riscv64gc-unknown-linux-gnu", Features::V2, plain);
     cases.push(("foreign target".into(), cache::encode(&foreign, &payload)));
-    let old = CacheKey::new(&wasm, "interpreter", "x", Features::V2);
+    let old = CacheKey::new(&wasm, "interpreter", "x", Features::V2, plain);
     cases.push(("other engine".into(), cache::encode(&old, &payload)));
     let mut longer = good.clone();
     longer.extend_from_slice(b"junk");
@@ -166,7 +232,7 @@ fn damaged_entries_are_ignored_and_rewritten() {
     short.truncate(payload.len() - 1);
     cases.push(("payload one byte short".into(), cache::encode(&key, &short)));
     let mut big_count = payload.clone();
-    big_count[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+    big_count[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
     cases.push(("huge code length".into(), cache::encode(&key, &big_count)));
 
     for (what, bytes) in cases {
@@ -208,9 +274,16 @@ fn loader_checks_payload_structure() {
         let e = cache::encode(&key, &payload[..cut]);
         assert!(rt.load_cache_entry(&wasm, &e).is_err(), "payload truncated at {cut}");
     }
-    let code_len = u32::from_le_bytes(payload[0..4].try_into().unwrap()) as usize;
+    // The variant byte: plain code is 0; listening code (1) or anything else is refused.
+    assert_eq!(payload[0], 0);
+    for variant in [1u8, 2, 0xff] {
+        let mut p = payload.clone();
+        p[0] = variant;
+        assert!(rt.load_cache_entry(&wasm, &cache::encode(&key, &p)).is_err(), "variant {variant}");
+    }
+    let code_len = u32::from_le_bytes(payload[1..5].try_into().unwrap()) as usize;
     // Every byte after the code (counts, offsets, trampoline indices, relocations).
-    for at in 4 + code_len..payload.len() {
+    for at in 5 + code_len..payload.len() {
         for bit in [0x01u8, 0x80] {
             let mut p = payload.clone();
             p[at] ^= bit;

@@ -25,12 +25,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use keel_decode::Features;
 use sha2::{Digest, Sha256};
 
+use crate::engine::CompileOptions;
+
 /// First bytes of every entry.
 pub const MAGIC: [u8; 8] = *b"KEELCACH";
 
 /// Version of the entry format (header and the engines' payloads). Entries of another version
 /// are refused and rewritten.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Length of the header that precedes the payload.
 pub const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 32;
@@ -40,14 +42,21 @@ pub const KEEL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What an entry is stored under: SHA-256 over the binary, keel's version, the cache format
 /// version, the engine's name, the engine's target identity (triple, CPU features and settings
-/// that affect code generation) and the enabled features.
+/// that affect code generation), the enabled features and the compile options (plain or
+/// listening code).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CacheKey([u8; 32]);
 
 impl CacheKey {
     /// The key of `binary` compiled by engine `engine` (its name) for target `target` (the
-    /// engine's [`cache_id`](crate::Engine::cache_id)) with `features`.
-    pub fn new(binary: &[u8], engine: &str, target: &str, features: Features) -> CacheKey {
+    /// engine's [`cache_id`](crate::Engine::cache_id)) with `features` and `options`.
+    pub fn new(
+        binary: &[u8],
+        engine: &str,
+        target: &str,
+        features: Features,
+        options: CompileOptions,
+    ) -> CacheKey {
         let mut h = Sha256::new();
         // Every field is length-prefixed, so no two different tuples hash the same input.
         let mut field = |bytes: &[u8]| {
@@ -60,6 +69,7 @@ impl CacheKey {
         field(engine.as_bytes());
         field(target.as_bytes());
         field(&features.bits().to_le_bytes());
+        field(options.variant().as_bytes());
         field(binary);
         CacheKey(h.finalize().into())
     }
@@ -221,8 +231,15 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    const WASM: &[u8] = b"\0asm\x01\0\0\0";
+    const PLAIN: CompileOptions = CompileOptions { listening: false };
+
+    fn key_of(wasm: &[u8], engine: &str, target: &str, f: Features, o: CompileOptions) -> CacheKey {
+        CacheKey::new(wasm, engine, target, f, o)
+    }
+
     fn key() -> CacheKey {
-        CacheKey::new(b"\0asm\x01\0\0\0", "compiler", "x86_64 test", Features::V2)
+        key_of(WASM, "compiler", "x86_64 test", Features::V2, PLAIN)
     }
 
     #[test]
@@ -234,13 +251,18 @@ mod tests {
 
     #[test]
     fn key_covers_every_part() {
-        let k = key();
-        let wasm: &[u8] = b"\0asm\x01\0\0\0";
-        assert_ne!(k, CacheKey::new(b"\0asm\x01\0\0\x01", "compiler", "x86_64 test", Features::V2));
-        assert_ne!(k, CacheKey::new(wasm, "interpreter", "x86_64 test", Features::V2));
-        assert_ne!(k, CacheKey::new(wasm, "compiler", "aarch64 test", Features::V2));
-        assert_ne!(k, CacheKey::new(wasm, "compiler", "x86_64 test", Features::V1));
-        assert_eq!(k.file_name().len(), 64 + 5);
+        let listening = CompileOptions { listening: true };
+        let others = [
+            key_of(b"\0asm\x01\0\0\x01", "compiler", "x86_64 test", Features::V2, PLAIN),
+            key_of(WASM, "interpreter", "x86_64 test", Features::V2, PLAIN),
+            key_of(WASM, "compiler", "aarch64 test", Features::V2, PLAIN),
+            key_of(WASM, "compiler", "x86_64 test", Features::V1, PLAIN),
+            key_of(WASM, "compiler", "x86_64 test", Features::V2, listening),
+        ];
+        for (i, other) in others.iter().enumerate() {
+            assert_ne!(key(), *other, "part {i}");
+        }
+        assert_eq!(key().file_name().len(), 64 + 5);
     }
 
     #[test]
@@ -257,7 +279,7 @@ mod tests {
         let mut longer = entry.clone();
         longer.push(0);
         assert!(decode(&longer, &key()).is_err());
-        let other = CacheKey::new(b"other", "compiler", "x86_64 test", Features::V2);
+        let other = key_of(b"other", "compiler", "x86_64 test", Features::V2, PLAIN);
         assert!(decode(&entry, &other).is_err());
         assert!(decode(&[], &key()).is_err());
     }

@@ -11,13 +11,38 @@ use std::sync::Arc;
 use crate::trap::{Error, Trap};
 use crate::vm::Instance;
 
+/// How the runtime wants a module's code, besides the features it was validated with. Part of
+/// the compilation cache's key: code compiled with other options is other code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct CompileOptions {
+    /// Report every call of a Wasm function to its listener, calls that stay inside the engine
+    /// included: each function tests its `FuncData::listening` at entry and, when set, reports
+    /// its entry ([`vm::listen::enter`](crate::vm::listen::enter)) and each return
+    /// ([`vm::listen::leave`](crate::vm::listen::leave)), and each entry from the runtime runs in
+    /// a [`vm::listen::Scope`](crate::vm::listen::Scope). The runtime sets it when it has a
+    /// listener factory; without it, the code has no listener hook at all.
+    pub listening: bool,
+}
+
+impl CompileOptions {
+    /// The options as text, for the cache key: `plain` or `listening`.
+    pub fn variant(&self) -> &'static str {
+        if self.listening { "listening" } else { "plain" }
+    }
+}
+
 /// A way to run Wasm: the interpreter or the compiler.
 pub trait Engine: Send + Sync + 'static {
     /// A short name: "interpreter" or "compiler".
     fn name(&self) -> &'static str;
 
-    /// Compiles every defined function of `module`. Errors are [`Error::Compile`].
-    fn compile(&self, module: &Arc<keel_decode::Module>) -> Result<Arc<dyn CompiledCode>, Error>;
+    /// Compiles every defined function of `module` as `options` ask. Errors are
+    /// [`Error::Compile`].
+    fn compile(
+        &self,
+        module: &Arc<keel_decode::Module>,
+        options: CompileOptions,
+    ) -> Result<Arc<dyn CompiledCode>, Error>;
 
     /// What, besides the binary, keel's version, the engine's name and the features, decides the
     /// code this engine produces: the target triple, the CPU features and the code generator's
@@ -34,15 +59,17 @@ pub trait Engine: Send + Sync + 'static {
         None
     }
 
-    /// Loads code that [`Engine::serialize`] stored for `module`. The bytes passed the cache's
-    /// checksum, but the loader still checks every count, offset and length against the bytes
-    /// and the module before using it, and fails with [`Error::Compile`] rather than misbehave.
+    /// Loads code that [`Engine::serialize`] stored for `module`, compiled with `options`. The
+    /// bytes passed the cache's checksum, but the loader still checks every count, offset and
+    /// length against the bytes, the module and the options before using it, and fails with
+    /// [`Error::Compile`] rather than misbehave.
     fn deserialize(
         &self,
         module: &Arc<keel_decode::Module>,
         bytes: &[u8],
+        options: CompileOptions,
     ) -> Result<Arc<dyn CompiledCode>, Error> {
-        let _ = (module, bytes);
+        let _ = (module, bytes, options);
         Err(Error::Compile(format!("the {} engine does not load cached code", self.name())))
     }
 }
@@ -53,6 +80,13 @@ pub trait CompiledCode: Send + Sync + 'static {
     /// (one slot each, two for v128) and receives the results; it is at least as long as either.
     /// The caller holds `instance`'s lock set.
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap>;
+
+    /// Whether this code reports its functions' calls to their listeners itself (it was
+    /// compiled with [`CompileOptions::listening`]). If not, `FuncData::call_raw` reports the
+    /// calls that go through it, and calls inside the engine go unreported.
+    fn listens(&self) -> bool {
+        false
+    }
 
     /// The code as `Any`, so an engine can recognise its own code when a call crosses instances.
     fn as_any(&self) -> &dyn Any;

@@ -20,7 +20,7 @@ pub mod value;
 pub mod vm;
 
 pub use cache::CacheStats;
-pub use engine::{CompiledCode, Engine};
+pub use engine::{CompileOptions, CompiledCode, Engine};
 pub use externs::{Extern, Global, Memory, Table};
 pub use func::{Func, TypedFunc};
 pub use host::{HostModuleBuilder, HostResult, IntoHostFunc};

@@ -4,24 +4,28 @@
 //! A [`FunctionListenerFactory`] set on the runtime
 //! ([`RuntimeConfig::with_function_listener_factory`](crate::RuntimeConfig::with_function_listener_factory))
 //! is asked once per function definition, when the module defining it is instantiated, for a
-//! listener; functions it returns `None` for run exactly as without a factory. Without a factory
-//! the cost is one well-predicted test of a null pointer per call through
-//! [`FuncData::call_raw`](crate::vm::FuncData::call_raw).
+//! listener; functions it returns `None` for are not reported.
 //!
-//! Where listeners fire: on every call of a host function (from either engine, or from the host)
-//! and on every call of a Wasm function that goes through `FuncData::call_raw` — calls from the
-//! host, calls across instances and imports. Calls between functions of one compiled module
-//! that stay in machine code do not fire listeners yet (see docs/listeners.md).
+//! Where listeners fire: on every call of every function — host functions (called from either
+//! engine, or from the host) and Wasm functions, whether called from the host, across instances
+//! or from a function of the same module inside an engine. With a factory set, the runtime has
+//! its engine compile a *listening* variant of each module whose functions report their entries
+//! and returns (see [`CompileOptions`](crate::engine::CompileOptions) and docs/listeners.md).
+//! Without a factory the code has no listener hook at all: the only cost left is one test of a
+//! null pointer per call through [`FuncData::call_raw`](crate::vm::FuncData::call_raw) (calls
+//! from the host and host-function calls).
+//!
+//! The factory is the runtime's: there is no per-call override. A listener that should only
+//! report some calls decides in its hooks (a flag it reads, a thread-local it checks).
 //!
 //! [`HostLogging`](crate::logging::HostLogging) is a factory built on this.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use keel_decode::FuncType;
 
 use crate::trap::{FrameInfo, Trap};
-use crate::vm::Caller;
+use crate::vm::{Caller, Instance, listen};
 
 /// A function, as a listener factory sees it.
 #[derive(Debug, Clone)]
@@ -94,41 +98,30 @@ pub struct Listening {
     pub def: FunctionDefinition,
 }
 
-thread_local! {
-    /// Frames of the listened calls running on this thread, outermost first.
-    static STACK: RefCell<Vec<FrameInfo>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `call` between the listener's hooks. Cold: only listened functions come here.
+/// Runs `call` (of a function whose code does not listen itself: a host function, or Wasm on an
+/// engine without in-engine listening) between its listener's hooks. Cold: only listened
+/// functions come here.
 #[cold]
 #[inline(never)]
 pub(crate) fn listened_call(
     l: &Listening,
-    caller: &Caller<'_>,
+    caller: Option<&Instance>,
     values: &mut [u64],
-    n_params: usize,
     call: impl FnOnce(&mut [u64]) -> Result<(), Trap>,
 ) -> Result<(), Trap> {
-    let params: Vec<u64> = values[..n_params.min(values.len())].to_vec();
-    STACK.with(|s| s.borrow_mut().push(l.def.frame()));
-    // A copy, so that a listener may itself call listened functions.
-    let stack = current_stack();
-    l.listener.before(caller, &l.def, &params, &stack);
+    let scope = listen::Scope::begin();
+    listen::enter(l, caller, values);
     let result = call(values);
-    STACK.with(|s| s.borrow_mut().pop());
     match &result {
-        Ok(()) => {
-            let n: usize = l.def.ty.results.iter().map(|t| t.slots()).sum();
-            l.listener.after(caller, &l.def, &params, &values[..n.min(values.len())]);
-        }
-        Err(trap) => l.listener.abort(caller, &l.def, &params, trap),
+        Ok(()) => listen::leave(values),
+        Err(_) => scope.finish(&result),
     }
     result
 }
 
 /// The listened calls running on this thread, outermost first (what `before` receives).
 pub fn current_stack() -> Vec<FrameInfo> {
-    STACK.with(|s| s.borrow().clone())
+    listen::frames()
 }
 
 /// A listener factory as [`RuntimeConfig`](crate::RuntimeConfig) holds it.

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::cache::{self, CacheDir, CacheKey, CacheStats};
-use crate::engine::{CompiledCode, Engine};
+use crate::engine::{CompileOptions, CompiledCode, Engine};
 use crate::host::HostModuleBuilder;
 use crate::interrupt::InterruptHandle;
 use crate::listener::{FunctionListenerFactory, SharedListenerFactory};
@@ -351,12 +351,19 @@ impl Runtime {
         self.inner.cache.as_ref().map(CacheDir::stats).unwrap_or_default()
     }
 
-    /// The cache key of `bytes` for this runtime's engine, target and features, or `None` when
-    /// the engine does not cache its code.
+    /// How this runtime has its engine compile modules: a listening variant when it has a
+    /// listener factory (so that listeners see calls inside the engine too).
+    pub fn compile_options(&self) -> CompileOptions {
+        CompileOptions { listening: self.inner.config.function_listener_factory.is_some() }
+    }
+
+    /// The cache key of `bytes` for this runtime's engine, target, features and compile
+    /// options, or `None` when the engine does not cache its code.
     pub fn cache_key(&self, bytes: &[u8]) -> Option<CacheKey> {
         let engine = &self.inner.engine;
         let id = engine.cache_id()?;
-        Some(CacheKey::new(bytes, engine.name(), &id, self.inner.config.features))
+        let features = self.inner.config.features;
+        Some(CacheKey::new(bytes, engine.name(), &id, features, self.compile_options()))
     }
 
     /// Validates and compiles a binary. With a cache directory, loads the code from the cache
@@ -369,8 +376,9 @@ impl Runtime {
             Some(dir) => self.cache_key(bytes).map(|key| (dir, key)),
             None => None,
         };
+        let options = self.compile_options();
         let Some((dir, key)) = cached else {
-            let code = engine.compile(&module)?;
+            let code = engine.compile(&module, options)?;
             return Ok(self.compiled(module, code));
         };
         if let Some(entry) = dir.read(&key) {
@@ -385,7 +393,7 @@ impl Runtime {
             }
         }
         dir.misses.fetch_add(1, Ordering::Relaxed);
-        let code = engine.compile(&module)?;
+        let code = engine.compile(&module, options)?;
         if let Some(payload) = engine.serialize(&*code) {
             // A cache is an optimisation: a failed write is counted, not an error.
             let _ = dir.write(&key, &cache::encode(&key, &payload));
@@ -421,7 +429,7 @@ impl Runtime {
     ) -> Result<Arc<dyn CompiledCode>> {
         let payload =
             cache::decode(entry, key).map_err(|e| Error::Compile(format!("cache: {e}")))?;
-        self.inner.engine.deserialize(module, payload)
+        self.inner.engine.deserialize(module, payload, self.compile_options())
     }
 
     fn compiled(

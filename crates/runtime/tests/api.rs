@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use keel_runtime::vm::Instance;
 use keel_runtime::{
-    Caller, CompiledCode, Engine, Error, Features, FuncType, GlobalType, Limits, MemoryType,
-    ModuleConfig, Runtime, RuntimeConfig, TableType, Trap, TrapCode, Val, ValType,
+    Caller, CompileOptions, CompiledCode, Engine, Error, Features, FuncType, GlobalType, Limits,
+    MemoryType, ModuleConfig, Runtime, RuntimeConfig, TableType, Trap, TrapCode, Val, ValType,
 };
 
 /// An engine that compiles nothing and refuses to run anything.
@@ -17,7 +17,11 @@ impl Engine for NoCode {
     fn name(&self) -> &'static str {
         "none"
     }
-    fn compile(&self, _: &Arc<keel_decode::Module>) -> Result<Arc<dyn CompiledCode>, Error> {
+    fn compile(
+        &self,
+        _: &Arc<keel_decode::Module>,
+        _: CompileOptions,
+    ) -> Result<Arc<dyn CompiledCode>, Error> {
         Ok(Arc::new(NoCode))
     }
 }

@@ -47,7 +47,16 @@ unsafe impl Send for FuncData {}
 // SAFETY: as above.
 unsafe impl Sync for FuncData {}
 
+// Compiled code tests `listening` as one pointer-sized word: `Option<Box<T>>` is guaranteed to
+// have the layout of a pointer, with `None` as null.
+const _: () =
+    assert!(std::mem::size_of::<Option<Box<Listening>>>() == std::mem::size_of::<usize>());
+
 impl FuncData {
+    /// Byte offset of [`FuncData::listening`] (a pointer, null for `None`), for compiled code
+    /// that tests it.
+    pub const LISTENING_OFFSET: usize = std::mem::offset_of!(FuncData, listening);
+
     /// The instance that defines this function.
     #[inline(always)]
     pub fn instance(&self) -> &Instance {
@@ -72,10 +81,6 @@ impl FuncData {
         unsafe { &*(raw as usize as *const FuncData) }
     }
 
-    fn param_slots(&self) -> usize {
-        self.ty.params.iter().map(|t| t.slots()).sum()
-    }
-
     /// Number of value slots a call needs: the larger of the parameters' and the results'.
     pub fn value_slots(&self) -> usize {
         let p: usize = self.ty.params.iter().map(|t| t.slots()).sum();
@@ -88,14 +93,10 @@ impl FuncData {
     pub fn call_raw(&self, caller: Option<&Instance>, values: &mut [u64]) -> Result<(), Trap> {
         match &self.kind {
             FuncKind::Host(callback) => {
-                let mut caller = Caller { instance: caller };
+                let mut c = Caller { instance: caller };
                 match &self.listening {
-                    None => callback(&mut caller, values),
-                    Some(l) => {
-                        let n = self.param_slots();
-                        let c = Caller { instance: caller.instance };
-                        listened_call(l, &c, values, n, |v| callback(&mut caller, v))
-                    }
+                    None => callback(&mut c, values),
+                    Some(l) => listened_call(l, caller, values, |v| callback(&mut c, v)),
                 }
             }
             FuncKind::Wasm { def_index } => {
@@ -104,13 +105,13 @@ impl FuncData {
                 let _guard = instance.locks().lock();
                 instance.check_open()?;
                 let code = instance.code().expect("Wasm functions have code");
+                // Code compiled to listen reports its functions itself, calls inside the engine
+                // included; the runtime listens only for code that does not.
                 let result = match &self.listening {
-                    None => code.call(instance, *def_index, values),
-                    Some(l) => {
-                        let n = self.param_slots();
-                        let c = Caller::new(instance);
-                        listened_call(l, &c, values, n, |v| code.call(instance, *def_index, v))
-                    }
+                    Some(l) if !code.listens() => listened_call(l, Some(instance), values, |v| {
+                        code.call(instance, *def_index, v)
+                    }),
+                    _ => code.call(instance, *def_index, values),
                 };
                 match result {
                     Ok(()) => Ok(()),

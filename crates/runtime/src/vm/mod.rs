@@ -11,6 +11,7 @@
 mod func;
 mod global;
 mod instance;
+pub mod listen;
 mod lock;
 mod memory;
 mod store;
