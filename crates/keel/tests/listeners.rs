@@ -169,3 +169,347 @@ fn host_logging_formats_and_scopes() {
         host_logging(engine, "all", &format!("{fs}==> sys.now()\n<== (5)\n"));
     }
 }
+
+// Calls between Wasm functions that stay inside an engine: with a factory set, both engines
+// run listening code, so every call is reported, with its frames, parameters and results.
+
+/// Records every hook as one line: frames as `module.name#index`, values as raw slots.
+#[derive(Clone, Default)]
+struct Trace {
+    log: Arc<Mutex<Vec<String>>>,
+    /// Listen to every function but those named here.
+    quiet: Arc<[&'static str]>,
+    /// `before` panics for functions named here.
+    panic_on: Arc<[&'static str]>,
+}
+
+fn frame(f: &FrameInfo) -> String {
+    format!("{}.{}#{}", f.module, f.func_name.as_deref().unwrap_or("?"), f.func_index)
+}
+
+impl Trace {
+    fn push(&self, line: String) {
+        self.log.lock().unwrap().push(line);
+    }
+
+    fn take(&self) -> Vec<String> {
+        self.log.lock().unwrap().split_off(0)
+    }
+}
+
+impl FunctionListener for Trace {
+    fn before(
+        &self,
+        c: &Caller<'_>,
+        def: &FunctionDefinition,
+        params: &[u64],
+        stack: &[FrameInfo],
+    ) {
+        let stack: Vec<String> = stack.iter().map(frame).collect();
+        // The caller a Wasm function's listener sees is its own instance.
+        if !def.is_host {
+            assert_eq!(c.module_name(), &*def.module);
+        }
+        self.push(format!("> {} {params:?} [{}]", def.debug_name(), stack.join(" ")));
+        if self.panic_on.contains(&def.name.as_deref().unwrap_or("")) {
+            panic!("listener of {} panics", def.debug_name());
+        }
+    }
+    fn after(&self, _: &Caller<'_>, def: &FunctionDefinition, params: &[u64], results: &[u64]) {
+        self.push(format!("< {} {params:?} -> {results:?}", def.debug_name()));
+    }
+    fn abort(&self, _: &Caller<'_>, def: &FunctionDefinition, params: &[u64], error: &Trap) {
+        self.push(format!("! {} {params:?} {}", def.debug_name(), error.kind_name()));
+    }
+}
+
+impl FunctionListenerFactory for Trace {
+    fn new_listener(&self, def: &FunctionDefinition) -> Option<Arc<dyn FunctionListener>> {
+        let name = def.name.as_deref().unwrap_or("");
+        (!self.quiet.contains(&name)).then(|| Arc::new(self.clone()) as _)
+    }
+}
+
+const CALLS: &str = r#"(module $m
+  (import "env" "mid" (func $mid (param i32) (result i32)))
+  (type $i2i (func (param i32) (result i32)))
+  (table 2 funcref)
+  (elem (i32.const 0) $double $fact)
+  (func $double (type $i2i) (i32.mul (local.get 0) (i32.const 2)))
+  (func $fact (export "fact") (type $i2i)
+    (if (result i32) (i32.le_s (local.get 0) (i32.const 1))
+      (then (i32.const 1))
+      (else (i32.mul (local.get 0) (call $fact (i32.sub (local.get 0) (i32.const 1)))))))
+  (func $indirect (export "indirect") (param i32 i32) (result i32)
+    (call_indirect (type $i2i) (local.get 0) (local.get 1)))
+  (func $multi (param i32) (result i32 i64 f64)
+    (local.get 0) (i64.extend_i32_s (local.get 0)) (f64.convert_i32_s (local.get 0)))
+  (func $use_multi (export "use_multi") (param i32) (result i32 i64 f64)
+    (call $multi (local.get 0)))
+  (func $c (param i32) (result i32) (i32.div_s (i32.const 1) (local.get 0)))
+  (func $b (param i32) (result i32) (call $c (local.get 0)))
+  (func $a (export "a") (param i32) (result i32) (i32.add (call $b (local.get 0)) (i32.const 1)))
+  (func $leaf (export "leaf") (param i32) (result i32) (i32.add (local.get 0) (i32.const 100)))
+  (func $via_host (export "via_host") (param i32) (result i32) (call $mid (local.get 0)))
+  (func $quiet (result i32) (call $double (i32.const 21)))
+  (func $through_quiet (export "through_quiet") (result i32) (call $quiet))
+  (func $boom (result i32) (i32.const 9))
+  (func $calls_boom (export "calls_boom") (result i32) (i32.add (call $boom) (i32.const 1)))
+  (func $inf (export "inf") (param i32) (result i32) (call $inf (i32.add (local.get 0) (i32.const 1)))))"#;
+
+const USER: &str = r#"(module $user
+  (import "m" "leaf" (func $leaf (param i32) (result i32)))
+  (func $call_leaf (export "call_leaf") (param i32) (result i32) (call $leaf (local.get 0))))"#;
+
+/// A runtime on `engine` with `trace` as its listener factory, `env.mid` (which calls `m.leaf`,
+/// or for a negative argument `m.a(0)`, which traps, and returns -1) and the modules `m` and
+/// `user`.
+fn calls_runtime(engine: EngineKind, trace: &Trace, max_depth: u32) -> (Runtime, keel::Module) {
+    let config = RuntimeConfig::default()
+        .with_function_listener_factory(trace.clone())
+        .with_max_call_depth(max_depth);
+    let rt = Runtime::with_config(config, engine);
+    let m: Arc<std::sync::OnceLock<keel::Module>> = Arc::default();
+    let inner = m.clone();
+    rt.host_module("env")
+        .func("mid", move |_: &mut Caller<'_>, x: i32| -> i32 {
+            let m = inner.get().unwrap();
+            if x < 0 {
+                assert!(m.typed_func::<i32, i32>("a").unwrap().call(0).is_err());
+                return -1;
+            }
+            m.typed_func::<i32, i32>("leaf").unwrap().call(x).unwrap() * 2
+        })
+        .instantiate()
+        .unwrap();
+    let module =
+        rt.instantiate_bytes(&wat::parse_str(CALLS).unwrap(), ModuleConfig::new()).unwrap();
+    m.set(module.clone()).ok().unwrap();
+    rt.instantiate_bytes(&wat::parse_str(USER).unwrap(), ModuleConfig::new()).unwrap();
+    (rt, module)
+}
+
+fn in_engine_calls(engine: EngineKind) {
+    let trace = Trace { quiet: Arc::new(["quiet"]), ..Trace::default() };
+    let (rt, m) = calls_runtime(engine, &trace, 10_000);
+    let call = |name: &str, arg: i32| m.typed_func::<i32, i32>(name).unwrap().call(arg);
+
+    // Recursion through direct calls.
+    assert_eq!(call("fact", 3).unwrap(), 6);
+    assert_eq!(
+        trace.take(),
+        [
+            "> m.fact [3] [m.fact#2]",
+            "> m.fact [2] [m.fact#2 m.fact#2]",
+            "> m.fact [1] [m.fact#2 m.fact#2 m.fact#2]",
+            "< m.fact [1] -> [1]",
+            "< m.fact [2] -> [2]",
+            "< m.fact [3] -> [6]",
+        ],
+        "{engine:?}"
+    );
+
+    // call_indirect to a function of the same instance, then into recursion.
+    let indirect = m.typed_func::<(i32, i32), i32>("indirect").unwrap();
+    assert_eq!(indirect.call((5, 0)).unwrap(), 10);
+    assert_eq!(indirect.call((2, 1)).unwrap(), 2);
+    assert_eq!(
+        trace.take(),
+        [
+            "> m.indirect [5, 0] [m.indirect#3]",
+            "> m.double [5] [m.indirect#3 m.double#1]",
+            "< m.double [5] -> [10]",
+            "< m.indirect [5, 0] -> [10]",
+            "> m.indirect [2, 1] [m.indirect#3]",
+            "> m.fact [2] [m.indirect#3 m.fact#2]",
+            "> m.fact [1] [m.indirect#3 m.fact#2 m.fact#2]",
+            "< m.fact [1] -> [1]",
+            "< m.fact [2] -> [2]",
+            "< m.indirect [2, 1] -> [2]",
+        ],
+        "{engine:?}"
+    );
+
+    // Multi-value results, as raw slots: i32 zero-extended, i64, f64 bits.
+    let r = m.func("use_multi").unwrap().call(&[keel::Val::I32(-2)]).unwrap();
+    assert_eq!(r.len(), 3);
+    let slots = format!("{:?}", [0xffff_fffe_u64, (-2i64) as u64, (-2.0f64).to_bits()]);
+    assert_eq!(
+        trace.take(),
+        [
+            "> m.use_multi [4294967294] [m.use_multi#5]".to_string(),
+            "> m.multi [4294967294] [m.use_multi#5 m.multi#4]".to_string(),
+            format!("< m.multi [4294967294] -> {slots}"),
+            format!("< m.use_multi [4294967294] -> {slots}"),
+        ],
+        "{engine:?}"
+    );
+
+    // A trap deep in the chain aborts every listened call it unwinds, innermost first.
+    let e = call("a", 0).unwrap_err();
+    assert_eq!(e.as_trap().and_then(|t| t.code()), Some(keel::TrapCode::IntegerDivisionByZero));
+    let div = "wasm trap: integer divide by zero";
+    assert_eq!(
+        trace.take(),
+        [
+            "> m.a [0] [m.a#8]".to_string(),
+            "> m.b [0] [m.a#8 m.b#7]".to_string(),
+            "> m.c [0] [m.a#8 m.b#7 m.c#6]".to_string(),
+            format!("! m.c [0] {div}"),
+            format!("! m.b [0] {div}"),
+            format!("! m.a [0] {div}"),
+        ],
+        "{engine:?}"
+    );
+
+    // A host function in the middle, which calls back into the instance.
+    assert_eq!(call("via_host", 5).unwrap(), 210);
+    assert_eq!(
+        trace.take(),
+        [
+            "> m.via_host [5] [m.via_host#10]",
+            "> env.mid [5] [m.via_host#10 env.mid#0]",
+            "> m.leaf [5] [m.via_host#10 env.mid#0 m.leaf#9]",
+            "< m.leaf [5] -> [105]",
+            "< env.mid [5] -> [210]",
+            "< m.via_host [5] -> [210]",
+        ],
+        "{engine:?}"
+    );
+
+    // The host function catches a trap of its nested call: that call's frames are aborted, the
+    // outer ones return normally.
+    assert_eq!(call("via_host", -1).unwrap(), -1);
+    let minus_one = u32::MAX as u64;
+    assert_eq!(
+        trace.take(),
+        [
+            format!("> m.via_host [{minus_one}] [m.via_host#10]"),
+            format!("> env.mid [{minus_one}] [m.via_host#10 env.mid#0]"),
+            "> m.a [0] [m.via_host#10 env.mid#0 m.a#8]".to_string(),
+            "> m.b [0] [m.via_host#10 env.mid#0 m.a#8 m.b#7]".to_string(),
+            "> m.c [0] [m.via_host#10 env.mid#0 m.a#8 m.b#7 m.c#6]".to_string(),
+            format!("! m.c [0] {div}"),
+            format!("! m.b [0] {div}"),
+            format!("! m.a [0] {div}"),
+            format!("< env.mid [{minus_one}] -> [{minus_one}]"),
+            format!("< m.via_host [{minus_one}] -> [{minus_one}]"),
+        ],
+        "{engine:?}"
+    );
+
+    // A function the factory gave no listener is not reported, nor in the stack.
+    assert_eq!(m.typed_func::<(), i32>("through_quiet").unwrap().call(()).unwrap(), 42);
+    assert_eq!(
+        trace.take(),
+        [
+            "> m.through_quiet [] [m.through_quiet#12]",
+            "> m.double [21] [m.through_quiet#12 m.double#1]",
+            "< m.double [21] -> [42]",
+            "< m.through_quiet [] -> [42]",
+        ],
+        "{engine:?}"
+    );
+
+    // Across instances.
+    let user = rt.module("user").unwrap();
+    assert_eq!(user.typed_func::<i32, i32>("call_leaf").unwrap().call(1).unwrap(), 101);
+    assert_eq!(
+        trace.take(),
+        [
+            "> user.call_leaf [1] [user.call_leaf#1]",
+            "> m.leaf [1] [user.call_leaf#1 m.leaf#9]",
+            "< m.leaf [1] -> [101]",
+            "< user.call_leaf [1] -> [101]",
+        ],
+        "{engine:?}"
+    );
+    assert!(keel::listener::current_stack().is_empty());
+}
+
+#[test]
+fn in_engine_calls_compiler() {
+    in_engine_calls(EngineKind::Compiler);
+}
+
+#[test]
+fn in_engine_calls_interpreter() {
+    in_engine_calls(EngineKind::Interpreter);
+}
+
+/// Runaway recursion: every call reported is aborted with the stack overflow, and nothing is
+/// left on the listened stack.
+fn stack_overflow(engine: EngineKind) {
+    let trace = Trace::default();
+    let (_rt, m) = calls_runtime(engine, &trace, 200);
+    let e = m.typed_func::<i32, i32>("inf").unwrap().call(0).unwrap_err();
+    assert_eq!(e.as_trap().and_then(|t| t.code()), Some(keel::TrapCode::StackOverflow));
+    let log = trace.take();
+    let entered = log.iter().filter(|l| l.starts_with('>')).count();
+    let aborted: Vec<&String> = log.iter().filter(|l| l.starts_with('!')).collect();
+    assert!(entered > 10, "{engine:?}: {entered} calls");
+    assert_eq!(aborted.len(), entered, "{engine:?}");
+    assert!(aborted.iter().all(|l| l.ends_with("wasm trap: call stack exhausted")), "{aborted:?}");
+    // Innermost first: the deepest call's argument is the largest.
+    assert_eq!(aborted[0], &format!("! m.inf [{}] wasm trap: call stack exhausted", entered - 1));
+    assert!(keel::listener::current_stack().is_empty());
+}
+
+#[test]
+fn stack_overflow_compiler() {
+    stack_overflow(EngineKind::Compiler);
+}
+
+#[test]
+fn stack_overflow_interpreter() {
+    stack_overflow(EngineKind::Interpreter);
+}
+
+/// A listener that panics: the panic reaches the caller (never unwinding through compiled
+/// code), and the listened stack is clean for the next call.
+fn listener_panics(engine: EngineKind) {
+    let trace = Trace { panic_on: Arc::new(["boom"]), ..Trace::default() };
+    let (_rt, m) = calls_runtime(engine, &trace, 10_000);
+    let f = m.typed_func::<(), i32>("calls_boom").unwrap();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.call(())));
+    assert!(r.is_err(), "{engine:?}: the panic was swallowed");
+    assert!(keel::listener::current_stack().is_empty());
+    trace.take();
+    assert_eq!(m.typed_func::<i32, i32>("leaf").unwrap().call(1).unwrap(), 101);
+    assert_eq!(trace.take(), ["> m.leaf [1] [m.leaf#9]", "< m.leaf [1] -> [101]"], "{engine:?}");
+}
+
+#[test]
+fn listener_panics_compiler() {
+    listener_panics(EngineKind::Compiler);
+}
+
+#[test]
+fn listener_panics_interpreter() {
+    listener_panics(EngineKind::Interpreter);
+}
+
+/// v128 parameters and results take two slots each (the compiler only: the interpreter does not
+/// run SIMD yet).
+#[test]
+fn v128_slots_compiler() {
+    let trace = Trace::default();
+    let config = RuntimeConfig::default().with_function_listener_factory(trace.clone());
+    let rt = Runtime::with_config(config, EngineKind::Compiler);
+    let wat = r#"(module $s
+      (func $swap (param v128 i32) (result i32 v128) (local.get 1) (local.get 0))
+      (func (export "run") (param i32) (result i32)
+        (call $swap (v128.const i64x2 0x1111 0x2222) (local.get 0))
+        (drop)))"#;
+    let m = rt.instantiate_bytes(&wat::parse_str(wat).unwrap(), ModuleConfig::new()).unwrap();
+    assert_eq!(m.typed_func::<i32, i32>("run").unwrap().call(7).unwrap(), 7);
+    assert_eq!(
+        trace.take(),
+        [
+            "> s.run [7] [s.run#1]",
+            "> s.swap [4369, 8738, 7] [s.run#1 s.swap#0]",
+            "< s.swap [4369, 8738, 7] -> [7, 4369, 8738]",
+            "< s.run [7] -> [7]",
+        ]
+    );
+}
