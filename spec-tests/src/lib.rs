@@ -20,6 +20,7 @@
 
 mod expected;
 mod host;
+mod listening;
 mod panics;
 mod script;
 mod values;
@@ -187,6 +188,9 @@ pub struct ScriptOptions {
     /// Longest a script may run: the rest of a script still running then counts as one failure
     /// and the run goes on (the script's thread is left behind).
     pub timeout: Duration,
+    /// Run with a listener factory that listens to (and checks the reports of) every function,
+    /// so that the engines run their listening code (`--listening`).
+    pub listening: bool,
 }
 
 impl ScriptOptions {
@@ -196,7 +200,7 @@ impl ScriptOptions {
 
 impl Default for ScriptOptions {
     fn default() -> Self {
-        ScriptOptions { verbose: false, timeout: ScriptOptions::DEFAULT_TIMEOUT }
+        ScriptOptions { verbose: false, timeout: ScriptOptions::DEFAULT_TIMEOUT, listening: false }
     }
 }
 
@@ -359,10 +363,20 @@ fn run_with_list(
 /// Runs `files` of `suite` on `engine` and panics with the first failures if any check fails or a
 /// file runs no check: the spec subsets that `cargo test` runs on each engine.
 pub fn assert_files_pass(engine: Engine, suite: Suite, files: &[&str]) {
+    assert_files_pass_with(engine, suite, files, &ScriptOptions::default());
+}
+
+/// As [`assert_files_pass`], with `options` (e.g. listening code).
+pub fn assert_files_pass_with(
+    engine: Engine,
+    suite: Suite,
+    files: &[&str],
+    options: &ScriptOptions,
+) {
     let mut failures = Vec::new();
     for file in files {
-        let outcome = run_file(engine, suite, file, &ScriptOptions::default())
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let outcome =
+            run_file(engine, suite, file, options).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(outcome.passed > 0, "no check of {file} ran");
         failures.extend(outcome.failures);
     }

@@ -32,7 +32,10 @@ pub(crate) fn run_script(
     options: &ScriptOptions,
     echo: bool,
 ) -> Outcome {
-    let config = keel::RuntimeConfig::default().with_features(features);
+    let mut config = keel::RuntimeConfig::default().with_features(features);
+    if options.listening {
+        config = config.with_function_listener_factory(crate::listening::Checker);
+    }
     let new_runtime = move || keel::Runtime::with_config(config.clone(), engine);
     run_script_on(file, source, Box::new(new_runtime), options, echo)
 }
@@ -574,7 +577,7 @@ mod mock_engine_tests {
     fn run_on(mock: Mock, source: &str, timeout: Duration) -> Outcome {
         let new_runtime =
             move || keel::Runtime::with_engine(keel::RuntimeConfig::default(), Arc::new(mock));
-        let options = ScriptOptions { verbose: false, timeout };
+        let options = ScriptOptions { timeout, ..ScriptOptions::default() };
         run_script_on("test.wast", source, Box::new(new_runtime), &options, false)
     }
 

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use crate::script::{ECHO_PREFIX, run_script};
 use crate::{Engine, Outcome, ScriptOptions, Suite};
 
-/// How to start a worker: `program args... ENGINE SUITE FILE [--verbose]`. The program must hand
+/// How to start a worker: `program args... ENGINE SUITE FILE [--verbose] [--listening]`. The
+/// program must hand
 /// the trailing arguments to [`worker_main`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Worker {
@@ -26,14 +27,23 @@ pub struct Worker {
     pub args: Vec<String>,
 }
 
-/// The worker's side: runs the file given by `args` (`ENGINE SUITE FILE [--verbose]`) and prints
-/// its progress on stdout for the parent.
+/// The worker's side: runs the file given by `args` (`ENGINE SUITE FILE [--verbose]
+/// [--listening]`) and prints its progress on stdout for the parent.
 pub fn worker_main(args: &[String]) -> Result<(), String> {
-    let (engine, suite, file, verbose) = match args {
-        [engine, suite, file] => (engine, suite, file, false),
-        [engine, suite, file, flag] if flag == "--verbose" => (engine, suite, file, true),
-        _ => return Err(format!("worker arguments: ENGINE SUITE FILE [--verbose], got {args:?}")),
+    let usage =
+        || format!("worker arguments: ENGINE SUITE FILE [--verbose] [--listening], got {args:?}");
+    let [engine, suite, file, flags @ ..] = args else {
+        return Err(usage());
     };
+    // The parent enforces the timeout.
+    let mut options = ScriptOptions { timeout: Duration::MAX, ..ScriptOptions::default() };
+    for flag in flags {
+        match flag.as_str() {
+            "--verbose" => options.verbose = true,
+            "--listening" => options.listening = true,
+            _ => return Err(usage()),
+        }
+    }
     let engine = Engine::by_name(engine)?;
     let suite = Suite::by_name(suite)?;
     let (name, source) = suite
@@ -41,8 +51,6 @@ pub fn worker_main(args: &[String]) -> Result<(), String> {
         .into_iter()
         .find(|(name, _)| name == file)
         .ok_or_else(|| format!("suite {suite} has no file {file}"))?;
-    // The parent enforces the timeout.
-    let options = ScriptOptions { verbose, timeout: Duration::MAX };
     run_script(&name, source, engine.kind, suite.features(), &options, true);
     Ok(())
 }
@@ -59,6 +67,9 @@ pub(crate) fn run_in_worker(
     command.args(&worker.args).args([engine.name, suite.name(), file]);
     if options.verbose {
         command.arg("--verbose");
+    }
+    if options.listening {
+        command.arg("--listening");
     }
     let mut child = match command.stdout(Stdio::piped()).stdin(Stdio::null()).spawn() {
         Ok(c) => c,
@@ -144,7 +155,7 @@ mod tests {
         let worker =
             Worker { program: "sh".into(), args: vec!["-c".into(), script.into(), "sh".into()] };
         let engine = Engine::by_name("interpreter").unwrap();
-        let options = ScriptOptions { verbose: false, timeout };
+        let options = ScriptOptions { timeout, ..ScriptOptions::default() };
         run_in_worker(&worker, engine, Suite::V2, "x.wast", &options)
     }
 

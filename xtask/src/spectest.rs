@@ -1,5 +1,5 @@
 //! `cargo xtask spectest [--engine interpreter|compiler|all] [--suite v1|v2|simd|v3|<proposal>|all]
-//! [--timeout SECS] [--in-process] [-v|--verbose] [FILTER]`: runs the spec test suite with the
+//! [--timeout SECS] [--in-process] [--listening] [-v|--verbose] [FILTER]`: runs the spec test suite with the
 //! `keel-spec-tests` library (see docs/spectest.md). Each .wast file runs in a child process,
 //! `xtask spectest --worker ENGINE SUITE FILE`, unless `--in-process`.
 
@@ -11,7 +11,7 @@ use keel_spec_tests::{Engine, Options, ScriptOptions, Suite, Worker};
 
 const USAGE: &str = "usage: cargo xtask spectest [--engine interpreter|compiler|all] \
                      [--suite v1|v2|simd|v3|latest|<proposal>|all] [--timeout SECS] [--in-process] \
-                     [-v|--verbose] [FILTER]";
+                     [--listening] [-v|--verbose] [FILTER]";
 
 pub fn run(args: &[String]) -> Result<ExitCode, String> {
     if let Some(("--worker", rest)) = args.split_first().map(|(a, rest)| (a.as_str(), rest)) {
@@ -48,6 +48,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
             "-h" | "--help" => return Ok(None),
             "-v" | "--verbose" => script.verbose = true,
             "--in-process" => in_process = true,
+            "--listening" => script.listening = true,
             a if a == "--engine" || a.starts_with("--engine=") => engine = value("--engine")?,
             a if a == "--suite" || a.starts_with("--suite=") => suite = value("--suite")?,
             a if a == "--timeout" || a.starts_with("--timeout=") => {
@@ -96,6 +97,8 @@ mod tests {
         assert!(o.script.verbose);
         assert!(o.worker.is_some());
         assert!(parse(&["--in-process"]).unwrap().unwrap().worker.is_none());
+        assert!(!o.script.listening);
+        assert!(parse(&["--listening"]).unwrap().unwrap().script.listening);
         assert_eq!(o.script.timeout, Duration::from_millis(2500));
         let o = parse(&[]).unwrap().unwrap();
         assert_eq!(o.suites, Suite::ALL);
