@@ -12,7 +12,9 @@
 //!
 //! Options: `--runs N` (timed calls per benchmark and engine, default 5), `--quick` (small
 //! sizes: a smoke test of the harness, not a measurement), `--engines A,B` (only those
-//! columns), `-v` (every sample). FILTER keeps the rows whose name contains it.
+//! columns), `-v` (every sample), `--tsv` (instead of the table, one line per row and engine:
+//! `ROW<TAB>ENGINE<TAB>NANOSECONDS...`, every sample; what `cargo xtask bench --baseline` reads).
+//! FILTER keeps the rows whose name contains it (or any of several, comma-separated).
 
 mod cache;
 mod engines;
@@ -21,6 +23,14 @@ mod wasmtime;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+/// A time in nanoseconds, as a float: the call rows' times are a few nanoseconds per call, which
+/// whole nanoseconds would round by up to 10%.
+type Nanos = f64;
+
+fn nanos(d: Duration) -> Nanos {
+    d.as_secs_f64() * 1e9
+}
 
 use engines::{Engine, Entry, Ret};
 
@@ -186,10 +196,12 @@ struct Options {
     quick: bool,
     engines: Option<Vec<String>>,
     verbose: bool,
+    tsv: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut opts = Options { filter: None, runs: 5, quick: false, engines: None, verbose: false };
+    let mut opts =
+        Options { filter: None, runs: 5, quick: false, engines: None, verbose: false, tsv: false };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -206,6 +218,7 @@ fn parse_args() -> Result<Options, String> {
                 opts.engines = Some(list.split(',').map(str::to_string).collect());
             }
             "-v" | "--verbose" => opts.verbose = true,
+            "--tsv" => opts.tsv = true,
             "-h" | "--help" => {
                 print_help();
                 std::process::exit(0);
@@ -219,7 +232,10 @@ fn parse_args() -> Result<Options, String> {
 }
 
 fn print_help() {
-    println!("usage: cargo xtask bench [FILTER] [--runs N] [--quick] [--engines A,B] [-v]");
+    println!(
+        "usage: cargo xtask bench [FILTER[,FILTER...]] [--runs N] [--quick] [--engines A,B] [-v] \
+         [--tsv] [--baseline REV [--rounds N]]"
+    );
     println!();
     println!("rows:");
     for b in BENCHMARKS {
@@ -247,7 +263,7 @@ fn print_help() {
 #[derive(Clone)]
 enum Cell {
     /// Median time of one operation, and every sample.
-    Time(Duration, Vec<Duration>),
+    Time(Nanos, Vec<Nanos>),
     /// The engine failed; the message is printed under the table.
     Failed,
     /// The engine is not available on this machine (a note under the table says why).
@@ -284,18 +300,21 @@ fn main() -> ExitCode {
         }
         engines.retain(|e| names.iter().any(|n| n == e.name()));
     }
-    let wanted = |name: &str| opts.filter.as_deref().is_none_or(|f| name.contains(f));
+    let wanted =
+        |name: &str| opts.filter.as_deref().is_none_or(|f| f.split(',').any(|f| name.contains(f)));
     let notes: Vec<String> = engines
         .iter()
         .filter_map(|e| e.unavailable().map(|why| format!("{}: not available: {why}", e.name())))
         .collect();
 
-    println!(
-        "keel bench: median time per call of {} timed runs after 1 warm-up; \
-         ratios: median of the per-run ratios{}",
-        opts.runs,
-        if opts.quick { " (--quick: small sizes, not a measurement)" } else { "" }
-    );
+    if !opts.tsv {
+        println!(
+            "keel bench: median time per call of {} timed runs after 1 warm-up; \
+             ratios: median of the per-run ratios{}",
+            opts.runs,
+            if opts.quick { " (--quick: small sizes, not a measurement)" } else { "" }
+        );
+    }
     let mut report = Report { rows: Vec::new(), errors: Vec::new() };
     for b in BENCHMARKS.iter().filter(|b| wanted(b.name)) {
         let cells = run_benchmark(&mut report, &engines, b, &opts);
@@ -331,14 +350,18 @@ fn main() -> ExitCode {
         eprintln!("keel-bench: no benchmark matches {:?} (see --help)", opts.filter);
         return ExitCode::from(2);
     }
-    if !report.rows.is_empty() {
+    if opts.tsv {
+        print_tsv(&report, &engines);
+    } else if !report.rows.is_empty() {
         print_table(&report, &engines, opts.verbose);
     }
-    if let Some(Ok(line)) = &cache_line {
+    if let Some(Ok(line)) = &cache_line
+        && !opts.tsv
+    {
         println!();
         println!("{line}");
     }
-    if !notes.is_empty() {
+    if !notes.is_empty() && !opts.tsv {
         println!();
         for n in &notes {
             println!("note: {n}");
@@ -371,7 +394,7 @@ fn run_benchmark(
             Err(e) => cells[i] = report.fail(b.name, &**engine, e),
         }
     }
-    let mut entries: Vec<(usize, Box<dyn Entry + '_>, Vec<Duration>)> = Vec::new();
+    let mut entries: Vec<(usize, Box<dyn Entry + '_>, Vec<Nanos>)> = Vec::new();
     for (i, instance) in instances.iter_mut() {
         match instance.entry(b.export, b.ret) {
             Ok(entry) => entries.push((*i, entry, Vec::new())),
@@ -384,7 +407,7 @@ fn run_benchmark(
             let (i, entry, samples) = &mut entries[k];
             let start = Instant::now();
             let result = entry.call_repeat(arg, repeat);
-            let elapsed = start.elapsed() / per;
+            let elapsed = nanos(start.elapsed()) / per as f64;
             let error = match result {
                 Ok(r) if r == expected => None,
                 Ok(r) => Some(format!("{}({arg}) returned {r}, expected {expected}", b.export)),
@@ -438,7 +461,7 @@ fn run_instantiate(report: &mut Report, engines: &[Box<dyn Engine>], opts: &Opti
                 continue;
             }
             if run > 0 {
-                samples.push(elapsed / batch as u32);
+                samples.push(nanos(elapsed) / batch as f64);
             }
             k += 1;
         }
@@ -459,7 +482,7 @@ fn run_compile(
     batch: usize,
 ) -> Vec<Cell> {
     let mut cells = initial_cells(engines);
-    let mut live: Vec<(usize, Vec<Duration>)> =
+    let mut live: Vec<(usize, Vec<Nanos>)> =
         available(engines).map(|(i, _)| (i, Vec::new())).collect();
     for run in 0..=opts.runs {
         let mut k = 0;
@@ -483,7 +506,7 @@ fn run_compile(
                 continue;
             }
             if run > 0 {
-                samples.push(elapsed / batch as u32);
+                samples.push(nanos(elapsed) / batch as f64);
             }
             k += 1;
         }
@@ -508,11 +531,11 @@ fn available(engines: &[Box<dyn Engine>]) -> impl Iterator<Item = (usize, &Box<d
 }
 
 /// The median of `samples` (the mean of the middle two for an even count).
-fn median(samples: &[Duration]) -> Duration {
+fn median(samples: &[f64]) -> f64 {
     let mut sorted = samples.to_vec();
-    sorted.sort();
+    sorted.sort_by(f64::total_cmp);
     let n = sorted.len();
-    if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2 }
+    if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 }
 }
 
 /// How long `a` took relative to `b`: the median of the ratios of the samples taken in the same
@@ -522,25 +545,18 @@ fn ratio(a: &Cell, b: &Cell) -> Option<f64> {
     let (Cell::Time(a, a_samples), Cell::Time(b, b_samples)) = (a, b) else {
         return None;
     };
-    if a_samples.len() == b_samples.len() && b_samples.iter().all(|d| !d.is_zero()) {
-        let mut ratios: Vec<f64> = a_samples
-            .iter()
-            .zip(b_samples)
-            .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        let n = ratios.len();
-        Some(if n % 2 == 1 { ratios[n / 2] } else { (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0 })
-    } else if !b.is_zero() {
-        Some(a.as_secs_f64() / b.as_secs_f64())
+    if a_samples.len() == b_samples.len() && b_samples.iter().all(|d| *d > 0.0) {
+        let ratios: Vec<f64> = a_samples.iter().zip(b_samples).map(|(a, b)| a / b).collect();
+        Some(median(&ratios))
+    } else if *b > 0.0 {
+        Some(a / b)
     } else {
         None
     }
 }
 
-/// A duration with three or four significant digits and a unit.
-fn format_duration(d: Duration) -> String {
-    let ns = d.as_secs_f64() * 1e9;
+/// A time with three or four significant digits and a unit.
+fn format_duration(ns: Nanos) -> String {
     if ns < 1e3 {
         format!("{ns:.1} ns")
     } else if ns < 1e6 {
@@ -549,6 +565,22 @@ fn format_duration(d: Duration) -> String {
         format!("{:.1} ms", ns / 1e6)
     } else {
         format!("{:.2} s", ns / 1e9)
+    }
+}
+
+/// Prints every sample, one line per row and engine: `ROW<TAB>ENGINE<TAB>NS NS ...`; the errors go
+/// to stderr.
+fn print_tsv(report: &Report, engines: &[Box<dyn Engine>]) {
+    for (name, cells) in &report.rows {
+        for (engine, cell) in engines.iter().zip(cells) {
+            if let Cell::Time(_, samples) = cell {
+                let ns: Vec<String> = samples.iter().map(|d| format!("{d:.3}")).collect();
+                println!("{name}\t{}\t{}", engine.name(), ns.join(" "));
+            }
+        }
+    }
+    for e in &report.errors {
+        eprintln!("error: {e}");
     }
 }
 
