@@ -200,6 +200,41 @@ fn stack_pointer() -> usize {
 
 impl CompiledCode for Code {
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
+        if self.code.listening() {
+            return self.call_listening(instance, def_index, values);
+        }
+        self.enter(instance, def_index, values)
+    }
+
+    fn listens(&self) -> bool {
+        self.code.listening()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Code {
+    /// An entry into listening code: a trap ends the listened calls it leaves unfinished.
+    /// Out of line, so that the entry into plain code is what it was before listeners.
+    #[cold]
+    #[inline(never)]
+    fn call_listening(
+        &self,
+        instance: &Instance,
+        def_index: u32,
+        values: &mut [u64],
+    ) -> Result<(), Trap> {
+        let scope = listen::Scope::begin();
+        let result = self.enter(instance, def_index, values);
+        scope.finish(&result);
+        result
+    }
+
+    /// Runs defined function `def_index` through its entry trampoline.
+    #[inline(always)]
+    fn enter(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
         let st = instance.engine_data(|| {
             InstanceState::new(instance, self.code.function_ptrs(), libcalls::table())
         });
@@ -220,8 +255,6 @@ impl CompiledCode for Code {
         if sp < limit + 16 * 1024 {
             return Err(Trap::from(TrapCode::StackOverflow));
         }
-        // Listening code: a trap ends the listened calls this entry leaves unfinished.
-        let scope = self.code.listening().then(listen::Scope::begin);
         // SAFETY: the caller holds the instance's exec lock, so this thread alone uses the
         // context.
         unsafe { (*vmctx).stack_limit = limit };
@@ -259,21 +292,9 @@ impl CompiledCode for Code {
             st.take();
             std::panic::resume_unwind(payload);
         }
-        let result = match st.take() {
+        match st.take() {
             Some(trap) => Err(trap),
             None => Ok(()),
-        };
-        if let Some(scope) = scope {
-            scope.finish(&result);
         }
-        result
-    }
-
-    fn listens(&self) -> bool {
-        self.code.listening()
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

@@ -232,6 +232,36 @@ pub(crate) fn run(
     def_index: u32,
     values: &mut [u64],
 ) -> Result<(), Trap> {
+    if code.listening {
+        return run_listening(code, instance, def_index, values);
+    }
+    run_code(code, instance, def_index, values)
+}
+
+/// An entry into listening bytecode: a trap ends the listened calls it leaves unfinished. Out
+/// of line, so that the entry into plain bytecode is what it was before listeners.
+#[cold]
+#[inline(never)]
+fn run_listening(
+    code: &InterpCode,
+    instance: &Instance,
+    def_index: u32,
+    values: &mut [u64],
+) -> Result<(), Trap> {
+    let scope = listen::Scope::begin();
+    let result = run_code(code, instance, def_index, values);
+    scope.finish(&result);
+    result
+}
+
+/// What an entry runs, plain or listening.
+#[inline(always)]
+fn run_code(
+    code: &InterpCode,
+    instance: &Instance,
+    def_index: u32,
+    values: &mut [u64],
+) -> Result<(), Trap> {
     let func = &code.funcs[def_index as usize];
     let limits = instance.store().limits;
     let frame = func.frame_size as usize;
@@ -249,8 +279,6 @@ pub(crate) fn run(
     } else if stack.len() > limits.max_stack_slots {
         stack.truncate(limits.max_stack_slots);
     }
-    // Listening bytecode: a trap ends the listened calls this entry leaves unfinished.
-    let scope = code.listening.then(listen::Scope::begin);
     let np = func.num_params as usize;
     stack[..np].copy_from_slice(&values[..np]);
     stack[np..np + func.init.len()].copy_from_slice(&func.init);
@@ -290,9 +318,6 @@ pub(crate) fn run(
     };
     if ctx.stack.len() <= SPARE_STACK_MAX {
         SPARE_STACK.set(std::mem::take(&mut ctx.stack));
-    }
-    if let Some(scope) = scope {
-        scope.finish(&result);
     }
     result
 }
