@@ -5,14 +5,14 @@
 //! `bench/target`, and streams its output. The arguments go to the harness unchanged: see
 //! `cargo xtask bench --help` and docs/performance.md.
 //!
-//! `cargo xtask bench --baseline REV [--rounds N] [FILTER] [OPTIONS]` compares this tree's keel
-//! with keel at git revision REV instead: it builds the harness (this tree's source, so both
-//! sides run the same benchmark code) a second time against the keel crates of REV, extracted
-//! with `git archive` into `bench/target/baseline/`, then runs the two binaries in turns, `N`
-//! rounds (default 5) each alternating which goes first, and prints per row and keel engine the
-//! median over the rounds of the ratio of this tree's median to REV's. Default rows: the
-//! call-cost ones (`fib`, `call-host-to-wasm`, `call-wasm-to-host`); default engines: keel's
-//! two.
+//! `cargo xtask bench --baseline REV [--tip REV2] [--rounds N] [FILTER] [OPTIONS]` compares this
+//! tree's keel (or keel at REV2) with keel at git revision REV instead: it builds the harness
+//! (this tree's source, so both sides run the same benchmark code) a second time against the
+//! keel crates of REV, extracted with `git archive` into `bench/target/baseline/`, then runs the
+//! two binaries in turns, `N` rounds (default 5) each alternating which goes first, and prints
+//! per row and keel engine the median over the rounds of the ratio of this tree's median to
+//! REV's. Default rows: the call-cost ones (`fib`, `call-host-to-wasm`, `call-wasm-to-host`);
+//! default engines: keel's two.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -66,10 +66,11 @@ const CALL_ROWS: &str = "fib,call-host-to-wasm,call-wasm-to-host";
 /// The engines `--baseline` compares unless `--engines` is given.
 const KEEL_ENGINES: &str = "keel-interp,keel-compiler";
 
-/// A `--baseline` run: this tree against revision `rev`.
+/// A `--baseline` run: this tree (or revision `tip`) against revision `rev`.
 #[derive(Debug, PartialEq)]
 struct Compare {
     rev: String,
+    tip: Option<String>,
     rounds: usize,
     /// The arguments for both harnesses.
     harness_args: Vec<String>,
@@ -78,13 +79,14 @@ struct Compare {
 impl Compare {
     /// The comparison `args` ask for, or `None` without `--baseline`.
     fn parse(args: &[String]) -> Result<Option<Compare>, String> {
-        let (mut rev, mut rounds) = (None, 5);
+        let (mut rev, mut tip, mut rounds) = (None, None, 5);
         let (mut filter, mut engines) = (false, false);
         let mut harness_args = Vec::new();
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             match arg.as_str() {
                 "--baseline" => rev = Some(it.next().ok_or("--baseline needs a revision")?.clone()),
+                "--tip" => tip = Some(it.next().ok_or("--tip needs a revision")?.clone()),
                 "--rounds" => {
                     let n = it.next().ok_or("--rounds needs a number")?;
                     rounds = n.parse().map_err(|_| format!("--rounds: not a number: {n}"))?;
@@ -105,7 +107,10 @@ impl Compare {
             }
         }
         let Some(rev) = rev else {
-            return Ok(None);
+            return match tip {
+                Some(_) => Err("--tip goes with --baseline".into()),
+                None => Ok(None),
+            };
         };
         if !filter {
             harness_args.push(CALL_ROWS.into());
@@ -114,30 +119,26 @@ impl Compare {
             harness_args.extend(["--engines".into(), KEEL_ENGINES.into()]);
         }
         harness_args.push("--tsv".into());
-        Ok(Some(Compare { rev, rounds, harness_args }))
+        Ok(Some(Compare { rev, tip, rounds, harness_args }))
     }
 
     fn run(&self, root: &Path) -> Result<ExitCode, String> {
-        let commit = git(root, &["rev-parse", "--verify", &format!("{}^{{commit}}", self.rev)])?;
-        let short = &commit[..commit.len().min(9)];
-        let head = git(root, &["rev-parse", "--short=9", "HEAD"])?;
-        let dirty = !git(root, &["status", "--porcelain", "--untracked-files=no"])?.is_empty();
-        let this = format!("{head}{}", if dirty { "+changes" } else { "" });
-
-        let dir = root.join("bench").join("target").join("baseline").join(short);
-        let tree = dir.join("tree");
-        if !tree.join("crates").join("keel").is_dir() {
-            extract(root, &commit, &tree)?;
-        }
-        let baseline_manifest = write_baseline_harness(root, &dir, &tree)?;
-        let bins = dir.join("bin");
-        std::fs::create_dir_all(&bins).map_err(|e| format!("{}: {e}", bins.display()))?;
-        let this_bin = bins.join("keel-bench-this");
-        let base_bin = bins.join(format!("keel-bench-{short}"));
-        eprintln!("building the harness against this tree ({this})");
-        build(root, &root.join("bench").join("Cargo.toml"), &this_bin)?;
-        eprintln!("building the harness against {short} ({})", tree.display());
-        build(root, &baseline_manifest, &base_bin)?;
+        let (base_bin, short) = harness_at(root, &self.rev)?;
+        let (this_bin, this) = match &self.tip {
+            Some(tip) => harness_at(root, tip)?,
+            None => {
+                let head = git(root, &["rev-parse", "--short=9", "HEAD"])?;
+                let status = git(root, &["status", "--porcelain", "--untracked-files=no"])?;
+                let this = format!("{head}{}", if status.is_empty() { "" } else { "+changes" });
+                let this = format!("this tree ({this})");
+                let bin =
+                    root.join("bench").join("target").join("baseline").join("keel-bench-this");
+                eprintln!("building the harness against this tree ({this})");
+                build(root, &root.join("bench").join("Cargo.toml"), &bin)?;
+                (bin, this)
+            }
+        };
+        let short = short.as_str();
 
         let mut results: BTreeMap<(String, String), [Side; 2]> = BTreeMap::new();
         let sides = [(&this_bin, this.as_str()), (&base_bin, short)];
@@ -156,6 +157,23 @@ impl Compare {
         print_comparison(&this, short, self, &results);
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// The harness built against keel at revision `rev` (extracted and built once, then reused):
+/// the binary, and the revision's short hash.
+fn harness_at(root: &Path, rev: &str) -> Result<(PathBuf, String), String> {
+    let commit = git(root, &["rev-parse", "--verify", &format!("{rev}^{{commit}}")])?;
+    let short = commit[..commit.len().min(9)].to_string();
+    let dir = root.join("bench").join("target").join("baseline").join(&short);
+    let tree = dir.join("tree");
+    if !tree.join("crates").join("keel").is_dir() {
+        extract(root, &commit, &tree)?;
+    }
+    let manifest = write_baseline_harness(root, &dir, &tree)?;
+    let bin = dir.join("keel-bench");
+    eprintln!("building the harness against {short} ({})", tree.display());
+    build(root, &manifest, &bin)?;
+    Ok((bin, short))
 }
 
 /// One side's times of one row and engine.
@@ -322,13 +340,13 @@ fn print_comparison(
     results: &BTreeMap<(String, String), [Side; 2]>,
 ) {
     println!(
-        "keel bench --baseline: this tree ({this}) against {base}: {} rounds, the two builds \
-         taking turns (harness arguments: {})",
+        "keel bench --baseline: {this} against {base}: {} rounds, the two builds taking turns \
+         (harness arguments: {})",
         c.rounds,
         c.harness_args.join(" ")
     );
     println!(
-        "ratio: this tree's time / {base}'s, the median of the per-round ratios of the medians \
+        "ratio: {this}'s time / {base}'s, the median of the per-round ratios of the medians \
          (rounds: lowest..highest); min ratio: of the fastest samples. Lower is faster."
     );
     let mut lines = vec![
@@ -376,7 +394,7 @@ mod tests {
     fn baseline_options() {
         assert_eq!(parse(&["fib", "--runs", "3"]).unwrap(), None);
         let c = parse(&["--baseline", "abc123"]).unwrap().unwrap();
-        assert_eq!(c.rev, "abc123");
+        assert_eq!((c.rev.as_str(), c.tip.as_deref()), ("abc123", None));
         assert_eq!(c.rounds, 5);
         assert_eq!(c.harness_args, [CALL_ROWS, "--engines", KEEL_ENGINES, "--tsv"]);
         let c = parse(&["--baseline", "main", "--rounds", "3", "sieve", "--engines", "wasmi"])
@@ -386,6 +404,9 @@ mod tests {
         assert_eq!(c.harness_args, ["sieve", "--engines", "wasmi", "--tsv"]);
         let c = parse(&["--runs", "7", "--baseline", "x", "-v"]).unwrap().unwrap();
         assert_eq!(c.harness_args, ["--runs", "7", CALL_ROWS, "--engines", KEEL_ENGINES, "--tsv"]);
+        let c = parse(&["--baseline", "a", "--tip", "b"]).unwrap().unwrap();
+        assert_eq!((c.rev.as_str(), c.tip.as_deref()), ("a", Some("b")));
+        assert!(parse(&["--tip", "b"]).is_err());
         assert!(parse(&["--baseline"]).is_err());
         assert!(parse(&["--baseline", "x", "--rounds", "0"]).is_err());
         assert!(parse(&["--baseline", "x", "--runs"]).is_err());
