@@ -206,10 +206,6 @@ impl CompiledCode for Code {
         self.enter(instance, def_index, values)
     }
 
-    fn listens(&self) -> bool {
-        self.code.listening()
-    }
-
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -123,10 +123,6 @@ impl CompiledCode for InterpCode {
         exec::run(self, instance, def_index, values)
     }
 
-    fn listens(&self) -> bool {
-        self.listening
-    }
-
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -37,7 +37,9 @@ pub trait Engine: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     /// Compiles every defined function of `module` as `options` ask. Errors are
-    /// [`Error::Compile`].
+    /// [`Error::Compile`]. The runtime reports host-function calls to listeners itself, but
+    /// leaves Wasm functions to their code: an engine must compile listening code when
+    /// [`CompileOptions::listening`] is set, or their calls go unreported.
     fn compile(
         &self,
         module: &Arc<keel_decode::Module>,
@@ -80,13 +82,6 @@ pub trait CompiledCode: Send + Sync + 'static {
     /// (one slot each, two for v128) and receives the results; it is at least as long as either.
     /// The caller holds `instance`'s lock set.
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap>;
-
-    /// Whether this code reports its functions' calls to their listeners itself (it was
-    /// compiled with [`CompileOptions::listening`]). If not, `FuncData::call_raw` reports the
-    /// calls that go through it, and calls inside the engine go unreported.
-    fn listens(&self) -> bool {
-        false
-    }
 
     /// The code as `Any`, so an engine can recognise its own code when a call crosses instances.
     fn as_any(&self) -> &dyn Any;

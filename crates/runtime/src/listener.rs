@@ -12,8 +12,7 @@
 //! its engine compile a *listening* variant of each module whose functions report their entries
 //! and returns (see [`CompileOptions`](crate::engine::CompileOptions) and docs/listeners.md).
 //! Without a factory the code has no listener hook at all: the only cost left is one test of a
-//! null pointer per call through [`FuncData::call_raw`](crate::vm::FuncData::call_raw) (calls
-//! from the host and host-function calls).
+//! null pointer per host-function call, in [`FuncData::call_raw`](crate::vm::FuncData::call_raw).
 //!
 //! The factory is the runtime's: there is no per-call override. A listener that should only
 //! report some calls decides in its hooks (a flag it reads, a thread-local it checks).
@@ -98,9 +97,8 @@ pub struct Listening {
     pub def: FunctionDefinition,
 }
 
-/// Runs `call` (of a function whose code does not listen itself: a host function, or Wasm on an
-/// engine without in-engine listening) between its listener's hooks. Cold: only listened
-/// functions come here.
+/// Runs `call` (of a host function; Wasm functions report their calls from their own code)
+/// between its listener's hooks. Cold: only listened functions come here.
 #[cold]
 #[inline(never)]
 pub(crate) fn listened_call(

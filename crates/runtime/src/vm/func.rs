@@ -105,15 +105,9 @@ impl FuncData {
                 let _guard = instance.locks().lock();
                 instance.check_open()?;
                 let code = instance.code().expect("Wasm functions have code");
-                // Code compiled to listen reports its functions itself, calls inside the engine
-                // included; the runtime listens only for code that does not.
-                let result = match &self.listening {
-                    Some(l) if !code.listens() => listened_call(l, Some(instance), values, |v| {
-                        code.call(instance, *def_index, v)
-                    }),
-                    _ => code.call(instance, *def_index, values),
-                };
-                match result {
+                // No listener test: with a factory, the engine compiled listening code, which
+                // reports its functions' calls itself (`CompileOptions::listening`).
+                match code.call(instance, *def_index, values) {
                     Ok(()) => Ok(()),
                     Err(trap) => Err(instance.settle_trap(trap)),
                 }

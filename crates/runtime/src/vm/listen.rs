@@ -1,12 +1,11 @@
 //! The calls of listened functions running on this thread: what a listener's `before` sees as
 //! the call stack, and what `after` and `abort` need of each call (its parameters, its caller).
 //!
-//! Engines that listen in their own code ([`CompiledCode::listens`](crate::CompiledCode::listens))
-//! call [`enter`] when a listened function starts and [`leave`] when it returns, and wrap each
-//! entry from the runtime in a [`Scope`]: a trap that leaves the entry aborts every listened call
-//! it started and did not finish, innermost first. The runtime uses the same stack for the calls
-//! it listens to itself (host functions, and Wasm functions of engines that do not listen), so
-//! one stack holds them all in order.
+//! Listening code ([`CompileOptions::listening`](crate::CompileOptions::listening)) calls
+//! [`enter`] when a listened function starts and [`leave`] when it returns, and its engine wraps
+//! each entry from the runtime in a [`Scope`]: a trap that leaves the entry aborts every listened
+//! call it started and did not finish, innermost first. The runtime uses the same stack for the
+//! host functions it listens to itself, so one stack holds them all in order.
 //!
 //! Only listened calls touch this: without a listener factory nothing here runs.
 
