@@ -554,7 +554,7 @@ impl<'a> Ctx<'a> {
         let f = self.instance.func(self.func.func_index);
         if let Some(l) = f.listening.as_deref() {
             let n: usize = f.ty.params.iter().map(|t| t.slots()).sum();
-            listen::enter(l, Some(self.instance), &self.stack[self.base..self.base + n]);
+            listen::enter(l, Some(self.instance), self.frame_slots(n));
         }
     }
 
@@ -562,10 +562,16 @@ impl<'a> Ctx<'a> {
     /// function's listener, if it has one.
     #[inline(never)]
     fn listen_return(&mut self) {
-        if self.instance.func(self.func.func_index).listening.is_some() {
-            let n = self.func.num_results as usize;
-            listen::leave(&self.stack[self.base..self.base + n]);
+        let f = self.instance.func(self.func.func_index);
+        if f.listening.is_some() {
+            let n: usize = f.ty.results.iter().map(|t| t.slots()).sum();
+            listen::leave(self.frame_slots(n));
         }
+    }
+
+    /// The first `n` slots of the running function's frame (at most the whole frame).
+    fn frame_slots(&self, n: usize) -> &[u64] {
+        &self.stack[self.base..self.base + n.min(self.func.frame_size as usize)]
     }
 
     /// Calls `f` (an import or a table entry that is not a function of this instance) with its
