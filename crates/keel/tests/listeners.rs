@@ -255,7 +255,11 @@ const CALLS: &str = r#"(module $m
   (func $through_quiet (export "through_quiet") (result i32) (call $quiet))
   (func $boom (result i32) (i32.const 9))
   (func $calls_boom (export "calls_boom") (result i32) (i32.add (call $boom) (i32.const 1)))
-  (func $inf (export "inf") (param i32) (result i32) (call $inf (i32.add (local.get 0) (i32.const 1)))))"#;
+  (func $inf (export "inf") (param i32) (result i32) (call $inf (i32.add (local.get 0) (i32.const 1))))
+  (memory 1)
+  (func $load (param i32) (result i32) (i32.load (local.get 0)))
+  (func $load_chain (export "load_chain") (param i32) (result i32)
+    (i32.add (call $load (local.get 0)) (i32.const 1))))"#;
 
 const USER: &str = r#"(module $user
   (import "m" "leaf" (func $leaf (param i32) (result i32)))
@@ -358,6 +362,22 @@ fn in_engine_calls(engine: EngineKind) {
             format!("! m.c [0] {div}"),
             format!("! m.b [0] {div}"),
             format!("! m.a [0] {div}"),
+        ],
+        "{engine:?}"
+    );
+
+    // An access past the memory (on the compiler, a fault on a guard page where memories are
+    // guarded) aborts the calls it ends too.
+    let e = call("load_chain", 0x2_0000).unwrap_err();
+    assert_eq!(e.as_trap().and_then(|t| t.code()), Some(keel::TrapCode::MemoryOutOfBounds));
+    let oob = "wasm trap: out of bounds memory access";
+    assert_eq!(
+        trace.take(),
+        [
+            "> m.load_chain [131072] [m.load_chain#17]".to_string(),
+            "> m.load [131072] [m.load_chain#17 m.load#16]".to_string(),
+            format!("! m.load [131072] {oob}"),
+            format!("! m.load_chain [131072] {oob}"),
         ],
         "{engine:?}"
     );
