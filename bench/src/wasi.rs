@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::engines::{Compiled, Engine};
-use crate::{Cell, Options, Report, available, initial_cells, median};
+use crate::{Cell, Nanos, Options, Report, available, initial_cells, median, nanos};
 
 /// What one WASI run gets.
 pub struct WasiRun<'a> {
@@ -180,7 +180,7 @@ pub fn run_benchmark(
         mount: b.mount.then_some(scratch.mount.as_path()),
         stdout: &scratch.stdout,
     };
-    let mut live: Vec<(usize, Box<dyn Compiled>, Vec<Duration>)> = Vec::new();
+    let mut live: Vec<(usize, Box<dyn Compiled>, Vec<Nanos>)> = Vec::new();
     for (i, engine) in available(engines) {
         match engine.compile(b.wasm) {
             Ok(c) => live.push((i, c, Vec::new())),
@@ -210,7 +210,7 @@ pub fn run_benchmark(
                 continue;
             }
             if sample > 0 {
-                samples.push(timed / batch);
+                samples.push(nanos(timed) / batch as f64);
             }
             k += 1;
         }

@@ -230,21 +230,19 @@ fn extract(root: &Path, commit: &str, tree: &Path) -> Result<(), String> {
 }
 
 /// Writes a manifest for the harness built against the keel crates in `tree`: this tree's
-/// `bench/Cargo.toml` with the keel dependency pointed there and the harness's source named by
-/// path, next to a copy of `bench/Cargo.lock` (so that every other crate is the same version).
+/// `bench/Cargo.toml` with every path dependency (`path = "../..."`: keel, keel-sys, keel-wasi)
+/// pointed into `tree` and the harness's source named by path, next to a copy of
+/// `bench/Cargo.lock` (so that every other crate is the same version).
 fn write_baseline_harness(root: &Path, dir: &Path, tree: &Path) -> Result<PathBuf, String> {
     let bench = root.join("bench");
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
     let manifest = read(&bench.join("Cargo.toml"))?;
-    let keel_dep = r#"keel = { path = "../crates/keel" }"#;
-    if !manifest.contains(keel_dep) {
-        return Err(format!("bench/Cargo.toml has no line `{keel_dep}` to redirect"));
-    }
     let path = |p: &Path| p.to_string_lossy().replace('\\', "\\\\").replace('"', "\\\"");
-    let mut out = manifest.replace(
-        keel_dep,
-        &format!(r#"keel = {{ path = "{}" }}"#, path(&tree.join("crates").join("keel"))),
-    );
+    let relative = r#"path = "../"#;
+    if !manifest.contains(r#"keel = { path = "../crates/keel" }"#) {
+        return Err("bench/Cargo.toml has no keel path dependency to redirect".into());
+    }
+    let mut out = manifest.replace(relative, &format!(r#"path = "{}/"#, path(tree)));
     out.push_str(&format!(
         "\n[[bin]]\nname = \"keel-bench\"\npath = \"{}\"\n",
         path(&bench.join("src").join("main.rs"))
