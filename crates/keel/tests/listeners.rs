@@ -509,13 +509,11 @@ fn listener_panics_interpreter() {
     listener_panics(EngineKind::Interpreter);
 }
 
-/// v128 parameters and results take two slots each (the compiler only: the interpreter does not
-/// run SIMD yet).
-#[test]
-fn v128_slots_compiler() {
+/// v128 parameters and results take two slots each.
+fn v128_slots(engine: EngineKind) {
     let trace = Trace::default();
     let config = RuntimeConfig::default().with_function_listener_factory(trace.clone());
-    let rt = Runtime::with_config(config, EngineKind::Compiler);
+    let rt = Runtime::with_config(config, engine);
     let wat = r#"(module $s
       (func $swap (param v128 i32) (result i32 v128) (local.get 1) (local.get 0))
       (func (export "run") (param i32) (result i32)
@@ -530,6 +528,17 @@ fn v128_slots_compiler() {
             "> s.swap [4369, 8738, 7] [s.run#1 s.swap#0]",
             "< s.swap [4369, 8738, 7] -> [7, 4369, 8738]",
             "< s.run [7] -> [7]",
-        ]
+        ],
+        "{engine:?}"
     );
+}
+
+#[test]
+fn v128_slots_compiler() {
+    v128_slots(EngineKind::Compiler);
+}
+
+#[test]
+fn v128_slots_interpreter() {
+    v128_slots(EngineKind::Interpreter);
 }
