@@ -64,6 +64,13 @@ const ZIG_CC: Tool = Tool {
     install: "pip install ziglang==0.17.1",
 };
 
+/// rustc with the standard library for `wasm32-wasip1`: Rust WASI guests of one source file.
+const RUSTC_WASI: Tool = Tool {
+    program: "rustc",
+    checks: &[("rustc", &["--version"])],
+    install: "rustup target add wasm32-wasip1",
+};
+
 /// One committed guest binary and how to rebuild it.
 struct Guest {
     /// The `.wasm` written, relative to the repository root.
@@ -111,6 +118,25 @@ fn go_js(output: &'static str, source: &'static str) -> Guest {
     }
 }
 
+/// A Rust WASI guest of one file, optimised for size, without debug info or names (the linker
+/// names the module after its output file, which would make `--check` differ).
+fn rust_wasi(output: &'static str, source: &'static str) -> Guest {
+    let args = vec![
+        "--edition=2021",
+        "--target=wasm32-wasip1",
+        "-Copt-level=s",
+        "-Ccodegen-units=1",
+        "-Cstrip=symbols",
+        "-Cpanic=abort",
+        "-Cmetadata=keel-testdata",
+        "--crate-name=files",
+        "-o",
+        "{out}",
+        source,
+    ];
+    Guest { output, sources: vec![source], tool: &RUSTC_WASI, args, env: Vec::new() }
+}
+
 /// Every committed guest. A later guest (a WASI C program, Go, Zig, ...) is one more entry, with
 /// a [`Tool`] of its own where it needs one.
 fn guests() -> Vec<Guest> {
@@ -136,6 +162,10 @@ fn guests() -> Vec<Guest> {
         wasi_zig("fsops"),
         wasi_zig("sandbox"),
         wasi_zig("ls"),
+        rust_wasi(
+            "imports/wasi_snapshot_preview1/testdata/rust_files.wasm",
+            "imports/wasi_snapshot_preview1/testdata/rust/files.rs",
+        ),
     ]
 }
 

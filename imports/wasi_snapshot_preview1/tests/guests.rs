@@ -359,3 +359,26 @@ fn sandbox_without_a_mount_no_host_file_is_seen() {
         assert_eq!(o.stdout, want, "{engine:?} {sandbox}");
     }
 }
+
+/// A Rust guest (the standard library on wasm32-wasip1): its std's start-up, args, env, files
+/// written, read, renamed and listed in a host mount, a path out of the mount refused (wasi's
+/// `ENOTCAPABLE`, which Rust calls `Uncategorized`), and `std::process::exit`.
+#[test]
+fn rust_guest_runs_on_both_engines() {
+    for &engine in ENGINES {
+        let dir = scratch(&format!("rust-{engine:?}"));
+        let config = ModuleConfig::new()
+            .with_mount("/", DirFs::open(&dir).unwrap())
+            .with_env("GREETING", "hello");
+        let o = run(engine, "rust_files", &["/"], config);
+        assert_eq!(o.exit, Ok(7), "{engine:?}: {}", o.stderr);
+        assert_eq!(
+            o.stdout, "hello from Rust\nmoved.txt\n16 bytes\nrefused: Uncategorized\n",
+            "{engine:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("sub/moved.txt")).unwrap(),
+            "hello from Rust\n"
+        );
+    }
+}
