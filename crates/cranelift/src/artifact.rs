@@ -15,8 +15,8 @@ use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use keel_decode::{FuncType, Module};
 
-use crate::libcalls;
 use crate::translate::{ModuleEnv, cl_type, slot_flags, translate_function, wasm_signature};
+use crate::{layout, libcalls};
 
 /// A runtime function that compiled code refers to through a relocation (Cranelift's own
 /// libcalls, for float rounding and `pshufb` on targets without the instructions).
@@ -283,6 +283,10 @@ struct Compiled {
     relocs: Vec<Relocation>,
     /// Offsets of accesses that may fault on a guard page.
     trap_sites: Vec<u32>,
+    /// The alignment the code needs (its constants').
+    alignment: usize,
+    /// Its dispatch loops, which placement keeps inside a cache line (see `layout`).
+    dispatch_spans: Vec<std::ops::Range<u32>>,
 }
 
 fn finish_function(ctx: &mut Context, isa: &dyn TargetIsa, what: &str) -> Result<Compiled, String> {
@@ -317,7 +321,13 @@ fn finish_function(ctx: &mut Context, isa: &dyn TargetIsa, what: &str) -> Result
         .filter(|t| t.code == ir::TrapCode::HEAP_OUT_OF_BOUNDS)
         .map(|t| t.offset)
         .collect();
-    Ok(Compiled { bytes, relocs, trap_sites })
+    let dispatch_spans = if isa.triple().architecture == target_lexicon::Architecture::X86_64 {
+        layout::dispatch_spans(&bytes, &compiled.bb_starts)
+    } else {
+        Vec::new()
+    };
+    let alignment = compiled.buffer.alignment as usize;
+    Ok(Compiled { bytes, relocs, trap_sites, alignment, dispatch_spans })
 }
 
 /// The entry trampoline of signature `ty`: `extern "C" fn(vmctx, code, values)` loads the
@@ -459,10 +469,9 @@ pub(crate) fn compile(
         trap_sites: Vec::new(),
     };
     let place = |art: &mut Artifact, c: Compiled| -> u32 {
-        while !art.code.len().is_multiple_of(16) {
-            art.code.push(0);
-        }
-        let at = art.code.len() as u32;
+        let start = layout::function_start(art.code.len(), c.alignment, &c.dispatch_spans);
+        art.code.resize(start, 0);
+        let at = start as u32;
         art.code.extend_from_slice(&c.bytes);
         // Relocated words hold zero until loading, so an artefact read back from loaded code
         // (`Loaded::to_artifact`) equals the one compiled.

@@ -7,6 +7,7 @@
 //! runs through the same runtime as the interpreter. See `docs/compiler.md`.
 
 mod artifact;
+mod layout;
 mod libcalls;
 mod signals;
 mod translate;
@@ -62,6 +63,8 @@ fn flags() -> settings::Flags {
     b.set("enable_verifier", verify).expect("enable_verifier");
     // A trap on a guard page records the Wasm frames by walking the frame pointers.
     b.set("preserve_frame_pointers", "true").expect("preserve_frame_pointers");
+    // Block offsets and edges, for placing functions with dispatch loops (layout.rs).
+    b.set("machine_code_cfg_info", "true").expect("machine_code_cfg_info");
     settings::Flags::new(b)
 }
 
