@@ -14,7 +14,7 @@ use keel_runtime::vm::{FuncData, FuncKind, Instance, LockGuard, MemoryData, PAGE
 use keel_runtime::{Trap, TrapCode};
 
 use crate::ops::*;
-use crate::{Func, InterpCode};
+use crate::{Func, InterpCode, ListeningCode};
 
 /// The instruction pointer.
 type Ip = *const Op;
@@ -577,21 +577,20 @@ impl<'a> Ctx<'a> {
     /// Calls `f` (an import or a table entry that is not a function of this instance) with its
     /// frame at slot `at` of the current frame. A Wasm function of an interpreter instance is
     /// returned to be entered in the same loop (its locks taken if its group differs); anything
-    /// else is called through [`FuncData::call_raw`] right here.
+    /// else is called through [`FuncData::call_raw`] right here. Listening code is entered in
+    /// the loop from listening code only (see [`ListeningCode`]).
     #[inline(never)]
     fn call_func_data(&mut self, f: &'a FuncData, at: Reg) -> Result<Option<Target<'a>>, Flow> {
         if let FuncKind::Wasm { def_index } = f.kind {
             let callee: &'a Instance = f.instance();
             if let Some(code) = callee.code().and_then(|c| c.as_any().downcast_ref::<InterpCode>())
             {
-                if callee.is_closed() {
-                    let t = Trap::host(format!("module \"{}\" is closed", callee.name()));
-                    return Err(self.trap(t));
-                }
-                if !callee.locks().same(self.instance.locks()) {
-                    self.guards.push((self.frames.len() + 1, callee.locks().lock()));
-                }
-                return Ok(Some((&code.funcs[def_index as usize], callee, code)));
+                return self.enter_in_loop(callee, code, def_index);
+            }
+            if self.code.listening
+                && let Some(code) = listening_code(callee)
+            {
+                return self.enter_in_loop(callee, code, def_index);
             }
         }
         let start = self.base + at as usize;
@@ -609,12 +608,38 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// `def_index` of `callee`, of interpreter code, to be entered in this loop.
+    #[inline(always)]
+    fn enter_in_loop(
+        &mut self,
+        callee: &'a Instance,
+        code: &'a InterpCode,
+        def_index: u32,
+    ) -> Result<Option<Target<'a>>, Flow> {
+        if callee.is_closed() {
+            let t = Trap::host(format!("module \"{}\" is closed", callee.name()));
+            return Err(self.trap(t));
+        }
+        if !callee.locks().same(self.instance.locks()) {
+            self.guards.push((self.frames.len() + 1, callee.locks().lock()));
+        }
+        Ok(Some((&code.funcs[def_index as usize], callee, code)))
+    }
+
     /// The current frame, re-derived after the value stack may have been touched.
     #[inline(always)]
     fn regs(&mut self) -> Regs {
         // SAFETY: the current frame is reserved at `base`.
         unsafe { Regs::new(self.stack.as_mut_ptr().add(self.base)) }
     }
+}
+
+/// The listening bytecode of `instance`, if it runs on the interpreter's listening code.
+#[cold]
+#[inline(never)]
+fn listening_code(instance: &Instance) -> Option<&InterpCode> {
+    let code = instance.code()?.as_any().downcast_ref::<ListeningCode>()?;
+    Some(&code.0)
 }
 
 /// The handler of the instruction at `ip`.

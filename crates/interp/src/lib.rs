@@ -76,7 +76,11 @@ impl Engine for Interpreter {
         } else {
             (0..n).map(translate).collect::<Result<_, _>>()?
         };
-        Ok(Arc::new(InterpCode { funcs: funcs.into(), listening: options.listening }))
+        let code = InterpCode { funcs: funcs.into(), listening: options.listening };
+        if options.listening {
+            return Ok(Arc::new(ListeningCode(code)));
+        }
+        Ok(Arc::new(code))
     }
 }
 
@@ -121,6 +125,33 @@ impl std::ops::Deref for Func {
 impl CompiledCode for InterpCode {
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
         exec::run(self, instance, def_index, values)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Listening bytecode (`CompileOptions::listening`), the interpreter's [`CompiledCode`] for it.
+///
+/// A type of its own so that plain bytecode does not recognise it: plain bytecode enters another
+/// instance's [`InterpCode`] in its own loop, and would run listening functions there without
+/// the `listen::Scope` that ends the listened calls a trap leaves. Plain bytecode calls listening
+/// code through the runtime instead, whose entry opens that scope; listening bytecode enters it
+/// in its loop, under the scope of its own entry.
+#[derive(Debug)]
+pub struct ListeningCode(InterpCode);
+
+impl ListeningCode {
+    /// The listening bytecode, as [`InterpCode`].
+    pub fn code(&self) -> &InterpCode {
+        &self.0
+    }
+}
+
+impl CompiledCode for ListeningCode {
+    fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
+        exec::run(&self.0, instance, def_index, values)
     }
 
     fn as_any(&self) -> &dyn Any {
