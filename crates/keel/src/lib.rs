@@ -44,7 +44,7 @@ pub use keel_runtime::logging;
 pub use keel_runtime::interrupt;
 
 pub use keel_runtime::{
-    CacheStats, Caller, CompileOptions, CompiledModule, DeadlineGuard, DecodeError,
+    CacheStats, Caller, CompileConfig, CompileOptions, CompiledModule, DeadlineGuard, DecodeError,
     EXIT_CODE_DEADLINE_EXCEEDED, EXIT_CODE_INTERRUPTED, Engine, Error, Extern, ExternKind,
     ExternRef, Features, FrameInfo, Func, FuncType, Global, GlobalType, HostModuleBuilder,
     HostResult, InterruptHandle, IntoHostFunc, Limits, Memory, MemoryType, Module, ModuleConfig,

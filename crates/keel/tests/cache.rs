@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use keel::cache::{self, CacheKey, HEADER_LEN};
 use keel::listener::{FunctionDefinition, FunctionListener, FunctionListenerFactory};
 use keel::{
-    Caller, CompileOptions, EngineKind, Features, FrameInfo, ModuleConfig, Runtime, RuntimeConfig,
+    Caller, CompileConfig, CompileOptions, EngineKind, Features, FrameInfo, ModuleConfig, Runtime,
+    RuntimeConfig,
 };
 
 /// Several signatures (several trampolines), memory, a table, float rounding (a libcall
@@ -44,8 +45,12 @@ fn runtime(dir: &Path, engine: EngineKind) -> Runtime {
 
 /// Checks that the module compiled by `rt` runs correctly.
 fn check_runs(rt: &Runtime, wasm: &[u8]) {
-    let compiled = rt.compile(wasm).unwrap();
-    let m = rt.instantiate(&compiled, ModuleConfig::new().with_name("")).unwrap();
+    check_runs_compiled(rt, &rt.compile(wasm).unwrap());
+}
+
+/// Checks that `compiled` runs correctly.
+fn check_runs_compiled(rt: &Runtime, compiled: &keel::CompiledModule) {
+    let m = rt.instantiate(compiled, ModuleConfig::new().with_name("")).unwrap();
     let run = m.typed_func::<(i32, i32), i32>("run").unwrap();
     assert_eq!(run.call((7, 0)).unwrap(), 49);
     assert_eq!(run.call((7, 1)).unwrap(), 3);
@@ -166,6 +171,63 @@ fn listening_code_has_its_own_entry() {
     let l_payload = cache::decode(&l_entry, &l.cache_key(&wasm).unwrap()).unwrap();
     let forged = cache::encode(&plain.cache_key(&wasm).unwrap(), l_payload);
     assert!(plain.load_cache_entry(&wasm, &forged).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One runtime without a factory compiles the same bytes with and without a per-compile factory:
+/// two entries, under the keys of the two variants, and each compile loads its own.
+#[test]
+fn per_compile_factory_has_its_own_entry() {
+    let dir = fresh_dir("per-compile");
+    let wasm = wasm();
+    let counter = CallCounter::default();
+    let listening = CompileConfig::new().with_function_listener_factory(counter.clone());
+    let expected = [".run", ".sq", ".run", ".half", ".floor", ".store"];
+    let check_both = |rt: &Runtime| {
+        let m = rt.compile_with(&wasm, &listening).unwrap();
+        assert!(m.compile_options().listening);
+        check_runs_compiled(rt, &m);
+        assert_eq!(counter.0.lock().unwrap().split_off(0), expected);
+        let m = rt.compile(&wasm).unwrap();
+        assert!(!m.compile_options().listening);
+        check_runs_compiled(rt, &m);
+        assert!(counter.0.lock().unwrap().is_empty());
+    };
+
+    let cold = runtime(&dir, EngineKind::Compiler);
+    let (plain_key, listening_key) =
+        (cold.cache_key(&wasm).unwrap(), cold.cache_key_with(&wasm, &listening).unwrap());
+    assert_ne!(plain_key, listening_key);
+    assert_eq!(cold.cache_key_with(&wasm, &CompileConfig::new()).unwrap(), plain_key);
+    check_both(&cold);
+    let s = cold.cache_stats();
+    assert_eq!((s.hits, s.misses, s.writes), (0, 2, 2), "{s:?}");
+    let mut names = vec![plain_key.file_name(), listening_key.file_name()];
+    names.sort();
+    assert_eq!(entries(&dir), names);
+
+    // Each entry holds its own variant: what `cache_entry` gives for each compiled module.
+    let l = cold.compile_with(&wasm, &listening).unwrap();
+    let l_entry = std::fs::read(dir.join(listening_key.file_name())).unwrap();
+    assert_eq!(cold.cache_entry(&wasm, &l).unwrap(), l_entry);
+    let p = cold.compile(&wasm).unwrap();
+    let p_entry = std::fs::read(dir.join(plain_key.file_name())).unwrap();
+    assert_eq!(cold.cache_entry(&wasm, &p).unwrap(), p_entry);
+
+    // Another runtime loads each variant from its own entry.
+    let warm = runtime(&dir, EngineKind::Compiler);
+    check_both(&warm);
+    let s = warm.cache_stats();
+    assert_eq!((s.hits, s.misses, s.writes), (2, 0, 0), "{s:?}");
+
+    // Loading an entry directly: each configuration accepts its own variant only.
+    let loaded = warm.load_cache_entry_with(&wasm, &l_entry, &listening).unwrap();
+    assert!(loaded.compile_options().listening);
+    check_runs_compiled(&warm, &loaded);
+    assert_eq!(counter.0.lock().unwrap().split_off(0), expected);
+    assert!(warm.load_cache_entry(&wasm, &p_entry).is_ok());
+    assert!(warm.load_cache_entry(&wasm, &l_entry).is_err());
+    assert!(warm.load_cache_entry_with(&wasm, &p_entry, &listening).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use keel::listener::{FunctionDefinition, FunctionListener, FunctionListenerFactory};
 use keel::logging::{HostLogging, LogScopes, LoggedFunction, ParamKind, ResultKind};
-use keel::{Caller, EngineKind, FrameInfo, ModuleConfig, Runtime, RuntimeConfig, Trap};
+use keel::{
+    Caller, CompileConfig, EngineKind, FrameInfo, ModuleConfig, Runtime, RuntimeConfig, Trap,
+};
 
 #[derive(Clone, Default)]
 struct Recorder(Arc<Mutex<Vec<String>>>);
@@ -541,4 +543,299 @@ fn v128_slots_compiler() {
 #[test]
 fn v128_slots_interpreter() {
     v128_slots(EngineKind::Interpreter);
+}
+
+// Overriding the factory: per compile (`CompileConfig`), per instantiation (`ModuleConfig`) and
+// per host module (`HostModuleBuilder`).
+
+/// `run` calls `$sq` inside the engine: a listening module reports both.
+const SQUARE: &str = r#"(module $sq
+  (func $square (param i32) (result i32) (i32.mul (local.get 0) (local.get 0)))
+  (func (export "run") (param i32) (result i32) (call $square (local.get 0))))"#;
+
+fn square_wasm() -> Vec<u8> {
+    wat::parse_str(SQUARE).unwrap()
+}
+
+fn call_run(m: &keel::Module, x: i32) -> i32 {
+    m.typed_func::<i32, i32>("run").unwrap().call(x).unwrap()
+}
+
+/// What `trace` records for one call `run(3)` of the instance named `name`.
+fn square_trace(name: &str) -> Vec<String> {
+    vec![
+        format!("> {name}.run [3] [{name}.run#1]"),
+        format!("> {name}.square [3] [{name}.run#1 {name}.square#0]"),
+        format!("< {name}.square [3] -> [9]"),
+        format!("< {name}.run [3] -> [9]"),
+    ]
+}
+
+/// A runtime without a factory compiles one module with a factory of its own (listening code:
+/// its calls inside the engine are reported) and the same bytes without (plain code).
+fn per_compile_factory(engine: EngineKind) {
+    let trace = Trace::default();
+    let rt = Runtime::with_config(RuntimeConfig::default(), engine);
+    assert!(!rt.compile_options().listening);
+    let config = CompileConfig::new().with_function_listener_factory(trace.clone());
+    assert!(rt.compile_options_with(&config).listening);
+    let listening = rt.compile_with(&square_wasm(), &config).unwrap();
+    let plain = rt.compile(&square_wasm()).unwrap();
+    assert!(listening.compile_options().listening);
+    assert!(!plain.compile_options().listening);
+
+    let a = rt.instantiate(&listening, ModuleConfig::new().with_name("a")).unwrap();
+    let b = rt.instantiate(&plain, ModuleConfig::new().with_name("b")).unwrap();
+    assert_eq!(call_run(&a, 3), 9);
+    assert_eq!(trace.take(), square_trace("a"), "{engine:?}");
+    assert_eq!(call_run(&b, 3), 9);
+    assert!(trace.take().is_empty(), "{engine:?}");
+}
+
+#[test]
+fn per_compile_factory_compiler() {
+    per_compile_factory(EngineKind::Compiler);
+}
+
+#[test]
+fn per_compile_factory_interpreter() {
+    per_compile_factory(EngineKind::Interpreter);
+}
+
+/// A runtime with a factory compiles a module without listeners: plain code, nothing reported,
+/// while a module compiled as usual reports to the runtime's factory.
+fn compile_without_listeners(engine: EngineKind) {
+    let trace = Trace::default();
+    let rt = Runtime::with_config(
+        RuntimeConfig::default().with_function_listener_factory(trace.clone()),
+        engine,
+    );
+    let off = CompileConfig::new().without_function_listeners();
+    assert!(!rt.compile_options_with(&off).listening);
+    let plain = rt.compile_with(&square_wasm(), &off).unwrap();
+    assert!(!plain.compile_options().listening);
+    let m = rt.instantiate(&plain, ModuleConfig::new().with_name("p")).unwrap();
+    assert_eq!(call_run(&m, 3), 9);
+    assert!(trace.take().is_empty(), "{engine:?}");
+
+    let usual = rt.compile(&square_wasm()).unwrap();
+    let m = rt.instantiate(&usual, ModuleConfig::new().with_name("l")).unwrap();
+    assert_eq!(call_run(&m, 3), 9);
+    assert_eq!(trace.take(), square_trace("l"), "{engine:?}");
+}
+
+#[test]
+fn compile_without_listeners_compiler() {
+    compile_without_listeners(EngineKind::Compiler);
+}
+
+#[test]
+fn compile_without_listeners_interpreter() {
+    compile_without_listeners(EngineKind::Interpreter);
+}
+
+/// Instances of one listening module: the first asks the module's factory, the second its own,
+/// the third none; each instance's calls go to its own listeners only.
+fn per_instance_factory(engine: EngineKind) {
+    let (compiled_with, own) = (Trace::default(), Trace::default());
+    let rt = Runtime::with_config(RuntimeConfig::default(), engine);
+    let config = CompileConfig::new().with_function_listener_factory(compiled_with.clone());
+    let listening = rt.compile_with(&square_wasm(), &config).unwrap();
+    let a = rt.instantiate(&listening, ModuleConfig::new().with_name("a")).unwrap();
+    let b = rt
+        .instantiate(
+            &listening,
+            ModuleConfig::new().with_name("b").with_function_listener_factory(own.clone()),
+        )
+        .unwrap();
+    let c = rt
+        .instantiate(&listening, ModuleConfig::new().with_name("c").without_function_listeners())
+        .unwrap();
+    for m in [&a, &b, &c, &a] {
+        assert_eq!(call_run(m, 3), 9);
+    }
+    let twice_a: Vec<String> = [square_trace("a"), square_trace("a")].concat();
+    assert_eq!(compiled_with.take(), twice_a, "{engine:?}");
+    assert_eq!(own.take(), square_trace("b"), "{engine:?}");
+}
+
+#[test]
+fn per_instance_factory_compiler() {
+    per_instance_factory(EngineKind::Compiler);
+}
+
+#[test]
+fn per_instance_factory_interpreter() {
+    per_instance_factory(EngineKind::Interpreter);
+}
+
+/// Plain code has no hook to report from: a factory given to its instance is a usage error that
+/// says how to fix it, and nothing is instantiated.
+fn factory_on_plain_code(engine: EngineKind) {
+    let rt = Runtime::with_config(RuntimeConfig::default(), engine);
+    let plain = rt.compile(&square_wasm()).unwrap();
+    let config =
+        ModuleConfig::new().with_name("p").with_function_listener_factory(Trace::default());
+    match rt.instantiate(&plain, config) {
+        Err(keel::Error::Usage(msg)) => {
+            assert!(msg.contains("compiled as plain code"), "{msg}");
+            assert!(msg.contains("CompileConfig::with_function_listener_factory"), "{msg}");
+        }
+        other => panic!("{engine:?}: expected a usage error, got {other:?}"),
+    }
+    assert!(rt.module("p").is_none());
+    // Without listeners, plain code instantiates as always.
+    let config = ModuleConfig::new().with_name("p").without_function_listeners();
+    assert_eq!(call_run(&rt.instantiate(&plain, config).unwrap(), 3), 9);
+}
+
+#[test]
+fn factory_on_plain_code_compiler() {
+    factory_on_plain_code(EngineKind::Compiler);
+}
+
+#[test]
+fn factory_on_plain_code_interpreter() {
+    factory_on_plain_code(EngineKind::Interpreter);
+}
+
+const ADDER: &str = r#"(module $guest
+  (import "env" "add" (func $add (param i32 i32) (result i32)))
+  (func (export "run") (param i32) (result i32) (call $add (local.get 0) (i32.const 1))))"#;
+
+fn env_with_add(b: keel::HostModuleBuilder) {
+    b.func("add", |_: &mut Caller<'_>, a: i32, b: i32| a + b).instantiate().unwrap();
+}
+
+/// A host module's functions are listened to by the factory of its builder, with or without
+/// one on the runtime; and a host module can opt out of the runtime's factory.
+fn host_module_factory(engine: EngineKind) {
+    let trace = Trace::default();
+    let rt = Runtime::with_config(RuntimeConfig::default(), engine);
+    env_with_add(rt.host_module("env").with_function_listener_factory(trace.clone()));
+    let m = rt.instantiate_bytes(&wat::parse_str(ADDER).unwrap(), ModuleConfig::new()).unwrap();
+    assert_eq!(call_run(&m, 41), 42);
+    // The guest is plain code: only the host function reports.
+    assert_eq!(
+        trace.take(),
+        ["> env.add [41, 1] [env.add#0]", "< env.add [41, 1] -> [42]"],
+        "{engine:?}"
+    );
+
+    let rt = Runtime::with_config(
+        RuntimeConfig::default().with_function_listener_factory(trace.clone()),
+        engine,
+    );
+    env_with_add(rt.host_module("env").without_function_listeners());
+    let m = rt.instantiate_bytes(&wat::parse_str(ADDER).unwrap(), ModuleConfig::new()).unwrap();
+    assert_eq!(call_run(&m, 41), 42);
+    assert_eq!(
+        trace.take(),
+        ["> guest.run [41] [guest.run#1]", "< guest.run [41] -> [42]"],
+        "{engine:?}"
+    );
+}
+
+#[test]
+fn host_module_factory_compiler() {
+    host_module_factory(EngineKind::Compiler);
+}
+
+#[test]
+fn host_module_factory_interpreter() {
+    host_module_factory(EngineKind::Interpreter);
+}
+
+/// Listening code `callee`, called by plain code `caller`, called by listening code `outer`.
+const CALLEE: &str = r#"(module $callee
+  (func $quot (param i32) (result i32) (i32.div_s (i32.const 10) (local.get 0)))
+  (func (export "div") (param i32) (result i32) (call $quot (local.get 0))))"#;
+const CALLER: &str = r#"(module $caller
+  (import "callee" "div" (func $div (param i32) (result i32)))
+  (func (export "go") (param i32) (result i32) (call $div (local.get 0))))"#;
+const OUTER: &str = r#"(module $outer
+  (import "caller" "go" (func $go (param i32) (result i32)))
+  (func (export "top") (param i32) (result i32) (call $go (local.get 0))))"#;
+
+/// Listening and plain code calling each other across instances: every listened call is
+/// reported once, a trap aborts the listened calls it unwinds (plain frames between them
+/// included), and the listened stack is empty after each call.
+fn mixed_code(engine: EngineKind) {
+    let trace = Trace::default();
+    let rt = Runtime::with_config(RuntimeConfig::default(), engine);
+    let listening = CompileConfig::new().with_function_listener_factory(trace.clone());
+    let instantiate = |wat: &str, config: &CompileConfig| {
+        let compiled = rt.compile_with(&wat::parse_str(wat).unwrap(), config).unwrap();
+        rt.instantiate(&compiled, ModuleConfig::new()).unwrap()
+    };
+    instantiate(CALLEE, &listening);
+    let caller = instantiate(CALLER, &CompileConfig::new());
+    let outer = instantiate(OUTER, &listening);
+    let go = caller.typed_func::<i32, i32>("go").unwrap();
+    let top = outer.typed_func::<i32, i32>("top").unwrap();
+
+    for _ in 0..2 {
+        assert!(go.call(0).is_err());
+        assert!(keel::listener::current_stack().is_empty(), "{engine:?}");
+        let trap = "wasm trap: integer divide by zero";
+        assert_eq!(
+            trace.take(),
+            [
+                "> callee.div [0] [callee.div#1]".to_string(),
+                "> callee.quot [0] [callee.div#1 callee.quot#0]".into(),
+                format!("! callee.quot [0] {trap}"),
+                format!("! callee.div [0] {trap}"),
+            ],
+            "{engine:?}"
+        );
+        assert_eq!(go.call(2).unwrap(), 5);
+        assert_eq!(
+            trace.take(),
+            [
+                "> callee.div [2] [callee.div#1]",
+                "> callee.quot [2] [callee.div#1 callee.quot#0]",
+                "< callee.quot [2] -> [5]",
+                "< callee.div [2] -> [5]",
+            ],
+            "{engine:?}"
+        );
+
+        assert!(top.call(0).is_err());
+        assert!(keel::listener::current_stack().is_empty(), "{engine:?}");
+        assert_eq!(
+            trace.take(),
+            [
+                "> outer.top [0] [outer.top#1]".to_string(),
+                "> callee.div [0] [outer.top#1 callee.div#1]".into(),
+                "> callee.quot [0] [outer.top#1 callee.div#1 callee.quot#0]".into(),
+                format!("! callee.quot [0] {trap}"),
+                format!("! callee.div [0] {trap}"),
+                format!("! outer.top [0] {trap}"),
+            ],
+            "{engine:?}"
+        );
+        assert_eq!(top.call(2).unwrap(), 5);
+        assert_eq!(
+            trace.take(),
+            [
+                "> outer.top [2] [outer.top#1]",
+                "> callee.div [2] [outer.top#1 callee.div#1]",
+                "> callee.quot [2] [outer.top#1 callee.div#1 callee.quot#0]",
+                "< callee.quot [2] -> [5]",
+                "< callee.div [2] -> [5]",
+                "< outer.top [2] -> [5]",
+            ],
+            "{engine:?}"
+        );
+    }
+}
+
+#[test]
+fn mixed_code_compiler() {
+    mixed_code(EngineKind::Compiler);
+}
+
+#[test]
+fn mixed_code_interpreter() {
+    mixed_code(EngineKind::Interpreter);
 }

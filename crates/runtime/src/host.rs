@@ -6,6 +6,7 @@ use std::sync::Arc;
 use keel_decode::{FuncType, GlobalType, MemoryType, TableType};
 
 use crate::func::write_val;
+use crate::listener::{FunctionListenerFactory, Listeners, SharedListenerFactory};
 use crate::module::Module;
 use crate::runtime::Runtime;
 use crate::trap::{Error, Result, Trap};
@@ -24,12 +25,19 @@ pub struct HostModuleBuilder {
     runtime: Runtime,
     name: String,
     def: HostModuleDef,
+    listeners: Listeners,
     error: Option<Error>,
 }
 
 impl HostModuleBuilder {
     pub(crate) fn new(runtime: Runtime, name: String) -> Self {
-        HostModuleBuilder { runtime, name, def: HostModuleDef::default(), error: None }
+        HostModuleBuilder {
+            runtime,
+            name,
+            def: HostModuleDef::default(),
+            listeners: Listeners::Inherit,
+            error: None,
+        }
     }
 
     /// Adds a function in raw form: `callback` reads parameters from the slots and writes results
@@ -96,12 +104,32 @@ impl HostModuleBuilder {
         self
     }
 
+    /// Asks `factory`, instead of the runtime's factory, for the listeners of this module's
+    /// functions. Host functions report their calls themselves, so any factory works, with or
+    /// without one on the runtime.
+    pub fn with_function_listener_factory(
+        mut self,
+        factory: impl FunctionListenerFactory + 'static,
+    ) -> Self {
+        self.listeners = Listeners::Factory(SharedListenerFactory::new(factory));
+        self
+    }
+
+    /// Gives this module's functions no listener, even when the runtime has a factory.
+    pub fn without_function_listeners(mut self) -> Self {
+        self.listeners = Listeners::Off;
+        self
+    }
+
     /// Instantiates the host module into the runtime's namespace.
     pub fn instantiate(self) -> Result<Module> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let instance = Instance::new_host(&self.name, self.runtime.store(), self.def);
+        let inherited = self.runtime.config().function_listener_factory.as_ref();
+        let factory = self.listeners.resolve(inherited);
+        let instance =
+            Instance::new_host(&self.name, self.runtime.store(), self.def, factory.as_ref());
         self.runtime.add_instance(instance)
     }
 }

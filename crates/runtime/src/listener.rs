@@ -4,7 +4,10 @@
 //! A [`FunctionListenerFactory`] set on the runtime
 //! ([`RuntimeConfig::with_function_listener_factory`](crate::RuntimeConfig::with_function_listener_factory))
 //! is asked once per function definition, when the module defining it is instantiated, for a
-//! listener; functions it returns `None` for are not reported.
+//! listener; functions it returns `None` for are not reported. One compile
+//! ([`CompileConfig`](crate::CompileConfig)), one instantiation
+//! ([`ModuleConfig`](crate::ModuleConfig)) or one host module
+//! ([`HostModuleBuilder`](crate::HostModuleBuilder)) can override it ([`Listeners`]).
 //!
 //! Where listeners fire: on every call of every function — host functions (called from either
 //! engine, or from the host) and Wasm functions, whether called from the host, across instances
@@ -14,8 +17,9 @@
 //! Without a factory the code has no listener hook at all: the only cost left is one test of a
 //! null pointer per host-function call, in [`FuncData::call_raw`](crate::vm::FuncData::call_raw).
 //!
-//! The factory is the runtime's: there is no per-call override. A listener that should only
-//! report some calls decides in its hooks (a flag it reads, a thread-local it checks).
+//! Whether a module's code can report is decided when it is compiled, and which of its functions
+//! have a listener when it is instantiated; there is no override per call. A listener that should
+//! only report some calls decides in its hooks (a flag it reads, a thread-local it checks).
 //!
 //! [`HostLogging`](crate::logging::HostLogging) is a factory built on this.
 
@@ -97,6 +101,20 @@ pub struct Listening {
     pub def: FunctionDefinition,
 }
 
+impl Listening {
+    /// The listening of a function about to be defined: `factory`'s listener for it, if there is
+    /// a factory and it gives one. `def` is only built when there is a factory.
+    pub fn for_definition(
+        factory: Option<&SharedListenerFactory>,
+        def: impl FnOnce() -> FunctionDefinition,
+    ) -> Option<Box<Listening>> {
+        let factory = factory?;
+        let def = def();
+        let listener = factory.0.new_listener(&def)?;
+        Some(Box::new(Listening { listener, def }))
+    }
+}
+
 /// Runs `call` (of a host function; Wasm functions report their calls from their own code)
 /// between its listener's hooks. Cold: only listened functions come here.
 #[cold]
@@ -125,6 +143,41 @@ pub fn current_stack() -> Vec<FrameInfo> {
 /// A listener factory as [`RuntimeConfig`](crate::RuntimeConfig) holds it.
 #[derive(Clone)]
 pub struct SharedListenerFactory(pub Arc<dyn FunctionListenerFactory>);
+
+impl SharedListenerFactory {
+    /// Shares `factory`.
+    pub fn new(factory: impl FunctionListenerFactory + 'static) -> Self {
+        SharedListenerFactory(Arc::new(factory))
+    }
+}
+
+/// Which listener factory one compile, instantiation or host module uses, in place of the one it
+/// would inherit: the runtime's for a compile or a host module, the compiled module's for an
+/// instantiation.
+#[derive(Debug, Clone, Default)]
+pub enum Listeners {
+    /// The inherited factory, if any (the default).
+    #[default]
+    Inherit,
+    /// This factory.
+    Factory(SharedListenerFactory),
+    /// No factory: nothing is reported (and a module compiled so is plain code).
+    Off,
+}
+
+impl Listeners {
+    /// The factory in effect, given the one that would be inherited.
+    pub fn resolve(
+        &self,
+        inherited: Option<&SharedListenerFactory>,
+    ) -> Option<SharedListenerFactory> {
+        match self {
+            Listeners::Inherit => inherited.cloned(),
+            Listeners::Factory(f) => Some(f.clone()),
+            Listeners::Off => None,
+        }
+    }
+}
 
 impl std::fmt::Debug for SharedListenerFactory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

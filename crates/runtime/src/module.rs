@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use keel_decode::{ExternKind, FuncType, ImportType};
 
-use crate::engine::CompiledCode;
+use crate::engine::{CompileOptions, CompiledCode};
 use crate::externs::{Extern, Global, Memory, Table};
 use crate::func::{Func, TypedFunc};
 use crate::interrupt::InterruptHandle;
+use crate::listener::SharedListenerFactory;
 use crate::trap::{Error, Result};
 use crate::typed::{WasmParams, WasmResults};
 use crate::vm::Instance;
@@ -19,6 +20,8 @@ pub struct CompiledModule {
     pub(crate) module: Arc<keel_decode::Module>,
     pub(crate) code: Arc<dyn CompiledCode>,
     pub(crate) runtime_id: usize,
+    /// The factory in effect when it was compiled: its code listens exactly when this is some.
+    pub(crate) listener_factory: Option<SharedListenerFactory>,
 }
 
 impl CompiledModule {
@@ -54,6 +57,11 @@ impl CompiledModule {
     /// The engine's compiled code.
     pub fn code(&self) -> &Arc<dyn CompiledCode> {
         &self.code
+    }
+
+    /// How it was compiled: as listening code when a listener factory was in effect.
+    pub fn compile_options(&self) -> CompileOptions {
+        CompileOptions { listening: self.listener_factory.is_some() }
     }
 }
 

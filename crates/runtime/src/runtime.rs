@@ -16,7 +16,7 @@ use crate::cache::{self, CacheDir, CacheKey, CacheStats};
 use crate::engine::{CompileOptions, CompiledCode, Engine};
 use crate::host::HostModuleBuilder;
 use crate::interrupt::InterruptHandle;
-use crate::listener::{FunctionListenerFactory, SharedListenerFactory};
+use crate::listener::{FunctionListenerFactory, Listeners, SharedListenerFactory};
 use crate::module::{CompiledModule, Module};
 use crate::trap::{Error, Result};
 use crate::vm::{Instance, InstanceOptions, Limits, MAX_PAGES, Reservation, Resolved, Store};
@@ -39,8 +39,8 @@ pub struct RuntimeConfig {
     /// Directory of the compilation cache (default: none). Any number of runtimes and processes
     /// may share one; see docs/cache.md.
     pub cache_dir: Option<PathBuf>,
-    /// Asked once per function definition for a listener (default: none, at no cost); see
-    /// [`crate::listener`].
+    /// Asked once per function definition for a listener (default: none, at no cost), unless a
+    /// compile, instantiation or host module overrides it; see [`crate::listener`].
     pub function_listener_factory: Option<SharedListenerFactory>,
 }
 
@@ -87,20 +87,55 @@ impl RuntimeConfig {
         self
     }
 
-    /// Sets the function listener factory (wazero's `FunctionListenerFactoryKey`): every module
-    /// instantiated afterwards asks it for a listener per function. See [`crate::listener`] and
+    /// Sets the function listener factory (wazero's `FunctionListenerFactoryKey`): modules are
+    /// compiled as listening code, and their instances and host modules ask it for a listener
+    /// per function, unless [`CompileConfig`], [`ModuleConfig`] or
+    /// [`HostModuleBuilder`] says otherwise. See [`crate::listener`] and
     /// [`crate::logging::HostLogging`].
     pub fn with_function_listener_factory(
         mut self,
         factory: impl FunctionListenerFactory + 'static,
     ) -> Self {
-        self.function_listener_factory = Some(SharedListenerFactory(Arc::new(factory)));
+        self.function_listener_factory = Some(SharedListenerFactory::new(factory));
         self
     }
 
     /// Sets the deepest call stack.
     pub fn with_max_call_depth(mut self, depth: u32) -> Self {
         self.max_call_depth = depth;
+        self
+    }
+}
+
+/// What one compile may change of the runtime's configuration, as wazero reads settings from the
+/// context passed to `CompileModule`.
+#[derive(Debug, Clone, Default)]
+pub struct CompileConfig {
+    /// The listener factory of the module (default: the runtime's). The module is compiled as
+    /// listening code exactly when the factory in effect is some; its instances ask that factory
+    /// for their functions' listeners unless their [`ModuleConfig`] overrides it.
+    pub listeners: Listeners,
+}
+
+impl CompileConfig {
+    /// A default configuration: everything as the runtime's.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Compiles listening code whose instances ask `factory` for their functions' listeners,
+    /// whether or not the runtime has a factory.
+    pub fn with_function_listener_factory(
+        mut self,
+        factory: impl FunctionListenerFactory + 'static,
+    ) -> Self {
+        self.listeners = Listeners::Factory(SharedListenerFactory::new(factory));
+        self
+    }
+
+    /// Compiles plain code, with no listener hook, even when the runtime has a factory.
+    pub fn without_function_listeners(mut self) -> Self {
+        self.listeners = Listeners::Off;
         self
     }
 }
@@ -125,6 +160,10 @@ pub struct ModuleConfig {
     /// Whether an interrupt closes the module and makes the call return an exit error (wazero's
     /// `WithCloseOnContextDone`); default false: the call returns an `Interrupted` trap.
     pub close_on_interrupt: bool,
+    /// The factory asked for the listeners of the instance's functions (default: the one the
+    /// module was compiled with). A factory needs listening code: see
+    /// [`ModuleConfig::with_function_listener_factory`].
+    pub listeners: Listeners,
 }
 
 impl Default for ModuleConfig {
@@ -135,6 +174,7 @@ impl Default for ModuleConfig {
             sys: SysConfig::default(),
             interrupt: None,
             close_on_interrupt: false,
+            listeners: Listeners::Inherit,
         }
     }
 }
@@ -279,6 +319,25 @@ impl ModuleConfig {
         self
     }
 
+    /// Asks `factory`, instead of the compiled module's factory, for the listeners of this
+    /// instance's functions. The module must have been compiled as listening code (with a
+    /// factory on the runtime or in its [`CompileConfig`]): plain code has no hook to report
+    /// from, so instantiating it with a factory is an [`Error::Usage`].
+    pub fn with_function_listener_factory(
+        mut self,
+        factory: impl FunctionListenerFactory + 'static,
+    ) -> Self {
+        self.listeners = Listeners::Factory(SharedListenerFactory::new(factory));
+        self
+    }
+
+    /// Gives this instance's functions no listener, even when the module was compiled with a
+    /// factory (its listening code then reports nothing).
+    pub fn without_function_listeners(mut self) -> Self {
+        self.listeners = Listeners::Off;
+        self
+    }
+
     /// Replaces the whole view of the system.
     pub fn with_sys(mut self, sys: SysConfig) -> Self {
         self.sys = sys;
@@ -313,14 +372,13 @@ impl Runtime {
             memory_reservation: config.memory_reservation,
         };
         let cache = config.cache_dir.clone().map(CacheDir::new);
-        let factory = config.function_listener_factory.as_ref().map(|f| f.0.clone());
         Runtime {
             inner: Arc::new(RuntimeInner {
                 id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
                 engine,
                 config,
                 cache,
-                store: Store::with_listener_factory(limits, factory),
+                store: Store::new(limits),
                 namespace: Mutex::new(HashMap::new()),
             }),
         }
@@ -351,41 +409,69 @@ impl Runtime {
         self.inner.cache.as_ref().map(CacheDir::stats).unwrap_or_default()
     }
 
-    /// How this runtime has its engine compile modules: a listening variant when it has a
-    /// listener factory (so that listeners see calls inside the engine too).
+    /// How [`Runtime::compile`] has the engine compile modules: a listening variant when the
+    /// runtime has a listener factory (so that listeners see calls inside the engine too).
     pub fn compile_options(&self) -> CompileOptions {
-        CompileOptions { listening: self.inner.config.function_listener_factory.is_some() }
+        self.compile_options_with(&CompileConfig::default())
     }
 
-    /// The cache key of `bytes` for this runtime's engine, target, features and compile
-    /// options, or `None` when the engine does not cache its code.
+    /// How [`Runtime::compile_with`] has the engine compile modules with `config`: a listening
+    /// variant when a listener factory is in effect.
+    pub fn compile_options_with(&self, config: &CompileConfig) -> CompileOptions {
+        CompileOptions { listening: self.listener_factory_with(config).is_some() }
+    }
+
+    /// The listener factory in effect for a compile with `config`.
+    fn listener_factory_with(&self, config: &CompileConfig) -> Option<SharedListenerFactory> {
+        config.listeners.resolve(self.inner.config.function_listener_factory.as_ref())
+    }
+
+    /// The cache key of `bytes` as [`Runtime::compile`] looks it up: this runtime's engine,
+    /// target, features and compile options. `None` when the engine does not cache its code.
     pub fn cache_key(&self, bytes: &[u8]) -> Option<CacheKey> {
+        self.cache_key_with(bytes, &CompileConfig::default())
+    }
+
+    /// The cache key of `bytes` as [`Runtime::compile_with`] looks it up with `config`.
+    pub fn cache_key_with(&self, bytes: &[u8], config: &CompileConfig) -> Option<CacheKey> {
+        self.cache_key_for(bytes, self.compile_options_with(config))
+    }
+
+    fn cache_key_for(&self, bytes: &[u8], options: CompileOptions) -> Option<CacheKey> {
         let engine = &self.inner.engine;
         let id = engine.cache_id()?;
         let features = self.inner.config.features;
-        Some(CacheKey::new(bytes, engine.name(), &id, features, self.compile_options()))
+        Some(CacheKey::new(bytes, engine.name(), &id, features, options))
     }
 
-    /// Validates and compiles a binary. With a cache directory, loads the code from the cache
-    /// when an intact entry exists, and stores it after compiling otherwise. The binary is
-    /// always decoded and validated: the cache only replaces the engine's compile.
+    /// Validates and compiles a binary, as [`Runtime::compile_with`] with the default
+    /// [`CompileConfig`].
     pub fn compile(&self, bytes: &[u8]) -> Result<CompiledModule> {
+        self.compile_with(bytes, &CompileConfig::default())
+    }
+
+    /// Validates and compiles a binary, with `config` overriding the runtime's listener factory.
+    /// With a cache directory, loads the code from the cache when an intact entry exists, and
+    /// stores it after compiling otherwise. The binary is always decoded and validated: the
+    /// cache only replaces the engine's compile.
+    pub fn compile_with(&self, bytes: &[u8], config: &CompileConfig) -> Result<CompiledModule> {
         let module = Arc::new(keel_decode::decode(bytes, self.inner.config.features)?);
         let engine = &self.inner.engine;
+        let factory = self.listener_factory_with(config);
+        let options = CompileOptions { listening: factory.is_some() };
         let cached = match &self.inner.cache {
-            Some(dir) => self.cache_key(bytes).map(|key| (dir, key)),
+            Some(dir) => self.cache_key_for(bytes, options).map(|key| (dir, key)),
             None => None,
         };
-        let options = self.compile_options();
         let Some((dir, key)) = cached else {
             let code = engine.compile(&module, options)?;
-            return Ok(self.compiled(module, code));
+            return Ok(self.compiled(module, code, factory));
         };
         if let Some(entry) = dir.read(&key) {
-            match self.load_entry(&module, &key, &entry) {
+            match self.load_entry(&module, &key, &entry, options) {
                 Ok(code) => {
                     dir.hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(self.compiled(module, code));
+                    return Ok(self.compiled(module, code, factory));
                 }
                 Err(_) => {
                     dir.rejected.fetch_add(1, Ordering::Relaxed);
@@ -398,27 +484,42 @@ impl Runtime {
             // A cache is an optimisation: a failed write is counted, not an error.
             let _ = dir.write(&key, &cache::encode(&key, &payload));
         }
-        Ok(self.compiled(module, code))
+        Ok(self.compiled(module, code, factory))
     }
 
-    /// The cache entry that [`Runtime::compile`] would store for `compiled` (compiled from
-    /// `bytes`), or `None` when the engine does not cache its code.
+    /// The cache entry that compiling `bytes` stores for `compiled` (compiled from `bytes`, as
+    /// plain or listening code: the entry's key is that variant's), or `None` when the engine
+    /// does not cache its code.
     pub fn cache_entry(&self, bytes: &[u8], compiled: &CompiledModule) -> Option<Vec<u8>> {
-        let key = self.cache_key(bytes)?;
+        let key = self.cache_key_for(bytes, compiled.compile_options())?;
         let payload = self.inner.engine.serialize(&*compiled.code)?;
         Some(cache::encode(&key, &payload))
     }
 
-    /// Validates `bytes` and loads its code from `entry`, a cache entry, as a cache hit does;
-    /// fails (and never loads anything) when the entry is damaged, foreign or refused by the
-    /// engine's loader. For tools and the fuzzer; [`Runtime::compile`] does this itself.
+    /// Validates `bytes` and loads its code from `entry`, a cache entry, as a cache hit of
+    /// [`Runtime::compile`] does; see [`Runtime::load_cache_entry_with`].
     pub fn load_cache_entry(&self, bytes: &[u8], entry: &[u8]) -> Result<CompiledModule> {
+        self.load_cache_entry_with(bytes, entry, &CompileConfig::default())
+    }
+
+    /// Validates `bytes` and loads its code from `entry`, a cache entry, as a cache hit of
+    /// [`Runtime::compile_with`] with `config` does; fails (and never loads anything) when the
+    /// entry is damaged, foreign, of the other variant or refused by the engine's loader. For
+    /// tools and the fuzzer; compiling does this itself.
+    pub fn load_cache_entry_with(
+        &self,
+        bytes: &[u8],
+        entry: &[u8],
+        config: &CompileConfig,
+    ) -> Result<CompiledModule> {
         let module = Arc::new(keel_decode::decode(bytes, self.inner.config.features)?);
-        let key = self.cache_key(bytes).ok_or_else(|| {
+        let factory = self.listener_factory_with(config);
+        let options = CompileOptions { listening: factory.is_some() };
+        let key = self.cache_key_for(bytes, options).ok_or_else(|| {
             Error::Usage(format!("the {} engine does not cache its code", self.engine_name()))
         })?;
-        let code = self.load_entry(&module, &key, entry)?;
-        Ok(self.compiled(module, code))
+        let code = self.load_entry(&module, &key, entry, options)?;
+        Ok(self.compiled(module, code, factory))
     }
 
     fn load_entry(
@@ -426,18 +527,20 @@ impl Runtime {
         module: &Arc<keel_decode::Module>,
         key: &CacheKey,
         entry: &[u8],
+        options: CompileOptions,
     ) -> Result<Arc<dyn CompiledCode>> {
         let payload =
             cache::decode(entry, key).map_err(|e| Error::Compile(format!("cache: {e}")))?;
-        self.inner.engine.deserialize(module, payload, self.compile_options())
+        self.inner.engine.deserialize(module, payload, options)
     }
 
     fn compiled(
         &self,
         module: Arc<keel_decode::Module>,
         code: Arc<dyn CompiledCode>,
+        listener_factory: Option<SharedListenerFactory>,
     ) -> CompiledModule {
-        CompiledModule { module, code, runtime_id: self.inner.id }
+        CompiledModule { module, code, runtime_id: self.inner.id, listener_factory }
     }
 
     /// Instantiates `compiled`, resolving its imports by module name from the namespace, and
@@ -448,6 +551,14 @@ impl Runtime {
         }
         let module = &compiled.module;
         let name = config.name.clone().or_else(|| module.names.module.clone()).unwrap_or_default();
+        let listener_factory = config.listeners.resolve(compiled.listener_factory.as_ref());
+        if listener_factory.is_some() && !compiled.compile_options().listening {
+            return Err(Error::Usage(format!(
+                "module \"{name}\" was compiled as plain code, which cannot report calls to a \
+                 listener factory given at instantiation: compile it with a factory \
+                 (CompileConfig::with_function_listener_factory, or one on the runtime)"
+            )));
+        }
         let imports = {
             let ns = self.namespace();
             if !name.is_empty() && ns.contains_key(&name) {
@@ -485,6 +596,7 @@ impl Runtime {
                 sys: Some(SysContext::new(&config.sys)),
                 interrupt: config.interrupt.clone(),
                 close_on_interrupt: config.close_on_interrupt,
+                listener_factory,
             },
         )?;
         let m = Module::new(instance);

@@ -17,7 +17,7 @@ use crate::engine::CompiledCode;
 use crate::interrupt::{
     EXIT_CODE_DEADLINE_EXCEEDED, EXIT_CODE_INTERRUPTED, FLAG_CLEAR, FLAG_DEADLINE, InterruptHandle,
 };
-use crate::listener::FunctionDefinition;
+use crate::listener::{FunctionDefinition, Listening, SharedListenerFactory};
 use crate::trap::{Error, FrameInfo, Trap, TrapCode, TrapKind};
 
 /// An import, resolved: what the importing instance will use.
@@ -80,8 +80,8 @@ pub struct Instance {
     close_on_interrupt: bool,
 }
 
-/// What an instance gets besides its module and imports: its view of the system and how it is
-/// interrupted.
+/// What an instance gets besides its module and imports: its view of the system, how it is
+/// interrupted and who listens to its functions.
 #[derive(Default)]
 pub struct InstanceOptions {
     /// The instance's view of the system (`None` for none).
@@ -90,6 +90,9 @@ pub struct InstanceOptions {
     pub interrupt: Option<InterruptHandle>,
     /// Whether an interrupt closes the instance and turns into an exit error.
     pub close_on_interrupt: bool,
+    /// Asked for a listener per defined function (default: none). Only code compiled with
+    /// [`CompileOptions::listening`](crate::CompileOptions::listening) reports its calls.
+    pub listener_factory: Option<SharedListenerFactory>,
 }
 
 // SAFETY: `func_refs` point into `_functions` or into instances held in `_deps` (both live as long
@@ -398,8 +401,13 @@ impl Instance {
         })
     }
 
-    /// Builds a host module instance.
-    pub fn new_host(name: &str, store: &Arc<Store>, def: HostModuleDef) -> Arc<Instance> {
+    /// Builds a host module instance whose functions `listener_factory` is asked to listen to.
+    pub fn new_host(
+        name: &str,
+        store: &Arc<Store>,
+        def: HostModuleDef,
+        listener_factory: Option<&SharedListenerFactory>,
+    ) -> Arc<Instance> {
         Arc::new_cyclic(|weak| {
             let me = weak.as_ptr();
             let functions: Box<[FuncData]> = def
@@ -408,13 +416,14 @@ impl Instance {
                 .enumerate()
                 .map(|(i, f)| {
                     let (sig, ty) = store.intern(&f.ty);
-                    let listening = store.listening(|| FunctionDefinition {
-                        module: Arc::from(name),
-                        name: Some(Arc::from(f.name.as_str())),
-                        index: i as u32,
-                        ty: ty.clone(),
-                        is_host: true,
-                    });
+                    let listening =
+                        Listening::for_definition(listener_factory, || FunctionDefinition {
+                            module: Arc::from(name),
+                            name: Some(Arc::from(f.name.as_str())),
+                            index: i as u32,
+                            ty: ty.clone(),
+                            is_host: true,
+                        });
                     FuncData {
                         sig,
                         ty,
@@ -476,7 +485,7 @@ impl Instance {
         imports: Vec<Resolved>,
         options: InstanceOptions,
     ) -> Result<Arc<Instance>, Error> {
-        let InstanceOptions { sys, interrupt, close_on_interrupt } = options;
+        let InstanceOptions { sys, interrupt, close_on_interrupt, listener_factory } = options;
         let interrupt = interrupt.unwrap_or_default();
         let sys = sys.map(|s| s.with_interrupt(interrupt.flag().clone()));
         check_imports(store, module, &imports)?;
@@ -527,18 +536,20 @@ impl Instance {
                 .map(|def| {
                     let index = module.num_imported_functions + def;
                     let (sig, ty) = sigs[module.functions[index as usize] as usize].clone();
-                    let listening = store.listening(|| FunctionDefinition {
-                        module: Arc::from(name),
-                        name: module.names.function(index).map(Arc::from).or_else(|| {
-                            module
-                                .exports
-                                .iter()
-                                .find(|e| e.kind == ExternKind::Func && e.index == index)
-                                .map(|e| Arc::from(e.name.as_str()))
-                        }),
-                        index,
-                        ty: ty.clone(),
-                        is_host: false,
+                    let listening = Listening::for_definition(listener_factory.as_ref(), || {
+                        FunctionDefinition {
+                            module: Arc::from(name),
+                            name: module.names.function(index).map(Arc::from).or_else(|| {
+                                module
+                                    .exports
+                                    .iter()
+                                    .find(|e| e.kind == ExternKind::Func && e.index == index)
+                                    .map(|e| Arc::from(e.name.as_str()))
+                            }),
+                            index,
+                            ty: ty.clone(),
+                            is_host: false,
+                        }
                     });
                     FuncData {
                         sig,

@@ -7,8 +7,6 @@ use std::sync::{Arc, Mutex};
 
 use keel_decode::FuncType;
 
-use crate::listener::{FunctionDefinition, FunctionListenerFactory, Listening};
-
 /// An interned signature: two functions have the same `SigId` in one runtime exactly when their
 /// signatures are equal, so `call_indirect` compares two integers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,34 +42,16 @@ pub struct Store {
     pub limits: Limits,
     signatures: Mutex<HashMap<Arc<FuncType>, SigId>>,
     keepalive: Mutex<HashMap<u64, Box<dyn Any + Send + Sync>>>,
-    listener_factory: Option<Arc<dyn FunctionListenerFactory>>,
 }
 
 impl Store {
     /// A store with `limits`.
     pub fn new(limits: Limits) -> Arc<Store> {
-        Store::with_listener_factory(limits, None)
-    }
-
-    /// A store with `limits` whose instances ask `factory` for their functions' listeners.
-    pub fn with_listener_factory(
-        limits: Limits,
-        factory: Option<Arc<dyn FunctionListenerFactory>>,
-    ) -> Arc<Store> {
         Arc::new(Store {
             limits,
             signatures: Mutex::new(HashMap::new()),
             keepalive: Mutex::new(HashMap::new()),
-            listener_factory: factory,
         })
-    }
-
-    /// The listener of a function about to be defined, if a factory is set and gives one.
-    pub fn listening(&self, def: impl FnOnce() -> FunctionDefinition) -> Option<Box<Listening>> {
-        let factory = self.listener_factory.as_ref()?;
-        let def = def();
-        let listener = factory.new_listener(&def)?;
-        Some(Box::new(Listening { listener, def }))
     }
 
     /// The id of `ty`, interning it if new.
