@@ -25,6 +25,59 @@
 //! assert_eq!(add.call((20, 2))?, 42);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Listening to some modules only
+//!
+//! A function listener factory on [`RuntimeConfig`] listens to every module; one compile
+//! ([`CompileConfig`]), one instantiation ([`ModuleConfig`]) or one host module
+//! ([`HostModuleBuilder`]) can use its own, or none. Whether code can report is decided when it
+//! is compiled, so a factory for an instance of plain code is an [`Error::Usage`]. See
+//! [`listener`] and docs/listeners.md.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use keel::listener::{FunctionDefinition, FunctionListener, FunctionListenerFactory};
+//! use keel::{Caller, CompileConfig, Error, FrameInfo, ModuleConfig, Runtime};
+//!
+//! #[derive(Clone, Default)]
+//! struct Count(Arc<AtomicUsize>);
+//! impl FunctionListener for Count {
+//!     fn before(&self, _: &Caller<'_>, _: &FunctionDefinition, _: &[u64], _: &[FrameInfo]) {
+//!         self.0.fetch_add(1, Ordering::Relaxed);
+//!     }
+//!     fn after(&self, _: &Caller<'_>, _: &FunctionDefinition, _: &[u64], _: &[u64]) {}
+//! }
+//! impl FunctionListenerFactory for Count {
+//!     fn new_listener(&self, _: &FunctionDefinition) -> Option<Arc<dyn FunctionListener>> {
+//!         Some(Arc::new(self.clone()))
+//!     }
+//! }
+//! let count = |c: &Count| c.0.load(Ordering::Relaxed);
+//!
+//! let runtime = Runtime::new(); // no factory: modules compile as plain code
+//! let wasm = wat::parse_str(r#"(module
+//!   (func $sq (param i32) (result i32) (i32.mul (local.get 0) (local.get 0)))
+//!   (func (export "run") (param i32) (result i32) (call $sq (local.get 0))))"#)?;
+//! let calls = Count::default();
+//! let config = CompileConfig::new().with_function_listener_factory(calls.clone());
+//! let traced = runtime.compile_with(&wasm, &config)?;
+//! let a = runtime.instantiate(&traced, ModuleConfig::new().with_name("a"))?;
+//! assert_eq!(a.typed_func::<i32, i32>("run")?.call(3)?, 9);
+//! assert_eq!(count(&calls), 2); // run, and sq called inside the engine
+//!
+//! // Another instance of the same code reports to its own factory.
+//! let other = Count::default();
+//! let b = ModuleConfig::new().with_name("b").with_function_listener_factory(other.clone());
+//! runtime.instantiate(&traced, b)?.typed_func::<i32, i32>("run")?.call(3)?;
+//! assert_eq!((count(&calls), count(&other)), (2, 2));
+//!
+//! // Plain code has no hook to report from.
+//! let plain = runtime.compile(&wasm)?;
+//! let c = ModuleConfig::new().with_name("c").with_function_listener_factory(Count::default());
+//! assert!(matches!(runtime.instantiate(&plain, c), Err(Error::Usage(_))));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::sync::Arc;
 

@@ -19,8 +19,11 @@ pub struct CompileOptions {
     /// included: each function tests its `FuncData::listening` at entry and, when set, reports
     /// its entry ([`vm::listen::enter`](crate::vm::listen::enter)) and each return
     /// ([`vm::listen::leave`](crate::vm::listen::leave)), and each entry from the runtime runs in
-    /// a [`vm::listen::Scope`](crate::vm::listen::Scope). The runtime sets it when it has a
-    /// listener factory; without it, the code has no listener hook at all.
+    /// a [`vm::listen::Scope`](crate::vm::listen::Scope). The runtime sets it when a listener
+    /// factory is in effect for the compile (the runtime's, or its
+    /// [`CompileConfig`](crate::CompileConfig)'s); without it, the code has no listener hook at
+    /// all. Other code may call listening code only through the runtime
+    /// ([`FuncData::call_raw`](crate::vm::FuncData::call_raw)), whose entry keeps the scope.
     pub listening: bool,
 }
 

@@ -11,11 +11,11 @@
 //!
 //! Where listeners fire: on every call of every function — host functions (called from either
 //! engine, or from the host) and Wasm functions, whether called from the host, across instances
-//! or from a function of the same module inside an engine. With a factory set, the runtime has
-//! its engine compile a *listening* variant of each module whose functions report their entries
-//! and returns (see [`CompileOptions`](crate::engine::CompileOptions) and docs/listeners.md).
-//! Without a factory the code has no listener hook at all: the only cost left is one test of a
-//! null pointer per host-function call, in [`FuncData::call_raw`](crate::vm::FuncData::call_raw).
+//! or from a function of the same module inside an engine. A module compiled with a factory in
+//! effect is a *listening* variant whose functions report their entries and returns (see
+//! [`CompileOptions`](crate::engine::CompileOptions) and docs/listeners.md). Without a factory the
+//! code has no listener hook at all: the only cost left is one test of a null pointer per
+//! host-function call, in [`FuncData::call_raw`](crate::vm::FuncData::call_raw).
 //!
 //! Whether a module's code can report is decided when it is compiled, and which of its functions
 //! have a listener when it is instantiated; there is no override per call. A listener that should

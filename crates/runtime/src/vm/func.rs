@@ -36,7 +36,7 @@ pub struct FuncData {
     /// Index in its instance's function index space (for stack traces).
     pub index: u32,
     pub(crate) instance: *const Instance,
-    /// Its listener, if the runtime's listener factory gave it one (`None` costs nothing).
+    /// Its listener, if its instance's listener factory gave it one (`None` costs nothing).
     pub listening: Option<Box<Listening>>,
 }
 
@@ -105,8 +105,8 @@ impl FuncData {
                 let _guard = instance.locks().lock();
                 instance.check_open()?;
                 let code = instance.code().expect("Wasm functions have code");
-                // No listener test: with a factory, the engine compiled listening code, which
-                // reports its functions' calls itself (`CompileOptions::listening`).
+                // No listener test: a function with a listener is listening code, which
+                // reports its calls itself (`CompileOptions::listening`).
                 match code.call(instance, *def_index, values) {
                     Ok(()) => Ok(()),
                     Err(trap) => Err(instance.settle_trap(trap)),
