@@ -140,7 +140,7 @@ impl Func {
                 join(&R::types())
             )));
         }
-        Ok(TypedFunc { func: self.clone(), _ty: PhantomData })
+        Ok(TypedFunc { func: self.clone(), slots: self.data().value_slots(), _ty: PhantomData })
     }
 }
 
@@ -206,12 +206,14 @@ pub(crate) unsafe fn read_val(ty: ValType, slots: &[u64]) -> Val {
 /// ```
 pub struct TypedFunc<P, R> {
     func: Func,
+    /// `func`'s value slots, counted once rather than per call.
+    slots: usize,
     _ty: PhantomData<fn(P) -> R>,
 }
 
 impl<P, R> Clone for TypedFunc<P, R> {
     fn clone(&self) -> Self {
-        TypedFunc { func: self.func.clone(), _ty: PhantomData }
+        TypedFunc { func: self.func.clone(), slots: self.slots, _ty: PhantomData }
     }
 }
 
@@ -219,7 +221,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     /// Calls the function.
     pub fn call(&self, params: P) -> Result<R> {
         let mut values = [0u64; 16];
-        let n = self.func.data().value_slots();
+        let n = self.slots;
         if n <= values.len() {
             params.store(&mut values);
             self.func.data().call_raw(None, &mut values[..n.max(1)]).map_err(Error::Trap)?;

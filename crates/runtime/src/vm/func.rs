@@ -38,6 +38,8 @@ pub struct FuncData {
     pub(crate) instance: *const Instance,
     /// Its listener, if its instance's listener factory gave it one (`None` costs nothing).
     pub listening: Option<Box<Listening>>,
+    /// [`FuncData::value_slots`], counted once: every call from compiled code needs it.
+    slots: u32,
 }
 
 // SAFETY: `instance` points to the `Instance` that owns this `FuncData` (it lives inside the
@@ -81,11 +83,24 @@ impl FuncData {
         unsafe { &*(raw as usize as *const FuncData) }
     }
 
+    pub(crate) fn new(
+        sig: SigId,
+        ty: Arc<FuncType>,
+        kind: FuncKind,
+        index: u32,
+        instance: *const Instance,
+        listening: Option<Box<Listening>>,
+    ) -> FuncData {
+        let p: usize = ty.params.iter().map(|t| t.slots()).sum();
+        let r: usize = ty.results.iter().map(|t| t.slots()).sum();
+        let slots = p.max(r) as u32;
+        FuncData { sig, ty, kind, index, instance, listening, slots }
+    }
+
     /// Number of value slots a call needs: the larger of the parameters' and the results'.
+    #[inline]
     pub fn value_slots(&self) -> usize {
-        let p: usize = self.ty.params.iter().map(|t| t.slots()).sum();
-        let r: usize = self.ty.results.iter().map(|t| t.slots()).sum();
-        p.max(r)
+        self.slots as usize
     }
 
     /// Calls the function with parameters in `values`, leaving its results there. `caller` is the

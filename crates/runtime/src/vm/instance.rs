@@ -424,14 +424,14 @@ impl Instance {
                             ty: ty.clone(),
                             is_host: true,
                         });
-                    FuncData {
+                    FuncData::new(
                         sig,
                         ty,
-                        kind: FuncKind::Host(f.callback.clone()),
-                        index: i as u32,
-                        instance: me,
+                        FuncKind::Host(f.callback.clone()),
+                        i as u32,
+                        me,
                         listening,
-                    }
+                    )
                 })
                 .collect();
             let func_refs = functions.iter().map(|f| f as *const FuncData).collect();
@@ -551,14 +551,7 @@ impl Instance {
                             is_host: false,
                         }
                     });
-                    FuncData {
-                        sig,
-                        ty,
-                        kind: FuncKind::Wasm { def_index: def },
-                        index,
-                        instance: me,
-                        listening,
-                    }
+                    FuncData::new(sig, ty, FuncKind::Wasm { def_index: def }, index, me, listening)
                 })
                 .collect();
             let func_refs: Box<[*const FuncData]> = imported_funcs

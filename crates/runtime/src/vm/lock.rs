@@ -41,6 +41,7 @@ unsafe impl Sync for ExecLock {}
 unsafe impl Send for ExecLock {}
 
 impl ExecLock {
+    #[inline]
     fn acquire(&self) {
         let me = this_thread();
         if self.owner.load(Ordering::Relaxed) == me {
@@ -49,22 +50,31 @@ impl ExecLock {
             return;
         }
         if self.owner.compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed).is_err() {
-            // The release side stores `owner = 0` then reads `waiters`, and this side increments
-            // `waiters` then retries under the mutex, all SeqCst: either the releaser sees this
-            // waiter and notifies (under the mutex, so not before this thread waits), or this
-            // thread's compare-exchange sees the lock free.
-            self.waiters.fetch_add(1, Ordering::SeqCst);
-            let mut guard = self.mutex.lock().unwrap_or_else(|e| e.into_inner());
-            while self.owner.compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed).is_err() {
-                guard = self.released.wait(guard).unwrap_or_else(|e| e.into_inner());
-            }
-            drop(guard);
-            self.waiters.fetch_sub(1, Ordering::SeqCst);
+            self.wait_for(me);
         }
         // SAFETY: this thread now owns the lock.
         unsafe { *self.depth.get() = 1 };
     }
 
+    /// Blocks until this thread (`me`) takes the lock from another. Out of line: an entry into
+    /// Wasm takes a free lock, and the code for waiting would slow that path down.
+    #[cold]
+    #[inline(never)]
+    fn wait_for(&self, me: usize) {
+        // The release side stores `owner = 0` then reads `waiters`, and this side increments
+        // `waiters` then retries under the mutex, all SeqCst: either the releaser sees this
+        // waiter and notifies (under the mutex, so not before this thread waits), or this
+        // thread's compare-exchange sees the lock free.
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let mut guard = self.mutex.lock().unwrap_or_else(|e| e.into_inner());
+        while self.owner.compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+            guard = self.released.wait(guard).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(guard);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    #[inline]
     fn release(&self) {
         debug_assert_eq!(self.owner.load(Ordering::Relaxed), this_thread());
         // SAFETY: only the owner releases (guards are not Send), so this thread owns the lock.
@@ -73,10 +83,16 @@ impl ExecLock {
         if *depth == 0 {
             self.owner.store(0, Ordering::SeqCst);
             if self.waiters.load(Ordering::SeqCst) > 0 {
-                let _guard = self.mutex.lock().unwrap_or_else(|e| e.into_inner());
-                self.released.notify_one();
+                self.wake_one();
             }
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_one(&self) {
+        let _guard = self.mutex.lock().unwrap_or_else(|e| e.into_inner());
+        self.released.notify_one();
     }
 }
 
@@ -120,9 +136,11 @@ impl LockSet {
     }
 
     /// Takes every lock of the set, blocking while another thread holds one.
+    #[inline]
     pub fn lock(&self) -> LockGuard<'_> {
-        for l in self.0.iter() {
-            l.acquire();
+        match &*self.0 {
+            [one] => one.acquire(),
+            all => all.iter().for_each(|l| l.acquire()),
         }
         LockGuard(self, std::marker::PhantomData)
     }
@@ -139,9 +157,11 @@ impl Default for LockSet {
 pub struct LockGuard<'a>(&'a LockSet, std::marker::PhantomData<*const ()>);
 
 impl Drop for LockGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
-        for l in self.0.0.iter().rev() {
-            l.release();
+        match &*self.0.0 {
+            [one] => one.release(),
+            all => all.iter().rev().for_each(|l| l.release()),
         }
     }
 }
