@@ -238,6 +238,9 @@ impl Code {
             InstanceState::new(instance, self.code.function_ptrs(), libcalls::table())
         });
         let vmctx = st.vmctx.get();
+        // SAFETY: the caller holds the instance's exec lock, so this thread alone uses the
+        // context; `st` lives as long as the instance (boxed in its engine data).
+        unsafe { (*vmctx).state = st };
         let sp = stack_pointer();
         let (limit, outer) = STACK_LIMIT.with(|l| match l.get() {
             0 => {
@@ -287,13 +290,11 @@ impl Code {
             }
             return Err(trap);
         }
+        let Some(trap) = st.take() else { return Ok(()) };
+        // A caught panic always stops the guest with a trap, so only a trapped call looks.
         if let Some(payload) = libcalls::PANIC.with(|p| p.borrow_mut().take()) {
-            st.take();
             std::panic::resume_unwind(payload);
         }
-        match st.take() {
-            Some(trap) => Err(trap),
-            None => Ok(()),
-        }
+        Err(trap)
     }
 }

@@ -143,10 +143,9 @@ thread_local! {
 /// passed by compiled code running under that instance's exec lock.
 unsafe fn state<'a>(vmctx: *mut VmCtx) -> (&'a Instance, &'a InstanceState) {
     // SAFETY: the caller guarantees `vmctx` is a live context; its `instance` field points to
-    // the instance that owns it.
-    let instance = unsafe { &*(*vmctx).instance };
-    let state = instance.engine_data::<InstanceState>(|| unreachable!("context built at entry"));
-    (instance, state)
+    // the instance that owns it, and its `state` to that instance's engine data, set by the
+    // entry that is running (compiled code only runs below an entry into its instance).
+    unsafe { (&*(*vmctx).instance, &*(*vmctx).state) }
 }
 
 fn raise_code(st: &InstanceState, code: TrapCode) {

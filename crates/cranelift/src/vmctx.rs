@@ -18,6 +18,7 @@
 //! | 72     | `own_funcs_len`| size in bytes of the defined `FuncData` array                   |
 //! | 80     | `libcalls`     | array of runtime entry points (see `libcalls::Libcall`)         |
 //! | 88     | `instance`     | `*const Instance`, for the libcalls                             |
+//! | 96     | `state`        | `*const InstanceState` (this context's owner), for the libcalls |
 
 use std::sync::Mutex;
 
@@ -39,6 +40,9 @@ pub struct VmCtx {
     pub(crate) own_funcs_len: usize,
     pub(crate) libcalls: *const usize,
     pub(crate) instance: *const Instance,
+    /// Set by every entry (the state is boxed in the instance's engine data, so it stays put):
+    /// libcalls find it here instead of downcasting the engine data on each call.
+    pub(crate) state: *const InstanceState,
 }
 
 impl VmCtx {
@@ -114,6 +118,7 @@ impl InstanceState {
             own_funcs_len,
             libcalls: libcalls.as_ptr(),
             instance: instance as *const Instance,
+            state: std::ptr::null(),
         };
         InstanceState {
             vmctx: Box::new(std::cell::UnsafeCell::new(vmctx)),
