@@ -1,4 +1,4 @@
-//! Differential: wasm-smith modules (made to terminate, no SIMD, no imports, one memory, small
+//! Differential: wasm-smith modules (made to terminate, SIMD included, no imports, one memory, small
 //! sizes) run on keel's interpreter and on its Cranelift compiler. Both instantiate the module
 //! (or both fail alike), then every exported function is called in export order with the same
 //! arguments, drawn from the rest of the fuzz input. After each call the results (NaN compared as
@@ -35,7 +35,7 @@ fuzz_target!(|input: &[u8]| {
 
 /// The subset of Wasm both engines support, at sizes that keep one input fast.
 fn restrict(config: &mut wasm_smith::Config) {
-    config.simd_enabled = false;
+    config.simd_enabled = true;
     config.relaxed_simd_enabled = false;
     config.threads_enabled = false;
     config.shared_everything_threads_enabled = false;
@@ -158,6 +158,7 @@ fn arbitrary_val(ty: ValType, u: &mut Unstructured<'_>) -> Val {
         ValType::I64 => Val::I64(interesting(u, |v| v, &[0, 1, -1, i64::MIN, i64::MAX])),
         ValType::F32 => Val::F32(u.arbitrary().unwrap_or(0)),
         ValType::F64 => Val::F64(u.arbitrary().unwrap_or(0)),
+        ValType::V128 => Val::V128(u.arbitrary().unwrap_or(0)),
         other => Val::default_for(other),
     }
 }
