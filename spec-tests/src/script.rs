@@ -329,8 +329,7 @@ impl Script {
             }
             WastDirective::Register { name, module, .. } => {
                 let m = self.module(module)?;
-                self.runtime.register(name, &m);
-                Ok(())
+                self.runtime.register(name, &m).map_err(|e| one_line(&e))
             }
             WastDirective::Invoke(call) => match self.invoke(&call)? {
                 Ok(_) => Ok(()),

@@ -245,7 +245,7 @@ impl Code {
         let (limit, outer) = STACK_LIMIT.with(|l| match l.get() {
             0 => {
                 // Roughly 64 bytes per frame of `max_call_depth`, within [32 KiB, STACK_BUDGET].
-                let depth = instance.store().limits.max_call_depth as usize;
+                let depth = instance.limits().max_call_depth as usize;
                 let budget = depth.saturating_mul(64).clamp(32 * 1024, STACK_BUDGET);
                 let limit = sp.saturating_sub(budget);
                 l.set(limit);

@@ -263,7 +263,7 @@ fn run_code(
     values: &mut [u64],
 ) -> Result<(), Trap> {
     let func = &code.funcs[def_index as usize];
-    let limits = instance.store().limits;
+    let limits = *instance.limits();
     let frame = func.frame_size as usize;
     if frame > limits.max_stack_slots {
         return Err(with_trace(TrapCode::StackOverflow.into(), instance, func, &[]));

@@ -7,14 +7,15 @@ use keel_decode::{GlobalType, MemoryType, TableType};
 
 use crate::Func;
 use crate::func::{read_val, write_val};
+use crate::owner::InstanceOwner;
 use crate::trap::{Error, Result};
 use crate::value::Val;
-use crate::vm::{GlobalData, Instance, MemoryData, TableData};
+use crate::vm::{GlobalData, MemoryData, TableData};
 
 /// A linear memory.
 #[derive(Clone)]
 pub struct Memory {
-    pub(crate) owner: Arc<Instance>,
+    pub(crate) owner: InstanceOwner,
     pub(crate) data: Arc<MemoryData>,
 }
 
@@ -36,13 +37,13 @@ impl Memory {
 
     /// Grows by `delta` pages; returns the previous size in pages, or `None` past the maximum.
     pub fn grow(&self, delta: u64) -> Option<u64> {
-        let _g = self.owner.locks().lock();
+        let _g = self.owner.instance().locks().lock();
         self.data.grow(delta)
     }
 
     /// Copies `buf.len()` bytes at `offset` out of the memory; an error when out of range.
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let _g = self.owner.locks().lock();
+        let _g = self.owner.instance().locks().lock();
         if self.data.read(offset, buf) {
             Ok(())
         } else {
@@ -52,7 +53,7 @@ impl Memory {
 
     /// Copies `data` into the memory at `offset`; an error when out of range.
     pub fn write(&self, offset: u64, data: &[u8]) -> Result<()> {
-        let _g = self.owner.locks().lock();
+        let _g = self.owner.instance().locks().lock();
         if self.data.write(offset, data) {
             Ok(())
         } else {
@@ -98,7 +99,7 @@ impl std::fmt::Debug for Memory {
 /// A global.
 #[derive(Clone)]
 pub struct Global {
-    pub(crate) owner: Arc<Instance>,
+    pub(crate) owner: InstanceOwner,
     pub(crate) data: Arc<GlobalData>,
 }
 
@@ -110,7 +111,7 @@ impl Global {
 
     /// Its current value.
     pub fn get(&self) -> Val {
-        let _g = self.owner.locks().lock();
+        let _g = self.owner.instance().locks().lock();
         // SAFETY: the slot holds a value of the global's type written by the runtime or Wasm.
         unsafe { read_val(self.data.ty().content, &self.data.get_wide()) }
     }
@@ -128,9 +129,9 @@ impl Global {
                 value.ty()
             )));
         }
-        let _g = self.owner.locks().lock();
         let mut slots = [0u64; 2];
-        write_val(self.owner.store(), &value, &mut slots);
+        write_val(self.owner.store(), &value, &mut slots)?;
+        let _g = self.owner.instance().locks().lock();
         self.data.set_wide(slots);
         Ok(())
     }
@@ -145,7 +146,7 @@ impl std::fmt::Debug for Global {
 /// A table.
 #[derive(Clone)]
 pub struct Table {
-    pub(crate) owner: Arc<Instance>,
+    pub(crate) owner: InstanceOwner,
     pub(crate) data: Arc<TableData>,
 }
 
@@ -157,13 +158,13 @@ impl Table {
 
     /// Current number of elements.
     pub fn size(&self) -> u32 {
-        let _g = self.owner.locks().lock();
+        let _g = self.owner.instance().locks().lock();
         self.data.size()
     }
 
     /// Element `index`, or `None` when out of bounds.
     pub fn get(&self, index: u32) -> Option<Val> {
-        let _g = self.owner.locks().lock();
+        let _g = self.owner.instance().locks().lock();
         let raw = self.data.get(index)?;
         // SAFETY: table slots hold live references of the table's element type.
         Some(unsafe { read_val(self.data.ty().element, &[raw, 0]) })
@@ -172,7 +173,7 @@ impl Table {
     /// Sets element `index`; an error when out of bounds or of the wrong type.
     pub fn set(&self, index: u32, value: Val) -> Result<()> {
         let raw = self.raw_ref(&value)?;
-        let _g = self.owner.locks().lock();
+        let _g = self.owner.instance().locks().lock();
         if self.data.set(index, raw) {
             Ok(())
         } else {
@@ -183,7 +184,7 @@ impl Table {
     /// Grows by `delta` elements set to `init`; the previous size, or `None` past the maximum.
     pub fn grow(&self, delta: u32, init: Val) -> Result<Option<u32>> {
         let raw = self.raw_ref(&init)?;
-        let _g = self.owner.locks().lock();
+        let _g = self.owner.instance().locks().lock();
         Ok(self.data.grow(delta, raw))
     }
 
@@ -196,7 +197,7 @@ impl Table {
             )));
         }
         let mut slots = [0u64; 2];
-        write_val(self.owner.store(), value, &mut slots);
+        write_val(self.owner.store(), value, &mut slots)?;
         Ok(slots[0])
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use keel_decode::FuncType;
 
+use crate::owner::InstanceOwner;
 use crate::trap::{Error, Result};
 use crate::typed::{WasmParams, WasmResults};
 use crate::value::{ExternRef, Val, ValType};
@@ -14,18 +15,18 @@ use crate::vm::{FuncData, Instance, Store};
 /// A function: exported by a module, defined by the host, or taken from a table.
 #[derive(Clone)]
 pub struct Func {
-    owner: Arc<Instance>,
+    owner: InstanceOwner,
     data: *const FuncData,
 }
 
-// SAFETY: `data` points into `owner` or into an instance `owner` keeps alive; FuncData and
+// SAFETY: `data` points into `owner`'s instance or into an instance it keeps alive; FuncData and
 // Instance are Send + Sync.
 unsafe impl Send for Func {}
 // SAFETY: as above.
 unsafe impl Sync for Func {}
 
 impl Func {
-    pub(crate) fn new(owner: Arc<Instance>, data: *const FuncData) -> Func {
+    pub(crate) fn new(owner: InstanceOwner, data: *const FuncData) -> Func {
         Func { owner, data }
     }
 
@@ -47,19 +48,28 @@ impl Func {
         let ptr = data.instance() as *const Instance;
         // SAFETY: every Instance lives in an `Arc` (built by `Arc::new_cyclic`), and it is alive,
         // so taking one more strong reference is sound.
-        let owner = unsafe {
+        let instance = unsafe {
             Arc::increment_strong_count(ptr);
             Arc::from_raw(ptr)
         };
-        Some(Func { owner, data })
+        // A live function's store is alive: whatever reached the raw reference (a handle, or Wasm
+        // that one called) owns it.
+        let store = instance.store().expect("the store of a live function is alive");
+        Some(Func { owner: InstanceOwner::new(store, instance), data })
     }
 
-    /// The raw funcref slot for this function. The store keeps the function alive from now on,
+    /// The raw funcref slot for this function. Its store keeps the function alive from now on,
     /// since Wasm may hold the value.
-    pub fn to_raw(&self, store: &Store) -> u64 {
+    pub fn to_raw(&self) -> u64 {
         let raw = self.data().to_raw();
-        store.keep_alive(raw, || Box::new(self.owner.clone()));
+        // Only the instance: the store owning itself would never be freed.
+        self.owner.store().keep_alive(raw, || Box::new(self.owner.instance().clone()));
         raw
+    }
+
+    /// Whether the function belongs to the runtime whose store is `store`.
+    pub(crate) fn belongs_to(&self, store: &Arc<Store>) -> bool {
+        Arc::ptr_eq(self.owner.store(), store)
     }
 
     /// Its signature.
@@ -88,7 +98,7 @@ impl Func {
         let mut values = vec![0u64; self.data().value_slots()];
         let mut at = 0;
         for a in args {
-            at += write_val(store, a, &mut values[at..]);
+            at += write_val(store, a, &mut values[at..])?;
         }
         self.call_raw(&mut values)?;
         let mut results = Vec::with_capacity(ty.results.len());
@@ -154,8 +164,10 @@ impl std::fmt::Debug for Func {
     }
 }
 
-/// Writes `v` into raw slots; returns how many it took.
-pub(crate) fn write_val(store: &Store, v: &Val, out: &mut [u64]) -> usize {
+/// Writes `v`, a value handed to Wasm of `store`'s runtime, into raw slots; returns how many it
+/// took. A function of another runtime is refused: its signature ids and its lifetime are those
+/// of another store.
+pub(crate) fn write_val(store: &Arc<Store>, v: &Val, out: &mut [u64]) -> Result<usize> {
     match v {
         Val::I32(x) => out[0] = *x as u32 as u64,
         Val::I64(x) => out[0] = *x as u64,
@@ -164,20 +176,21 @@ pub(crate) fn write_val(store: &Store, v: &Val, out: &mut [u64]) -> usize {
         Val::V128(x) => {
             out[0] = *x as u64;
             out[1] = (*x >> 64) as u64;
-            return 2;
+            return Ok(2);
         }
-        Val::FuncRef(f) => out[0] = f.as_ref().map_or(0, |f| f.to_raw(store)),
-        Val::ExternRef(e) => {
-            out[0] = match e {
-                Some(e) => {
-                    store.keep_alive(e.to_raw(), || Box::new(e.clone()));
-                    e.to_raw()
-                }
-                None => 0,
+        Val::FuncRef(None) | Val::ExternRef(None) => out[0] = 0,
+        Val::FuncRef(Some(f)) => {
+            if !f.belongs_to(store) {
+                return Err(Error::Usage("function of another runtime handed to Wasm".into()));
             }
+            out[0] = f.to_raw();
+        }
+        Val::ExternRef(Some(e)) => {
+            store.keep_alive(e.to_raw(), || Box::new(e.clone()));
+            out[0] = e.to_raw();
         }
     }
-    1
+    Ok(1)
 }
 
 /// Reads a value of type `ty` from raw slots.

@@ -87,7 +87,10 @@ impl HostModuleBuilder {
     /// Adds a table with every element set to `init`.
     pub fn table(mut self, name: impl Into<String>, ty: TableType, init: Val) -> Self {
         let mut raw = [0u64; 2];
-        write_val(self.runtime.store(), &init, &mut raw);
+        if let Err(e) = write_val(self.runtime.store(), &init, &mut raw) {
+            self.error = Some(e);
+            return self;
+        }
         match TableData::new(ty, raw[0]) {
             Ok(t) => self.def.tables.push((name.into(), Arc::new(t))),
             Err(e) => self.error = Some(Error::Instantiate(e)),
@@ -98,7 +101,10 @@ impl HostModuleBuilder {
     /// Adds a global holding `value`.
     pub fn global(mut self, name: impl Into<String>, value: Val, mutable: bool) -> Self {
         let mut raw = [0u64; 2];
-        write_val(self.runtime.store(), &value, &mut raw);
+        if let Err(e) = write_val(self.runtime.store(), &value, &mut raw) {
+            self.error = Some(e);
+            return self;
+        }
         let ty = GlobalType { content: value.ty(), mutable };
         self.def.globals.push((name.into(), Arc::new(GlobalData::new(ty, raw))));
         self

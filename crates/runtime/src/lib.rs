@@ -13,6 +13,7 @@ pub mod interrupt;
 pub mod listener;
 pub mod logging;
 mod module;
+mod owner;
 mod runtime;
 mod trap;
 mod typed;

@@ -9,9 +9,10 @@ use crate::externs::{Extern, Global, Memory, Table};
 use crate::func::{Func, TypedFunc};
 use crate::interrupt::InterruptHandle;
 use crate::listener::SharedListenerFactory;
+use crate::owner::InstanceOwner;
 use crate::trap::{Error, Result};
 use crate::typed::{WasmParams, WasmResults};
-use crate::vm::Instance;
+use crate::vm::{Instance, Store};
 
 /// A validated, compiled binary: cheap to clone and share between threads, instantiated any number
 /// of times by the runtime that compiled it.
@@ -75,39 +76,39 @@ impl std::fmt::Debug for CompiledModule {
 /// Cheap to clone; usable from any thread (calls into one instance group are serialised).
 #[derive(Clone)]
 pub struct Module {
-    pub(crate) instance: Arc<Instance>,
+    pub(crate) owner: InstanceOwner,
 }
 
 impl Module {
-    pub(crate) fn new(instance: Arc<Instance>) -> Module {
-        Module { instance }
+    pub(crate) fn new(store: Arc<Store>, instance: Arc<Instance>) -> Module {
+        Module { owner: InstanceOwner::new(store, instance) }
     }
 
     /// The instance's name in the runtime's namespace ("" when anonymous).
     pub fn name(&self) -> &str {
-        self.instance.name()
+        self.instance().name()
     }
 
     /// The export `name`.
     pub fn export(&self, name: &str) -> Option<Extern> {
-        let (kind, index) = self.instance.export(name)?;
+        let (kind, index) = self.instance().export(name)?;
         let i = index as usize;
-        let owner = self.instance.clone();
+        let owner = self.owner.clone();
         Some(match kind {
             ExternKind::Func => {
-                let data = self.instance.func(index) as *const _;
+                let data = self.instance().func(index) as *const _;
                 Extern::Func(Func::new(owner, data))
             }
             ExternKind::Memory => {
-                let data = self.instance.memories()[i].clone();
+                let data = self.instance().memories()[i].clone();
                 Extern::Memory(Memory { owner, data })
             }
             ExternKind::Table => {
-                let data = self.instance.tables()[i].clone();
+                let data = self.instance().tables()[i].clone();
                 Extern::Table(Table { owner, data })
             }
             ExternKind::Global => {
-                let data = self.instance.globals()[i].clone();
+                let data = self.instance().globals()[i].clone();
                 Extern::Global(Global { owner, data })
             }
         })
@@ -115,7 +116,7 @@ impl Module {
 
     /// Names and kinds of every export.
     pub fn exports(&self) -> Vec<(String, ExternKind)> {
-        self.instance.export_names()
+        self.instance().export_names()
     }
 
     /// The exported function `name`.
@@ -147,8 +148,8 @@ impl Module {
 
     /// The instance's first memory, exported or not (what host functions usually want).
     pub fn default_memory(&self) -> Option<Memory> {
-        let data = self.instance.memories().first()?.clone();
-        Some(Memory { owner: self.instance.clone(), data })
+        let data = self.instance().memories().first()?.clone();
+        Some(Memory { owner: self.owner.clone(), data })
     }
 
     /// The exported global `name`.
@@ -170,24 +171,23 @@ impl Module {
     /// Closes the instance: later calls into it fail. Its name is released from the runtime's
     /// namespace by [`crate::Runtime::close_module`].
     pub fn close(&self) {
-        self.instance.close();
+        self.instance().close();
     }
 
     /// The handle that interrupts this module's calls from any thread (see [`InterruptHandle`]).
     pub fn interrupt_handle(&self) -> InterruptHandle {
-        self.instance.interrupt_handle().clone()
+        self.instance().interrupt_handle().clone()
     }
 
     /// Whether the instance was closed.
     pub fn is_closed(&self) -> bool {
-        self.instance.is_closed()
+        self.instance().is_closed()
     }
 
     /// The engine-facing instance. Its state may only be touched while holding its lock set
     /// (see [`crate::vm`]), which is why this is not public.
-    #[allow(dead_code)]
     pub(crate) fn instance(&self) -> &Arc<Instance> {
-        &self.instance
+        self.owner.instance()
     }
 }
 

@@ -352,8 +352,9 @@ struct RuntimeInner {
     engine: Arc<dyn Engine>,
     config: RuntimeConfig,
     cache: Option<CacheDir>,
-    store: Arc<Store>,
+    // Before the store, so that the store outlives the instances it names.
     namespace: Mutex<HashMap<String, Arc<Instance>>>,
+    store: Arc<Store>,
 }
 
 /// Compiles, links and instantiates modules. Cheap to clone; `Send + Sync`.
@@ -378,8 +379,8 @@ impl Runtime {
                 engine,
                 config,
                 cache,
-                store: Store::new(limits),
                 namespace: Mutex::new(HashMap::new()),
+                store: Store::new(limits),
             }),
         }
     }
@@ -599,7 +600,7 @@ impl Runtime {
                 listener_factory,
             },
         )?;
-        let m = Module::new(instance);
+        let m = Module::new(self.inner.store.clone(), instance);
         for start in &config.start_functions {
             if let Some(f) = m.func(start) {
                 f.call(&[])?;
@@ -612,7 +613,7 @@ impl Runtime {
                     "module \"{name}\" has already been instantiated"
                 )));
             }
-            ns.insert(name, m.instance.clone());
+            ns.insert(name, m.instance().clone());
         }
         Ok(m)
     }
@@ -635,18 +636,24 @@ impl Runtime {
             return Err(Error::Usage(format!("module \"{name}\" has already been instantiated")));
         }
         ns.insert(name, instance.clone());
-        Ok(Module::new(instance))
+        Ok(Module::new(self.inner.store.clone(), instance))
     }
 
     /// The instance named `name`.
     pub fn module(&self, name: &str) -> Option<Module> {
-        self.namespace().get(name).cloned().map(Module::new)
+        let instance = self.namespace().get(name).cloned()?;
+        Some(Module::new(self.inner.store.clone(), instance))
     }
 
     /// Makes `module` importable under `name` too (the spec tests' `register`), replacing what
     /// that name referred to before; modules that already imported from the old one keep it.
-    pub fn register(&self, name: impl Into<String>, module: &Module) {
-        self.namespace().insert(name.into(), module.instance.clone());
+    /// An error for a module of another runtime: an instance only imports from its own store.
+    pub fn register(&self, name: impl Into<String>, module: &Module) -> Result<()> {
+        if !module.instance().belongs_to(&self.inner.store) {
+            return Err(Error::Usage("module of another runtime registered".into()));
+        }
+        self.namespace().insert(name.into(), module.instance().clone());
+        Ok(())
     }
 
     /// Closes the module named `name` and frees its name.

@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use keel_decode::{
     ConstExpr, ConstOp, DataMode, ElementItems, ElementMode, ExternKind, ImportType, Module,
@@ -11,7 +11,7 @@ use keel_decode::{
 
 use super::func::{FuncData, FuncKind, HostCallback};
 use super::lock::LockSet;
-use super::store::{SigId, Store};
+use super::store::{Limits, SigId, Store};
 use super::{GlobalData, MemoryData, TableData};
 use crate::engine::CompiledCode;
 use crate::interrupt::{
@@ -57,7 +57,11 @@ impl Resolved {
 /// A module instance: a Wasm module's, or a host module's.
 pub struct Instance {
     name: Arc<str>,
-    store: Arc<Store>,
+    /// Not owning: the store owns the instances Wasm may reach through raw references, and every
+    /// handle that reaches this instance owns the store, so it is alive whenever this is used.
+    store: Weak<Store>,
+    /// The store's limits, copied so that engines read them without reaching the store.
+    limits: Limits,
     module: Option<Arc<Module>>,
     code: Option<Arc<dyn CompiledCode>>,
     /// Functions this instance defines (Wasm bodies or host callbacks); `func_refs` points here.
@@ -160,9 +164,21 @@ impl Instance {
         &self.name
     }
 
-    /// The shared store.
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
+    /// The store the instance belongs to; `None` once every handle to it is gone (nothing can
+    /// reach the instance then but its store's own teardown).
+    pub fn store(&self) -> Option<Arc<Store>> {
+        self.store.upgrade()
+    }
+
+    /// Whether the instance was instantiated in `store`.
+    pub fn belongs_to(&self, store: &Arc<Store>) -> bool {
+        std::ptr::eq(self.store.as_ptr(), Arc::as_ptr(store))
+    }
+
+    /// The limits engines enforce (the store's).
+    #[inline(always)]
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The module description, for a Wasm instance.
@@ -450,7 +466,8 @@ impl Instance {
             }
             Instance {
                 name: Arc::from(name),
-                store: store.clone(),
+                store: Arc::downgrade(store),
+                limits: store.limits,
                 module: None,
                 code: None,
                 _functions: functions,
@@ -603,7 +620,8 @@ impl Instance {
                 .collect();
             Instance {
                 name: Arc::from(name),
-                store: store.clone(),
+                store: Arc::downgrade(store),
+                limits: store.limits,
                 module: Some(module.clone()),
                 code: Some(code),
                 _functions: functions,
@@ -666,8 +684,8 @@ impl Instance {
             // Segments written before the failure stay in imported tables, and a start function
             // may have stored references in imported tables or globals: the functions they name
             // must stay alive. Only an import can hold them, so a module without imported tables
-            // or reference-typed mutable globals is simply dropped. (The store keeps the rest
-            // until it is dropped itself — see "Known leak" in docs/architecture.md.)
+            // or reference-typed mutable globals is simply dropped; the rest lives as long as the
+            // store (which does not keep itself alive: the instance only points back weakly).
             let can_leak_refs = module.imports.iter().any(|i| match &i.ty {
                 ImportType::Table(_) => true,
                 ImportType::Global(g) => g.mutable && g.content.is_ref(),
