@@ -209,3 +209,42 @@ fn a_function_of_another_runtime_is_refused() {
         assert_eq!(table.ty().element, ValType::FuncRef);
     }
 }
+
+#[test]
+fn instance_that_handed_its_function_to_another_lives_while_the_other_can_call_it() {
+    // Each puts $g, which adds 100, into slot 0 of the owner's table after instantiation.
+    let by_segment = r#"(module
+      (import "owner" "table" (table 2 funcref))
+      (func $g (param i32) (result i32) (i32.add (local.get 0) (i32.const 100)))
+      (elem (i32.const 0) $g))"#;
+    let by_argument = r#"(module
+      (import "owner" "put0" (func $put0 (param funcref)))
+      (func $g (param i32) (result i32) (i32.add (local.get 0) (i32.const 100)))
+      (elem declare func $g)
+      (func (export "give") (call $put0 (ref.func $g))))"#;
+    let owner = r#"(module
+          (type $i2i (func (param i32) (result i32)))
+          (table $t (export "table") 2 funcref)
+          (func (export "put0") (param funcref) (table.set $t (i32.const 0) (local.get 0)))
+          (func (export "call0") (param i32) (result i32)
+            (call_indirect (type $i2i) (local.get 0) (i32.const 0))))"#;
+    for engine in ENGINES {
+        for (what, giver) in [("segment", by_segment), ("argument", by_argument)] {
+            let token = Arc::new(());
+            let rt = runtime(engine);
+            let config = ModuleConfig::new().with_name("owner");
+            let owner = rt.instantiate_bytes(&wat::parse_str(owner).unwrap(), config).unwrap();
+            let call0 = owner.typed_func::<i32, i32>("call0").unwrap();
+            drop(owner);
+            let config =
+                anonymous().with_stdout(Watch(token.clone())).with_start_functions(["give"]);
+            drop(rt.instantiate_bytes(&wat::parse_str(giver).unwrap(), config).unwrap());
+            assert_eq!(holders(&token), 1, "{engine:?} {what}: freed while the table names it");
+            assert_eq!(call0.call(1).unwrap(), 101, "{engine:?} {what}");
+            drop(rt);
+            assert_eq!(call0.call(2).unwrap(), 102, "{engine:?} {what}");
+            drop(call0);
+            assert_eq!(holders(&token), 0, "{engine:?} {what}: leaked");
+        }
+    }
+}

@@ -680,25 +680,29 @@ impl Instance {
             }
             Ok(())
         };
-        if let Err(e) = init() {
-            // Segments written before the failure stay in imported tables, and a start function
-            // may have stored references in imported tables or globals: the functions they name
-            // must stay alive. Only an import can hold them, so a module without imported tables
-            // or reference-typed mutable globals is simply dropped; the rest lives as long as the
-            // store (which does not keep itself alive: the instance only points back weakly).
-            let can_leak_refs = module.imports.iter().any(|i| match &i.ty {
-                ImportType::Table(_) => true,
-                ImportType::Global(g) => g.mutable && g.content.is_ref(),
-                _ => false,
-            });
-            if can_leak_refs {
-                store.keep_alive(Arc::as_ptr(&instance) as u64, || Box::new(instance.clone()));
-            }
-            return Err(e);
+        let result = init();
+        // Segments written before a failure stay in imported tables, and a start function may
+        // have stored references elsewhere: the functions they name must stay alive, whether or
+        // not instantiation succeeded and whatever the host does with the handle it gets.
+        if can_hand_out_own_funcs(module) {
+            store.keep_alive(Arc::as_ptr(&instance) as u64, || Box::new(instance.clone()));
         }
         drop(_guard);
-        Ok(instance)
+        result.map(|()| instance)
     }
+}
+
+/// Whether the module's code can put references to its own functions where they outlive its
+/// instance: in an imported table or mutable reference global, or as an argument of an imported
+/// function (whose callee may store it). Such an instance lives as long as its store; any other
+/// is freed with its last handle, since only its own state and its handles can name its functions.
+fn can_hand_out_own_funcs(module: &Module) -> bool {
+    module.imports.iter().any(|i| match &i.ty {
+        ImportType::Table(_) => true,
+        ImportType::Global(g) => g.mutable && g.content.is_ref(),
+        ImportType::Func(t) => module.types[*t as usize].params.iter().any(|p| p.is_ref()),
+        ImportType::Memory(_) => false,
+    })
 }
 
 impl std::fmt::Debug for Instance {
