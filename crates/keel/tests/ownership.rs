@@ -228,17 +228,35 @@ fn instance_that_handed_its_function_to_another_lives_while_the_other_can_call_i
           (func (export "put0") (param funcref) (table.set $t (i32.const 0) (local.get 0)))
           (func (export "call0") (param i32) (result i32)
             (call_indirect (type $i2i) (local.get 0) (i32.const 0))))"#;
+    let by_indirect_argument = r#"(module
+      (type $put (func (param funcref)))
+      (table $t (export "t") 1 funcref)
+      (func $g (param i32) (result i32) (i32.add (local.get 0) (i32.const 100)))
+      (elem declare func $g)
+      (func (export "give")
+        (call_indirect (type $put) (ref.func $g) (i32.const 0))))"#;
+    let givers =
+        [("segment", by_segment), ("argument", by_argument), ("table", by_indirect_argument)];
     for engine in ENGINES {
-        for (what, giver) in [("segment", by_segment), ("argument", by_argument)] {
+        for (what, giver) in givers {
             let token = Arc::new(());
             let rt = runtime(engine);
             let config = ModuleConfig::new().with_name("owner");
             let owner = rt.instantiate_bytes(&wat::parse_str(owner).unwrap(), config).unwrap();
             let call0 = owner.typed_func::<i32, i32>("call0").unwrap();
+            let put0 = owner.func("put0").unwrap();
             drop(owner);
-            let config =
-                anonymous().with_stdout(Watch(token.clone())).with_start_functions(["give"]);
-            drop(rt.instantiate_bytes(&wat::parse_str(giver).unwrap(), config).unwrap());
+            let config = anonymous().with_stdout(Watch(token.clone()));
+            let giver = rt.instantiate_bytes(&wat::parse_str(giver).unwrap(), config).unwrap();
+            if let Some(t) = giver.table("t") {
+                // The owner's put0 reaches the giver only through the giver's own table.
+                t.set(0, Val::FuncRef(Some(put0.clone()))).unwrap();
+            }
+            drop(put0);
+            if let Some(give) = giver.func("give") {
+                give.call(&[]).unwrap();
+            }
+            drop(giver);
             assert_eq!(holders(&token), 1, "{engine:?} {what}: freed while the table names it");
             assert_eq!(call0.call(1).unwrap(), 101, "{engine:?} {what}");
             drop(rt);

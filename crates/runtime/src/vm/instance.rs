@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use keel_decode::{
     ConstExpr, ConstOp, DataMode, ElementItems, ElementMode, ExternKind, ImportType, Module,
+    ValType,
 };
 
 use super::func::{FuncData, FuncKind, HostCallback};
@@ -693,16 +694,20 @@ impl Instance {
 }
 
 /// Whether the module's code can put references to its own functions where they outlive its
-/// instance: in an imported table or mutable reference global, or as an argument of an imported
-/// function (whose callee may store it). Such an instance lives as long as its store; any other
-/// is freed with its last handle, since only its own state and its handles can name its functions.
+/// instance: in an imported table or mutable global of funcrefs, or as an argument of a call to
+/// another instance's function (an import, or one in a table), whose callee may store it. Every
+/// such call has a type with a funcref parameter in the module's type section. An instance that
+/// can lives as long as its store; any other is freed with its last handle, since then only its
+/// own state and handles to it can name its functions.
 fn can_hand_out_own_funcs(module: &Module) -> bool {
-    module.imports.iter().any(|i| match &i.ty {
-        ImportType::Table(_) => true,
-        ImportType::Global(g) => g.mutable && g.content.is_ref(),
-        ImportType::Func(t) => module.types[*t as usize].params.iter().any(|p| p.is_ref()),
-        ImportType::Memory(_) => false,
-    })
+    // Externrefs are not among them: only the host makes those, and the store keeps them.
+    let funcref = ValType::FuncRef;
+    module.types.iter().any(|t| t.params.contains(&funcref))
+        || module.imports.iter().any(|i| match &i.ty {
+            ImportType::Table(t) => t.element == funcref,
+            ImportType::Global(g) => g.mutable && g.content == funcref,
+            ImportType::Func(_) | ImportType::Memory(_) => false,
+        })
 }
 
 impl std::fmt::Debug for Instance {
