@@ -180,8 +180,11 @@ extern "C" fn call_func(vmctx: *mut VmCtx, func: u64, values: *mut u64) {
     let n = func.value_slots();
     // SAFETY: the translator passes a stack array of at least `value_slots` slots.
     let values = unsafe { std::slice::from_raw_parts_mut(values, n) };
-    let result =
-        std::panic::catch_unwind(AssertUnwindSafe(|| func.call_raw(Some(instance), values)));
+    // SAFETY: validated compiled code wrote the parameters with the callee's types (a call's
+    // type is checked against the callee's signature) in a `value_slots` array.
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+        func.call_raw(Some(instance), values)
+    }));
     match result {
         Ok(Ok(())) => {}
         Ok(Err(trap)) => st.raise(trap),

@@ -300,7 +300,8 @@ fn host_wasm_host_nesting_is_bounded() {
                 let instance = caller.instance().expect("called from Wasm");
                 let (_, index) = instance.export("f").expect("f is exported");
                 values[0] += 1;
-                instance.func(index).call_raw(Some(instance), values)
+                // SAFETY: `f` takes and returns one i32, in `values`.
+                unsafe { instance.func(index).call_raw(Some(instance), values) }
             },
         )
         .instantiate()
@@ -381,13 +382,15 @@ fn guard_page_trap_in_a_nested_call_ends_only_that_call() {
                 let instance = caller.instance().expect("called from Wasm");
                 let (_, index) = instance.export("load").expect("load is exported");
                 let mut inner = [values[0]];
-                values[0] = match instance.func(index).call_raw(Some(instance), &mut inner) {
-                    Ok(()) => inner[0],
-                    Err(t) => {
-                        assert_eq!(t.code(), Some(TrapCode::MemoryOutOfBounds));
-                        u32::MAX as u64
-                    }
-                };
+                // SAFETY: `load` takes and returns one i32.
+                values[0] =
+                    match unsafe { instance.func(index).call_raw(Some(instance), &mut inner) } {
+                        Ok(()) => inner[0],
+                        Err(t) => {
+                            assert_eq!(t.code(), Some(TrapCode::MemoryOutOfBounds));
+                            u32::MAX as u64
+                        }
+                    };
                 Ok(())
             },
         )

@@ -599,7 +599,9 @@ impl<'a> Ctx<'a> {
             return Err(self.trap(TrapCode::StackOverflow));
         }
         let instance = self.instance;
-        match f.call_raw(Some(instance), &mut self.stack[start..end]) {
+        // SAFETY: `value_slots` slots of this frame, whose parameters validated code wrote with
+        // the callee's types (a call site's type is checked against the callee's signature).
+        match unsafe { f.call_raw(Some(instance), &mut self.stack[start..end]) } {
             Ok(()) => {
                 self.mem.reload();
                 Ok(None)

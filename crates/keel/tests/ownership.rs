@@ -266,3 +266,33 @@ fn instance_that_handed_its_function_to_another_lives_while_the_other_can_call_i
         }
     }
 }
+
+/// `Func::call_raw` takes raw slots, and a raw funcref is a pointer to the callee: it refuses a
+/// function with a reference parameter rather than pass it a number, and runs numeric ones.
+#[test]
+fn call_raw_refuses_reference_parameters() {
+    for engine in ENGINES {
+        let rt = runtime(engine);
+        let wasm = wat::parse_str(
+            r#"(module
+              (table 1 funcref)
+              (func (export "store") (param funcref) (table.set (i32.const 0) (local.get 0)))
+              (func (export "keep") (param externref) (result i32) (ref.is_null (local.get 0)))
+              (func (export "inc") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1))))"#,
+        )
+        .unwrap();
+        let m = rt.instantiate_bytes(&wasm, anonymous()).unwrap();
+        for name in ["store", "keep"] {
+            let f = m.func(name).unwrap();
+            let err = f.call_raw(&mut [0xdead_beef]).expect_err(name);
+            assert!(matches!(err, keel::Error::Usage(_)), "{engine:?} {name}: {err}");
+            assert!(err.to_string().contains("Func::call"), "{err}");
+        }
+        let mut slots = [41];
+        m.func("inc").unwrap().call_raw(&mut slots).unwrap();
+        assert_eq!(slots[0], 42, "{engine:?}");
+        // The checked path still passes references.
+        let keep = m.func("keep").unwrap();
+        assert_eq!(keep.call(&[Val::ExternRef(None)]).unwrap()[0].i32(), Some(1));
+    }
+}

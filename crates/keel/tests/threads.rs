@@ -78,7 +78,8 @@ fn host_function_may_call_back_into_its_caller() {
             let inst = caller.instance().expect("called from wasm");
             let f = inst.export("half").map(|(_, i)| inst.func(i)).expect("export half");
             let mut v = [x as u32 as u64];
-            f.call_raw(Some(inst), &mut v)?;
+            // SAFETY: one slot, an i32 parameter.
+            unsafe { f.call_raw(Some(inst), &mut v) }?;
             Ok(v[0] as i32 * 4)
         })
         .instantiate()

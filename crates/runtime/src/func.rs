@@ -100,7 +100,9 @@ impl Func {
         for a in args {
             at += write_val(store, a, &mut values[at..])?;
         }
-        self.call_raw(&mut values)?;
+        // SAFETY: `value_slots` slots, the parameters written from `Val`s of the right types
+        // (checked above) by `write_val`, which keeps every reference alive in the store.
+        unsafe { self.data().call_raw(None, &mut values) }.map_err(Error::Trap)?;
         let mut results = Vec::with_capacity(ty.results.len());
         let mut at = 0;
         for t in ty.results.iter() {
@@ -129,15 +131,23 @@ impl Func {
 
     /// Calls the function with raw slots (see [`crate::value`]): parameters in, results out.
     /// `values` must be at least as long as the larger of the two; types are not checked, which
-    /// makes this the fast path for import sets that know the signature.
+    /// makes this the fast path for import sets that know the signature. Numeric parameters only:
+    /// a raw reference is a pointer, so a function with a reference parameter is an
+    /// [`Error::Usage`] here (call it with [`Func::call`]).
     pub fn call_raw(&self, values: &mut [u64]) -> Result<()> {
-        if values.len() < self.data().value_slots() {
+        let data = self.data();
+        if values.len() < data.value_slots() {
+            return Err(Error::Usage(format!("call_raw needs {} value slots", data.value_slots())));
+        }
+        if data.has_reference_params() {
             return Err(Error::Usage(format!(
-                "call_raw needs {} value slots",
-                self.data().value_slots()
+                "call_raw cannot pass references (the function is of type {}): use Func::call",
+                self.ty()
             )));
         }
-        self.data().call_raw(None, values).map_err(Error::Trap)
+        // SAFETY: enough slots (checked above) and no reference parameter (checked above):
+        // any bits are a valid number.
+        unsafe { data.call_raw(None, values) }.map_err(Error::Trap)
     }
 
     /// The typed form of this function, if its signature is `P -> R`.
@@ -237,12 +247,15 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
         let n = self.slots;
         if n <= values.len() {
             params.store(&mut values);
-            self.func.data().call_raw(None, &mut values[..n.max(1)]).map_err(Error::Trap)?;
+            // SAFETY: `n` slots; `WasmParams` are numbers only.
+            unsafe { self.func.data().call_raw(None, &mut values[..n.max(1)]) }
+                .map_err(Error::Trap)?;
             Ok(R::load(&values))
         } else {
             let mut values = vec![0u64; n];
             params.store(&mut values);
-            self.func.data().call_raw(None, &mut values).map_err(Error::Trap)?;
+            // SAFETY: as above.
+            unsafe { self.func.data().call_raw(None, &mut values) }.map_err(Error::Trap)?;
             Ok(R::load(&values))
         }
     }

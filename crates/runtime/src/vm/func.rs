@@ -103,9 +103,25 @@ impl FuncData {
         self.slots as usize
     }
 
+    /// Whether a parameter is a reference, whose raw slot the callee takes for a pointer.
+    pub fn has_reference_params(&self) -> bool {
+        self.ty.params.iter().any(|t| t.is_ref())
+    }
+
     /// Calls the function with parameters in `values`, leaving its results there. `caller` is the
     /// instance the call comes from (what a host function's [`Caller`] sees), if any.
-    pub fn call_raw(&self, caller: Option<&Instance>, values: &mut [u64]) -> Result<(), Trap> {
+    ///
+    /// # Safety
+    /// `values` holds at least [`FuncData::value_slots`] slots, and its parameter slots hold values
+    /// of the parameter types: a reference slot is 0 or the raw form of a reference that this
+    /// function's store keeps alive (compiled or interpreted Wasm passes only such values; the
+    /// host writes them with `Val`s, which registers them with the store). Callees take a raw
+    /// funcref for a `FuncData` pointer, so any other number is undefined behaviour.
+    pub unsafe fn call_raw(
+        &self,
+        caller: Option<&Instance>,
+        values: &mut [u64],
+    ) -> Result<(), Trap> {
         match &self.kind {
             FuncKind::Host(callback) => {
                 let mut c = Caller { instance: caller };

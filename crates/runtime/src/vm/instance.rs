@@ -677,7 +677,8 @@ impl Instance {
                 }
             }
             if let Some(start) = module.start {
-                instance.func(start).call_raw(None, &mut [])?;
+                // SAFETY: a start function has no parameters and no results.
+                unsafe { instance.func(start).call_raw(None, &mut []) }?;
             }
             Ok(())
         };
