@@ -75,18 +75,18 @@ fn guard_page_trap_in_a_nested_call_ends_only_that_call() {
             "probe",
             keel::FuncType::new([keel::ValType::I32], [keel::ValType::I32]),
             |caller: &mut Caller<'_>, values: &mut [u64]| {
-                let instance = caller.instance().expect("called from Wasm");
-                let (_, index) = instance.export("load").expect("load is exported");
+                let load = caller.module().expect("called from Wasm").func("load").expect("load");
                 let mut inner = [values[0]];
-                // SAFETY: `load` takes and returns one i32.
-                values[0] =
-                    match unsafe { instance.func(index).call_raw(Some(instance), &mut inner) } {
-                        Ok(()) => inner[0],
-                        Err(t) => {
-                            assert_eq!(t.code(), Some(TrapCode::MemoryOutOfBounds));
-                            u32::MAX as u64
-                        }
-                    };
+                values[0] = match load.call_raw(&mut inner) {
+                    Ok(()) => inner[0],
+                    Err(e) => {
+                        assert_eq!(
+                            e.as_trap().and_then(|t| t.code()),
+                            Some(TrapCode::MemoryOutOfBounds)
+                        );
+                        u32::MAX as u64
+                    }
+                };
                 Ok(())
             },
         )

@@ -470,11 +470,9 @@ fn host_wasm_host_nesting_is_bounded() {
                 "reenter",
                 keel::FuncType::new([keel::ValType::I32], [keel::ValType::I32]),
                 |caller: &mut Caller<'_>, values: &mut [u64]| {
-                    let instance = caller.instance().expect("called from Wasm");
-                    let (_, index) = instance.export("f").expect("f is exported");
+                    let f = caller.module().expect("called from Wasm").func("f").expect("f");
                     values[0] += 1;
-                    // SAFETY: `f` takes and returns one i32, in `values`.
-                    unsafe { instance.func(index).call_raw(Some(instance), values) }
+                    Ok(f.call_raw(values)?)
                 },
             )
             .instantiate()
@@ -518,5 +516,35 @@ fn v128_values_cross_calls_globals_and_host_functions() {
         assert!(matches!(r[..], [Val::V128(v), I32(7)] if v == want), "{engine:?}: {r:?}");
         let r = m.func("g").unwrap().call(&[]).unwrap();
         assert!(matches!(r[..], [Val::V128(v)] if v == 2 | 1 << 64), "{engine:?}: {r:?}");
+    }
+}
+
+/// `Caller::module` is a handle to the calling instance when Wasm calls, and nothing when the
+/// host calls the host function itself.
+#[test]
+fn caller_module_is_the_calling_instance() {
+    for engine in ENGINES {
+        let rt = runtime(engine);
+        let env = rt
+            .host_module("env")
+            .func("whose", |caller: &mut Caller<'_>| -> i32 {
+                match caller.module() {
+                    Some(m) => m.typed_func::<(), i32>("id").unwrap().call(()).unwrap(),
+                    None => -1,
+                }
+            })
+            .instantiate()
+            .unwrap();
+        let wasm = wat::parse_str(
+            r#"(module
+              (import "env" "whose" (func $whose (result i32)))
+              (func (export "id") (result i32) (i32.const 7))
+              (func (export "ask") (result i32) (call $whose)))"#,
+        )
+        .unwrap();
+        let m = rt.instantiate_bytes(&wasm, ModuleConfig::new().with_name("asker")).unwrap();
+        assert_eq!(m.typed_func::<(), i32>("ask").unwrap().call(()).unwrap(), 7, "{engine:?}");
+        let direct = env.typed_func::<(), i32>("whose").unwrap().call(()).unwrap();
+        assert_eq!(direct, -1, "{engine:?}");
     }
 }

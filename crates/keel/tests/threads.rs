@@ -75,12 +75,8 @@ fn host_function_may_call_back_into_its_caller() {
         .host_module("env")
         .func("twice", |caller: &mut Caller<'_>, x: i32| -> Result<i32, keel::Trap> {
             // Re-enter the calling module on the same thread: the lock is reentrant.
-            let inst = caller.instance().expect("called from wasm");
-            let f = inst.export("half").map(|(_, i)| inst.func(i)).expect("export half");
-            let mut v = [x as u32 as u64];
-            // SAFETY: one slot, an i32 parameter.
-            unsafe { f.call_raw(Some(inst), &mut v) }?;
-            Ok(v[0] as i32 * 4)
+            let half = caller.module().expect("called from wasm").typed_func::<i32, i32>("half")?;
+            Ok(half.call(x)? * 4)
         })
         .instantiate()
         .unwrap();

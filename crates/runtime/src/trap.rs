@@ -242,5 +242,16 @@ impl From<TrapCode> for Error {
     }
 }
 
+/// So that a host function can `?` a call it makes: a trap goes on as itself (its code and
+/// frames kept), any other error becomes a host trap with its message.
+impl From<Error> for Trap {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Trap(t) => t,
+            other => Trap::host(other.to_string()),
+        }
+    }
+}
+
 /// Result of the runtime's API.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -190,4 +190,13 @@ impl<'a> Caller<'a> {
     pub fn module_name(&self) -> &str {
         self.instance.map(|i| i.name()).unwrap_or("")
     }
+
+    /// A handle to the calling instance (wazero's `api.Module` of a host function), through
+    /// which the host function may call its exports, Wasm to host to Wasm on the same thread
+    /// (the instance's lock is reentrant). `None` when the call did not come from Wasm.
+    pub fn module(&self) -> Option<crate::Module> {
+        let instance = self.instance?;
+        // Both are alive: the caller's handle keeps the store, and the instance is running.
+        Some(crate::Module::new(instance.store()?, instance.arc()?))
+    }
 }

@@ -63,6 +63,9 @@ pub struct Instance {
     store: Weak<Store>,
     /// The store's limits, copied so that engines read them without reaching the store.
     limits: Limits,
+    /// This instance's own `Arc`, so that a host function it calls can get a handle to it
+    /// ([`Caller::module`](super::Caller::module)).
+    me: Weak<Instance>,
     module: Option<Arc<Module>>,
     code: Option<Arc<dyn CompiledCode>>,
     /// Functions this instance defines (Wasm bodies or host callbacks); `func_refs` points here.
@@ -169,6 +172,11 @@ impl Instance {
     /// reach the instance then but its store's own teardown).
     pub fn store(&self) -> Option<Arc<Store>> {
         self.store.upgrade()
+    }
+
+    /// This instance's own `Arc`, while it lives.
+    pub fn arc(&self) -> Option<Arc<Instance>> {
+        self.me.upgrade()
     }
 
     /// Whether the instance was instantiated in `store`.
@@ -469,6 +477,7 @@ impl Instance {
                 name: Arc::from(name),
                 store: Arc::downgrade(store),
                 limits: store.limits,
+                me: weak.clone(),
                 module: None,
                 code: None,
                 _functions: functions,
@@ -623,6 +632,7 @@ impl Instance {
                 name: Arc::from(name),
                 store: Arc::downgrade(store),
                 limits: store.limits,
+                me: weak.clone(),
                 module: Some(module.clone()),
                 code: Some(code),
                 _functions: functions,
