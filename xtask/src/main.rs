@@ -3,12 +3,14 @@
 //! - `cargo xtask spectest [--engine interpreter|compiler|all] [--suite v1|v2|simd|<proposal>|all] [FILTER]`
 //! - `cargo xtask bench [FILTER]`
 //! - `cargo xtask testdata`
+//! - `cargo xtask wasi-testsuite [--engine interpreter|compiler|all] [--dir DIR] [FILTER]`
 
 use std::process::ExitCode;
 
 mod bench;
 mod spectest;
 mod testdata;
+mod wasi_testsuite;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -18,8 +20,9 @@ fn main() -> ExitCode {
         "spectest" => spectest::run(&rest),
         "bench" => bench::run(&rest),
         "testdata" => testdata::run(&rest),
+        "wasi-testsuite" => wasi_testsuite::run(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <spectest|bench|testdata> [ARGS...]");
+            eprintln!("usage: cargo xtask <spectest|bench|testdata|wasi-testsuite> [ARGS...]");
             return ExitCode::from(2);
         }
     };
