@@ -68,10 +68,27 @@ pub enum FdEntry {
     Stream(std::net::TcpStream),
 }
 
+/// Capability rights of a descriptor, in WASI preview1's numbering (`rights`): what operations
+/// it may be used for (`base`) and what descriptors opened through it may get (`inheriting`).
+/// keel-sys only keeps them, as a mask that an import set narrows and checks; [`Rights::ALL`]
+/// restricts nothing, and is what every descriptor starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rights {
+    /// Rights of operations on this descriptor.
+    pub base: u64,
+    /// Rights that descriptors opened through this one may have.
+    pub inheriting: u64,
+}
+
+impl Rights {
+    /// No restriction.
+    pub const ALL: Rights = Rights { base: u64::MAX, inheriting: u64::MAX };
+}
+
 /// File descriptors: 0-2 are stdio, preopens follow from 3.
 #[derive(Debug, Default)]
 pub struct FdTable {
-    entries: Vec<Option<FdEntry>>,
+    entries: Vec<Option<(FdEntry, Rights)>>,
 }
 
 /// Most open descriptors.
@@ -80,34 +97,52 @@ pub const MAX_FDS: usize = 1 << 16;
 impl FdTable {
     /// The entry of `fd`, or `EBADF`.
     pub fn get(&mut self, fd: u32) -> Result<&mut FdEntry> {
-        self.entries.get_mut(fd as usize).and_then(Option::as_mut).ok_or(Errno::EBADF)
+        self.entries
+            .get_mut(fd as usize)
+            .and_then(Option::as_mut)
+            .map(|(e, _)| e)
+            .ok_or(Errno::EBADF)
     }
 
-    /// Adds `entry` at the lowest free descriptor.
+    /// The rights mask of `fd`, or `EBADF`.
+    pub fn rights(&mut self, fd: u32) -> Result<&mut Rights> {
+        self.entries
+            .get_mut(fd as usize)
+            .and_then(Option::as_mut)
+            .map(|(_, r)| r)
+            .ok_or(Errno::EBADF)
+    }
+
+    /// Adds `entry` at the lowest free descriptor, restricted by nothing.
     pub fn insert(&mut self, entry: FdEntry) -> Result<u32> {
+        self.insert_with_rights(entry, Rights::ALL)
+    }
+
+    /// Adds `entry` with the rights mask `rights` at the lowest free descriptor.
+    pub fn insert_with_rights(&mut self, entry: FdEntry, rights: Rights) -> Result<u32> {
         if let Some(i) = self.entries.iter().position(Option::is_none) {
-            self.entries[i] = Some(entry);
+            self.entries[i] = Some((entry, rights));
             return Ok(i as u32);
         }
         if self.entries.len() >= MAX_FDS {
             return Err(Errno::EMFILE);
         }
-        self.entries.push(Some(entry));
+        self.entries.push(Some((entry, rights)));
         Ok(self.entries.len() as u32 - 1)
     }
 
     /// Removes `fd`.
     pub fn remove(&mut self, fd: u32) -> Result<FdEntry> {
-        self.entries.get_mut(fd as usize).and_then(Option::take).ok_or(Errno::EBADF)
+        self.entries.get_mut(fd as usize).and_then(Option::take).map(|(e, _)| e).ok_or(Errno::EBADF)
     }
 
-    /// Moves `from` to `to`, closing what `to` was (both must be open).
+    /// Moves `from` to `to`, closing what `to` was (both must be open); the rights move along.
     pub fn renumber(&mut self, from: u32, to: u32) -> Result<()> {
         self.get(from)?;
         self.get(to)?;
         if from != to {
-            let e = self.remove(from)?;
-            self.entries[to as usize] = Some(e);
+            let e = self.entries[from as usize].take();
+            self.entries[to as usize] = e;
         }
         Ok(())
     }

@@ -99,22 +99,43 @@ fn spec(t: SetTime) -> Option<SystemTimeSpec> {
 
 impl Fs for DirFs {
     fn open(&self, path: &str, o: &OpenOptions) -> Result<Box<dyn File>> {
+        // POSIX lets a file be created or truncated when opened read-only, and truncated when
+        // opened for appending; std's options (so cap-std's) refuse both with EINVAL. So the
+        // host file is opened for writing whenever the guest creates or truncates, and append
+        // mode is turned on after the open: the import set still refuses the guest the writes
+        // it has no right to.
+        let host_write = o.write || o.append || o.create || o.truncate;
         let mut options = cap_std::fs::OpenOptions::new();
         options
             .read(o.read || !(o.write || o.append))
-            .write(o.write && !o.append)
-            .append(o.append)
+            .write(host_write)
             .create(o.create && !o.exclusive)
             .create_new(o.create && o.exclusive)
             .truncate(o.truncate)
             .follow(if o.follow { FollowSymlinks::Yes } else { FollowSymlinks::No });
-        let file = self.dir.open_with(rel(path)?, &options)?;
+        let p = rel(path)?;
+        let file = match self.dir.open_with(p, &options) {
+            // An existing file the host may not write, opened by a guest that only reads it:
+            // O_CREAT of a file that exists changes nothing, so open it as it is.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::PermissionDenied
+                    && !(o.write || o.append || o.truncate || o.exclusive) =>
+            {
+                options.write(false).create(false);
+                self.dir.open_with(p, &options)?
+            }
+            r => r?,
+        };
         // The host refuses to open a directory for writing (EISDIR): only a read-only open can
         // have opened one, so only that one pays for the check.
-        if !(o.write || o.append) && file.metadata()?.is_dir() {
+        if !host_write && file.metadata()?.is_dir() {
             return Err(Errno::EISDIR);
         }
-        Ok(Box::new(HostFile { file: file.into_std(), append: o.append }))
+        let mut file = HostFile { file: file.into_std(), append: false };
+        if o.append {
+            file.set_append(true)?;
+        }
+        Ok(Box::new(file))
     }
 
     fn stat(&self, path: &str, follow: bool) -> Result<Stat> {

@@ -185,3 +185,41 @@ pub fn join(dir: &str, path: &str) -> Result<String> {
         (false, false) => format!("{dir}/{path}"),
     })
 }
+
+/// Refuses (`ENOTCAPABLE`) a relative guest path whose `..` components climb above the directory
+/// it is relative to: a directory descriptor is a capability for what lies below it, even where
+/// the mount goes on above it (`sub/../..` from a descriptor of `sub`'s parent).
+pub fn check_below(path: &str) -> Result<()> {
+    let mut depth = 0usize;
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => depth = depth.checked_sub(1).ok_or(Errno::ENOTCAPABLE)?,
+            _ => depth += 1,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_below_their_directory() {
+        for (path, ok) in [
+            ("a", true),
+            ("a/b/../c", true),
+            ("a/..", true),
+            ("./a/./../b", true),
+            ("a//b///", true),
+            ("..", false),
+            ("a/../..", false),
+            ("dir/nested/../../../dir/nested/file", false),
+            ("../a", false),
+        ] {
+            assert_eq!(check_below(path).is_ok(), ok, "{path}");
+        }
+        assert_eq!(check_below(".."), Err(Errno::ENOTCAPABLE));
+    }
+}

@@ -25,8 +25,8 @@ pub use config::{
     Clock, ClockFn, Mount, Random, SharedStdin, SharedWriter, Sleep, SleepFn, SysConfig,
 };
 pub use context::{
-    FAKE_EPOCH_NANOS, FAKE_TICK_NANOS, FdEntry, FdTable, MAX_FDS, OpenDir, OpenFile, SysContext,
-    SysState,
+    FAKE_EPOCH_NANOS, FAKE_TICK_NANOS, FdEntry, FdTable, MAX_FDS, OpenDir, OpenFile, Rights,
+    SysContext, SysState,
 };
 pub use dirfs::DirFs;
 pub use errno::Errno;

@@ -256,7 +256,8 @@ impl Fs for MemFs {
                     Data::Dir(_) => return Err(Errno::EISDIR),
                     Data::Symlink(_) => return Err(Errno::ELOOP),
                     Data::File(bytes) => {
-                        if o.truncate && (o.write || o.append) {
+                        // As POSIX systems do, O_TRUNC truncates whatever the access mode.
+                        if o.truncate {
                             bytes.clear();
                         }
                     }

@@ -29,6 +29,7 @@ mod funcs;
 mod logging;
 mod mem;
 mod poll;
+mod rights;
 
 pub use logging::{LOGGED_FUNCTIONS, host_logging};
 
