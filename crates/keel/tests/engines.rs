@@ -321,6 +321,11 @@ fn unbounded_recursion_is_a_stack_overflow_with_a_deep_trace() {
         let trap = err.as_trap().unwrap_or_else(|| panic!("{engine:?}: {err}"));
         assert_eq!(trap.code(), Some(TrapCode::StackOverflow), "{engine:?}");
         assert!(trap.trace().len() > 100, "{engine:?}: {} frames", trap.trace().len());
+        // Its Display collapses the repeats: the message, the header, f once, the rest of f.
+        let shown = trap.to_string();
+        let more = format!("\t… {} more frames of ", trap.trace().len() - 1);
+        assert_eq!(shown.lines().count(), 4, "{engine:?}: {shown}");
+        assert!(shown.lines().nth(3).unwrap().starts_with(&more), "{engine:?}: {shown}");
         // The instance is still usable afterwards.
         let err = f.call(0).unwrap_err();
         assert_eq!(trap_code(&err), Some(TrapCode::StackOverflow), "{engine:?} again");
