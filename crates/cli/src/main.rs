@@ -6,7 +6,7 @@
 //! keel version
 //! ```
 //!
-//! The flags follow wazero's CLI; see docs/cli.md.
+//! FILE may be WebAssembly text (.wat) too. The flags follow wazero's CLI; see docs/cli.md.
 
 use std::io::Write;
 use std::path::Path;
@@ -26,6 +26,8 @@ commands:
   run [flags] FILE.wasm [--] [ARGS...]   run a WebAssembly module
   compile [flags] FILE.wasm              validate and compile a module
   version                                print keel's version
+
+FILE is a WebAssembly binary or, when it does not start with \0asm, WebAssembly text (.wat).
 
 run flags (before FILE):
   --mount=HOST[:GUEST][:ro]   expose the host directory HOST at guest path GUEST (default: HOST);
@@ -166,8 +168,34 @@ fn runtime(flags: &Flags) -> Result<Runtime, Fail> {
     Ok(Runtime::with_config(config, engine))
 }
 
+/// FILE's module as a binary: FILE itself when it starts with the magic `\0asm`, otherwise FILE
+/// parsed as WebAssembly text (as wasmtime does).
 fn read_wasm(file: &str) -> Result<Vec<u8>, Fail> {
-    std::fs::read(file).map_err(|e| Fail(format!("error reading wasm binary {file}: {e}")))
+    let bytes = std::fs::read(file).map_err(|e| Fail(format!("error reading {file}: {e}")))?;
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes);
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Fail(format!(
+            "error reading {file}: neither a WebAssembly binary (no \\0asm magic) nor text (not UTF-8)"
+        ))
+    })?;
+    wat::parse_str(text).map_err(|e| Fail(wat_error(file, &e)))
+}
+
+/// wat's error on one line: `error parsing FILE:LINE:COL: MESSAGE`. Its `Display` is the message,
+/// then `--> <anon>:LINE:COL` and the source line on further lines (or, for columns past 500,
+/// `MESSAGE at <anon>:LINE:COL`).
+fn wat_error(file: &str, e: &wat::Error) -> String {
+    let shown = e.to_string();
+    let mut lines = shown.lines();
+    let first = lines.next().unwrap_or_default();
+    let at = lines.find_map(|l| l.trim_start().strip_prefix("--> <anon>:"));
+    match (at, first.rsplit_once(" at <anon>:")) {
+        (Some(at), _) => format!("error parsing {file}:{at}: {first}"),
+        (None, Some((message, at))) => format!("error parsing {file}:{at}: {message}"),
+        (None, None) => format!("error parsing {file}: {first}"),
+    }
 }
 
 fn compile(args: &[String]) -> Result<ExitCode, Fail> {
@@ -364,6 +392,29 @@ fn format_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wat_errors_are_one_line_with_the_position() {
+        let cases = [
+            ("(module (func (i32.const 1))", "error parsing f.wat:1:29: expected `)`"),
+            (
+                "(module\n  (func (bogus)))",
+                "error parsing f.wat:2:10: unknown operator or unexpected token",
+            ),
+            ("(module (func $a) (func $a))", "error parsing f.wat:1:25: duplicate func identifier"),
+        ];
+        for (src, want) in cases {
+            let e = wat::parse_str(src).unwrap_err();
+            assert_eq!(wat_error("f.wat", &e), want, "{src}: {e}");
+        }
+        // Past column 500 wat puts the position on the message's line.
+        let long = format!("(module {}(bogus))", " ".repeat(600));
+        let e = wat::parse_str(&long).unwrap_err();
+        assert_eq!(
+            wat_error("f.wat", &e),
+            "error parsing f.wat:1:610: expected valid module field"
+        );
+    }
 
     #[test]
     fn durations() {

@@ -356,3 +356,46 @@ fn hostlogging_logs_filesystem_calls() {
     );
     assert!(text(&o.stderr).contains("<== (argc=2,argv_len="), "{}", text(&o.stderr));
 }
+
+/// A module of crates/cli/tests/testdata.
+fn testdata(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata").join(name).display().to_string()
+}
+
+const ENGINES: [&[&str]; 2] = [&[], &["--interpreter"]];
+
+/// A file that does not start with `\0asm` is WebAssembly text.
+#[test]
+fn run_and_compile_accept_text() {
+    let hello = testdata("hello.wat");
+    for engine in ENGINES {
+        let o = keel(&[&["run"], engine, &[&hello]].concat());
+        assert_eq!(text(&o.stdout), "hello\n", "{engine:?}: {}", text(&o.stderr));
+        assert_eq!(o.status.code(), Some(0), "{engine:?}");
+    }
+    let o = keel(&["compile", &hello]);
+    assert!(o.status.success() && o.stderr.is_empty(), "{}", text(&o.stderr));
+}
+
+/// Malformed text is one line with wat's position, exit 1.
+#[test]
+fn malformed_text_is_one_line_with_its_position() {
+    let bad = testdata("malformed.wat");
+    let want = format!("keel: error parsing {bad}:5:6: unknown operator or unexpected token\n");
+    for command in [&["run"][..], &["run", "--interpreter"], &["compile"]] {
+        let o = keel(&[command, &[&bad]].concat());
+        assert_eq!(o.status.code(), Some(1), "{command:?}");
+        assert_eq!(text(&o.stderr), want, "{command:?}");
+        assert!(o.stdout.is_empty(), "{command:?}");
+    }
+    // Neither a binary nor text.
+    let dir = scratch("not-text");
+    let junk = dir.join("junk.wasm");
+    std::fs::write(&junk, b"\xff\xfe\0\0").unwrap();
+    let o = keel(&["run", junk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("neither a WebAssembly binary"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
