@@ -399,3 +399,33 @@ fn malformed_text_is_one_line_with_its_position() {
     assert!(err.contains("neither a WebAssembly binary"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A stack overflow prints a short trace: the repeats collapsed into one "more frames of" line.
+#[test]
+fn a_stack_overflow_prints_a_short_trace() {
+    let cases = [
+        ("recurse.wat", vec!["recurse.down"], "recurse._start"),
+        ("pingpong.wat", vec!["pingpong.ping", "pingpong.pong"], "pingpong._start"),
+    ];
+    for (file, cycle, outermost) in cases {
+        let wat = testdata(file);
+        for engine in ENGINES {
+            let o = keel(&[&["run"], engine, &[&wat]].concat());
+            let err = text(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{file} {engine:?}: {err}");
+            let lines: Vec<&str> = err.lines().collect();
+            assert!(lines.len() <= 8, "{file} {engine:?}: {} lines:\n{err}", lines.len());
+            assert!(lines[0].ends_with("wasm trap: call stack exhausted"), "{err}");
+            assert_eq!(lines[1], "wasm stack trace:", "{err}");
+            let frames: Vec<String> = cycle.iter().map(|f| format!("\t{f}")).collect();
+            assert_eq!(lines[2..2 + cycle.len()], frames, "{file} {engine:?}: {err}");
+            let more = lines[2 + cycle.len()];
+            let of = format!(" more frames of {}", cycle.join(", "));
+            assert!(more.starts_with("\t… ") && more.contains(&of), "{file} {engine:?}: {err}");
+            // Thousands of frames: the guest overflowed, not returned early.
+            let n: usize = more["\t… ".len()..].split(' ').next().unwrap().parse().unwrap();
+            assert!(n > 1000, "{file} {engine:?}: {err}");
+            assert_eq!(lines.last(), Some(&format!("\t{outermost}").as_str()), "{err}");
+        }
+    }
+}
