@@ -1,6 +1,6 @@
 //! The `keel` binary end to end: output, exit codes, flags, mounts, traps.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn keel(args: &[&str]) -> Output {
@@ -32,11 +32,8 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("keel-cli-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(test: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("keel-cli-{test}-")).tempdir().unwrap()
 }
 
 #[test]
@@ -48,7 +45,8 @@ fn version() {
 
 #[test]
 fn run_cat_with_mounts() {
-    let dir = scratch("cat");
+    let dir_tmp = scratch("cat");
+    let dir = dir_tmp.path().to_path_buf();
     std::fs::write(dir.join("hello.txt"), "hello from the host\n").unwrap();
     let mount = format!("--mount={}:/", dir.display());
     for engine in [&[][..], &["--interpreter"][..]] {
@@ -121,7 +119,8 @@ fn unsupported_flags_and_imports_are_clear_errors() {
         assert_eq!(o.status.code(), Some(1));
         assert!(text(&o.stderr).contains("invalid value"), "{flag}: {}", text(&o.stderr));
     }
-    let dir = scratch("imports");
+    let dir_tmp = scratch("imports");
+    let dir = dir_tmp.path().to_path_buf();
     let wasm = dir.join("needs_env.wasm");
     std::fs::write(&wasm, wat::parse_str(r#"(module (import "env" "f" (func)))"#).unwrap())
         .unwrap();
@@ -140,7 +139,8 @@ fn unsupported_flags_and_imports_are_clear_errors() {
 
 #[test]
 fn reactor_initialize_is_called() {
-    let dir = scratch("reactor");
+    let dir_tmp = scratch("reactor");
+    let dir = dir_tmp.path().to_path_buf();
     let wasm = dir.join("reactor.wasm");
     let src = r#"(module
       (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
@@ -153,7 +153,8 @@ fn reactor_initialize_is_called() {
 #[test]
 fn compile_validates() {
     assert!(keel(&["compile", &guest("cat")]).status.success());
-    let dir = scratch("compile");
+    let dir_tmp = scratch("compile");
+    let dir = dir_tmp.path().to_path_buf();
     let bad = dir.join("bad.wasm");
     std::fs::write(&bad, b"\0asm\x01\0\0\0\x01").unwrap();
     let o = keel(&["compile", bad.to_str().unwrap()]);
@@ -163,7 +164,8 @@ fn compile_validates() {
 
 #[test]
 fn cachedir_fills_and_reuses_the_cache() {
-    let dir = scratch("cachedir");
+    let dir_tmp = scratch("cachedir");
+    let dir = dir_tmp.path().to_path_buf();
     let cache = dir.join("cache");
     let flag = format!("--cachedir={}", cache.display());
     // compile fills the cache and prints nothing.
@@ -222,7 +224,8 @@ pub const ECHO_SERVER: &str = r#"(module
 #[test]
 fn listen_preopens_a_socket() {
     use std::io::{Read, Write};
-    let dir = scratch("listen");
+    let dir_tmp = scratch("listen");
+    let dir = dir_tmp.path().to_path_buf();
     let wasm = dir.join("echo.wasm");
     std::fs::write(&wasm, wat::parse_str(ECHO_SERVER).unwrap()).unwrap();
     // A free port: bind, note it, release it for keel.
@@ -254,7 +257,8 @@ fn listen_preopens_a_socket() {
 /// `keel run --timeout=1s` stops a runaway guest (a loop without calls) within 1.5 s: the module
 /// is closed with wazero's deadline-exceeded code 0xefffffff, which exits as 255.
 fn timeout_stops_a_runaway_guest(engine: &[&str]) {
-    let dir = scratch(&format!("timeout{}", engine.len()));
+    let dir_tmp = scratch(&format!("timeout{}", engine.len()));
+    let dir = dir_tmp.path().to_path_buf();
     let wasm = dir.join("spin.wasm");
     let wat = r#"(module
         (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
@@ -292,7 +296,8 @@ fn timeout_stops_a_runaway_guest_interpreter() {
 /// A guest blocked reading stdin (which never closes) is stopped by `--timeout` too.
 #[test]
 fn timeout_stops_a_guest_blocked_on_stdin() {
-    let dir = scratch("timeout-stdin");
+    let dir_tmp = scratch("timeout-stdin");
+    let dir = dir_tmp.path().to_path_buf();
     let wasm = dir.join("read.wasm");
     let wat = r#"(module
         (import "wasi_snapshot_preview1" "fd_read" (func $r (param i32 i32 i32 i32) (result i32)))
@@ -326,7 +331,8 @@ fn timeout_stops_a_guest_blocked_on_stdin() {
 /// in and one out, with results read back from guest memory; other scopes stay silent.
 #[test]
 fn hostlogging_logs_filesystem_calls() {
-    let dir = scratch("hostlogging");
+    let dir_tmp = scratch("hostlogging");
+    let dir = dir_tmp.path().to_path_buf();
     std::fs::write(dir.join("hello.txt"), "hello\n").unwrap();
     let mount = format!("--mount={}:/", dir.display());
     for engine in [&[][..], &["--interpreter"][..]] {
@@ -389,7 +395,8 @@ fn malformed_text_is_one_line_with_its_position() {
         assert!(o.stdout.is_empty(), "{command:?}");
     }
     // Neither a binary nor text.
-    let dir = scratch("not-text");
+    let dir_tmp = scratch("not-text");
+    let dir = dir_tmp.path().to_path_buf();
     let junk = dir.join("junk.wasm");
     std::fs::write(&junk, b"\xff\xfe\0\0").unwrap();
     let o = keel(&["run", junk.to_str().unwrap()]);

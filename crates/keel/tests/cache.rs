@@ -31,12 +31,9 @@ fn wasm() -> Vec<u8> {
     wat::parse_str(WAT).unwrap()
 }
 
-/// A fresh, empty directory for one test.
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("keel-cache-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty directory for one test, removed with the returned `TempDir`.
+fn fresh_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("keel-cache-test-{name}-")).tempdir().unwrap()
 }
 
 fn runtime(dir: &Path, engine: EngineKind) -> Runtime {
@@ -73,7 +70,8 @@ fn entries(dir: &Path) -> Vec<String> {
 
 #[test]
 fn compiler_miss_then_hit() {
-    let dir = fresh_dir("hit");
+    let dir_tmp = fresh_dir("hit");
+    let dir = dir_tmp.path().to_path_buf();
     let wasm = wasm();
     let cold = runtime(&dir, EngineKind::Compiler);
     check_runs(&cold, &wasm);
@@ -98,7 +96,8 @@ fn compiler_miss_then_hit() {
 
 #[test]
 fn key_separates_binaries_features_and_engines() {
-    let dir = fresh_dir("key");
+    let dir_tmp = fresh_dir("key");
+    let dir = dir_tmp.path().to_path_buf();
     let wasm = wasm();
     let other = wat::parse_str("(module (func (export \"f\")))").unwrap();
     let rt = runtime(&dir, EngineKind::Compiler);
@@ -136,7 +135,8 @@ impl FunctionListenerFactory for CallCounter {
 /// another key, which a runtime without a factory never loads (nor the other way round).
 #[test]
 fn listening_code_has_its_own_entry() {
-    let dir = fresh_dir("listening");
+    let dir_tmp = fresh_dir("listening");
+    let dir = dir_tmp.path().to_path_buf();
     let wasm = wasm();
     let counter = CallCounter::default();
     let listening = || {
@@ -178,7 +178,8 @@ fn listening_code_has_its_own_entry() {
 /// two entries, under the keys of the two variants, and each compile loads its own.
 #[test]
 fn per_compile_factory_has_its_own_entry() {
-    let dir = fresh_dir("per-compile");
+    let dir_tmp = fresh_dir("per-compile");
+    let dir = dir_tmp.path().to_path_buf();
     let wasm = wasm();
     let counter = CallCounter::default();
     let listening = CompileConfig::new().with_function_listener_factory(counter.clone());
@@ -233,7 +234,8 @@ fn per_compile_factory_has_its_own_entry() {
 
 #[test]
 fn interpreter_does_not_cache() {
-    let dir = fresh_dir("interp");
+    let dir_tmp = fresh_dir("interp");
+    let dir = dir_tmp.path().to_path_buf();
     let wasm = wasm();
     let rt = runtime(&dir, EngineKind::Interpreter);
     check_runs(&rt, &wasm);
@@ -248,7 +250,8 @@ fn interpreter_does_not_cache() {
 /// rewritten intact.
 #[test]
 fn damaged_entries_are_ignored_and_rewritten() {
-    let dir = fresh_dir("damage");
+    let dir_tmp = fresh_dir("damage");
+    let dir = dir_tmp.path().to_path_buf();
     let wasm = wasm();
     let rt = runtime(&dir, EngineKind::Compiler);
     rt.compile(&wasm).unwrap();
@@ -359,7 +362,8 @@ fn loader_checks_payload_structure() {
 
 #[test]
 fn concurrent_compiles_share_one_directory() {
-    let dir = fresh_dir("threads");
+    let dir_tmp = fresh_dir("threads");
+    let dir = dir_tmp.path().to_path_buf();
     let modules: Vec<Vec<u8>> = vec![
         wasm(),
         wat::parse_str("(module (func (export \"f\") (result i32) (i32.const 1)))").unwrap(),
@@ -396,7 +400,8 @@ fn concurrent_compiles_share_one_directory() {
 
 #[test]
 fn invalid_binary_is_an_error_even_with_an_entry() {
-    let dir = fresh_dir("invalid");
+    let dir_tmp = fresh_dir("invalid");
+    let dir = dir_tmp.path().to_path_buf();
     let rt = runtime(&dir, EngineKind::Compiler);
     assert!(rt.compile(b"\0asm\x01\0\0\0\x01").is_err());
     assert!(entries(&dir).is_empty());
@@ -431,7 +436,8 @@ fn measure_large_module() {
     let interp_compile = best(&mut || {
         interp.compile(&wasm).unwrap();
     });
-    let dir = fresh_dir("measure");
+    let dir_tmp = fresh_dir("measure");
+    let dir = dir_tmp.path().to_path_buf();
     let compiler = Runtime::with_config(RuntimeConfig::default(), EngineKind::Compiler);
     let t = Instant::now();
     let compiled = compiler.compile(&wasm).unwrap();
@@ -456,7 +462,8 @@ fn measure_large_module() {
 
 #[test]
 fn module_without_code_is_cached() {
-    let dir = fresh_dir("empty");
+    let dir_tmp = fresh_dir("empty");
+    let dir = dir_tmp.path().to_path_buf();
     let wasm = wat::parse_str("(module (memory 1))").unwrap();
     runtime(&dir, EngineKind::Compiler).compile(&wasm).unwrap();
     let rt = runtime(&dir, EngineKind::Compiler);

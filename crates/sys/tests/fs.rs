@@ -2,27 +2,29 @@
 //! read-only mounts.
 
 use std::io::SeekFrom;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use keel_sys::{DirFs, Errno, FileType, Fs, MemFs, OpenOptions, ReadOnlyFs, SetTime};
 
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("keel-sys-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(test: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("keel-sys-{test}-")).tempdir().unwrap()
 }
 
-/// A host directory `root` with `secret.txt` beside it, and a MemFs; both get the same tree.
-fn both(test: &str) -> Vec<(&'static str, Arc<dyn Fs>)> {
-    let top = scratch(test);
+/// A file system and what the test calls it.
+type Named = (&'static str, Arc<dyn Fs>);
+
+/// A host directory `root` with `secret.txt` beside it, and a MemFs; both get the same tree. The
+/// host directory goes with the returned `TempDir`.
+fn both(test: &str) -> (tempfile::TempDir, Vec<Named>) {
+    let tmp = scratch(test);
+    let top = tmp.path();
     std::fs::create_dir(top.join("root")).unwrap();
     std::fs::write(top.join("secret.txt"), "SECRET").unwrap();
-    vec![
+    let list = vec![
         ("host", Arc::new(DirFs::open(top.join("root")).unwrap()) as Arc<dyn Fs>),
         ("memory", Arc::new(MemFs::new())),
-    ]
+    ];
+    (tmp, list)
 }
 
 const RW: OpenOptions = OpenOptions {
@@ -53,7 +55,8 @@ fn read_all(fs: &dyn Fs, path: &str) -> Result<String, Errno> {
 
 #[test]
 fn files_directories_and_links_behave_alike() {
-    for (what, fs) in both("alike") {
+    let (_tmp, file_systems) = both("alike");
+    for (what, fs) in file_systems {
         fs.mkdir("d").unwrap();
         assert_eq!(fs.mkdir("d"), Err(Errno::EEXIST), "{what}");
         let mut f = fs.open("d/f", &RW).unwrap();
@@ -106,7 +109,8 @@ fn files_directories_and_links_behave_alike() {
 
 #[test]
 fn no_path_leads_outside() {
-    for (what, fs) in both("confined") {
+    let (_tmp, file_systems) = both("confined");
+    for (what, fs) in file_systems {
         fs.mkdir("sub").unwrap();
         fs.symlink("../secret.txt", "out").unwrap();
         fs.symlink("..", "up").unwrap();
@@ -161,7 +165,8 @@ fn read_only_refuses_every_change() {
 
 #[test]
 fn append_mode_writes_at_the_end() {
-    for (what, fs) in both("append") {
+    let (_tmp, file_systems) = both("append");
+    for (what, fs) in file_systems {
         fs.open("f", &RW).unwrap().write(b"abc").unwrap();
         let mut f = fs.open("f", &OpenOptions { append: true, write: true, ..RO }).unwrap();
         f.seek(SeekFrom::Start(0)).unwrap();

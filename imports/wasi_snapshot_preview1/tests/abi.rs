@@ -109,8 +109,8 @@ fn path_open_of_a_directory_or_a_file() {
     const TRUNC: i32 = 8;
     const DIRECTORY: u8 = 3;
     const REGULAR_FILE: u8 = 4;
-    let host = std::env::temp_dir().join(format!("keel-wasi-abi-{}-open", std::process::id()));
-    let _ = std::fs::remove_dir_all(&host);
+    let host_tmp = tempfile::Builder::new().prefix("keel-wasi-abi-open-").tempdir().unwrap();
+    let host = host_tmp.path().to_path_buf();
     std::fs::create_dir_all(host.join("d")).unwrap();
     let memory = MemFs::new();
     memory.mkdir_all("d").unwrap();

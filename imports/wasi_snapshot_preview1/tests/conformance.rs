@@ -26,56 +26,21 @@ const OUT: u32 = 400; // an fd, a size or a filestat
 const IOV: u32 = 600; // one iovec
 const DATA: u32 = 1000; // its bytes
 
-/// A directory of each kind to mount at `/`, with the name of the case.
-/// A named way to build a module's config.
-type Setup = (&'static str, fn() -> ModuleConfig);
-
-fn file_systems() -> [Setup; 2] {
-    [
-        ("memfs", || ModuleConfig::new().with_mount("/", MemFs::new())),
-        ("dirfs", || ModuleConfig::new().with_mount("/", DirFs::open(scratch_dir()).unwrap())),
-    ]
-}
-
-/// A fresh empty host directory, left to the OS's temporary-directory cleaning only if a test
-/// panics (each case removes its own).
-fn scratch_dir() -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "keel-wasi-conformance-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir).unwrap();
-    SCRATCH.with(|s| s.borrow_mut().push(dir.clone()));
-    dir
-}
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Vec<std::path::PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Removes the scratch directories this thread made.
-fn clean_up() {
-    SCRATCH.with(|s| {
-        for d in s.borrow_mut().drain(..) {
-            let _ = std::fs::remove_dir_all(d);
-        }
-    });
-}
-
-/// Runs `case` on every engine and file system, with the module and its memory.
+/// Runs `case` on every engine, with `/` mounted from `MemFs` and from a fresh host directory,
+/// with the module and its memory.
 fn each(case: impl Fn(&str, &Module, &Memory)) {
     for &engine in ENGINES {
-        for (fs, config) in file_systems() {
-            let (_rt, m) = setup(engine, config());
+        for fs in ["memfs", "dirfs"] {
+            let host = tempfile::Builder::new().prefix("keel-wasi-conformance-").tempdir().unwrap();
+            let config = match fs {
+                "memfs" => ModuleConfig::new().with_mount("/", MemFs::new()),
+                _ => ModuleConfig::new().with_mount("/", DirFs::open(host.path()).unwrap()),
+            };
+            let (_rt, m) = setup(engine, config);
             let mem = m.memory("memory").unwrap();
             case(&format!("{engine:?}/{fs}"), &m, &mem);
         }
     }
-    clean_up();
 }
 
 /// `path_open(dir, lookup, path, oflags, base, 0, fdflags)`: the errno, and the new fd.

@@ -2,7 +2,7 @@
 //! on every engine, against host directories and in-memory file systems.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use keel::{EngineKind, ModuleConfig, Runtime, RuntimeConfig};
@@ -63,16 +63,14 @@ fn run(engine: EngineKind, name: &str, args: &[&str], config: ModuleConfig) -> O
 }
 
 /// A fresh, empty host directory for one test.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("keel-wasi-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(test: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("keel-wasi-{test}-")).tempdir().unwrap()
 }
 
 #[test]
 fn cat_reads_files_from_host_and_memory_mounts_and_stdin() {
-    let dir = scratch("cat");
+    let dir_tmp = scratch("cat");
+    let dir = dir_tmp.path().to_path_buf();
     std::fs::write(dir.join("a.txt"), "from the host\n").unwrap();
     let mem = MemFs::new();
     mem.add_file("data/b.txt", "from memory\n").unwrap();
@@ -96,7 +94,8 @@ fn cat_reads_files_from_host_and_memory_mounts_and_stdin() {
 
 #[test]
 fn ls_lists_many_entries_across_several_readdir_calls() {
-    let dir = scratch("ls");
+    let dir_tmp = scratch("ls");
+    let dir = dir_tmp.path().to_path_buf();
     let mem = MemFs::new();
     let mut want = vec!["dir .".to_string(), "dir ..".to_string()];
     let mut names: Vec<String> =
@@ -139,7 +138,8 @@ fn file_operations_on_host_and_memory_file_systems() {
         // The same C program against Debian's wasi-libc and against Zig's newer one.
         for fsops in ["fsops", "zig/fsops"] {
             let what = format!("{engine:?} {fsops}");
-            let dir = scratch(&format!("fsops-{engine:?}-{}", fsops.replace('/', "-")));
+            let dir_tmp = scratch(&format!("fsops-{engine:?}-{}", fsops.replace('/', "-")));
+            let dir = dir_tmp.path().to_path_buf();
             let config = ModuleConfig::new().with_mount("/work", DirFs::open(&dir).unwrap());
             assert_all_ok(&format!("{what} host"), &run(engine, fsops, &["/work"], config));
             let config = ModuleConfig::new().with_mount("/tmp", MemFs::new());
@@ -266,7 +266,8 @@ read inside.txt: ok",
 fn sandbox_no_way_out_of_a_host_directory() {
     let want = escape_refused();
     for (engine, sandbox) in engines_and(&["sandbox", "zig/sandbox"]) {
-        let top = scratch(&format!("sandbox-{engine:?}-{}", sandbox.replace('/', "-")));
+        let top_tmp = scratch(&format!("sandbox-{engine:?}-{}", sandbox.replace('/', "-")));
+        let top = top_tmp.path().to_path_buf();
         let root = top.join("root");
         std::fs::create_dir_all(root.join("sub")).unwrap();
         std::fs::write(top.join("secret.txt"), "SECRET").unwrap();
@@ -332,7 +333,8 @@ ftruncate: EINVAL
 futimens: EROFS
 stat: ok",
     );
-    let dir = scratch("readonly");
+    let dir_tmp = scratch("readonly");
+    let dir = dir_tmp.path().to_path_buf();
     std::fs::create_dir(dir.join("sub")).unwrap();
     std::fs::write(dir.join("inside.txt"), "inside").unwrap();
     let mem = MemFs::new();
@@ -366,7 +368,8 @@ fn sandbox_without_a_mount_no_host_file_is_seen() {
 #[test]
 fn rust_guest_runs_on_both_engines() {
     for &engine in ENGINES {
-        let dir = scratch(&format!("rust-{engine:?}"));
+        let dir_tmp = scratch(&format!("rust-{engine:?}"));
+        let dir = dir_tmp.path().to_path_buf();
         let config = ModuleConfig::new()
             .with_mount("/", DirFs::open(&dir).unwrap())
             .with_env("GREETING", "hello");
