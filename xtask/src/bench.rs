@@ -14,6 +14,7 @@
 //! REV's. Default rows: the call-cost ones (`fib`, `call-host-to-wasm`, `call-wasm-to-host`);
 //! default engines: keel's two.
 
+use crate::repo_root;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -53,12 +54,6 @@ fn cargo_harness(root: &Path, manifest: &Path, verb: &str) -> Command {
         // The main workspace's settings for the xtask build must not leak into this one.
         .env_remove("CARGO_TARGET_DIR");
     command
-}
-
-/// The repository root: the parent of xtask's manifest directory.
-fn repo_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
 /// The rows `--baseline` compares unless a FILTER is given: the cost of calls.

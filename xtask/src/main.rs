@@ -5,6 +5,7 @@
 //! - `cargo xtask testdata`
 //! - `cargo xtask wasi-testsuite [--engine interpreter|compiler|all] [--dir DIR] [FILTER]`
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod bench;
@@ -32,5 +33,29 @@ fn main() -> ExitCode {
             eprintln!("xtask {task}: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The repository root: the parent of xtask's manifest directory.
+fn repo_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
+/// Whether `arg` is the flag `flag`, as `--flag` or `--flag=VALUE`.
+fn is_flag(arg: &str, flag: &str) -> bool {
+    arg == flag || arg.strip_prefix(flag).is_some_and(|rest| rest.starts_with('='))
+}
+
+/// The value of the flag `flag` that `arg` is: after its `=`, or else the next argument.
+fn flag_value<'a>(
+    arg: &str,
+    flag: &str,
+    rest: &mut impl Iterator<Item = &'a String>,
+    usage: &str,
+) -> Result<String, String> {
+    match arg.strip_prefix(flag).and_then(|rest| rest.strip_prefix('=')) {
+        Some(v) => Ok(v.to_string()),
+        None => rest.next().cloned().ok_or_else(|| format!("{flag} needs a value\n{usage}")),
     }
 }

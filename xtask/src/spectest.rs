@@ -36,22 +36,15 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let mut in_process = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let mut value = |flag: &str| -> Result<String, String> {
-            match arg.strip_prefix(flag).and_then(|rest| rest.strip_prefix('=')) {
-                Some(v) => Ok(v.to_string()),
-                None => {
-                    args.next().cloned().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
-                }
-            }
-        };
+        let mut value = |flag: &str| crate::flag_value(arg, flag, &mut args, USAGE);
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
             "-v" | "--verbose" => script.verbose = true,
             "--in-process" => in_process = true,
             "--listening" => script.listening = true,
-            a if a == "--engine" || a.starts_with("--engine=") => engine = value("--engine")?,
-            a if a == "--suite" || a.starts_with("--suite=") => suite = value("--suite")?,
-            a if a == "--timeout" || a.starts_with("--timeout=") => {
+            a if crate::is_flag(a, "--engine") => engine = value("--engine")?,
+            a if crate::is_flag(a, "--suite") => suite = value("--suite")?,
+            a if crate::is_flag(a, "--timeout") => {
                 let secs = value("--timeout")?;
                 script.timeout = secs
                     .parse::<f64>()

@@ -10,7 +10,8 @@
 //! Commands run from the repository root with paths relative to it; `{out}` in an argument
 //! stands for the output path.
 
-use std::path::{Path, PathBuf};
+use crate::repo_root;
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
 /// A program that builds guests.
@@ -327,10 +328,4 @@ fn build(root: &Path, g: &Guest, out: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// The repository root: the parent of xtask's manifest directory.
-fn repo_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }

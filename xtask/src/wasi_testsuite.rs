@@ -18,6 +18,7 @@
 //! `wasi-testsuite: N passed, M failed`. An expected failure that fails counts as passed (and is
 //! listed); one that passes is reported, so that the list only shrinks.
 
+use crate::{flag_value, is_flag, repo_root};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -172,20 +173,13 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let mut verbose = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let mut value = |flag: &str| -> Result<String, String> {
-            match arg.strip_prefix(flag).and_then(|rest| rest.strip_prefix('=')) {
-                Some(v) => Ok(v.to_string()),
-                None => {
-                    args.next().cloned().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
-                }
-            }
-        };
+        let mut value = |flag: &str| flag_value(arg, flag, &mut args, USAGE);
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
             "-v" | "--verbose" => verbose = true,
-            a if a == "--engine" || a.starts_with("--engine=") => engine = value("--engine")?,
-            a if a == "--dir" || a.starts_with("--dir=") => dir = Some(value("--dir")?.into()),
-            a if a == "--keel" || a.starts_with("--keel=") => keel = Some(value("--keel")?.into()),
+            a if is_flag(a, "--engine") => engine = value("--engine")?,
+            a if is_flag(a, "--dir") => dir = Some(value("--dir")?.into()),
+            a if is_flag(a, "--keel") => keel = Some(value("--keel")?.into()),
             a if a.starts_with('-') => return Err(format!("unknown flag {a}\n{USAGE}")),
             a if filter.is_none() => filter = Some(a.to_string()),
             a => return Err(format!("more than one FILTER given ({a})\n{USAGE}")),
@@ -199,10 +193,6 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     };
     let dir = dir.unwrap_or_else(|| repo_root().join("../shared/wasi-testsuite"));
     Ok(Some(Options { engines, dir, keel, filter, verbose }))
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the repository").into()
 }
 
 /// Builds the `keel` binary (the dev profile, which `cargo test` shares) and returns its path.
