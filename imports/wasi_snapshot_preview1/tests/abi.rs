@@ -102,11 +102,9 @@ fn errnos_of_error_paths() {
 /// `EROFS`).
 #[test]
 fn path_open_of_a_directory_or_a_file() {
-    const READ: i64 = 1 << 1;
-    const WRITE: i64 = 1 << 6;
-    const CREAT: i32 = 1;
-    const EXCL: i32 = 4;
-    const TRUNC: i32 = 8;
+    use common::{
+        FD_READ as READ, FD_WRITE as WRITE, O_CREAT as CREAT, O_EXCL as EXCL, O_TRUNC as TRUNC,
+    };
     const DIRECTORY: u8 = 3;
     const REGULAR_FILE: u8 = 4;
     let host_tmp = tempfile::Builder::new().prefix("keel-wasi-abi-open-").tempdir().unwrap();

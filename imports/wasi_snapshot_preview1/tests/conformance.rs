@@ -4,20 +4,13 @@
 
 mod common;
 
-use common::{ENGINES, call, setup};
+use common::{
+    ENGINES, FD_READ, FD_WRITE, FDFLAG_APPEND, O_CREAT, O_DIRECTORY, O_TRUNC,
+    PATH_FILESTAT_SET_SIZE, SYMLINK_FOLLOW, call, setup,
+};
 use keel::Val::{I32, I64};
 use keel::{Memory, Module, ModuleConfig};
 use keel_sys::{DirFs, Errno, MemFs};
-
-// Rights, oflags, fdflags and lookupflags of preview1.
-const FD_READ: i64 = 1 << 1;
-const FD_WRITE: i64 = 1 << 6;
-const PATH_FILESTAT_SET_SIZE: i64 = 1 << 19;
-const O_CREAT: i32 = 1;
-const O_DIRECTORY: i32 = 2;
-const O_TRUNC: i32 = 8;
-const FDFLAG_APPEND: i32 = 1;
-const SYMLINK_FOLLOW: i32 = 1;
 
 /// Guest memory layout of these tests.
 const PATH: u32 = 200; // path strings

@@ -4,6 +4,17 @@
 
 use keel::{EngineKind, Module, ModuleConfig, Runtime, RuntimeConfig};
 
+// Rights, oflags, fdflags and lookupflags of preview1.
+pub const FD_READ: i64 = 1 << 1;
+pub const FD_WRITE: i64 = 1 << 6;
+pub const PATH_FILESTAT_SET_SIZE: i64 = 1 << 19;
+pub const O_CREAT: i32 = 1;
+pub const O_DIRECTORY: i32 = 2;
+pub const O_EXCL: i32 = 4;
+pub const O_TRUNC: i32 = 8;
+pub const FDFLAG_APPEND: i32 = 1;
+pub const SYMLINK_FOLLOW: i32 = 1;
+
 pub const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
 
 /// A module importing the WASI functions the tests call, each re-exported as `call_NAME`, with
