@@ -57,6 +57,13 @@ const GO: Tool = Tool {
     install: "apt-get update && apt-get install -y golang-go   (Debian bookworm: Go 1.19)",
 };
 
+/// Go 1.23 from bookworm-backports (module `gojs`, as every Go since 1.21 imports).
+const GO_1_23: Tool = Tool {
+    program: "/usr/lib/go-1.23/bin/go",
+    checks: &[("/usr/lib/go-1.23/bin/go", &["version"])],
+    install: "add bookworm-backports to the apt sources, then apt-get update && apt-get install -y golang-1.23-go",
+};
+
 /// Zig's C compiler (from PyPI's `ziglang`) with the newer wasi-libc Zig bundles: the same C
 /// guests again, against the libc most current toolchains ship.
 const ZIG_CC: Tool = Tool {
@@ -150,6 +157,14 @@ fn guests() -> Vec<Guest> {
         c_freestanding("bench/guests/calls.wasm", "bench/guests/calls.c"),
         c_simd("bench/guests/simd.wasm", "bench/guests/simd.c"),
         go_js("bench/guests/gojson.wasm", "bench/guests/gojson.go"),
+        go_js("imports/gojs/testdata/go1.19/scenarios.wasm", "imports/gojs/testdata/scenarios.go"),
+        Guest {
+            tool: &GO_1_23,
+            ..go_js(
+                "imports/gojs/testdata/go1.23/scenarios.wasm",
+                "imports/gojs/testdata/scenarios.go",
+            )
+        },
         c_wasi("bench/guests/files.wasm", "bench/guests/files.c"),
         c_wasi("bench/guests/hello.wasm", "bench/guests/hello.c"),
         wasi("cat"),

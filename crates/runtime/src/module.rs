@@ -89,6 +89,14 @@ impl Module {
         self.instance().name()
     }
 
+    /// The instance's view of the system (what its `ModuleConfig` granted: descriptors, stdio,
+    /// clocks, random), for import sets that drive a guest between calls — Go's event loop
+    /// waits on the guest's clocks between two resumes. It is behind its own lock
+    /// ([`keel_sys::SysContext::lock`]), so reading it needs no call in progress.
+    pub fn sys(&self) -> Option<&keel_sys::SysContext> {
+        self.instance().sys()
+    }
+
     /// The export `name`.
     pub fn export(&self, name: &str) -> Option<Extern> {
         let (kind, index) = self.instance().export(name)?;

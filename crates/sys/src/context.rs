@@ -170,6 +170,7 @@ pub struct SysState {
     random: Box<dyn RandomSource>,
     shared_random: Option<std::sync::Arc<Mutex<Box<dyn RandomSource>>>>,
     interrupt: Option<std::sync::Arc<AtomicU32>>,
+    extensions: Vec<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// How long a blocking wait lasts before it checks the interrupt flag again.
@@ -325,6 +326,34 @@ impl SysState {
         !matches!(self.sleep, Sleep::Fake)
     }
 
+    /// The instance's `T`, made by `make` at the first ask: where an import set keeps state of
+    /// its own per instance (Go's JavaScript world, say). It is an `Arc` so that the import set
+    /// can let go of this lock while it uses it (and calls back into the guest).
+    pub fn extension<T: std::any::Any + Send + Sync>(
+        &mut self,
+        make: impl FnOnce(&mut SysState) -> T,
+    ) -> std::sync::Arc<T> {
+        for e in &self.extensions {
+            if let Ok(t) = e.clone().downcast::<T>() {
+                return t;
+            }
+        }
+        let t = std::sync::Arc::new(make(self));
+        self.extensions.push(t.clone());
+        t
+    }
+
+    /// Advances the fake clocks by `ns` (a fake sleep that a guest waits out: Go's timers), so
+    /// that a guest waiting for a deadline on fake clocks reaches it. Real clocks are untouched.
+    pub fn skip_fake_time(&mut self, ns: u64) {
+        if matches!(self.walltime, Clock::Fake) {
+            self.fake_wall = self.fake_wall.saturating_add(ns);
+        }
+        if matches!(self.nanotime, Clock::Fake) {
+            self.fake_mono = self.fake_mono.saturating_add(ns);
+        }
+    }
+
     /// Fills `buf` from the random source.
     pub fn random(&mut self, buf: &mut [u8]) -> io::Result<()> {
         match &self.shared_random {
@@ -383,6 +412,7 @@ impl SysContext {
                 random,
                 shared_random,
                 interrupt: None,
+                extensions: Vec::new(),
             }),
         }
     }

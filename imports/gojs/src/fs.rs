@@ -1,0 +1,597 @@
+//! node's `fs`, callback style, as Go's `syscall` calls it (syscall/fs_js.go): every function
+//! takes its arguments and a callback `(err, result)`, which keel calls before the function
+//! returns (Go's `fsCall` waits on a channel of one, so an early answer is fine, and wazero did
+//! the same). Paths are guest paths: relative ones start at `process.cwd()`, `..` stops at `/`,
+//! and each resolves to the mount with the longest matching prefix, on the same keel-sys mounts
+//! (jails, read-only mounts) as WASI. Errors are node's: objects with a `code` (`ENOENT`,
+//! `EEXIST`, ...) that Go's `syscall` maps to its errnos.
+
+use keel_sys::{Errno, FdEntry, FileType, OpenDir, OpenFile, OpenOptions, SetTime, Stat};
+
+use crate::builtins::method;
+use crate::value::{Obj, Value};
+use crate::world::{Ctx, Throw};
+
+// node's fs.constants on Linux: what Go's syscall reads to build open flags.
+const O_RDONLY: u32 = 0;
+const O_WRONLY: u32 = 1;
+const O_RDWR: u32 = 2;
+const O_CREAT: u32 = 0o100;
+const O_EXCL: u32 = 0o200;
+const O_TRUNC: u32 = 0o1000;
+const O_APPEND: u32 = 0o2000;
+const O_DIRECTORY: u32 = 0o200000;
+const O_NOFOLLOW: u32 = 0o400000;
+const O_SYNC: u32 = 0o4010000;
+
+const S_IFMT: u32 = 0o170000;
+const S_IFSOCK: u32 = 0o140000;
+const S_IFLNK: u32 = 0o120000;
+const S_IFREG: u32 = 0o100000;
+const S_IFBLK: u32 = 0o060000;
+const S_IFDIR: u32 = 0o040000;
+const S_IFCHR: u32 = 0o020000;
+
+/// The `fs` object.
+pub(crate) fn fs() -> Obj {
+    let fs = Obj::plain();
+    let constants = Obj::plain();
+    for (name, v) in [
+        ("O_RDONLY", O_RDONLY),
+        ("O_WRONLY", O_WRONLY),
+        ("O_RDWR", O_RDWR),
+        ("O_CREAT", O_CREAT),
+        ("O_EXCL", O_EXCL),
+        ("O_TRUNC", O_TRUNC),
+        ("O_APPEND", O_APPEND),
+        ("O_DIRECTORY", O_DIRECTORY),
+        ("O_NOFOLLOW", O_NOFOLLOW),
+        ("O_SYNC", O_SYNC),
+        ("S_IFMT", S_IFMT),
+        ("S_IFREG", S_IFREG),
+        ("S_IFDIR", S_IFDIR),
+        ("S_IFLNK", S_IFLNK),
+        ("S_IFCHR", S_IFCHR),
+        ("S_IFBLK", S_IFBLK),
+        ("S_IFSOCK", S_IFSOCK),
+    ] {
+        constants.set(name, Value::num(v));
+    }
+    fs.set("constants", Value::Object(constants));
+    method(&fs, "writeSync", |ctx, _, args| {
+        let fd = num(args, 0) as u32;
+        let data = bytes_of(&arg(args, 1))
+            .ok_or_else(|| ctx.state.type_error("fs.writeSync: not a Uint8Array"))?;
+        write(ctx, fd, &data, None)
+            .map(|n| Value::num(n as f64))
+            .map_err(|e| Throw::Js(node_error(ctx, e, "write", "")))
+    });
+    // Each callback-style function: its name and what it does with its arguments (the callback
+    // excluded); the callback gets (null, result) or (error).
+    let table: &[(&'static str, Op)] = &[
+        ("open", open),
+        ("close", close),
+        ("read", read),
+        ("write", write_op),
+        ("fstat", fstat),
+        ("stat", |ctx, a| stat_op(ctx, a, true)),
+        ("lstat", |ctx, a| stat_op(ctx, a, false)),
+        ("readdir", readdir),
+        ("mkdir", mkdir),
+        ("rmdir", |ctx, a| path_op(ctx, a, "rmdir", |fs, p| fs.rmdir(p))),
+        ("unlink", |ctx, a| path_op(ctx, a, "unlink", |fs, p| fs.unlink(p))),
+        ("rename", |ctx, a| two_paths(ctx, a, "rename", |fs, from, to| fs.rename(from, to))),
+        ("link", |ctx, a| two_paths(ctx, a, "link", |fs, from, to| fs.link(from, to))),
+        ("symlink", symlink),
+        ("readlink", readlink),
+        ("utimes", utimes),
+        ("chmod", |ctx, a| exists(ctx, a, "chmod", true)),
+        ("lchown", |ctx, a| exists(ctx, a, "lchown", false)),
+        ("chown", |ctx, a| exists(ctx, a, "chown", true)),
+        ("fchmod", fd_exists),
+        ("fchown", fd_exists),
+        ("truncate", truncate),
+        ("ftruncate", ftruncate),
+        ("fsync", fsync),
+    ];
+    for &(name, op) in table {
+        method(&fs, name, move |ctx, _, args| {
+            let (callback, args) = match args.split_last() {
+                Some((cb, rest)) if cb.as_obj().is_some() => (cb.clone(), rest),
+                _ => {
+                    return Err(ctx.state.type_error(format!(
+                        "fs.{name}: the \"cb\" argument must be of type function"
+                    )));
+                }
+            };
+            let reply = match op(ctx, args) {
+                Ok(v) => vec![Value::Null, v],
+                Err(Failure::Errno(e, path)) => vec![node_error(ctx, e, name, &path)],
+            };
+            ctx.apply(&callback, &Value::Undefined, &reply)?;
+            Ok(Value::Undefined)
+        });
+    }
+    fs
+}
+
+/// Why an fs call failed: an errno for the callback, with the path it names.
+enum Failure {
+    Errno(Errno, String),
+}
+
+impl From<Errno> for Failure {
+    fn from(e: Errno) -> Self {
+        Failure::Errno(e, String::new())
+    }
+}
+
+type Op = fn(&mut Ctx<'_>, &[Value]) -> Result<Value, Failure>;
+
+fn arg(args: &[Value], i: usize) -> Value {
+    args.get(i).cloned().unwrap_or(Value::Undefined)
+}
+
+fn num(args: &[Value], i: usize) -> f64 {
+    arg(args, i).to_number()
+}
+
+fn bytes_of(v: &Value) -> Option<Vec<u8>> {
+    v.as_obj()?.with_bytes(|b| b.clone())
+}
+
+/// A node-style error: `code`, `syscall`, `path` and a message.
+pub(crate) fn node_error(ctx: &Ctx<'_>, e: Errno, syscall: &str, path: &str) -> Value {
+    let code = code(e);
+    let text = e.message().trim_end_matches('.').to_lowercase();
+    let message = if path.is_empty() {
+        format!("{code}: {text}, {syscall}")
+    } else {
+        format!("{code}: {text}, {syscall} '{path}'")
+    };
+    let err = ctx.state.error("Error", message);
+    err.set("code", Value::str(code));
+    err.set("syscall", Value::str(syscall));
+    if !path.is_empty() {
+        err.set("path", Value::str(path));
+    }
+    Value::Object(err)
+}
+
+/// The POSIX name node gives an errno. A path that led out of its mount (keel-sys's
+/// `ENOTCAPABLE`) and a write to a read-only mount (`EROFS`) are `EACCES`, so that Go's `os`
+/// reads both as a permission error (`fs.ErrPermission` is EACCES or EPERM to Go; EROFS is
+/// neither).
+fn code(e: Errno) -> &'static str {
+    match e {
+        Errno::ENOTCAPABLE | Errno::EROFS => "EACCES",
+        Errno::ENOTSUP => "ENOTSUP",
+        e => e.name(),
+    }
+}
+
+/// `path` made absolute from `cwd`, cleaned.
+pub(crate) fn absolute(cwd: &str, path: &str) -> String {
+    if path.starts_with('/') { clean(path) } else { clean(&format!("{cwd}/{path}")) }
+}
+
+/// A guest path with `.`, `..` and repeated slashes resolved lexically; `..` stops at `/`.
+pub(crate) fn clean(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// The mount a guest path lies in (the longest matching prefix) and its path inside it.
+fn resolve(ctx: &Ctx<'_>, path: &str) -> Result<(usize, String), Failure> {
+    if path.is_empty() || path.contains('\0') {
+        return Err(Failure::Errno(Errno::EINVAL, path.to_string()));
+    }
+    let abs = absolute(&ctx.state.world().cwd, path);
+    let st = ctx.sys.lock();
+    let mut best: Option<(usize, usize)> = None;
+    for (i, m) in st.mounts.iter().enumerate() {
+        let at = clean(&m.guest_path);
+        let inside = at == "/" || abs == at || abs.starts_with(&format!("{at}/"));
+        if inside && best.is_none_or(|(_, len)| at.len() > len) {
+            best = Some((i, at.len()));
+        }
+    }
+    let Some((mount, len)) = best else {
+        // Nothing is mounted there: nothing exists there.
+        return Err(Failure::Errno(Errno::ENOENT, path.to_string()));
+    };
+    let mut inner = abs[len.min(abs.len())..].trim_start_matches('/').to_string();
+    // A trailing slash says "a directory": keep it for the file system to check.
+    if path.ends_with('/') && !inner.is_empty() {
+        inner.push('/');
+    }
+    Ok((mount, inner))
+}
+
+fn with_path<T>(
+    ctx: &Ctx<'_>,
+    path: &str,
+    f: impl FnOnce(&dyn keel_sys::Fs, &str) -> Result<T, Errno>,
+) -> Result<T, Failure> {
+    let (mount, inner) = resolve(ctx, path)?;
+    let fs = ctx.sys.lock().mounts[mount].fs.clone();
+    f(fs.as_ref(), &inner).map_err(|e| Failure::Errno(e, path.to_string()))
+}
+
+/// `stat` of a guest path.
+pub(crate) fn stat_path(ctx: &Ctx<'_>, path: &str, follow: bool) -> Result<Stat, Errno> {
+    with_path(ctx, path, |fs, p| fs.stat(p, follow)).map_err(|Failure::Errno(e, _)| e)
+}
+
+fn open(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let path = arg(args, 0).to_js_string();
+    let flags = num(args, 1) as u32;
+    let access = flags & 3;
+    let options = OpenOptions {
+        read: access != O_WRONLY,
+        write: access != O_RDONLY,
+        create: flags & O_CREAT != 0,
+        exclusive: flags & O_EXCL != 0,
+        truncate: flags & O_TRUNC != 0,
+        append: flags & O_APPEND != 0,
+        follow: flags & O_NOFOLLOW == 0,
+    };
+    let (mount, inner) = resolve(ctx, &path)?;
+    let fail = |e: Errno| Failure::Errno(e, path.clone());
+    let mut st = ctx.sys.lock();
+    let fs = st.mounts[mount].fs.clone();
+    let entry = if flags & O_DIRECTORY != 0 {
+        match fs.stat(&inner, options.follow).map_err(fail)?.filetype {
+            FileType::Directory => {
+                FdEntry::Dir(OpenDir { mount, path: inner, preopen: None, listing: None })
+            }
+            _ => return Err(fail(Errno::ENOTDIR)),
+        }
+    } else {
+        match fs.open(&inner, &options) {
+            Ok(file) => FdEntry::File(OpenFile {
+                mount,
+                path: inner,
+                file,
+                read: options.read,
+                write: options.write || options.append,
+                flags: 0,
+            }),
+            Err(e) => match fs.stat(&inner, options.follow) {
+                // node opens a directory read-only like a file; Go then lists it.
+                Ok(s) if s.filetype == FileType::Directory => {
+                    if options.write || options.append || options.truncate {
+                        return Err(fail(Errno::EISDIR));
+                    }
+                    if options.create && options.exclusive {
+                        return Err(fail(Errno::EEXIST));
+                    }
+                    FdEntry::Dir(OpenDir { mount, path: inner, preopen: None, listing: None })
+                }
+                _ => return Err(fail(e)),
+            },
+        }
+    };
+    let fd = st.fds.insert(entry).map_err(fail)?;
+    Ok(Value::num(fd))
+}
+
+fn close(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let fd = num(args, 0) as u32;
+    if fd <= 2 {
+        return Ok(Value::Undefined); // node closes stdio without complaint
+    }
+    ctx.sys.lock().fds.remove(fd)?;
+    Ok(Value::Undefined)
+}
+
+/// `position` of read/write: a number, or null/undefined for "at the current position".
+fn position(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) if *n >= 0.0 => Some(*n as u64),
+        _ => None,
+    }
+}
+
+/// `read(fd, buffer, offset, length, position)`.
+fn read(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let fd = num(args, 0) as u32;
+    let buf = arg(args, 1);
+    let Some(buf) = buf.as_obj() else { return Err(Errno::EINVAL.into()) };
+    let (offset, length) = (num(args, 2).max(0.0) as usize, num(args, 3).max(0.0) as usize);
+    let at = position(&arg(args, 4));
+    let size = buf.with_bytes(|b| b.len()).ok_or(Errno::EINVAL)?;
+    if offset > size || length > size - offset {
+        return Err(Errno::EINVAL.into());
+    }
+    let mut tmp = vec![0u8; length];
+    let n = {
+        let mut st = ctx.sys.lock();
+        match st.fds.get(fd)? {
+            FdEntry::Stdin => st.read_stdin(&mut tmp).map_err(Errno::from)?,
+            FdEntry::File(f) if !f.read => return Err(Errno::EBADF.into()),
+            FdEntry::File(f) => match at {
+                Some(at) => f.file.pread(&mut tmp, at)?,
+                None => f.file.read(&mut tmp)?,
+            },
+            FdEntry::Dir(_) => return Err(Errno::EISDIR.into()),
+            _ => return Err(Errno::EBADF.into()),
+        }
+    };
+    buf.with_bytes(|b| b[offset..offset + n].copy_from_slice(&tmp[..n]));
+    Ok(Value::num(n as f64))
+}
+
+/// Writes `data` to `fd` (at `at`, if given).
+fn write(ctx: &Ctx<'_>, fd: u32, data: &[u8], at: Option<u64>) -> Result<usize, Errno> {
+    let mut st = ctx.sys.lock();
+    match st.fds.get(fd)? {
+        FdEntry::Stdout => st.write_out(false, data).map_err(Errno::from),
+        FdEntry::Stderr => st.write_out(true, data).map_err(Errno::from),
+        FdEntry::File(f) if !f.write => Err(Errno::EBADF),
+        FdEntry::File(f) => match at {
+            Some(at) => f.file.pwrite(data, at),
+            None => {
+                let mut done = 0;
+                while done < data.len() {
+                    match f.file.write(&data[done..])? {
+                        0 => break,
+                        n => done += n,
+                    }
+                }
+                Ok(done)
+            }
+        },
+        FdEntry::Dir(_) => Err(Errno::EISDIR),
+        _ => Err(Errno::EBADF),
+    }
+}
+
+/// `write(fd, buffer, offset, length, position)`.
+fn write_op(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let fd = num(args, 0) as u32;
+    let data = bytes_of(&arg(args, 1)).ok_or(Errno::EINVAL)?;
+    let (offset, length) = (num(args, 2).max(0.0) as usize, num(args, 3).max(0.0) as usize);
+    if offset > data.len() || length > data.len() - offset {
+        return Err(Errno::EINVAL.into());
+    }
+    let n = write(ctx, fd, &data[offset..offset + length], position(&arg(args, 4)))?;
+    Ok(Value::num(n as f64))
+}
+
+/// A node `fs.Stats`.
+fn stats(s: &Stat) -> Value {
+    let (kind, perm) = match s.filetype {
+        FileType::Directory => (S_IFDIR, 0o755),
+        FileType::RegularFile => (S_IFREG, 0o644),
+        FileType::SymbolicLink => (S_IFLNK, 0o777),
+        FileType::CharacterDevice => (S_IFCHR, 0o620),
+        FileType::BlockDevice => (S_IFBLK, 0o660),
+        FileType::SocketStream | FileType::SocketDgram => (S_IFSOCK, 0o755),
+        FileType::Unknown => (0, 0o644),
+    };
+    let o = Obj::plain();
+    let ms = |ns: u64| Value::num((ns / 1_000_000) as f64);
+    for (k, v) in [
+        ("dev", Value::num(s.dev as f64)),
+        ("ino", Value::num(s.ino as f64)),
+        ("mode", Value::num(kind | perm)),
+        ("nlink", Value::num(s.nlink as f64)),
+        ("uid", Value::num(0)),
+        ("gid", Value::num(0)),
+        ("rdev", Value::num(0)),
+        ("size", Value::num(s.size as f64)),
+        ("blksize", Value::num(4096)),
+        ("blocks", Value::num(s.size.div_ceil(512) as f64)),
+        ("atimeMs", ms(s.atim)),
+        ("mtimeMs", ms(s.mtim)),
+        ("ctimeMs", ms(s.ctim)),
+        ("birthtimeMs", ms(s.ctim)),
+    ] {
+        o.set(k, v);
+    }
+    let t = s.filetype;
+    method(&o, "isDirectory", move |_, _, _| Ok(Value::Bool(t == FileType::Directory)));
+    method(&o, "isFile", move |_, _, _| Ok(Value::Bool(t == FileType::RegularFile)));
+    method(&o, "isSymbolicLink", move |_, _, _| Ok(Value::Bool(t == FileType::SymbolicLink)));
+    Value::Object(o)
+}
+
+fn stdio_stat() -> Stat {
+    Stat {
+        dev: 0,
+        ino: 0,
+        filetype: FileType::CharacterDevice,
+        nlink: 1,
+        size: 0,
+        atim: 0,
+        mtim: 0,
+        ctim: 0,
+    }
+}
+
+fn fstat(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let fd = num(args, 0) as u32;
+    let mut st = ctx.sys.lock();
+    let s = match st.fds.get(fd)? {
+        FdEntry::File(f) => f.file.stat()?,
+        FdEntry::Dir(d) => {
+            let (mount, path) = (d.mount, d.path.clone());
+            st.mounts[mount].fs.stat(&path, true)?
+        }
+        _ => stdio_stat(),
+    };
+    Ok(stats(&s))
+}
+
+fn stat_op(ctx: &mut Ctx<'_>, args: &[Value], follow: bool) -> Result<Value, Failure> {
+    let path = arg(args, 0).to_js_string();
+    Ok(stats(&with_path(ctx, &path, |fs, p| fs.stat(p, follow))?))
+}
+
+fn readdir(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let path = arg(args, 0).to_js_string();
+    let entries = with_path(ctx, &path, |fs, p| fs.read_dir(p))?;
+    let names = entries.into_iter().map(|e| Value::str(e.name)).collect();
+    Ok(Value::Object(Obj::array(names, Some(ctx.state.ctors.array.clone()))))
+}
+
+fn mkdir(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let path = arg(args, 0).to_js_string();
+    with_path(ctx, &path, |fs, p| fs.mkdir(p))?;
+    Ok(Value::Undefined)
+}
+
+fn path_op(
+    ctx: &mut Ctx<'_>,
+    args: &[Value],
+    _name: &str,
+    f: fn(&dyn keel_sys::Fs, &str) -> Result<(), Errno>,
+) -> Result<Value, Failure> {
+    let path = arg(args, 0).to_js_string();
+    with_path(ctx, &path, f)?;
+    Ok(Value::Undefined)
+}
+
+fn two_paths(
+    ctx: &mut Ctx<'_>,
+    args: &[Value],
+    _name: &str,
+    f: fn(&dyn keel_sys::Fs, &str, &str) -> Result<(), Errno>,
+) -> Result<Value, Failure> {
+    let (from, to) = (arg(args, 0).to_js_string(), arg(args, 1).to_js_string());
+    let (m1, p1) = resolve(ctx, &from)?;
+    let (m2, p2) = resolve(ctx, &to)?;
+    if m1 != m2 {
+        return Err(Failure::Errno(Errno::EXDEV, from));
+    }
+    let fs = ctx.sys.lock().mounts[m1].fs.clone();
+    f(fs.as_ref(), &p1, &p2).map_err(|e| Failure::Errno(e, from))?;
+    Ok(Value::Undefined)
+}
+
+/// `symlink(target, path)`: a relative target is stored as given; an absolute one (a guest
+/// path) is stored relative to the link's directory when both lie in one mount, since a mount
+/// cannot hold a link to a host path.
+fn symlink(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let (target, path) = (arg(args, 0).to_js_string(), arg(args, 1).to_js_string());
+    let (mount, inner) = resolve(ctx, &path)?;
+    let stored = if target.starts_with('/') {
+        let (tm, tinner) = resolve(ctx, &target)?;
+        if tm != mount {
+            return Err(Failure::Errno(Errno::EXDEV, path));
+        }
+        relative(&inner, &tinner)
+    } else {
+        target
+    };
+    let fs = ctx.sys.lock().mounts[mount].fs.clone();
+    fs.symlink(&stored, &inner).map_err(|e| Failure::Errno(e, path))?;
+    Ok(Value::Undefined)
+}
+
+/// The path from the directory of `link` to `target`, both inside one mount.
+fn relative(link: &str, target: &str) -> String {
+    let from: Vec<&str> = link.split('/').filter(|c| !c.is_empty()).collect();
+    let from = &from[..from.len().saturating_sub(1)];
+    let to: Vec<&str> = target.split('/').filter(|c| !c.is_empty()).collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from.len() - common];
+    parts.extend(&to[common..]);
+    if parts.is_empty() { ".".into() } else { parts.join("/") }
+}
+
+fn readlink(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let path = arg(args, 0).to_js_string();
+    Ok(Value::str(with_path(ctx, &path, |fs, p| fs.readlink(p))?))
+}
+
+/// `utimes(path, atime, mtime)`, in seconds.
+fn utimes(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let path = arg(args, 0).to_js_string();
+    let time = |v: f64| {
+        if v.is_finite() && v >= 0.0 {
+            Ok(SetTime::At((v * 1e9) as u64))
+        } else {
+            Err(Errno::EINVAL)
+        }
+    };
+    let (atim, mtim) = (time(num(args, 1))?, time(num(args, 2))?);
+    with_path(ctx, &path, |fs, p| fs.set_times(p, atim, mtim, true))?;
+    Ok(Value::Undefined)
+}
+
+/// `chmod`, `chown`, `lchown`: keel-sys's file systems keep no modes or owners (as WASI has
+/// none), so these succeed on a path that exists and change nothing; docs/go.md says so.
+fn exists(ctx: &mut Ctx<'_>, args: &[Value], _name: &str, follow: bool) -> Result<Value, Failure> {
+    let path = arg(args, 0).to_js_string();
+    with_path(ctx, &path, |fs, p| fs.stat(p, follow))?;
+    Ok(Value::Undefined)
+}
+
+fn fd_exists(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    ctx.sys.lock().fds.get(num(args, 0) as u32)?;
+    Ok(Value::Undefined)
+}
+
+fn truncate(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let path = arg(args, 0).to_js_string();
+    let len = num(args, 1);
+    if len.is_nan() || len < 0.0 {
+        return Err(Failure::Errno(Errno::EINVAL, path));
+    }
+    let options = OpenOptions { write: true, follow: true, ..OpenOptions::default() };
+    with_path(ctx, &path, |fs, p| fs.open(p, &options)?.set_size(len as u64))?;
+    Ok(Value::Undefined)
+}
+
+fn ftruncate(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let (fd, len) = (num(args, 0) as u32, num(args, 1));
+    if len.is_nan() || len < 0.0 {
+        return Err(Errno::EINVAL.into());
+    }
+    match ctx.sys.lock().fds.get(fd)? {
+        FdEntry::File(f) if f.write => f.file.set_size(len as u64)?,
+        FdEntry::File(_) => return Err(Errno::EBADF.into()),
+        FdEntry::Dir(_) => return Err(Errno::EISDIR.into()),
+        _ => return Err(Errno::EINVAL.into()),
+    }
+    Ok(Value::Undefined)
+}
+
+fn fsync(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    if let FdEntry::File(f) = ctx.sys.lock().fds.get(num(args, 0) as u32)? {
+        f.file.sync()?;
+    }
+    Ok(Value::Undefined)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_paths_resolve_lexically() {
+        for (cwd, path, want) in [
+            ("/", "a/b", "/a/b"),
+            ("/x", "../y", "/y"),
+            ("/", "../../etc", "/etc"),
+            ("/a", "/b/./c//d/..", "/b/c"),
+            ("/a/b", ".", "/a/b"),
+        ] {
+            assert_eq!(absolute(cwd, path), want, "{cwd} {path}");
+        }
+        assert_eq!(relative("d/link", "d/target"), "target");
+        assert_eq!(relative("link", "d/e/t"), "d/e/t");
+        assert_eq!(relative("a/b/link", "c"), "../../c");
+    }
+}

@@ -1,0 +1,329 @@
+// Test guest of keel-gojs: one program, a scenario per first argument, so that the committed
+// binaries stay two (one per Go release). Its output must be the same under keel and under node
+// with the Go release's wasm_exec.js: nothing here prints a time, a random value or a host path
+// beyond the directory it is given.
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall/js"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Println("usage: scenarios NAME [ARGS...]")
+		os.Exit(64)
+	}
+	args := os.Args[2:]
+	switch os.Args[1] {
+	case "hello":
+		fmt.Println("hello, world")
+	case "args":
+		fmt.Println("args:", strings.Join(os.Args[1:], "|"))
+		env := os.Environ()
+		sort.Strings(env)
+		for _, kv := range env {
+			if strings.HasPrefix(kv, "GUEST_") {
+				fmt.Println("env:", kv)
+			}
+		}
+		fmt.Printf("lookup: %q\n", os.Getenv("GUEST_B"))
+	case "exit":
+		var code int
+		fmt.Sscan(args[0], &code)
+		fmt.Println("exiting with", code)
+		os.Exit(code)
+	case "panic":
+		fmt.Println("about to panic")
+		panic("boom")
+	case "stdin":
+		data, err := io.ReadAll(os.Stdin)
+		check(err)
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		fmt.Printf("%d bytes, %d lines, first %q\n", len(data), len(lines), lines[0])
+	case "files":
+		files(args[0])
+	case "readonly":
+		readonly(args[0])
+	case "outside":
+		for _, p := range []string{"/etc/passwd", "../../../../etc/passwd", "/proc/self/environ"} {
+			_, err := os.ReadFile(p)
+			fmt.Printf("read %s: not exist=%v\n", p, errors.Is(err, fs.ErrNotExist))
+		}
+	case "sleep":
+		timers()
+	case "goroutines":
+		goroutines()
+	case "deadlock":
+		fmt.Println("waiting forever")
+		c := make(chan int)
+		<-c
+	case "rand":
+		b := make([]byte, 32)
+		n, err := rand.Read(b)
+		check(err)
+		zero := 0
+		for _, x := range b {
+			if x == 0 {
+				zero++
+			}
+		}
+		fmt.Println("random bytes:", n, "all zero:", zero == len(b))
+	case "json":
+		type Point struct {
+			X, Y int
+			Tags []string `json:"tags,omitempty"`
+		}
+		out, err := json.Marshal([]Point{{1, 2, nil}, {3, 4, []string{"a", "b"}}})
+		check(err)
+		fmt.Println(string(out))
+		var back []Point
+		check(json.Unmarshal(out, &back))
+		fmt.Printf("%+v\n", back)
+	case "funcof":
+		funcof()
+	case "jsmissing":
+		fmt.Println("reading a missing property")
+		doc := js.Global().Get("document")
+		fmt.Println("document is undefined:", doc.IsUndefined())
+		doc.Call("getElementById", "x")
+	default:
+		fmt.Println("unknown scenario", os.Args[1])
+		os.Exit(64)
+	}
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+}
+
+func files(dir string) {
+	check(os.Chdir(dir))
+	wd, err := os.Getwd()
+	check(err)
+	fmt.Println("cwd is the directory:", wd == dir)
+
+	check(os.WriteFile("a.txt", []byte("hello\n"), 0o644))
+	f, err := os.OpenFile("a.txt", os.O_APPEND|os.O_WRONLY, 0)
+	check(err)
+	_, err = f.WriteString("appended\n")
+	check(err)
+	check(f.Close())
+	data, err := os.ReadFile("a.txt")
+	check(err)
+	fmt.Printf("a.txt: %q\n", data)
+
+	// Seek and read a part back.
+	f, err = os.Open("a.txt")
+	check(err)
+	_, err = f.Seek(6, io.SeekStart)
+	check(err)
+	part := make([]byte, 8)
+	_, err = io.ReadFull(f, part)
+	check(err)
+	check(f.Close())
+	fmt.Printf("from 6: %q\n", part)
+
+	check(os.MkdirAll("deep/er/est", 0o755))
+	for i := 0; i < 1000; i++ {
+		check(os.WriteFile(filepath.Join("deep", fmt.Sprintf("f%04d", i)), nil, 0o644))
+	}
+	entries, err := os.ReadDir("deep")
+	check(err)
+	fmt.Println("deep has", len(entries), "entries, first", entries[0].Name(), "last", entries[len(entries)-1].Name())
+
+	check(os.Rename("a.txt", "deep/er/b.txt"))
+	_, err = os.Stat("a.txt")
+	fmt.Println("a.txt after rename: not exist =", errors.Is(err, fs.ErrNotExist))
+	st, err := os.Stat("deep/er/b.txt")
+	check(err)
+	fmt.Println("b.txt:", st.Size(), "bytes, regular:", st.Mode().IsRegular(), "dir:", st.IsDir())
+
+	when := time.Date(2020, 5, 17, 12, 0, 0, 0, time.UTC)
+	check(os.Chtimes("deep/er/b.txt", when, when))
+	st, err = os.Stat("deep/er/b.txt")
+	check(err)
+	fmt.Println("mtime:", st.ModTime().UTC().Format(time.RFC3339))
+
+	check(os.Chmod("deep/er/b.txt", 0o600))
+	check(os.Truncate("deep/er/b.txt", 3))
+	data, err = os.ReadFile("deep/er/b.txt")
+	check(err)
+	fmt.Printf("truncated: %q\n", data)
+
+	check(os.Symlink("er/b.txt", "deep/link"))
+	target, err := os.Readlink("deep/link")
+	check(err)
+	fmt.Println("link ->", target)
+	data, err = os.ReadFile("deep/link")
+	check(err)
+	fmt.Printf("through the link: %q\n", data)
+	lst, err := os.Lstat("deep/link")
+	check(err)
+	fmt.Println("lstat is a symlink:", lst.Mode()&fs.ModeSymlink != 0)
+
+	_, err = os.ReadFile("missing")
+	fmt.Println("missing: not exist =", errors.Is(err, fs.ErrNotExist))
+	err = os.Mkdir("deep", 0o755)
+	fmt.Println("mkdir existing: exist =", errors.Is(err, fs.ErrExist))
+	err = os.Remove("deep")
+	fmt.Println("remove non-empty dir fails:", err != nil)
+
+	check(os.RemoveAll("deep"))
+	_, err = os.Stat("deep")
+	fmt.Println("after RemoveAll: not exist =", errors.Is(err, fs.ErrNotExist))
+}
+
+func readonly(dir string) {
+	data, err := os.ReadFile(filepath.Join(dir, "ro.txt"))
+	check(err)
+	fmt.Printf("read: %q\n", data)
+	err = os.WriteFile(filepath.Join(dir, "new.txt"), []byte("x"), 0o644)
+	fmt.Println("write fails with a permission error:", errors.Is(err, fs.ErrPermission), err != nil)
+	err = os.Remove(filepath.Join(dir, "ro.txt"))
+	fmt.Println("remove fails:", err != nil)
+}
+
+func timers() {
+	start := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	fmt.Println("slept at least 20ms:", time.Since(start) >= 20*time.Millisecond)
+
+	timer := time.NewTimer(10 * time.Millisecond)
+	<-timer.C
+	fmt.Println("timer fired")
+
+	ticker := time.NewTicker(5 * time.Millisecond)
+	for i := 1; i <= 3; i++ {
+		<-ticker.C
+		fmt.Println("tick", i)
+	}
+	ticker.Stop()
+
+	select {
+	case <-time.After(15 * time.Millisecond):
+		fmt.Println("timeout")
+	case <-make(chan int):
+		fmt.Println("impossible")
+	}
+
+	stopped := time.NewTimer(time.Hour)
+	fmt.Println("stopped a timer:", stopped.Stop())
+
+	order := make(chan string, 2)
+	go func() { time.Sleep(30 * time.Millisecond); order <- "slow" }()
+	go func() { time.Sleep(5 * time.Millisecond); order <- "fast" }()
+	fmt.Println("order:", <-order, <-order)
+}
+
+func goroutines() {
+	var wg sync.WaitGroup
+	results := make(chan int, 10)
+	for i := 1; i <= 10; i++ {
+		wg.Add(1)
+		go func(n int) {
+			defer wg.Done()
+			results <- n * n
+		}(i)
+	}
+	wg.Wait()
+	close(results)
+	sum := 0
+	for r := range results {
+		sum += r
+	}
+	fmt.Println("sum of squares:", sum)
+
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for v := range ping {
+			pong <- v + 1
+		}
+		close(pong)
+	}()
+	v := 0
+	for i := 0; i < 1000; i++ {
+		ping <- v
+		v = <-pong
+	}
+	close(ping)
+	fmt.Println("ping-pong:", v)
+
+	var mu sync.Mutex
+	counter := 0
+	var wg2 sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg2.Add(1)
+		go func() {
+			defer wg2.Done()
+			for j := 0; j < 100; j++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg2.Wait()
+	fmt.Println("counter:", counter)
+
+	r := bufio.NewReader(strings.NewReader("line one\nline two\n"))
+	line, _ := r.ReadString('\n')
+	fmt.Printf("bufio: %q\n", line)
+}
+
+func funcof() {
+	add := js.FuncOf(func(this js.Value, args []js.Value) any {
+		return args[0].Int() + args[1].Int()
+	})
+	defer add.Release()
+	fmt.Println("add(2, 40) =", add.Invoke(2, 40).Int())
+
+	obj := js.Global().Get("Object").New()
+	obj.Set("name", "keel")
+	obj.Set("n", 7)
+	fmt.Println("object:", obj.Get("name").String(), obj.Get("n").Int(), obj.Get("nothing").IsUndefined())
+
+	arr := js.ValueOf([]any{1, "two", true})
+	fmt.Println("array length:", arr.Length(), "second:", arr.Index(1).String())
+
+	// Many values created and dropped: their ids are reused.
+	for i := 0; i < 20000; i++ {
+		s := js.ValueOf(fmt.Sprintf("value %d", i))
+		_ = s.String()
+	}
+	u8 := js.Global().Get("Uint8Array").New(4)
+	n := js.CopyBytesToJS(u8, []byte{1, 2, 3, 4, 5})
+	back := make([]byte, 4)
+	js.CopyBytesToGo(back, u8)
+	fmt.Println("copied", n, back)
+
+	enc := js.Global().Get("TextEncoder").New()
+	fmt.Println("encoded length:", enc.Call("encode", "héllo").Length())
+
+	done := make(chan string)
+	cb := js.FuncOf(func(this js.Value, args []js.Value) any {
+		done <- "called back with " + args[0].String()
+		return nil
+	})
+	go cb.Invoke("go")
+	fmt.Println(<-done)
+	cb.Release()
+
+	off := js.Global().Get("Date").New().Call("getTimezoneOffset").Int()
+	fmt.Println("timezone offset in range:", off >= -840 && off <= 720)
+}
