@@ -227,10 +227,20 @@ fn run(args: &[String]) -> Result<ExitCode, Fail> {
     let compiled =
         runtime.compile(&bytes).map_err(|e| Fail(format!("error compiling {file}: {e}")))?;
 
-    // Instantiate the import sets the guest needs; name the first import nobody provides.
+    // A Go `js/wasm` guest (it imports `go` or `gojs`) runs through keel-gojs, everything of it
+    // from those modules; any other guest gets the import sets it imports. Either way the first
+    // import nobody provides is named.
+    let go = keel_gojs::is_go(&compiled);
+    if go {
+        keel_gojs::instantiate(&runtime)
+            .map_err(|e| Fail(format!("instantiating {}: {e}", keel_gojs::MODULE_NAME)))?;
+    }
     let mut wanted: Vec<&str> = Vec::new();
     for (module, name, _) in compiled.imports() {
-        if !IMPORT_SETS.contains(&module) {
+        if go && (module == keel_gojs::MODULE_NAME || module == keel_gojs::MODULE_NAME_LEGACY) {
+            continue;
+        }
+        if go || !IMPORT_SETS.contains(&module) {
             return Err(Fail(format!(
                 "{file} imports \"{module}\".\"{name}\", which no import set of keel provides"
             )));
@@ -306,7 +316,11 @@ fn run(args: &[String]) -> Result<ExitCode, Fail> {
         config = config.with_interrupt_handle(interrupt).with_close_on_interrupt(true);
     }
 
-    let result = runtime.instantiate(&compiled, config);
+    let result = if go {
+        keel_gojs::run(&runtime, &compiled, config)
+    } else {
+        runtime.instantiate(&compiled, config).map(drop)
+    };
     drop(deadline);
     let _ = std::io::stdout().flush();
     match result {

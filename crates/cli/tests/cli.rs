@@ -436,3 +436,54 @@ fn a_stack_overflow_prints_a_short_trace() {
         }
     }
 }
+
+fn go_guest(release: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();
+    root.join(format!("imports/gojs/testdata/go{release}/scenarios.wasm"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Go `js/wasm` guests of both ABIs run under `keel run` with no flag: argv[0] is FILE's base
+/// name, the environment is the `--env` pairs, mounts are at their guest paths, and Go's exit
+/// code is keel's, on both engines.
+#[test]
+fn go_guests_run_with_no_flag() {
+    let dir = tempfile::Builder::new().prefix("keel-cli-go-").tempdir().unwrap();
+    let mount = format!("--mount={}:/work", dir.path().display());
+    // One compile per release and engine, not one per run.
+    let cache = tempfile::Builder::new().prefix("keel-cli-go-cache-").tempdir().unwrap();
+    let cachedir = format!("--cachedir={}", cache.path().display());
+    for release in ["1.19", "1.23"] {
+        for engine in [&[][..], &["--interpreter"][..]] {
+            let what = format!("go{release} {engine:?}");
+            let run = |args: &[&str]| {
+                let mut all = vec!["run", cachedir.as_str()];
+                all.extend_from_slice(engine);
+                all.extend_from_slice(args);
+                keel(&all)
+            };
+            let g = go_guest(release);
+            let o = run(&["--env=GUEST_A=1", &g, "args", "x"]);
+            assert_eq!(text(&o.stdout), "args: args|x\nenv: GUEST_A=1\nlookup: \"\"\n", "{what}");
+            assert_eq!(o.status.code(), Some(0), "{what}: {}", text(&o.stderr));
+            let o = run(&[&g, "exit", "7"]);
+            assert_eq!(
+                (o.status.code(), text(&o.stdout)),
+                (Some(7), "exiting with 7\n".into()),
+                "{what}"
+            );
+            let o = run(&[&g, "panic"]);
+            assert_eq!(o.status.code(), Some(2), "{what}");
+            assert!(text(&o.stderr).starts_with("panic: boom\n"), "{what}: {}", text(&o.stderr));
+            let o = run(&[&mount, &g, "files", "/work"]);
+            assert_eq!(o.status.code(), Some(0), "{what}: {}", text(&o.stdout));
+            assert!(text(&o.stdout).ends_with("after RemoveAll: not exist = true\n"), "{what}");
+            // Real clocks in the CLI: a sleeping Go guest is stopped by --timeout.
+            let start = std::time::Instant::now();
+            let o = run(&["--timeout=300ms", &g, "forever", "sleep"]);
+            assert_eq!(o.status.code(), Some(255), "{what}: {}", text(&o.stderr));
+            assert!(start.elapsed() < std::time::Duration::from_secs(5), "{what}");
+        }
+    }
+}

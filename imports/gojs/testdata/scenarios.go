@@ -94,6 +94,31 @@ func main() {
 		fmt.Printf("%+v\n", back)
 	case "funcof":
 		funcof()
+	case "forever":
+		fmt.Println("running forever:", args[0])
+		if args[0] == "sleep" {
+			for {
+				time.Sleep(time.Hour)
+			}
+		}
+		n := 0
+		for {
+			n++
+		}
+	case "smallfiles":
+		// The host-call-heavy bench row: many small writes and reads.
+		var count int
+		fmt.Sscan(args[1], &count)
+		check(os.Chdir(args[0]))
+		total := 0
+		for i := 0; i < count; i++ {
+			name := fmt.Sprintf("f%d", i%100)
+			check(os.WriteFile(name, []byte("some small content"), 0o644))
+			data, err := os.ReadFile(name)
+			check(err)
+			total += len(data)
+		}
+		fmt.Println("bytes read:", total)
 	case "jsmissing":
 		fmt.Println("reading a missing property")
 		doc := js.Global().Get("document")
