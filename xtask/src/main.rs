@@ -3,12 +3,14 @@
 //! - `cargo xtask spectest [--engine interpreter|compiler|all] [--suite v1|v2|simd|<proposal>|all] [FILTER]`
 //! - `cargo xtask bench [FILTER]`
 //! - `cargo xtask testdata`
+//! - `cargo xtask gotest [--go PATH]... [PKG...]`
 //! - `cargo xtask wasi-testsuite [--engine interpreter|compiler|all] [--dir DIR] [FILTER]`
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod bench;
+mod gotest;
 mod spectest;
 mod testdata;
 mod wasi_testsuite;
@@ -20,10 +22,13 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "spectest" => spectest::run(&rest),
         "bench" => bench::run(&rest),
+        "gotest" => gotest::run(&rest),
         "testdata" => testdata::run(&rest),
         "wasi-testsuite" => wasi_testsuite::run(&rest),
         _ => {
-            eprintln!("usage: cargo xtask <spectest|bench|testdata|wasi-testsuite> [ARGS...]");
+            eprintln!(
+                "usage: cargo xtask <spectest|bench|testdata|wasi-testsuite|gotest> [ARGS...]"
+            );
             return ExitCode::from(2);
         }
     };

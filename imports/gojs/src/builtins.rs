@@ -153,7 +153,25 @@ pub(crate) fn world(st: &SysState) -> GoState {
         global.set(name, Value::Object(v));
     }
     global.set("globalThis", Value::Object(global.clone()));
-    GoState::new(global, go, ctors)
+    let state = GoState::new(global, go, ctors);
+    if let Some(cwd) = initial_cwd(st) {
+        state.world().cwd = cwd;
+    }
+    state
+}
+
+/// Where `process.cwd()` starts: `PWD` of the guest's environment when it names a directory the
+/// guest can see (as node starts where its shell was, which is what `go test` relies on), else
+/// `/`.
+fn initial_cwd(st: &SysState) -> Option<String> {
+    let pwd = st.env.iter().find_map(|kv| kv.strip_prefix("PWD="))?;
+    if !pwd.starts_with('/') {
+        return None;
+    }
+    let abs = crate::fs::clean(pwd);
+    let (mount, inner) = crate::fs::mount_of(&st.mounts, &abs)?;
+    let s = st.mounts[mount].fs.stat(&inner, true).ok()?;
+    (s.filetype == keel_sys::FileType::Directory).then_some(abs)
 }
 
 /// The guest's wall clock in milliseconds.

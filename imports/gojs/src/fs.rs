@@ -197,24 +197,29 @@ fn resolve(ctx: &Ctx<'_>, path: &str) -> Result<(usize, String), Failure> {
     }
     let abs = absolute(&ctx.state.world().cwd, path);
     let st = ctx.sys.lock();
+    let (mount, mut inner) = mount_of(&st.mounts, &abs)
+        .ok_or_else(|| Failure::Errno(Errno::ENOENT, path.to_string()))?;
+    // A trailing slash says "a directory": keep it for the file system to check.
+    if path.ends_with('/') && !inner.is_empty() {
+        inner.push('/');
+    }
+    Ok((mount, inner))
+}
+
+/// The mount an absolute, clean guest path lies in (the longest matching prefix) and its path
+/// inside it; `None` where nothing is mounted (so nothing exists there).
+pub(crate) fn mount_of(mounts: &[keel_sys::Mount], abs: &str) -> Option<(usize, String)> {
     let mut best: Option<(usize, usize)> = None;
-    for (i, m) in st.mounts.iter().enumerate() {
+    for (i, m) in mounts.iter().enumerate() {
         let at = clean(&m.guest_path);
         let inside = at == "/" || abs == at || abs.starts_with(&format!("{at}/"));
         if inside && best.is_none_or(|(_, len)| at.len() > len) {
             best = Some((i, at.len()));
         }
     }
-    let Some((mount, len)) = best else {
-        // Nothing is mounted there: nothing exists there.
-        return Err(Failure::Errno(Errno::ENOENT, path.to_string()));
-    };
-    let mut inner = abs[len.min(abs.len())..].trim_start_matches('/').to_string();
-    // A trailing slash says "a directory": keep it for the file system to check.
-    if path.ends_with('/') && !inner.is_empty() {
-        inner.push('/');
-    }
-    Ok((mount, inner))
+    let (mount, len) = best?;
+    let inner = if len == 1 { &abs[1..] } else { &abs[len.min(abs.len())..] };
+    Some((mount, inner.trim_start_matches('/').to_string()))
 }
 
 fn with_path<T>(
