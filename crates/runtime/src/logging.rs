@@ -104,6 +104,8 @@ pub enum ParamKind {
     OutU32,
     /// As [`ParamKind::OutU32`] for a `u64`.
     OutU64,
+    /// An `f64`, shown as Go's `strconv.FormatFloat(x, 'g', -1, 64)` ([`format_float`]).
+    F64,
 }
 
 /// What a function returns.
@@ -115,6 +117,8 @@ pub enum ResultKind {
     Errno,
     /// An `i32`.
     I32,
+    /// An `f64` with this name (`rand=0.5`), shown as [`format_float`] does.
+    F64(&'static str),
 }
 
 /// How to log one host function.
@@ -215,6 +219,7 @@ impl FunctionListener for LoggingListener {
                 ParamKind::U32 => (v as u32).to_string(),
                 ParamKind::I64 => (v as i64).to_string(),
                 ParamKind::U64 => v.to_string(),
+                ParamKind::F64 => format_float(f64::from_bits(v)),
                 ParamKind::String => {
                     let len = params.get(i + 1).copied().unwrap_or(0) as u32;
                     read_string(caller, v as u32, len)
@@ -259,6 +264,10 @@ impl FunctionListener for LoggingListener {
             ResultKind::I32 => {
                 parts.push((results.first().copied().unwrap_or(0) as u32 as i32).to_string())
             }
+            ResultKind::F64(name) => parts.push(format!(
+                "{name}={}",
+                format_float(f64::from_bits(results.first().copied().unwrap_or(0)))
+            )),
             ResultKind::None => {}
         }
         self.line(format!("<== ({})\n", parts.join(",")));
@@ -273,6 +282,67 @@ impl FunctionListener for LoggingListener {
             ));
         }
     }
+}
+
+/// `x` as Go's `strconv.FormatFloat(x, 'g', -1, 64)` (and `fmt`'s `%v`) writes it, which
+/// wazero's logging and AssemblyScript's `trace` use: the shortest decimal that reads back as
+/// `x`, in exponent form (`1e+06`, `1.5e-07`: at least two exponent digits) when the decimal
+/// exponent is below -4 or at least 6, plain otherwise (`123456`, `0.0001`); `NaN`, `+Inf`,
+/// `-Inf`, and `-0` for negative zero.
+pub fn format_float(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    let mut out = String::new();
+    if x.is_sign_negative() {
+        out.push('-');
+    }
+    let x = x.abs();
+    if x == 0.0 {
+        out.push('0');
+        return out;
+    }
+    // The shortest digits that read back as x: the correctly rounded p-digit decimal is the
+    // closest of p digits, so the first p at which it reads back is Go's shortest (ties included).
+    let (digits, exp) = (1..=17)
+        .map(|p| format!("{:.*e}", p - 1, x))
+        .find(|s| s.parse::<f64>() == Ok(x))
+        .map(|s| {
+            let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+            let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+            (digits, exp.parse::<i32>().unwrap_or(0))
+        })
+        .unwrap_or_else(|| (b"0".to_vec(), 0));
+    let nd = digits.len() as i32;
+    if !(-4..6).contains(&exp) {
+        // Go's fmtE with nd-1 digits after the point.
+        out.push(digits[0] as char);
+        if nd > 1 {
+            out.push('.');
+            out.extend(digits[1..].iter().map(|&d| d as char));
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let _ = write!(out, "{:02}", exp.unsigned_abs());
+    } else {
+        // Go's fmtF with max(nd - dp, 0) digits after the point, dp = exp + 1.
+        let dp = exp + 1;
+        let digit = |i: i32| if (0..nd).contains(&i) { digits[i as usize] as char } else { '0' };
+        if dp > 0 {
+            out.extend((0..dp).map(digit));
+        } else {
+            out.push('0');
+        }
+        let frac = (nd - dp).max(0);
+        if frac > 0 {
+            out.push('.');
+            out.extend((0..frac).map(|i| digit(dp + i)));
+        }
+    }
+    out
 }
 
 fn read_bytes<const N: usize>(caller: &Caller<'_>, ptr: u64) -> Option<[u8; N]> {
