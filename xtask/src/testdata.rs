@@ -18,6 +18,8 @@ use std::process::{Command, ExitCode, Stdio};
 struct Tool {
     /// The executable, looked up on `PATH`.
     program: &'static str,
+    /// An environment variable that, when set, names the executable instead (a path).
+    program_env: Option<&'static str>,
     /// Every executable the build needs (the program itself first), with the arguments that
     /// make it print its version: running them checks that the tools are there.
     checks: &'static [(&'static str, &'static [&'static str])],
@@ -28,6 +30,7 @@ struct Tool {
 /// clang targeting wasm32, linking with lld's `wasm-ld`: freestanding C guests.
 const CLANG: Tool = Tool {
     program: "clang",
+    program_env: None,
     checks: &[("clang", &["--version"]), ("wasm-ld", &["--version"])],
     install: "apt-get update && apt-get install -y clang lld   (Debian/Ubuntu; clang >= 14)",
 };
@@ -41,6 +44,7 @@ const C_FREESTANDING: &[&str] =
 /// clang with wasi-libc: C guests that import `wasi_snapshot_preview1`.
 const CLANG_WASI: Tool = Tool {
     program: "clang",
+    program_env: None,
     checks: &[("clang", &["--version"]), ("wasm-ld", &["--version"])],
     install: "apt-get update && apt-get install -y clang lld wasi-libc libclang-rt-dev-wasm32",
 };
@@ -53,6 +57,7 @@ const C_WASI: &[&str] = &["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wl,
 /// built by Debian bookworm's Go 1.19 (`go1.19.8`); another version rebuilds them differently.
 const GO: Tool = Tool {
     program: "go",
+    program_env: None,
     checks: &[("go", &["version"])],
     install: "apt-get update && apt-get install -y golang-go   (Debian bookworm: Go 1.19)",
 };
@@ -68,6 +73,7 @@ const GO_1_23: Tool = Tool {
 /// guests again, against the libc most current toolchains ship.
 const ZIG_CC: Tool = Tool {
     program: "python3",
+    program_env: None,
     checks: &[("python3", &["-m", "ziglang", "version"])],
     install: "pip install ziglang==0.17.1",
 };
@@ -75,9 +81,78 @@ const ZIG_CC: Tool = Tool {
 /// rustc with the standard library for `wasm32-wasip1`: Rust WASI guests of one source file.
 const RUSTC_WASI: Tool = Tool {
     program: "rustc",
+    program_env: None,
     checks: &[("rustc", &["--version"])],
     install: "rustup target add wasm32-wasip1",
 };
+
+/// AssemblyScript's compiler from npm (`npm install assemblyscript@0.28
+/// @assemblyscript/wasi-shim` in a directory outside the repository), found as `$ASC` or as
+/// `asc` on `PATH` (`node_modules/.bin/asc`). The committed guests are built by 0.28.20.
+const ASC: Tool = Tool {
+    program: "asc",
+    program_env: Some("ASC"),
+    checks: &[("asc", &["--version"]), ("node", &["--version"])],
+    install: "mkdir -p /work/asc && cd /work/asc && npm install assemblyscript@0.28 \
+              @assemblyscript/wasi-shim, then export ASC=/work/asc/node_modules/.bin/asc \
+              (or put that .bin on PATH)",
+};
+
+/// In an argument of an [`ASC`] guest: the wasi-shim's `asconfig.json`, beside the compiler in
+/// its `node_modules`, as a path relative to the repository root (asc 0.28 does not find the
+/// shim's library from an absolute `--config` path).
+const WASI_SHIM_CONFIG: &str = "{asc-wasi-shim}";
+
+impl Tool {
+    /// The executable to run for `name` (the program or one of its checks).
+    fn resolve(&self, name: &str) -> String {
+        match self.program_env.and_then(|v| std::env::var(v).ok()) {
+            Some(path) if name == self.program && !path.is_empty() => path,
+            _ => name.to_string(),
+        }
+    }
+}
+
+/// The wasi-shim's config next to the `asc` that [`ASC`] runs, relative to `root`.
+fn wasi_shim_config(root: &Path) -> Result<String, String> {
+    let asc = ASC.resolve(ASC.program);
+    let found = if asc.contains('/') {
+        Some(PathBuf::from(&asc))
+    } else {
+        std::env::var_os("PATH")
+            .and_then(|p| std::env::split_paths(&p).map(|d| d.join(&asc)).find(|p| p.is_file()))
+    };
+    let real = found
+        .and_then(|p| p.canonicalize().ok())
+        .ok_or_else(|| format!("cannot find {asc} to locate @assemblyscript/wasi-shim"))?;
+    let modules = real
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == "node_modules"))
+        .ok_or_else(|| format!("{} is not inside a node_modules directory", real.display()))?;
+    let config = modules.join("@assemblyscript/wasi-shim/asconfig.json");
+    if !config.is_file() {
+        return Err(format!(
+            "{} is missing: npm install @assemblyscript/wasi-shim beside assemblyscript",
+            config.display()
+        ));
+    }
+    let root = root.canonicalize().map_err(|e| format!("{}: {e}", root.display()))?;
+    Ok(relative(&root, &config))
+}
+
+/// `to` relative to the directory `from` (both absolute): `../x/y`.
+fn relative(from: &Path, to: &Path) -> String {
+    let (a, b): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..a.len() {
+        out.push("..");
+    }
+    for c in &b[common..] {
+        out.push(c);
+    }
+    out.to_string_lossy().into_owned()
+}
 
 /// One committed guest binary and how to rebuild it.
 struct Guest {
@@ -145,6 +220,30 @@ fn rust_wasi(output: &'static str, source: &'static str) -> Guest {
     Guest { output, sources: vec![source], tool: &RUSTC_WASI, args, env: Vec::new() }
 }
 
+/// Flags of AssemblyScript guests: optimised, with the smallest runtime (no garbage collector:
+/// the guests allocate little), and no debug info or source map.
+const ASC_FLAGS: &[&str] = &["-O3", "--runtime", "stub", "--noColors"];
+
+/// An AssemblyScript test guest of keel-assemblyscript:
+/// `imports/assemblyscript/testdata/NAME.ts` with asc's defaults (top-level code in the start
+/// section) and `extra` flags.
+fn assemblyscript(name: &str, extra: &[&'static str]) -> Guest {
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let dir = "imports/assemblyscript/testdata";
+    let source = leak(format!("{dir}/{name}.ts"));
+    let mut args = vec![source];
+    args.extend(ASC_FLAGS);
+    args.extend(extra);
+    args.extend(["-o", "{out}"]);
+    Guest {
+        output: leak(format!("{dir}/{name}.wasm")),
+        sources: vec![source],
+        tool: &ASC,
+        args,
+        env: Vec::new(),
+    }
+}
+
 /// Every committed guest. A later guest (a WASI C program, Go, Zig, ...) is one more entry, with
 /// a [`Tool`] of its own where it needs one.
 fn guests() -> Vec<Guest> {
@@ -182,6 +281,13 @@ fn guests() -> Vec<Guest> {
             "imports/wasi_snapshot_preview1/testdata/rust_files.wasm",
             "imports/wasi_snapshot_preview1/testdata/rust/files.rs",
         ),
+        assemblyscript("abort", &[]),
+        assemblyscript("trace", &[]),
+        assemblyscript("seed", &[]),
+        assemblyscript("start", &[]),
+        assemblyscript("export_start", &["--exportStart", "_start"]),
+        assemblyscript("wasi_shim", &["--config", WASI_SHIM_CONFIG]),
+        assemblyscript("bad", &[]),
     ]
 }
 
@@ -300,7 +406,8 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
 /// Runs the version commands of `tool`.
 fn check_tool(tool: &Tool) -> Result<(), String> {
     for (program, args) in tool.checks {
-        let status = Command::new(program)
+        let program = tool.resolve(program);
+        let status = Command::new(&program)
             .args(*args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -327,20 +434,26 @@ fn build(root: &Path, g: &Guest, out: &Path) -> Result<(), String> {
     // The committed output is named relative to the root, so that no absolute path can reach
     // the binary; a --check build goes to the scratch directory.
     let out_arg = if Path::new(out) == root.join(g.output) { g.output } else { out };
-    let args: Vec<&str> = g.args.iter().map(|a| if *a == "{out}" { out_arg } else { a }).collect();
-    let status = Command::new(g.tool.program)
+    let shim =
+        if g.args.contains(&WASI_SHIM_CONFIG) { wasi_shim_config(root)? } else { String::new() };
+    let args: Vec<&str> = g
+        .args
+        .iter()
+        .map(|a| match *a {
+            "{out}" => out_arg,
+            WASI_SHIM_CONFIG => &shim,
+            a => a,
+        })
+        .collect();
+    let program = g.tool.resolve(g.tool.program);
+    let status = Command::new(&program)
         .args(&args)
         .envs(g.env.iter().copied())
         .current_dir(root)
         .status()
-        .map_err(|e| format!("{}: running {}: {e}", g.output, g.tool.program))?;
+        .map_err(|e| format!("{}: running {program}: {e}", g.output))?;
     if !status.success() {
-        return Err(format!(
-            "{}: `{} {}` failed ({status})",
-            g.output,
-            g.tool.program,
-            args.join(" ")
-        ));
+        return Err(format!("{}: `{program} {}` failed ({status})", g.output, args.join(" ")));
     }
     Ok(())
 }
