@@ -8,9 +8,9 @@ export function traceNegative(): void {
   trace("negative", -1);
 }
 
-// A message pointer past the end of memory.
+// A message pointer past the end of memory (its length would be read past the end too).
 export function abortOutOfMemory(): void {
-  abort(changetype<string>(<usize>memory.size() << 16), "bad.ts", 1, 1);
+  abort(changetype<string>((<usize>memory.size() << 16) + 8), "bad.ts", 1, 1);
 }
 
 // A pointer below 4: its length would be before address 0.
