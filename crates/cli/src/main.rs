@@ -13,9 +13,11 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use keel::decode::ImportType;
 use keel::logging::LogScopes;
 use keel::{
-    EXIT_CODE_DEADLINE_EXCEEDED, EngineKind, InterruptHandle, ModuleConfig, Runtime, RuntimeConfig,
+    EXIT_CODE_DEADLINE_EXCEEDED, EngineKind, FuncType, InterruptHandle, ModuleConfig, Runtime,
+    RuntimeConfig,
 };
 use keel_sys::{DirFs, HostStdin};
 
@@ -162,8 +164,12 @@ fn runtime(flags: &Flags) -> Result<Runtime, Fail> {
         config = config.with_cache_dir(dir);
     }
     if let Some(scopes) = flags.hostlogging {
-        config = config
-            .with_function_listener_factory(keel_wasi::host_logging(std::io::stderr(), scopes));
+        // WASI's functions, and AssemblyScript's under env (abort is proc, seed random).
+        let logging = keel_wasi::host_logging(std::io::stderr(), scopes).with_functions(
+            keel_assemblyscript::MODULE_NAME,
+            keel_assemblyscript::LOGGED_FUNCTIONS,
+        );
+        config = config.with_function_listener_factory(logging);
     }
     Ok(Runtime::with_config(config, engine))
 }
@@ -216,8 +222,104 @@ fn compile(args: &[String]) -> Result<ExitCode, Fail> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Import sets keel provides, by the module name a guest imports.
-const IMPORT_SETS: &[&str] = &[keel_wasi::MODULE_NAME, keel_wasi::LEGACY_MODULE_NAME];
+/// An import set the CLI can provide: the module names it serves, a predicate over one import of
+/// such a module (its name, and its signature when it is a function), and how to instantiate it
+/// under one of those names. A guest's imports of a module must all satisfy one set's predicate;
+/// sets serving the same module name (AssemblyScript's and, later, Emscripten's `env`) are told
+/// apart that way.
+struct ImportSet {
+    /// For messages.
+    name: &'static str,
+    modules: &'static [&'static str],
+    provides: fn(name: &str, ty: Option<&FuncType>) -> bool,
+    instantiate: fn(&Runtime, module: &str) -> keel::Result<keel::Module>,
+}
+
+/// Import sets keel provides.
+const IMPORT_SETS: &[ImportSet] = &[
+    ImportSet {
+        name: "WASI preview1",
+        modules: &[keel_wasi::MODULE_NAME, keel_wasi::LEGACY_MODULE_NAME],
+        // Any function: a WASI import keel lacks fails at link time, naming its type.
+        provides: |_, ty| ty.is_some(),
+        instantiate: keel_wasi::instantiate_as,
+    },
+    ImportSet {
+        name: "Go js/wasm",
+        modules: &[keel_gojs::MODULE_NAME, keel_gojs::MODULE_NAME_LEGACY],
+        provides: |name, ty| ty.is_some() && keel_gojs::provides(name),
+        instantiate: keel_gojs::instantiate_as,
+    },
+    ImportSet {
+        name: "AssemblyScript",
+        modules: &[keel_assemblyscript::MODULE_NAME],
+        provides: |name, ty| ty.is_some_and(|ty| keel_assemblyscript::provides(name, ty)),
+        // trace to stderr, as wazero's CLI does.
+        instantiate: |runtime, module| {
+            keel_assemblyscript::FunctionExporter::new()
+                .with_trace_to_stderr()
+                .export_functions(runtime.host_module(module))
+                .instantiate()
+        },
+    },
+];
+
+/// Which import set provides each module the guest imports, in the order first imported; or the
+/// error naming the first import none provides.
+fn import_sets(
+    file: &str,
+    compiled: &keel::CompiledModule,
+) -> Result<Vec<(String, &'static ImportSet)>, Fail> {
+    let types = &compiled.description().types;
+    let imports: Vec<(&str, &str, Option<&FuncType>)> = compiled
+        .imports()
+        .map(|(module, name, ty)| {
+            let func = match ty {
+                ImportType::Func(i) => types.get(*i as usize),
+                _ => None,
+            };
+            (module, name, func)
+        })
+        .collect();
+    let mut chosen: Vec<(String, &'static ImportSet)> = Vec::new();
+    for &(module, first_name, first_ty) in &imports {
+        if chosen.iter().any(|(m, _)| m == module) {
+            continue;
+        }
+        let of_module: Vec<_> = imports.iter().filter(|(m, _, _)| *m == module).collect();
+        let candidates: Vec<&'static ImportSet> =
+            IMPORT_SETS.iter().filter(|set| set.modules.contains(&module)).collect();
+        let all = |set: &ImportSet| of_module.iter().all(|&&(_, n, t)| (set.provides)(n, t));
+        if let Some(set) = candidates.iter().find(|set| all(set)) {
+            chosen.push((module.to_string(), set));
+            continue;
+        }
+        // Name the first import that the set providing the module's first import (else the first
+        // set of that module name) lacks.
+        let closest = candidates
+            .iter()
+            .find(|set| (set.provides)(first_name, first_ty))
+            .or(candidates.first());
+        let missing = match closest {
+            Some(set) => of_module.iter().find(|&&&(_, n, t)| !(set.provides)(n, t)),
+            None => of_module.first(),
+        };
+        let (_, name, _) = missing.copied().copied().unwrap_or((module, first_name, first_ty));
+        let hint = match closest {
+            Some(set) => format!(" (\"{module}\" looks like {}\'s, which lacks it)", set.name),
+            None => String::new(),
+        };
+        return Err(Fail(format!(
+            "{file} imports \"{module}\".\"{name}\", which no import set of keel provides{hint}"
+        )));
+    }
+    Ok(chosen)
+}
+
+/// Whether `name` is a module name some import set serves.
+fn is_import_set_name(name: &str) -> bool {
+    IMPORT_SETS.iter().any(|set| set.modules.contains(&name))
+}
 
 fn run(args: &[String]) -> Result<ExitCode, Fail> {
     let flags = parse(args)?;
@@ -227,30 +329,12 @@ fn run(args: &[String]) -> Result<ExitCode, Fail> {
     let compiled =
         runtime.compile(&bytes).map_err(|e| Fail(format!("error compiling {file}: {e}")))?;
 
-    // A Go `js/wasm` guest (it imports `go` or `gojs`) runs through keel-gojs, everything of it
-    // from those modules; any other guest gets the import sets it imports. Either way the first
-    // import nobody provides is named.
+    // Instantiate the import sets the guest needs; name the first import nobody provides. A Go
+    // `js/wasm` guest (it imports `go` or `gojs`) then runs through keel-gojs.
     let go = keel_gojs::is_go(&compiled);
-    if go {
-        keel_gojs::instantiate(&runtime)
-            .map_err(|e| Fail(format!("instantiating {}: {e}", keel_gojs::MODULE_NAME)))?;
-    }
-    let mut wanted: Vec<&str> = Vec::new();
-    for (module, name, _) in compiled.imports() {
-        if go && (module == keel_gojs::MODULE_NAME || module == keel_gojs::MODULE_NAME_LEGACY) {
-            continue;
-        }
-        if go || !IMPORT_SETS.contains(&module) {
-            return Err(Fail(format!(
-                "{file} imports \"{module}\".\"{name}\", which no import set of keel provides"
-            )));
-        }
-        if !wanted.contains(&module) {
-            wanted.push(module);
-        }
-    }
-    for module in wanted {
-        keel_wasi::instantiate_as(&runtime, module)
+    // Instantiate the import sets the guest needs; name the first import nobody provides.
+    for (module, set) in import_sets(&file, &compiled)? {
+        (set.instantiate)(&runtime, &module)
             .map_err(|e| Fail(format!("instantiating {module}: {e}")))?;
     }
 
@@ -261,7 +345,7 @@ fn run(args: &[String]) -> Result<ExitCode, Fail> {
     // The instance is named after FILE (stack traces read `cat.main`), unless that name is taken
     // by an import set.
     let stem = Path::new(&file).file_stem().map(|s| s.to_string_lossy().into_owned());
-    let name = stem.filter(|s| !IMPORT_SETS.contains(&s.as_str())).unwrap_or_default();
+    let name = stem.filter(|s| !is_import_set_name(s)).unwrap_or_default();
     let mut config = ModuleConfig::new()
         .with_name(name)
         .with_args(std::iter::once(argv0).chain(flags.guest_args.iter().cloned()))

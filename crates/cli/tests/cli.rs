@@ -440,6 +440,11 @@ fn a_stack_overflow_prints_a_short_trace() {
 fn go_guest(release: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();
     root.join(format!("imports/gojs/testdata/go{release}/scenarios.wasm"))
+/// An AssemblyScript guest of imports/assemblyscript/testdata.
+fn assemblyscript(name: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();
+    root.join("imports/assemblyscript/testdata")
+        .join(format!("{name}.wasm"))
         .to_string_lossy()
         .into_owned()
 }
@@ -486,4 +491,113 @@ fn go_guests_run_with_no_flag() {
             assert!(start.elapsed() < std::time::Duration::from_secs(5), "{what}");
         }
     }
+}
+/// Runs an AssemblyScript guest with no flag but the engine's: (stdout, stderr, exit code).
+fn run_assemblyscript(engine: &[&str], name: &str) -> (String, String, Option<i32>) {
+    let path = assemblyscript(name);
+    let mut args = vec!["run"];
+    args.extend(engine);
+    args.push(&path);
+    let o = keel(&args);
+    (text(&o.stdout), text(&o.stderr), o.status.code())
+}
+
+/// AssemblyScript guests (env imports) get keel-assemblyscript as env, trace to stderr; a
+/// wasi-shim guest runs on WASI alone.
+#[test]
+fn assemblyscript_guests_run_without_flags() {
+    let trace = "\
+trace: zero
+trace: one 42
+trace: five 1,2.5,-3,0.1,1e+21
+trace: large 123456,1.234567e+06,1e+06,1.5e+300,1.7976931348623157e+308
+trace: small 0.0001,1e-05,1.25e-07,5e-324,-0
+trace: special NaN,+Inf,-Inf
+trace: unicode: héllo, 世界, 🎉
+";
+    for engine in ENGINES {
+        let abort = "trace: before the assertion\n\
+                     the answer is not 43 at imports/assemblyscript/testdata/abort.ts:5:1\n";
+        let want = |out: &str, err: &str, code| (out.to_string(), err.to_string(), Some(code));
+        assert_eq!(run_assemblyscript(engine, "abort"), want("", abort, 255), "{engine:?}");
+        assert_eq!(run_assemblyscript(engine, "trace"), want("", trace, 0), "{engine:?}");
+        assert_eq!(
+            run_assemblyscript(engine, "start"),
+            want("", "trace: start section 55\n", 0),
+            "{engine:?}"
+        );
+        assert_eq!(
+            run_assemblyscript(engine, "export_start"),
+            want("", "trace: _start 26\n", 0),
+            "{engine:?}"
+        );
+        assert_eq!(
+            run_assemblyscript(engine, "wasi_shim"),
+            want("hello from AssemblyScript\none, two, three (3)\n", "to stderr\n", 3),
+            "{engine:?}"
+        );
+        // The seed is the OS's: two integers below 2^32, then a number in [0, 1).
+        let (out, err, code) = run_assemblyscript(engine, "seed");
+        assert_eq!((out.as_str(), code), ("", Some(0)), "{engine:?}: {err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{err}");
+        let halves = lines[0].strip_prefix("trace: seed ").unwrap();
+        for half in halves.split(',') {
+            let v: f64 = half.parse().unwrap();
+            assert!(v >= 0.0 && v < 4294967296.0 && v.fract() == 0.0, "{half}");
+        }
+        let random: f64 = lines[1].strip_prefix("trace: random ").unwrap().parse().unwrap();
+        assert!((0.0..1.0).contains(&random), "{random}");
+    }
+}
+
+/// An env import that is not AssemblyScript's (another name, or abort of another type) is one
+/// line naming it.
+#[test]
+fn env_imports_of_no_import_set_are_named() {
+    let dir = scratch("env-imports");
+    let cases = [
+        (
+            r#"(module (import "env" "abort" (func (param i32 i32 i32 i32)))
+                       (import "env" "memcpy" (func (param i32 i32 i32))))"#,
+            "\"env\".\"memcpy\"",
+        ),
+        (r#"(module (import "env" "abort" (func (param i32))))"#, "\"env\".\"abort\""),
+        (
+            r#"(module (import "env" "seed" (func (result f64))) (import "env" "trace" (func)))"#,
+            "\"env\".\"trace\"",
+        ),
+    ];
+    for (i, (wat, name)) in cases.iter().enumerate() {
+        let wasm = dir.join(format!("env{i}.wat"));
+        std::fs::write(&wasm, wat).unwrap();
+        let o = keel(&["run", wasm.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = text(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(name) && err.contains("no import set"), "{err}");
+    }
+}
+
+/// `--hostlogging=proc` logs AssemblyScript's abort, `random` its seed (wazero's scopes).
+#[test]
+fn hostlogging_logs_assemblyscript_abort_and_seed() {
+    let abort = assemblyscript("abort");
+    let o = keel(&["run", "--hostlogging=proc", &abort]);
+    assert_eq!(o.status.code(), Some(255));
+    assert_eq!(
+        text(&o.stderr),
+        "trace: before the assertion\n\
+         ==> env.abort(message=1120,fileName=1184,lineNumber=5,columnNumber=1)\n\
+         the answer is not 43 at imports/assemblyscript/testdata/abort.ts:5:1\n"
+    );
+    let o = keel(&["run", "--hostlogging=random", &assemblyscript("seed")]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = text(&o.stderr);
+    let logged: Vec<&str> = err.lines().filter(|l| l.starts_with("==>")).collect();
+    assert_eq!(logged, ["==> env.seed()", "==> env.seed()"], "{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("<== (rand=")).count(), 2, "{err}");
+    // proc does not log seed; random does not log abort.
+    let o = keel(&["run", "--hostlogging=random", &abort]);
+    assert!(!text(&o.stderr).contains("==>"), "{}", text(&o.stderr));
 }

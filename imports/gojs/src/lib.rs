@@ -52,9 +52,20 @@ const ARGS_END: u64 = 4096 + 8192;
 /// release links. Call once per runtime, before [`run`].
 pub fn instantiate(runtime: &Runtime) -> keel::Result<()> {
     for name in [MODULE_NAME_LEGACY, MODULE_NAME] {
-        imports::export(runtime.host_module(name)).instantiate()?;
+        instantiate_as(runtime, name)?;
     }
     Ok(())
+}
+
+/// Instantiates the Go imports into `runtime` under one module name, [`MODULE_NAME`] or
+/// [`MODULE_NAME_LEGACY`] (what [`instantiate`] does for both).
+pub fn instantiate_as(runtime: &Runtime, name: &str) -> keel::Result<Module> {
+    imports::export(runtime.host_module(name)).instantiate()
+}
+
+/// Whether keel-gojs provides the import `name` (of module `go` or `gojs`).
+pub fn provides(name: &str) -> bool {
+    name == "debug" || imports::IMPORTS.iter().any(|(n, _)| *n == name)
 }
 
 /// Whether `compiled` is a Go `js/wasm` guest: it imports from `go` or `gojs`.
