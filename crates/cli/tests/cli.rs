@@ -544,7 +544,7 @@ trace: unicode: héllo, 世界, 🎉
         let halves = lines[0].strip_prefix("trace: seed ").unwrap();
         for half in halves.split(',') {
             let v: f64 = half.parse().unwrap();
-            assert!(v >= 0.0 && v < 4294967296.0 && v.fract() == 0.0, "{half}");
+            assert!((0.0..4294967296.0).contains(&v) && v.fract() == 0.0, "{half}");
         }
         let random: f64 = lines[1].strip_prefix("trace: random ").unwrap().parse().unwrap();
         assert!((0.0..1.0).contains(&random), "{random}");
