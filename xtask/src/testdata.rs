@@ -11,7 +11,7 @@
 //! stands for the output path.
 
 use crate::repo_root;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 /// A program that builds guests.
@@ -65,6 +65,7 @@ const GO: Tool = Tool {
 /// Go 1.23 from bookworm-backports (module `gojs`, as every Go since 1.21 imports).
 const GO_1_23: Tool = Tool {
     program: "/usr/lib/go-1.23/bin/go",
+    program_env: None,
     checks: &[("/usr/lib/go-1.23/bin/go", &["version"])],
     install: "add bookworm-backports to the apt sources, then apt-get update && apt-get install -y golang-1.23-go",
 };

@@ -440,11 +440,6 @@ fn a_stack_overflow_prints_a_short_trace() {
 fn go_guest(release: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();
     root.join(format!("imports/gojs/testdata/go{release}/scenarios.wasm"))
-/// An AssemblyScript guest of imports/assemblyscript/testdata.
-fn assemblyscript(name: &str) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();
-    root.join("imports/assemblyscript/testdata")
-        .join(format!("{name}.wasm"))
         .to_string_lossy()
         .into_owned()
 }
@@ -492,6 +487,16 @@ fn go_guests_run_with_no_flag() {
         }
     }
 }
+
+/// An AssemblyScript guest of imports/assemblyscript/testdata.
+fn assemblyscript(name: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();
+    root.join("imports/assemblyscript/testdata")
+        .join(format!("{name}.wasm"))
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Runs an AssemblyScript guest with no flag but the engine's: (stdout, stderr, exit code).
 fn run_assemblyscript(engine: &[&str], name: &str) -> (String, String, Option<i32>) {
     let path = assemblyscript(name);
@@ -555,7 +560,8 @@ trace: unicode: héllo, 世界, 🎉
 /// line naming it.
 #[test]
 fn env_imports_of_no_import_set_are_named() {
-    let dir = scratch("env-imports");
+    let dir_tmp = scratch("env-imports");
+    let dir = dir_tmp.path().to_path_buf();
     let cases = [
         (
             r#"(module (import "env" "abort" (func (param i32 i32 i32 i32)))
