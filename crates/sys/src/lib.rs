@@ -33,4 +33,4 @@ pub use errno::Errno;
 pub use fs::{DirEntry, File, FileType, Fs, OpenOptions, SetTime, Stat};
 pub use memfs::MemFs;
 pub use readonly::ReadOnlyFs;
-pub use stdio::{HostStdin, Stdin};
+pub use stdio::{HostStdin, MemoryWriter, Stdin};

@@ -42,3 +42,36 @@ impl Stdin for HostStdin {
         Ok(n > 0)
     }
 }
+
+/// An in-memory writer whose clones share one buffer: hand one to
+/// `ModuleConfig::with_stdout` and read what the guest wrote from another.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl MemoryWriter {
+    /// An empty buffer.
+    pub fn new() -> MemoryWriter {
+        MemoryWriter::default()
+    }
+
+    /// The bytes written so far.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The bytes written so far as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes()).into_owned()
+    }
+}
+
+impl io::Write for MemoryWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

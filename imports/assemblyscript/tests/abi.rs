@@ -1,33 +1,14 @@
 //! The functions called directly from hand-written modules: string edge cases, null, host
 //! logging, and what is not read when output is off.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use keel::logging::LogScopes;
 use keel::{EngineKind, Module, ModuleConfig, Runtime, RuntimeConfig, TrapCode};
 use keel_assemblyscript::FunctionExporter;
 
 const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+/// A writer whose bytes the test reads afterwards.
+use keel_sys::MemoryWriter as Capture;
 
 /// Strings at 16 ("hi"), 32 (a lone surrogate then "a"), 48 (3 bytes: "a" and an odd byte),
 /// 64 ("f.ts"); exports calling abort, trace and seed with any arguments.

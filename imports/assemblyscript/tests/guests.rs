@@ -1,9 +1,7 @@
 //! Runs the AssemblyScript guests of testdata/ (built by asc 0.28; rebuilt by `cargo xtask
 //! testdata`) on both engines, with exact output and exit codes; then the bad calls.
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use keel::{EngineKind, ModuleConfig, Runtime, RuntimeConfig, TrapCode};
 use keel_assemblyscript::{FunctionExporter, TraceOutput};
@@ -16,24 +14,7 @@ fn guest(name: &str) -> Vec<u8> {
 }
 
 /// A writer whose bytes the test reads afterwards.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+use keel_sys::MemoryWriter as Capture;
 
 /// Random bytes 1, 2, 3, ... (so a seed is 0x0807060504030201).
 struct Counting(u8);

@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 
 use keel::{CompiledModule, EngineKind, ModuleConfig, Runtime, RuntimeConfig};
 use keel_sys::{DirFs, MemFs};
@@ -18,25 +17,8 @@ fn wasm(release: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("testdata/go{release}/scenarios.wasm"))
 }
 
-/// A writer the test reads back.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+/// A writer whose bytes the test reads afterwards.
+use keel_sys::MemoryWriter as Capture;
 
 struct Outcome {
     exit: Result<u32, String>,

@@ -1,9 +1,7 @@
 //! Runs the C test guests of testdata/ (built with wasi-libc; rebuilt by `cargo xtask testdata`)
 //! on every engine, against host directories and in-memory file systems.
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use keel::{EngineKind, ModuleConfig, Runtime, RuntimeConfig};
 use keel_sys::{DirFs, MemFs};
@@ -22,24 +20,7 @@ fn guest(name: &str) -> Vec<u8> {
 }
 
 /// A writer whose bytes the test reads afterwards.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+use keel_sys::MemoryWriter as Capture;
 
 /// What a run gave: the exit code (`None`: it trapped, with the error's text), stdout, stderr.
 struct Outcome {
