@@ -15,6 +15,7 @@ mod context;
 mod dirfs;
 pub mod errno;
 pub mod fs;
+pub mod guest_path;
 mod memfs;
 pub mod net;
 pub mod random;

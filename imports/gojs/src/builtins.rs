@@ -168,8 +168,8 @@ fn initial_cwd(st: &SysState) -> Option<String> {
     if !pwd.starts_with('/') {
         return None;
     }
-    let abs = crate::fs::clean(pwd);
-    let (mount, inner) = crate::fs::mount_of(&st.mounts, &abs)?;
+    let abs = keel_sys::guest_path::clean(pwd);
+    let (mount, inner) = keel_sys::guest_path::mount_of(&st.mounts, &abs)?;
     let s = st.mounts[mount].fs.stat(&inner, true).ok()?;
     (s.filetype == keel_sys::FileType::Directory).then_some(abs)
 }
@@ -360,7 +360,7 @@ fn process(st: &SysState) -> Obj {
     method(&p, "cwd", |ctx, _, _| Ok(Value::str(ctx.state.world().cwd.as_str())));
     method(&p, "chdir", |ctx, _, args| {
         let path = arg(args, 0).to_js_string();
-        let abs = crate::fs::absolute(&ctx.state.world().cwd, &path);
+        let abs = keel_sys::guest_path::absolute(&ctx.state.world().cwd, &path);
         match crate::fs::stat_path(ctx, &abs, true) {
             Ok(s) if s.filetype == keel_sys::FileType::Directory => {
                 ctx.state.world().cwd = abs;
@@ -395,13 +395,13 @@ fn path() -> Obj {
             args.iter().map(Value::to_js_string).filter(|s| !s.is_empty()).collect();
         let joined = parts.join("/");
         let abs = joined.starts_with('/');
-        let clean = crate::fs::clean(&joined);
+        let clean = keel_sys::guest_path::clean(&joined);
         Ok(Value::str(if abs { clean } else { clean.trim_start_matches('/').to_string() }))
     });
     method(&p, "resolve", |ctx, _, args| {
         let mut at = ctx.state.world().cwd.clone();
         for a in args {
-            at = crate::fs::absolute(&at, &a.to_js_string());
+            at = keel_sys::guest_path::absolute(&at, &a.to_js_string());
         }
         Ok(Value::str(at))
     });

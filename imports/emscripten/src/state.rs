@@ -1,0 +1,53 @@
+//! What keel-emscripten keeps per guest instance, in the instance's system context
+//! (`SysState::extension`): what Emscripten's JS glue keeps in JavaScript variables.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use keel::{Caller, Trap};
+
+/// The per-instance state.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    inner: Mutex<Inner>,
+}
+
+/// The fields, behind the state's lock.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    /// `setTempRet0`/`getTempRet0`: the high half of an i64 result legalised for JavaScript.
+    pub temp_ret0: i32,
+    /// C++ exceptions: library_exceptions.js's `exceptionLast`, `exceptionCaught` (the
+    /// `CatchInfo` pointers of the catch blocks entered, innermost last) and
+    /// `uncaughtExceptionCount`.
+    pub exception_last: u32,
+    pub exception_caught: Vec<u32>,
+    pub uncaught_exceptions: i32,
+    /// The current directory of the `__syscall_*` functions, a clean absolute guest path.
+    pub cwd: String,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            temp_ret0: 0,
+            exception_last: 0,
+            exception_caught: Vec::new(),
+            uncaught_exceptions: 0,
+            cwd: "/".to_string(),
+        }
+    }
+}
+
+impl State {
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The calling instance's state; a trap when the call did not come from an instance.
+pub(crate) fn of(caller: &Caller<'_>, function: &str) -> Result<Arc<State>, Trap> {
+    let sys = caller
+        .sys()
+        .ok_or_else(|| Trap::host(format!("env.{function} called from outside a guest")))?;
+    Ok(sys.lock().extension(|_| State::default()))
+}
