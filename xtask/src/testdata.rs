@@ -99,6 +99,16 @@ const ASC: Tool = Tool {
               (or put that .bin on PATH)",
 };
 
+/// Emscripten's C and C++ compilers (Debian bookworm's `emscripten`, 3.1.6; its emcc needs
+/// `node-acorn` on `NODE_PATH`). The committed guests are built by 3.1.6.
+const EMCC: Tool = Tool {
+    program: "emcc",
+    program_env: None,
+    checks: &[("emcc", &["--version"]), ("node", &["--version"])],
+    install: "apt-get update && apt-get install -y emscripten node-acorn   (scripts/guest-toolchains.sh emscripten)",
+};
+const EMXX: Tool = Tool { program: "em++", checks: &[("em++", &["--version"])], ..EMCC };
+
 /// In an argument of an [`ASC`] guest: the wasi-shim's `asconfig.json`, beside the compiler in
 /// its `node_modules`, as a path relative to the repository root (asc 0.28 does not find the
 /// shim's library from an absolute `--config` path).
@@ -245,6 +255,31 @@ fn assemblyscript(name: &str, extra: &[&'static str]) -> Guest {
     }
 }
 
+/// An Emscripten test guest of keel-emscripten: `imports/emscripten/testdata/NAME.c` (or `.cpp`,
+/// built by em++) with `-O2` and `extra` flags, linked as `emcc -o NAME.js` does: the `.wasm`
+/// and, beside it, the JS glue that runs it under node (committed too, for the comparison).
+fn emscripten(name: &str, extra: &[&'static str]) -> Guest {
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let dir = "imports/emscripten/testdata";
+    let cpp = std::path::Path::new(&format!("{dir}/{name}.cpp")).exists()
+        || !std::path::Path::new(&format!("{dir}/{name}.c")).exists();
+    let source = leak(format!("{dir}/{name}.{}", if cpp { "cpp" } else { "c" }));
+    let mut args = vec![source, "-O2"];
+    args.extend(extra);
+    args.extend(["-o", OUT_JS]);
+    Guest {
+        output: leak(format!("{dir}/{name}.wasm")),
+        sources: vec![source],
+        tool: if cpp { &EMXX } else { &EMCC },
+        args,
+        env: vec![("NODE_PATH", "/usr/share/nodejs")],
+    }
+}
+
+/// In a guest's arguments: the output path with `.js` for `.wasm` (emcc writes the `.wasm`
+/// beside the JS glue it is asked for).
+const OUT_JS: &str = "{out.js}";
+
 /// Every committed guest. A later guest (a WASI C program, Go, Zig, ...) is one more entry, with
 /// a [`Tool`] of its own where it needs one.
 fn guests() -> Vec<Guest> {
@@ -289,7 +324,24 @@ fn guests() -> Vec<Guest> {
         assemblyscript("export_start", &["--exportStart", "_start"]),
         assemblyscript("wasi_shim", &["--config", WASI_SHIM_CONFIG]),
         assemblyscript("bad", &[]),
+        // Emscripten (exceptions, setjmp, memory)
+        emscripten("exceptions", &["-fexceptions"]),
+        emscripten("setjmp", &[]),
+        emscripten("memory", &["-sALLOW_MEMORY_GROWTH=1"]),
+        emscripten_standalone("exceptions", &["-fexceptions"]),
     ]
+}
+
+/// NAME built with `-sSTANDALONE_WASM` as `NAME_standalone.wasm`: a `_start` program that
+/// writes and exits through WASI, with no JS glue.
+fn emscripten_standalone(name: &str, extra: &[&'static str]) -> Guest {
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let mut g = emscripten(name, extra);
+    g.output = leak(g.output.replace(".wasm", "_standalone.wasm"));
+    let n = g.args.len();
+    g.args[n - 1] = "{out}";
+    g.args.insert(n - 2, "-sSTANDALONE_WASM");
+    g
 }
 
 /// A WASI test guest of keel-wasi: `imports/wasi_snapshot_preview1/testdata/NAME.c`.
@@ -437,11 +489,13 @@ fn build(root: &Path, g: &Guest, out: &Path) -> Result<(), String> {
     let out_arg = if Path::new(out) == root.join(g.output) { g.output } else { out };
     let shim =
         if g.args.contains(&WASI_SHIM_CONFIG) { wasi_shim_config(root)? } else { String::new() };
+    let out_js = out_arg.strip_suffix(".wasm").map(|s| format!("{s}.js")).unwrap_or_default();
     let args: Vec<&str> = g
         .args
         .iter()
         .map(|a| match *a {
             "{out}" => out_arg,
+            OUT_JS => &out_js,
             WASI_SHIM_CONFIG => &shim,
             a => a,
         })

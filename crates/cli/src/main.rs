@@ -164,11 +164,9 @@ fn runtime(flags: &Flags) -> Result<Runtime, Fail> {
         config = config.with_cache_dir(dir);
     }
     if let Some(scopes) = flags.hostlogging {
-        // WASI's functions, and AssemblyScript's under env (abort is proc, seed random).
-        let logging = keel_wasi::host_logging(std::io::stderr(), scopes).with_functions(
-            keel_assemblyscript::MODULE_NAME,
-            keel_assemblyscript::LOGGED_FUNCTIONS,
-        );
+        // WASI's functions; `env` is logged by the import set that serves it (AssemblyScript's
+        // or Emscripten's, whose tables share names), see IMPORT_SETS.
+        let logging = keel_wasi::host_logging(std::io::stderr(), scopes);
         config = config.with_function_listener_factory(logging);
     }
     Ok(Runtime::with_config(config, engine))
@@ -224,15 +222,22 @@ fn compile(args: &[String]) -> Result<ExitCode, Fail> {
 
 /// An import set the CLI can provide: the module names it serves, a predicate over one import of
 /// such a module (its name, and its signature when it is a function), and how to instantiate it
-/// under one of those names. A guest's imports of a module must all satisfy one set's predicate;
-/// sets serving the same module name (AssemblyScript's and, later, Emscripten's `env`) are told
-/// apart that way.
+/// under one of those names for one guest. A guest's imports of a module must all satisfy one
+/// set's predicate; sets serving the same module name (AssemblyScript's and Emscripten's `env`)
+/// are told apart that way.
 struct ImportSet {
     /// For messages.
     name: &'static str,
     modules: &'static [&'static str],
     provides: fn(name: &str, ty: Option<&FuncType>) -> bool,
-    instantiate: fn(&Runtime, module: &str) -> keel::Result<keel::Module>,
+    instantiate: fn(&Runtime, module: &str, &Guest) -> keel::Result<keel::Module>,
+}
+
+/// What an import set's instantiation may need of the guest and the flags.
+struct Guest<'a> {
+    compiled: &'a keel::CompiledModule,
+    /// `--hostlogging`'s scopes, for import sets that log their own module.
+    logging: Option<LogScopes>,
 }
 
 /// Import sets keel provides.
@@ -242,24 +247,45 @@ const IMPORT_SETS: &[ImportSet] = &[
         modules: &[keel_wasi::MODULE_NAME, keel_wasi::LEGACY_MODULE_NAME],
         // Any function: a WASI import keel lacks fails at link time, naming its type.
         provides: |_, ty| ty.is_some(),
-        instantiate: keel_wasi::instantiate_as,
+        instantiate: |runtime, module, _| keel_wasi::instantiate_as(runtime, module),
     },
     ImportSet {
         name: "Go js/wasm",
         modules: &[keel_gojs::MODULE_NAME, keel_gojs::MODULE_NAME_LEGACY],
         provides: |name, ty| ty.is_some() && keel_gojs::provides(name),
-        instantiate: keel_gojs::instantiate_as,
+        instantiate: |runtime, module, _| keel_gojs::instantiate_as(runtime, module),
     },
     ImportSet {
         name: "AssemblyScript",
         modules: &[keel_assemblyscript::MODULE_NAME],
         provides: |name, ty| ty.is_some_and(|ty| keel_assemblyscript::provides(name, ty)),
         // trace to stderr, as wazero's CLI does.
-        instantiate: |runtime, module| {
-            keel_assemblyscript::FunctionExporter::new()
+        instantiate: |runtime, module, guest| {
+            let mut builder = keel_assemblyscript::FunctionExporter::new()
                 .with_trace_to_stderr()
-                .export_functions(runtime.host_module(module))
-                .instantiate()
+                .export_functions(runtime.host_module(module));
+            if let Some(scopes) = guest.logging {
+                let logging = keel::logging::HostLogging::new(std::io::stderr(), scopes)
+                    .with_functions(module, keel_assemblyscript::LOGGED_FUNCTIONS);
+                builder = builder.with_function_listener_factory(logging);
+            }
+            builder.instantiate()
+        },
+    },
+    ImportSet {
+        name: "Emscripten",
+        modules: &[keel_emscripten::MODULE_NAME],
+        provides: |name, ty| ty.is_some_and(|ty| keel_emscripten::provides(name, ty)),
+        instantiate: |runtime, module, guest| {
+            let mut builder =
+                keel_emscripten::export_functions(runtime.host_module(module), guest.compiled)
+                    .map_err(|e| keel::Error::Trap(keel::Trap::host(e)))?;
+            if let Some(scopes) = guest.logging {
+                let logging = keel::logging::HostLogging::new(std::io::stderr(), scopes)
+                    .with_functions(module, keel_emscripten::LOGGED_FUNCTIONS);
+                builder = builder.with_function_listener_factory(logging);
+            }
+            builder.instantiate()
         },
     },
 ];
@@ -330,11 +356,14 @@ fn run(args: &[String]) -> Result<ExitCode, Fail> {
         runtime.compile(&bytes).map_err(|e| Fail(format!("error compiling {file}: {e}")))?;
 
     // Instantiate the import sets the guest needs; name the first import nobody provides. A Go
-    // `js/wasm` guest (it imports `go` or `gojs`) then runs through keel-gojs.
+    // `js/wasm` guest (it imports `go` or `gojs`) then runs through keel-gojs, an Emscripten
+    // guest (its `env` is Emscripten's) through keel-emscripten.
     let go = keel_gojs::is_go(&compiled);
-    // Instantiate the import sets the guest needs; name the first import nobody provides.
+    let guest = Guest { compiled: &compiled, logging: flags.hostlogging };
+    let mut emscripten = false;
     for (module, set) in import_sets(&file, &compiled)? {
-        (set.instantiate)(&runtime, &module)
+        emscripten |= set.name == "Emscripten";
+        (set.instantiate)(&runtime, &module, &guest)
             .map_err(|e| Fail(format!("instantiating {module}: {e}")))?;
     }
 
@@ -402,6 +431,12 @@ fn run(args: &[String]) -> Result<ExitCode, Fail> {
 
     let result = if go {
         keel_gojs::run(&runtime, &compiled, config)
+    } else if emscripten {
+        match keel_emscripten::run(&runtime, &compiled, config) {
+            Ok(0) => Ok(()),
+            Ok(code) => Err(keel::Error::Trap(keel::Trap::exit(code))),
+            Err(e) => Err(e),
+        }
     } else {
         runtime.instantiate(&compiled, config).map(drop)
     };

@@ -135,6 +135,17 @@ impl Func {
     /// a raw reference is a pointer, so a function with a reference parameter is an
     /// [`Error::Usage`] here (call it with [`Func::call`]).
     pub fn call_raw(&self, values: &mut [u64]) -> Result<()> {
+        self.call_raw_with(None, values)
+    }
+
+    /// [`Func::call_raw`] on behalf of the Wasm caller of a host function: a host function
+    /// reached this way (a trampoline calling a table entry that is an import, say) sees that
+    /// caller's instance in its [`Caller`], as it would had the guest called it directly.
+    pub fn call_raw_from(&self, caller: &crate::vm::Caller<'_>, values: &mut [u64]) -> Result<()> {
+        self.call_raw_with(caller.instance(), values)
+    }
+
+    fn call_raw_with(&self, caller: Option<&Instance>, values: &mut [u64]) -> Result<()> {
         let data = self.data();
         if values.len() < data.value_slots() {
             return Err(Error::Usage(format!("call_raw needs {} value slots", data.value_slots())));
@@ -147,7 +158,7 @@ impl Func {
         }
         // SAFETY: enough slots (checked above) and no reference parameter (checked above):
         // any bits are a valid number.
-        unsafe { data.call_raw(None, values) }.map_err(Error::Trap)
+        unsafe { data.call_raw(caller, values) }.map_err(Error::Trap)
     }
 
     /// The typed form of this function, if its signature is `P -> R`.

@@ -73,10 +73,12 @@ const fn def(
     Def { name, params, results, func }
 }
 
-/// `__cxa_find_matching_catch_<n>(type1, ..., typen) -> i32`, for any `n` (the import's type
-/// must be `n` i32 parameters and an i32 result).
+/// `__cxa_find_matching_catch_<n>(type1, ..., type(n-2)) -> i32`, for any `n >= 2`: LLVM counts
+/// two more than the clauses' types (the import's type must be `n - 2` i32 parameters and an
+/// i32 result).
 pub(crate) fn find_matching_catch(name: &str, ty: &FuncType) -> Option<Callback> {
     let n: usize = name.strip_prefix("__cxa_find_matching_catch_")?.parse().ok()?;
+    let n = n.checked_sub(2)?;
     let want = FuncType::new(vec![ValType::I32; n], [ValType::I32]);
     (ty == &want).then(|| -> Callback {
         std::sync::Arc::new(move |c: &mut Caller<'_>, v: &mut [u64]| find_matching(c, v, n))
@@ -227,7 +229,9 @@ fn dec_ref(module: &Module, ptr: u32) -> Result<(), Trap> {
                     f.call_raw(&mut slots)?;
                 }
                 _ => {
-                    return Err(Trap::new(keel::TrapKind::Code(keel::TrapCode::IndirectCallToNull)));
+                    return Err(Trap::new(keel::TrapKind::Code(
+                        keel::TrapCode::IndirectCallToNull,
+                    )));
                 }
             }
         }

@@ -139,7 +139,7 @@ pub(crate) fn invoke(
             values[at - 1]
         };
     }
-    match target.call_raw(&mut slots) {
+    match target.call_raw_from(caller, &mut slots) {
         Ok(()) => {
             if sig.target.results.first() == Some(&ValType::I64) && sig.legalized {
                 state::of(caller, "invoke_")?.lock().temp_ret0 = (slots[0] >> 32) as i32;

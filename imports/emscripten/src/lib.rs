@@ -44,6 +44,7 @@
 
 mod exceptions;
 mod invoke;
+mod logging;
 mod mem;
 mod memory;
 mod state;
@@ -56,7 +57,9 @@ use keel::{Caller, CompiledModule, FuncType, HostModuleBuilder, Module, ModuleCo
 use keel::{Trap, Val, ValType};
 
 pub use exceptions::CppException;
-pub use invoke::InvokeSignature;
+pub use invoke::{InvokeSignature, Unwind};
+pub use logging::LOGGED_FUNCTIONS;
+pub use memory::Aborted;
 
 /// The module Emscripten's imports come from.
 pub const MODULE_NAME: &str = "env";
@@ -84,7 +87,9 @@ impl Def {
 }
 
 pub(crate) const I32: ValType = ValType::I32;
+#[allow(dead_code)] // for the syscall and time tables
 pub(crate) const I64: ValType = ValType::I64;
+#[allow(dead_code)] // for the syscall and time tables
 pub(crate) const F64: ValType = ValType::F64;
 
 /// Every function of fixed name, family by family.

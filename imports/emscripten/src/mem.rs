@@ -30,6 +30,7 @@ pub(crate) fn write_u32(m: &Memory, addr: u32, v: u32) -> Result<(), Trap> {
     m.write_u32_le(addr as u64, v).map_err(oob)
 }
 
+#[allow(dead_code)] // for the syscall and time tables
 pub(crate) fn write_u64(m: &Memory, addr: u32, v: u64) -> Result<(), Trap> {
     m.write_u64_le(addr as u64, v).map_err(oob)
 }

@@ -23,6 +23,7 @@ pub(crate) struct Inner {
     pub exception_caught: Vec<u32>,
     pub uncaught_exceptions: i32,
     /// The current directory of the `__syscall_*` functions, a clean absolute guest path.
+    #[allow(dead_code)] // for the syscall table
     pub cwd: String,
 }
 
