@@ -245,6 +245,7 @@ fn assemblyscript(name: &str, extra: &[&'static str]) -> Guest {
     let mut args = vec![source];
     args.extend(ASC_FLAGS);
     args.extend(extra);
+    args.extend(["--bindings", "raw"]); // AssemblyScript node bindings: NAME.js, the same .wasm
     args.extend(["-o", "{out}"]);
     Guest {
         output: leak(format!("{dir}/{name}.wasm")),
@@ -279,6 +280,16 @@ fn emscripten(name: &str, extra: &[&'static str]) -> Guest {
 /// In a guest's arguments: the output path with `.js` for `.wasm` (emcc writes the `.wasm`
 /// beside the JS glue it is asked for).
 const OUT_JS: &str = "{out.js}";
+
+// AssemblyScript node bindings: `NAME.ts` again with its top-level code in an exported `_start`,
+// as `NAME_exported.wasm`. asc's JS glue calls `_start` after instantiation; code in the start
+// section cannot trace or abort under node (the glue has no memory yet), so these are the guests
+// that compare trace's and abort's output with node's (imports/assemblyscript/tests/node.rs).
+fn assemblyscript_exported(name: &str) -> Guest {
+    let mut guest = assemblyscript(name, &["--exportStart", "_start"]);
+    guest.output = Box::leak(guest.output.replace(".wasm", "_exported.wasm").into_boxed_str());
+    guest
+}
 
 /// Every committed guest. A later guest (a WASI C program, Go, Zig, ...) is one more entry, with
 /// a [`Tool`] of its own where it needs one.
@@ -329,6 +340,9 @@ fn guests() -> Vec<Guest> {
         emscripten("setjmp", &[]),
         emscripten("memory", &["-sALLOW_MEMORY_GROWTH=1"]),
         emscripten_standalone("exceptions", &["-fexceptions"]),
+        assemblyscript_exported("abort"), // AssemblyScript node bindings
+        assemblyscript_exported("trace"), // AssemblyScript node bindings
+        assemblyscript_exported("seed"),  // AssemblyScript node bindings
     ]
 }
 
@@ -432,17 +446,26 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
             result = Err(e);
             break;
         }
-        let built = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-        if check {
-            let committed = std::fs::read(root.join(g.output)).unwrap_or_default();
-            if committed == built {
-                println!("{:<40} up to date ({} bytes)", g.output, built.len());
+        let mut outputs = vec![(out.clone(), g.output.to_string())];
+        // AssemblyScript node bindings: asc writes NAME.js (committed, checked like the .wasm)
+        // and NAME.d.ts (not kept) beside the .wasm.
+        if g.args.contains(&"--bindings") {
+            let _ = std::fs::remove_file(out.with_extension("d.ts"));
+            outputs.push((out.with_extension("js"), g.output.replace(".wasm", ".js")));
+        }
+        for (out, output) in outputs {
+            let built = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            if check {
+                let committed = std::fs::read(root.join(&output)).unwrap_or_default();
+                if committed == built {
+                    println!("{output:<40} up to date ({} bytes)", built.len());
+                } else {
+                    println!("{output:<40} STALE: rebuilding gives different bytes");
+                    stale += 1;
+                }
             } else {
-                println!("{:<40} STALE: rebuilding gives different bytes", g.output);
-                stale += 1;
+                println!("{output:<40} {} bytes", built.len());
             }
-        } else {
-            println!("{:<40} {} bytes", g.output, built.len());
         }
     }
     if check {
