@@ -607,3 +607,74 @@ fn hostlogging_logs_assemblyscript_abort_and_seed() {
     let o = keel(&["run", "--hostlogging=random", &abort]);
     assert!(!text(&o.stderr).contains("==>"), "{}", text(&o.stderr));
 }
+
+fn emscripten(file: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();
+    root.join("imports/emscripten/testdata").join(file).to_string_lossy().into_owned()
+}
+
+/// Emscripten guests as emcc builds them (the `.wasm` beside the JS glue, and a standalone
+/// build) run with no flag on both engines: exceptions, longjmp, heap growth, exit codes.
+#[test]
+fn emscripten_guests_run_with_no_flag() {
+    let expected = |name: &str| std::fs::read_to_string(emscripten(&format!("{name}.stdout")));
+    for engine in [&[][..], &["--interpreter"][..]] {
+        for name in ["exceptions", "setjmp", "memory"] {
+            let wasm = emscripten(&format!("{name}.wasm"));
+            let mut args = vec!["run"];
+            args.extend_from_slice(engine);
+            args.push(&wasm);
+            let o = keel(&args);
+            assert_eq!(text(&o.stdout), expected(name).unwrap(), "{name}: {}", text(&o.stderr));
+            assert_eq!((text(&o.stderr).as_str(), o.status.code()), ("", Some(0)), "{name}");
+        }
+        // Arguments reach main's argv; an uncaught exception is an error, exit 1.
+        let wasm = emscripten("exceptions.wasm");
+        let mut args = vec!["run"];
+        args.extend_from_slice(engine);
+        args.extend([wasm.as_str(), "uncaught"]);
+        let o = keel(&args);
+        assert!(text(&o.stdout).ends_with("throwing with no catch\n"));
+        assert!(text(&o.stderr).contains("uncaught C++ exception"), "{}", text(&o.stderr));
+        assert_eq!(o.status.code(), Some(1));
+        // The standalone build (`_start`, WASI) ends at its first throw, as on every runtime.
+        let wasm = emscripten("exceptions_standalone.wasm");
+        let mut args = vec!["run"];
+        args.extend_from_slice(engine);
+        args.push(&wasm);
+        let o = keel(&args);
+        assert_eq!(text(&o.stdout), "throw through frames:\n");
+        assert_ne!(o.status.code(), Some(0));
+    }
+}
+
+/// A failed assert or abort() prints Emscripten's `Aborted(...)` and exits 1; `exit(n)` and
+/// main's return value are the exit code.
+#[test]
+fn emscripten_abort_and_exit_codes() {
+    let dir = scratch("emscripten-abort");
+    let wat = dir.path().join("abort.wat");
+    std::fs::write(
+        &wat,
+        r#"(module
+            (import "env" "abort" (func $abort))
+            (import "env" "exit" (func $exit (param i32)))
+            (memory (export "memory") 1)
+            (global $sp (mut i32) (i32.const 4096))
+            (func (export "stackAlloc") (param i32) (result i32)
+              (global.set $sp (i32.sub (global.get $sp) (local.get 0))) (global.get $sp))
+            (func (export "main") (param $argc i32) (param $argv i32) (result i32)
+              (if (i32.eq (local.get $argc) (i32.const 1)) (then (call $abort)))
+              (if (i32.eq (local.get $argc) (i32.const 2)) (then (call $exit (i32.const 7))))
+              (local.get $argc)))"#,
+    )
+    .unwrap();
+    let wat = wat.to_string_lossy().into_owned();
+    let o = keel(&["run", &wat]);
+    assert!(text(&o.stderr).starts_with("Aborted()\n"), "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(keel(&["run", &wat, "a"]).status.code(), Some(7));
+    assert_eq!(keel(&["run", &wat, "a", "b", "c"]).status.code(), Some(4));
+    let o = keel(&["run", "--hostlogging=proc", &wat, "a"]);
+    assert_eq!(text(&o.stderr), "==> env.exit(status=7)\n");
+}
