@@ -339,6 +339,7 @@ fn guests() -> Vec<Guest> {
         emscripten("exceptions", &["-fexceptions"]),
         emscripten("setjmp", &[]),
         emscripten("memory", &["-sALLOW_MEMORY_GROWTH=1"]),
+        emscripten("stl", &["-fexceptions", "-std=c++17"]),
         emscripten_standalone("exceptions", &["-fexceptions"]),
         assemblyscript_exported("abort"), // AssemblyScript node bindings
         assemblyscript_exported("trace"), // AssemblyScript node bindings

@@ -677,9 +677,8 @@ fn factory_on_plain_code(engine: EngineKind) {
     let config =
         ModuleConfig::new().with_name("p").with_function_listener_factory(Trace::default());
     match rt.instantiate(&plain, config) {
-        Err(keel::Error::Usage(msg)) => {
-            assert!(msg.contains("compiled as plain code"), "{msg}");
-            assert!(msg.contains("CompileConfig::with_function_listener_factory"), "{msg}");
+        Err(keel::Error::Usage(keel::UsageError::PlainCode { module })) => {
+            assert_eq!(module, "p");
         }
         other => panic!("{engine:?}: expected a usage error, got {other:?}"),
     }

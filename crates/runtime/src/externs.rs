@@ -6,9 +6,10 @@ use std::sync::Arc;
 use keel_decode::{GlobalType, MemoryType, TableType};
 
 use crate::Func;
+use crate::error::{Error, UsageError};
 use crate::func::{read_val, write_val};
 use crate::owner::InstanceOwner;
-use crate::trap::{Error, Result};
+use crate::trap::Result;
 use crate::value::Val;
 use crate::vm::{GlobalData, MemoryData, TableData};
 
@@ -87,7 +88,7 @@ impl Memory {
 }
 
 fn out_of_range(offset: u64, len: usize, size: u64) -> Error {
-    Error::Usage(format!("memory range {offset}+{len} is outside the memory's {size} bytes"))
+    UsageError::MemoryRange { offset, len, size }.into()
 }
 
 impl std::fmt::Debug for Memory {
@@ -120,14 +121,11 @@ impl Global {
     pub fn set(&self, value: Val) -> Result<()> {
         let ty = self.data.ty();
         if !ty.mutable {
-            return Err(Error::Usage("global is immutable".into()));
+            return Err(UsageError::ImmutableGlobal.into());
         }
         if value.ty() != ty.content {
-            return Err(Error::Usage(format!(
-                "global of type {} set to a {}",
-                ty.content,
-                value.ty()
-            )));
+            let (expected, found) = (ty.content, value.ty());
+            return Err(UsageError::ValueType { what: "global", expected, found }.into());
         }
         let mut slots = [0u64; 2];
         write_val(self.owner.store(), &value, &mut slots)?;
@@ -177,7 +175,7 @@ impl Table {
         if self.data.set(index, raw) {
             Ok(())
         } else {
-            Err(Error::Usage(format!("table index {index} out of bounds")))
+            Err(UsageError::TableIndex { index }.into())
         }
     }
 
@@ -190,11 +188,8 @@ impl Table {
 
     fn raw_ref(&self, value: &Val) -> Result<u64> {
         if value.ty() != self.data.ty().element {
-            return Err(Error::Usage(format!(
-                "table of {} given a {}",
-                self.data.ty().element,
-                value.ty()
-            )));
+            let (expected, found) = (self.data.ty().element, value.ty());
+            return Err(UsageError::ValueType { what: "table", expected, found }.into());
         }
         let mut slots = [0u64; 2];
         write_val(self.owner.store(), value, &mut slots)?;

@@ -61,9 +61,14 @@ fn node(name: &str, args: &[&str]) -> Option<(String, i32)> {
 fn native(source: &str, args: &[&str]) -> Option<String> {
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("native");
-    let compiler = if source.ends_with(".cpp") { "g++" } else { "gcc" };
-    let built =
-        Command::new(compiler).arg("-O2").arg(testdata(source)).arg("-o").arg(&exe).status();
+    let (compiler, std) =
+        if source.ends_with(".cpp") { ("g++", "-std=c++17") } else { ("gcc", "-std=c11") };
+    let built = Command::new(compiler)
+        .args(["-O2", std])
+        .arg(testdata(source))
+        .arg("-o")
+        .arg(&exe)
+        .status();
     if !built.is_ok_and(|s| s.success()) {
         eprintln!("{compiler} not available: {source} not compared with a native build");
         return None;
@@ -107,6 +112,11 @@ fn setjmp_longjmp_equal_node_and_native() {
 #[test]
 fn memory_grows_past_the_initial_heap() {
     portable("memory", "memory.c");
+}
+
+#[test]
+fn stl_containers_and_iostream() {
+    portable("stl", "stl.cpp");
 }
 
 #[test]
