@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! `keel`: run and compile WebAssembly modules from the command line.
 //!
 //! ```text

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 //! keel: run WebAssembly modules compiled from any language inside a Rust program, sandboxed.
 //!

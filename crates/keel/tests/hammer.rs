@@ -108,13 +108,13 @@ fn instantiate_call_interrupt_and_drop_from_many_threads() {
                             interrupted.fetch_add(hit as u64, Ordering::Relaxed);
                         }
                         // Interrupt someone (perhaps ourselves, perhaps an instance long dropped).
-                        if round % 3 == 0 {
+                        if round.is_multiple_of(3) {
                             let list = handles.lock().unwrap();
                             if let Some(h) = list.get((round as usize * 31 + t) % list.len()) {
                                 h.interrupt();
                             }
                         }
-                        if round % 5 == 0 {
+                        if round.is_multiple_of(5) {
                             m.close();
                             assert!(sum_f.call(1).is_err(), "a closed module refuses calls");
                         }

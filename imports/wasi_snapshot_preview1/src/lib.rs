@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 //! keel-wasi: WASI preview1 (`wasi_snapshot_preview1`) for keel, so that C, Rust, Zig and other
 //! guests built for `wasm32-wasi` run.
