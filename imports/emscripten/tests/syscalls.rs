@@ -1,0 +1,244 @@
+//! Emscripten guests of our own (testdata/files.c, testdata/time.c, built by emcc 3.1.6 with
+//! `cargo xtask testdata`) on both engines, with a host directory mounted at `/`: each one's
+//! output exactly as expected (testdata/*.out) and — where node is installed — equal to node's
+//! running the same .wasm through its JS glue from a directory prepared the same way. Then
+//! hostile guests in WAT: pointers out of memory trap.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use keel::{EngineKind, ModuleConfig, Runtime, RuntimeConfig, TrapCode};
+use keel_sys::{DirFs, MemoryWriter};
+
+const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
+
+fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+}
+
+struct Outcome {
+    exit: u32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `testdata/NAME.wasm` with `args` and `dir` mounted at `/`.
+fn run_keel(engine: EngineKind, name: &str, args: &[&str], dir: &Path) -> Outcome {
+    let runtime = Runtime::with_config(RuntimeConfig::default(), engine);
+    keel_wasi::instantiate(&runtime).unwrap();
+    let wasm = std::fs::read(testdata(&format!("{name}.wasm"))).unwrap();
+    let compiled = runtime.compile(&wasm).unwrap();
+    keel_emscripten::instantiate_for(&runtime, &compiled).unwrap();
+    let (out, err) = (MemoryWriter::new(), MemoryWriter::new());
+    let config = ModuleConfig::new()
+        .with_args(std::iter::once(name).chain(args.iter().copied()))
+        .with_stdout(out.clone())
+        .with_stderr(err.clone())
+        .with_mount("/", DirFs::open(dir).unwrap());
+    let exit = keel_emscripten::run(&runtime, &compiled, config)
+        .unwrap_or_else(|e| panic!("{engine:?} {name}: {e}\nstdout:\n{}", out.text()));
+    Outcome { exit, stdout: out.text(), stderr: err.text() }
+}
+
+/// node running `testdata/NAME.js` (the glue emcc made with the .wasm) from `dir`, in UTC;
+/// `None` without node.
+fn run_node(name: &str, args: &[&str], dir: &Path) -> Option<Outcome> {
+    let version = Command::new("node").arg("--version").output().ok()?;
+    if !version.status.success() {
+        return None;
+    }
+    let out = Command::new("node")
+        .arg("--no-experimental-fetch")
+        .arg(testdata(&format!("{name}.js")))
+        .args(args)
+        .current_dir(dir)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    Some(Outcome {
+        exit: out.status.code().expect("node exited by a signal") as u32,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+fn expected(name: &str) -> String {
+    std::fs::read_to_string(testdata(name)).unwrap()
+}
+
+/// Compares line by line, so that a failure shows the first line that differs.
+fn assert_same(what: &str, got: &str, want: &str) {
+    for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+        assert_eq!(g, w, "{what}: line {} differs", i + 1);
+    }
+    assert_eq!(got, want, "{what}: lengths differ");
+}
+
+#[test]
+fn files_as_expected_on_both_engines() {
+    let want = expected("files.out");
+    for &engine in ENGINES {
+        let dir = tempfile::tempdir().unwrap();
+        let got = run_keel(engine, "files", &[], dir.path());
+        assert_same(&format!("{engine:?}"), &got.stdout, &want);
+        assert_eq!(got.exit, 3, "{engine:?}: {}", got.stderr);
+        // What the guest left in the directory, seen from the host.
+        assert_eq!(std::fs::read_to_string(dir.path().join("b.bin")).unwrap(), "01zz");
+        assert_eq!(std::fs::read_link(dir.path().join("link")).unwrap(), Path::new("a.txt"));
+        assert!(dir.path().join("d/f.txt").is_file());
+    }
+}
+
+#[test]
+fn files_keel_only_part_as_expected() {
+    let want = expected("files.out") + &expected("files_keel.out");
+    for &engine in ENGINES {
+        let dir = tempfile::tempdir().unwrap();
+        let got = run_keel(engine, "files", &["keel"], dir.path());
+        assert_same(&format!("{engine:?}"), &got.stdout, &want);
+        assert_eq!(got.exit, 3, "{engine:?}: {}", got.stderr);
+        // `..` past the root stayed inside the mount.
+        assert!(dir.path().join("escape.txt").is_file());
+        assert!(!dir.path().parent().unwrap().join("escape.txt").exists());
+    }
+}
+
+#[test]
+fn files_like_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(node) = run_node("files", &[], dir.path()) else {
+        eprintln!("node is not installed: comparing with the expected output only");
+        return;
+    };
+    assert_eq!(node.exit, 3, "node: {}", node.stderr.lines().last().unwrap_or(""));
+    let dir = tempfile::tempdir().unwrap();
+    let keel = run_keel(EngineKind::Interpreter, "files", &[], dir.path());
+    assert_same("keel vs node", &keel.stdout, &node.stdout);
+    assert_eq!(keel.exit, node.exit);
+}
+
+#[test]
+fn time_as_expected_on_both_engines() {
+    let want = expected("time.out");
+    for &engine in ENGINES {
+        let dir = tempfile::tempdir().unwrap();
+        let got = run_keel(engine, "time", &[], dir.path());
+        assert_same(&format!("{engine:?}"), &got.stdout, &want);
+        assert_eq!(got.exit, 0, "{engine:?}: {}", got.stderr);
+    }
+}
+
+#[test]
+fn time_like_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(node) = run_node("time", &[], dir.path()) else {
+        eprintln!("node is not installed: comparing with the expected output only");
+        return;
+    };
+    assert_eq!(node.exit, 0, "node: {}", node.stderr.lines().last().unwrap_or(""));
+    let keel = run_keel(EngineKind::Compiler, "time", &[], dir.path());
+    assert_same("keel vs node", &keel.stdout, &node.stdout);
+}
+
+/// A guest whose `run` calls `env.NAME` (of `params` i32 parameters, an i32 result) with
+/// `args`.
+fn guest(name: &str, args: &[u32]) -> Vec<u8> {
+    let params = "i32 ".repeat(args.len());
+    let pushes: String = args.iter().map(|a| format!("(i32.const {})", *a as i32)).collect();
+    let wat = format!(
+        r#"(module
+  (import "env" "{name}" (func $f (param {params}) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "dir\00")
+  (data (i32.const 65534) "xy")
+  (func (export "main") (result i32) {pushes} (call $f)))"#
+    );
+    wat::parse_str(wat).unwrap()
+}
+
+fn run_wat(engine: EngineKind, wasm: &[u8], dir: &Path) -> keel::Result<u32> {
+    let runtime = Runtime::with_config(RuntimeConfig::default(), engine);
+    let compiled = runtime.compile(wasm).unwrap();
+    keel_emscripten::instantiate_for(&runtime, &compiled).unwrap();
+    let config = ModuleConfig::new().with_mount("/", DirFs::open(dir).unwrap());
+    keel_emscripten::run(&runtime, &compiled, config)
+}
+
+#[test]
+fn pointers_out_of_memory_trap() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("dir")).unwrap();
+    let past = 0x1_0000 - 2; // a string running off the end of the one page
+    for &engine in ENGINES {
+        for (name, args) in [
+            ("__syscall_open", vec![0xffff_fff0, 0, 0]),
+            ("__syscall_open", vec![past, 0, 0]),
+            ("__syscall_stat64", vec![16, 0xffff_fff0]),
+            ("__syscall_stat64", vec![16, 0x1_0000 - 40]),
+            ("__syscall_mkdir", vec![0x2_0000, 0]),
+            ("__syscall_getcwd", vec![0xffff_ffff, 100]),
+            ("__syscall_readlink", vec![0x7fff_0000, 16, 10]),
+            ("__syscall_poll", vec![0xffff_fff8, 1, 0]),
+            ("__syscall_utimensat", vec![-100i32 as u32, 16, 0xffff_fff0, 0]),
+        ] {
+            let e = run_wat(engine, &guest(name, &args), dir.path()).unwrap_err();
+            assert_eq!(
+                e.as_trap().and_then(|t| t.code()),
+                Some(TrapCode::MemoryOutOfBounds),
+                "{engine:?} {name} {args:?}: {e}"
+            );
+        }
+        // getdents64 of a directory into a buffer past the memory: a trap too.
+        let wat = r#"(module
+  (import "env" "__syscall_open" (func $open (param i32 i32 i32) (result i32)))
+  (import "env" "__syscall_getdents64" (func $getdents (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "dir\00")
+  (func (export "main") (result i32)
+    (call $getdents (call $open (i32.const 16) (i32.const 0x10000) (i32.const 0))
+      (i32.const 0xff00) (i32.const 1024))))"#;
+        let e = run_wat(engine, &wat::parse_str(wat).unwrap(), dir.path()).unwrap_err();
+        assert_eq!(e.as_trap().and_then(|t| t.code()), Some(TrapCode::MemoryOutOfBounds));
+    }
+}
+
+#[test]
+fn paths_never_leave_the_mount() {
+    // A mount of a subdirectory: `..` past its root, absolute paths and symbolic links out of
+    // it all stay inside (or fail).
+    let outer = tempfile::tempdir().unwrap();
+    std::fs::write(outer.path().join("secret"), "no").unwrap();
+    let root = outer.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    std::os::unix::fs::symlink("../secret", root.join("out")).unwrap();
+    let cases: &[(&str, i32)] = &[
+        ("../secret", -44),
+        ("/../../secret", -44),
+        ("out", -2), // the link leads out: EACCES
+        ("./out", -2),
+    ];
+    for &engine in ENGINES {
+        for &(path, want) in cases {
+            let wat = format!(
+                r#"(module
+  (import "env" "__syscall_open" (func $open (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{path}\00")
+  (func (export "main") (result i32) (call $open (i32.const 16) (i32.const 0) (i32.const 0))))"#
+            );
+            let got = run_wat(engine, &wat::parse_str(wat).unwrap(), &root).unwrap();
+            assert_eq!(got as i32, want, "{engine:?} {path}");
+        }
+    }
+}
+
+#[test]
+fn every_import_of_the_guests_is_provided() {
+    // The guests' env imports, with the types emcc 3.1.6 gave them, are all keel-emscripten's.
+    let runtime = Runtime::with_config(RuntimeConfig::default(), EngineKind::Interpreter);
+    for name in ["files", "time"] {
+        let wasm = std::fs::read(testdata(&format!("{name}.wasm"))).unwrap();
+        let compiled = runtime.compile(&wasm).unwrap();
+        assert!(keel_emscripten::is_emscripten(&compiled), "{name}");
+    }
+}
