@@ -172,6 +172,9 @@ pub(crate) const FUNCTIONS: &[Def] = &[
     sys!("fadvise64_64", 6, |cx, v| fd_exists(cx, arg(v, 0))),
     sys!("faccessat", 4, access),
     sys!("utimensat", 4, utimensat),
+    wide!("_mmap_js", &[I32; 7], mmap),
+    wide!("_munmap_js", &[I32; 6], munmap),
+    wide!("_msync_js", &[I32; 4], |cx, v| msync(cx, arg(v, 0), arg(v, 1), arg(v, 2), arg(v, 3), 0)),
     sys!("fallocate", 6, |cx, v| fallocate(cx, arg(v, 0), split64(v, 2), split64(v, 4))),
 ];
 
@@ -593,6 +596,90 @@ fn fallocate(cx: &Cx<'_>, fd: u32, offset: u64, len: u64) -> Res {
         FdEntry::File(_) => Err(Errno::EBADF.into()),
         FdEntry::Dir(_) => Err(Errno::ENODEV.into()),
         _ => Err(Errno::ESPIPE.into()),
+    }
+}
+
+// ---- Mappings -------------------------------------------------------------------------------
+
+const PROT_WRITE: u32 = 2;
+const MAP_PRIVATE: u32 = 2;
+const PAGE: u32 = 65536;
+
+/// `_mmap_js(addr, len, prot, flags, fd, offset, allocated)`: Emscripten's libc maps a file by
+/// copying it into memory from the guest's `emscripten_builtin_memalign` (page-aligned, zeroed),
+/// as the JS's `mmapAlloc`; `*allocated = 1` tells it to free that memory at `munmap`. A hint
+/// address is `EINVAL`, as in the JS.
+fn mmap(cx: &Cx<'_>, v: &[u64]) -> Res {
+    let (addr, len, prot, flags, fd) = (arg(v, 0), arg(v, 1), arg(v, 2), arg(v, 3), arg(v, 4));
+    let (offset, allocated) = (int(v, 5), arg(v, 6));
+    {
+        let mut st = cx.sys.lock();
+        match st.fds.get(fd)? {
+            FdEntry::File(f) => {
+                if !f.read || (prot & PROT_WRITE != 0 && flags & MAP_PRIVATE == 0 && !f.write) {
+                    return Err(Errno::EACCES.into());
+                }
+            }
+            FdEntry::Dir(_) => return Err(Errno::ENODEV.into()),
+            _ => return Err(Errno::EACCES.into()),
+        }
+    }
+    if addr != 0 || offset < 0 || len == 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let size = len.checked_next_multiple_of(PAGE).ok_or(Errno::ENOMEM)?;
+    let memalign = "emscripten_builtin_memalign";
+    let ptr = crate::invoke::call_i32(&cx.module, memalign, &[PAGE as i32, size as i32])? as u32;
+    if ptr == 0 {
+        return Err(Errno::ENOMEM.into());
+    }
+    let mut data = vec![0u8; size as usize];
+    {
+        let mut st = cx.sys.lock();
+        if let FdEntry::File(f) = st.fds.get(fd)? {
+            let mut done = 0;
+            while done < len as usize {
+                match f.file.pread(&mut data[done..len as usize], offset as u64 + done as u64)? {
+                    0 => break,
+                    n => done += n,
+                }
+            }
+        }
+    }
+    write_bytes(&cx.mem, ptr, &data)?;
+    write_u32(&cx.mem, allocated, 1)?;
+    Ok(ptr as i32)
+}
+
+/// `_munmap_js(addr, len, prot, flags, fd, offset)`: a shared writable mapping is written back.
+fn munmap(cx: &Cx<'_>, v: &[u64]) -> Res {
+    let (addr, len, prot, flags, fd) = (arg(v, 0), arg(v, 1), arg(v, 2), arg(v, 3), arg(v, 4));
+    if prot & PROT_WRITE != 0 && cx.sys.lock().fds.get(fd).is_ok() {
+        msync(cx, addr, len, flags, fd, int(v, 5).max(0) as u64)?;
+    }
+    Ok(0)
+}
+
+/// Writes a shared mapping's `len` bytes at `addr` back to `fd` at `offset` (`_msync_js`
+/// passes no offset: 0, as in the JS). A private mapping stays in memory.
+fn msync(cx: &Cx<'_>, addr: u32, len: u32, flags: u32, fd: u32, offset: u64) -> Res {
+    if flags & MAP_PRIVATE != 0 {
+        cx.sys.lock().fds.get(fd)?;
+        return Ok(0);
+    }
+    let data = read_bytes(&cx.mem, addr, len)?;
+    match cx.sys.lock().fds.get(fd)? {
+        FdEntry::File(f) if f.write => {
+            let mut done = 0;
+            while done < data.len() {
+                match f.file.pwrite(&data[done..], offset + done as u64)? {
+                    0 => return Err(Errno::EIO.into()),
+                    n => done += n,
+                }
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::EBADF.into()),
     }
 }
 
@@ -1047,6 +1134,8 @@ mod tests {
         seen.sort();
         seen.dedup();
         assert_eq!(seen.len(), FUNCTIONS.len());
-        assert!(FUNCTIONS.iter().all(|d| d.name.starts_with("__syscall_")));
+        assert!(
+            FUNCTIONS.iter().all(|d| d.name.starts_with("__syscall_") || d.name.ends_with("_js"))
+        );
     }
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -303,6 +304,27 @@ static void common(void) {
   check("faccessat dir", faccessat(dir, "f.txt", F_OK, 0));
   close(dir);
   list("d");
+
+  // mappings (copies, written back at msync and munmap)
+  fd = open("m.txt", O_CREAT | O_RDWR | O_TRUNC, 0644);
+  write(fd, "hello mmap", 10);
+  char *p = mmap(NULL, 10, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  printf("mmap: %d \"%.10s\"\n", p != MAP_FAILED, p);
+  memcpy(p, "HELLO", 5);
+  check("msync", msync(p, 10, MS_SYNC));
+  cat("m.txt");
+  memcpy(p + 6, "MMAP", 4);
+  check("munmap", munmap(p, 10));
+  cat("m.txt");
+  p = mmap(NULL, 4, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  printf("mmap private: %d \"%.4s\"\n", p != MAP_FAILED, p);
+  memcpy(p, "xxxx", 4);
+  check("munmap private", munmap(p, 4));
+  cat("m.txt");
+  check("mmap at an unaligned offset",
+        mmap(NULL, 4, PROT_READ, MAP_SHARED, fd, 6) == MAP_FAILED ? -1 : 0);
+  close(fd);
+  check("mmap a closed fd", mmap(NULL, 4, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED ? -1 : 0);
 }
 
 static void keel_only(void) {
