@@ -346,6 +346,7 @@ fn guests() -> Vec<Guest> {
         // imported with its i64 legalised into two i32s, a type keel-wasi does not provide.
         emscripten("files", &["-sNODERAWFS=1", "-sWASM_BIGINT"]),
         emscripten("time", &["-sNODERAWFS=1"]),
+        emscripten("time_cpp", &["-sNODERAWFS=1", "-sWASM_BIGINT"]),
         assemblyscript_exported("abort"), // AssemblyScript node bindings
         assemblyscript_exported("trace"), // AssemblyScript node bindings
         assemblyscript_exported("seed"),  // AssemblyScript node bindings

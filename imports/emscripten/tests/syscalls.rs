@@ -1,5 +1,5 @@
-//! Emscripten guests of our own (testdata/files.c, testdata/time.c, built by emcc 3.1.6 with
-//! `cargo xtask testdata`) on both engines, with a host directory mounted at `/`: each one's
+//! Emscripten guests of our own (testdata/files.c, testdata/time.c, testdata/time_cpp.cpp,
+//! built by emcc 3.1.6 with `cargo xtask testdata`) on both engines, with a host directory mounted at `/`: each one's
 //! output exactly as expected (testdata/*.out) and — where node is installed — equal to node's
 //! running the same .wasm through its JS glue from a directory prepared the same way. Then
 //! hostile guests in WAT: pointers out of memory trap.
@@ -74,70 +74,72 @@ fn assert_same(what: &str, got: &str, want: &str) {
     assert_eq!(got, want, "{what}: lengths differ");
 }
 
+/// A guest of testdata/: its name, arguments, the files holding its expected stdout (one after
+/// the other) and its exit code; `like_node` when node running its JS glue in a fresh directory
+/// prints the same.
+struct Case {
+    name: &'static str,
+    args: &'static [&'static str],
+    stdout: &'static [&'static str],
+    exit: u32,
+    like_node: bool,
+}
+
+const CASES: &[Case] = &[
+    Case { name: "files", args: &[], stdout: &["files.out"], exit: 3, like_node: true },
+    Case {
+        name: "files",
+        args: &["keel"],
+        stdout: &["files.out", "files_keel.out"],
+        exit: 3,
+        like_node: false,
+    },
+    Case { name: "time", args: &[], stdout: &["time.out"], exit: 0, like_node: true },
+    Case { name: "time_cpp", args: &[], stdout: &["time_cpp.out"], exit: 0, like_node: true },
+];
+
 #[test]
-fn files_as_expected_on_both_engines() {
-    let want = expected("files.out");
-    for &engine in ENGINES {
-        let dir = tempfile::tempdir().unwrap();
-        let got = run_keel(engine, "files", &[], dir.path());
-        assert_same(&format!("{engine:?}"), &got.stdout, &want);
-        assert_eq!(got.exit, 3, "{engine:?}: {}", got.stderr);
-        // What the guest left in the directory, seen from the host.
-        assert_eq!(std::fs::read_to_string(dir.path().join("b.bin")).unwrap(), "01zz");
-        assert_eq!(std::fs::read_link(dir.path().join("link")).unwrap(), Path::new("a.txt"));
-        assert!(dir.path().join("d/f.txt").is_file());
+fn guests_as_expected_on_both_engines() {
+    for case in CASES {
+        let want: String = case.stdout.iter().map(|f| expected(f)).collect();
+        for &engine in ENGINES {
+            let what = format!("{engine:?} {} {:?}", case.name, case.args);
+            let dir = tempfile::tempdir().unwrap();
+            let got = run_keel(engine, case.name, case.args, dir.path());
+            assert_same(&what, &got.stdout, &want);
+            assert_eq!(got.exit, case.exit, "{what}: {}", got.stderr);
+            if case.name == "files" {
+                // What the guest left in the directory, seen from the host.
+                let b = std::fs::read_to_string(dir.path().join("b.bin")).unwrap();
+                assert_eq!(b, "01zz", "{what}");
+                let link = std::fs::read_link(dir.path().join("link")).unwrap();
+                assert_eq!(link, Path::new("a.txt"), "{what}");
+                assert!(dir.path().join("d/f.txt").is_file(), "{what}");
+            }
+            if case.args == ["keel"] {
+                // `..` past the root stayed inside the mount.
+                assert!(dir.path().join("escape.txt").is_file(), "{what}");
+                assert!(!dir.path().parent().unwrap().join("escape.txt").exists(), "{what}");
+            }
+        }
     }
 }
 
 #[test]
-fn files_keel_only_part_as_expected() {
-    let want = expected("files.out") + &expected("files_keel.out");
-    for &engine in ENGINES {
+fn guests_like_node() {
+    for case in CASES.iter().filter(|c| c.like_node) {
         let dir = tempfile::tempdir().unwrap();
-        let got = run_keel(engine, "files", &["keel"], dir.path());
-        assert_same(&format!("{engine:?}"), &got.stdout, &want);
-        assert_eq!(got.exit, 3, "{engine:?}: {}", got.stderr);
-        // `..` past the root stayed inside the mount.
-        assert!(dir.path().join("escape.txt").is_file());
-        assert!(!dir.path().parent().unwrap().join("escape.txt").exists());
-    }
-}
-
-#[test]
-fn files_like_node() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(node) = run_node("files", &[], dir.path()) else {
-        eprintln!("node is not installed: comparing with the expected output only");
-        return;
-    };
-    assert_eq!(node.exit, 3, "node: {}", node.stderr.lines().last().unwrap_or(""));
-    let dir = tempfile::tempdir().unwrap();
-    let keel = run_keel(EngineKind::Interpreter, "files", &[], dir.path());
-    assert_same("keel vs node", &keel.stdout, &node.stdout);
-    assert_eq!(keel.exit, node.exit);
-}
-
-#[test]
-fn time_as_expected_on_both_engines() {
-    let want = expected("time.out");
-    for &engine in ENGINES {
+        let Some(node) = run_node(case.name, case.args, dir.path()) else {
+            eprintln!("node is not installed: comparing with the expected output only");
+            return;
+        };
+        let what = format!("{}: keel vs node", case.name);
+        assert_eq!(node.exit, case.exit, "{what}: {}", node.stderr.lines().last().unwrap_or(""));
         let dir = tempfile::tempdir().unwrap();
-        let got = run_keel(engine, "time", &[], dir.path());
-        assert_same(&format!("{engine:?}"), &got.stdout, &want);
-        assert_eq!(got.exit, 0, "{engine:?}: {}", got.stderr);
+        let keel = run_keel(EngineKind::Compiler, case.name, case.args, dir.path());
+        assert_same(&what, &keel.stdout, &node.stdout);
+        assert_eq!(keel.exit, node.exit, "{what}");
     }
-}
-
-#[test]
-fn time_like_node() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(node) = run_node("time", &[], dir.path()) else {
-        eprintln!("node is not installed: comparing with the expected output only");
-        return;
-    };
-    assert_eq!(node.exit, 0, "node: {}", node.stderr.lines().last().unwrap_or(""));
-    let keel = run_keel(EngineKind::Compiler, "time", &[], dir.path());
-    assert_same("keel vs node", &keel.stdout, &node.stdout);
 }
 
 /// A guest whose `run` calls `env.NAME` (of `params` i32 parameters, an i32 result) with
@@ -236,7 +238,7 @@ fn paths_never_leave_the_mount() {
 fn every_import_of_the_guests_is_provided() {
     // The guests' env imports, with the types emcc 3.1.6 gave them, are all keel-emscripten's.
     let runtime = Runtime::with_config(RuntimeConfig::default(), EngineKind::Interpreter);
-    for name in ["files", "time"] {
+    for name in ["files", "time", "time_cpp"] {
         let wasm = std::fs::read(testdata(&format!("{name}.wasm"))).unwrap();
         let compiled = runtime.compile(&wasm).unwrap();
         assert!(keel_emscripten::is_emscripten(&compiled), "{name}");
