@@ -947,7 +947,10 @@ fn fstat(cx: &Cx<'_>, v: &[u64]) -> Res {
                 let (mount, path) = (d.mount, d.path.clone());
                 st.mounts[mount].fs.stat(&path, true)?
             }
-            _ => stdio_stat(),
+            FdEntry::Listener(_) | FdEntry::Stream(_) => {
+                Stat { filetype: FileType::SocketStream, ..stdio_stat() }
+            }
+            FdEntry::Stdin | FdEntry::Stdout | FdEntry::Stderr => stdio_stat(),
         }
     };
     write_stat(&cx.mem, buf, &s)?;

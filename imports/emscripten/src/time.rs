@@ -28,6 +28,8 @@ pub(crate) const FUNCTIONS: &[Def] = &[
     Def { name: "emscripten_get_now", params: &[], results: &[F64], func: get_now },
     Def { name: "emscripten_date_now", params: &[], results: &[F64], func: date_now },
     Def { name: "emscripten_get_now_res", params: &[], results: &[I32], func: get_now_res },
+    // 3.1.6's headers do not declare it: a guest declaring it `double` imports this one.
+    Def { name: "emscripten_get_now_res", params: &[], results: &[F64], func: get_now_res_f64 },
     Def {
         name: "_emscripten_get_now_is_monotonic",
         params: &[],
@@ -177,6 +179,12 @@ fn date_now(caller: &mut Caller<'_>, v: &mut [u64]) -> Result<(), Trap> {
 fn get_now_res(caller: &mut Caller<'_>, v: &mut [u64]) -> Result<(), Trap> {
     let ns = sys(caller, "emscripten_get_now_res")?.lock().nanotime_resolution();
     v[0] = ns.min(i32::MAX as u64);
+    Ok(())
+}
+
+fn get_now_res_f64(caller: &mut Caller<'_>, v: &mut [u64]) -> Result<(), Trap> {
+    let ns = sys(caller, "emscripten_get_now_res")?.lock().nanotime_resolution();
+    v[0] = (ns as f64).to_bits();
     Ok(())
 }
 

@@ -234,6 +234,72 @@ fn paths_never_leave_the_mount() {
     }
 }
 
+/// Calls `env.NAME(args)` once from a guest whose memory holds `strings` (NUL-terminated, at
+/// 256, 512, 768... in order) and returns its result.
+fn call_once(
+    engine: EngineKind,
+    name: &str,
+    args: &[u32],
+    strings: &[&str],
+    config: ModuleConfig,
+) -> i32 {
+    let params = "i32 ".repeat(args.len());
+    let pushes: String = args.iter().map(|a| format!("(i32.const {})", *a as i32)).collect();
+    let data: String = strings
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("(data (i32.const {}) \"{s}\\00\")\n", 256 * (i + 1)))
+        .collect();
+    let wat = format!(
+        r#"(module
+  (import "env" "{name}" (func $f (param {params}) (result i32)))
+  (memory (export "memory") 1)
+  {data}
+  (func (export "main") (result i32) {pushes} (call $f)))"#
+    );
+    let runtime = Runtime::with_config(RuntimeConfig::default(), engine);
+    let compiled = runtime.compile(&wat::parse_str(wat).unwrap()).unwrap();
+    keel_emscripten::instantiate_for(&runtime, &compiled).unwrap();
+    keel_emscripten::run(&runtime, &compiled, config).unwrap() as i32
+}
+
+#[test]
+fn read_only_mounts_refuse_changes() {
+    let (rw, ro) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::write(rw.path().join("file"), "rw").unwrap();
+    std::fs::write(ro.path().join("file"), "ro").unwrap();
+    const EROFS: i32 = -69;
+    const EXDEV: i32 = -75;
+    let (o_wronly, o_creat) = (1, 0o100);
+    let cases: &[(&str, &[u32], &[&str], i32)] = &[
+        ("__syscall_mkdir", &[256, 0o755], &["/ro/new"], EROFS),
+        ("__syscall_open", &[256, o_wronly, 0], &["/ro/file"], EROFS),
+        ("__syscall_open", &[256, o_wronly | o_creat, 0], &["/ro/new"], EROFS),
+        ("__syscall_unlink", &[256], &["/ro/file"], EROFS),
+        ("__syscall_rmdir", &[256], &["/ro"], EROFS),
+        ("__syscall_truncate64", &[256, 0, 0], &["/ro/file"], EROFS),
+        ("__syscall_symlink", &[256, 512], &["file", "/ro/link"], EROFS),
+        ("__syscall_rename", &[256, 512], &["/file", "/ro/x"], EXDEV),
+        ("__syscall_rename", &[256, 512], &["/ro/file", "/ro/x"], EROFS),
+        ("__syscall_stat64", &[256, 1024], &["/ro/file"], 0),
+        ("__syscall_faccessat", &[-100i32 as u32, 256, 4, 0], &["/ro/file"], 0),
+        // Opening for reading works; `..` from the mount leads to the root mount's file.
+        ("__syscall_open", &[256, 0, 0], &["/ro/file"], 5),
+        ("__syscall_open", &[256, o_wronly, 0], &["/ro/../file"], 5),
+    ];
+    for &engine in ENGINES {
+        for &(name, args, strings, want) in cases {
+            let config = ModuleConfig::new()
+                .with_mount("/", DirFs::open(rw.path()).unwrap())
+                .with_read_only_mount("/ro", DirFs::open(ro.path()).unwrap());
+            let got = call_once(engine, name, args, strings, config);
+            assert_eq!(got, want, "{engine:?} {name} {strings:?}");
+        }
+    }
+    assert_eq!(std::fs::read_to_string(ro.path().join("file")).unwrap(), "ro");
+    assert_eq!(std::fs::read_dir(ro.path()).unwrap().count(), 1);
+}
+
 #[test]
 fn every_import_of_the_guests_is_provided() {
     // The guests' env imports, with the types emcc 3.1.6 gave them, are all keel-emscripten's.
