@@ -205,6 +205,50 @@ fn pointers_out_of_memory_trap() {
 }
 
 #[test]
+fn time_functions_trap_on_pointers_out_of_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let far = 0xffff_fff0;
+    let edge = 0x1_0000 - 20; // a struct tm (44 bytes) running off the end
+    // (import, params, has a result, args)
+    let cases: &[(&str, usize, bool, &[u32])] = &[
+        ("_gmtime_js", 2, false, &[far, 16]),
+        ("_gmtime_js", 2, false, &[16, edge]),
+        ("_localtime_js", 2, false, &[16, far]),
+        ("_mktime_js", 1, true, &[edge]),
+        ("_timegm_js", 1, true, &[far]),
+        ("strftime", 4, true, &[far, 100, 16, 64]),
+        ("strftime", 4, true, &[128, 100, far, 64]),
+        ("strftime", 4, true, &[128, 100, 16, edge]),
+        ("strftime_l", 5, true, &[128, 100, 16, far, 0]),
+        ("clock_gettime", 2, true, &[1, far]),
+        ("clock_getres", 2, true, &[0, far]),
+        ("gettimeofday", 2, true, &[far, 0]),
+        ("time", 1, true, &[far]),
+    ];
+    for &engine in ENGINES {
+        for &(name, params, result, args) in cases {
+            let params = "i32 ".repeat(params);
+            let pushes: String =
+                args.iter().map(|a| format!("(i32.const {})", *a as i32)).collect();
+            let (result, drop) = if result { ("(result i32)", "drop") } else { ("", "") };
+            let wat = format!(
+                r#"(module
+  (import "env" "{name}" (func $f (param {params}) {result}))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "%Y-%m-%d\00")
+  (func (export "main") (result i32) {pushes} (call $f) {drop} (i32.const 0)))"#
+            );
+            let e = run_wat(engine, &wat::parse_str(wat).unwrap(), dir.path()).unwrap_err();
+            assert_eq!(
+                e.as_trap().and_then(|t| t.code()),
+                Some(TrapCode::MemoryOutOfBounds),
+                "{engine:?} {name} {args:?}: {e}"
+            );
+        }
+    }
+}
+
+#[test]
 fn paths_never_leave_the_mount() {
     // A mount of a subdirectory: `..` past its root, absolute paths and symbolic links out of
     // it all stay inside (or fail).
