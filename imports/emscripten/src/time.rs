@@ -9,6 +9,8 @@
 //! overflow into the next unit, years 0-99 read as 1900-1999, the ±8.64e15 ms range) is
 //! reproduced where the JS relies on it, quirks of Emscripten's `strftime` included.
 
+mod strptime;
+
 use keel::{Caller, Memory, Module, Trap};
 use keel_sys::Errno;
 
@@ -46,6 +48,8 @@ pub(crate) const FUNCTIONS: &[Def] = &[
     Def { name: "_timegm_js", params: &[I32], results: &[I32], func: timegm },
     Def { name: "strftime", params: &[I32, I32, I32, I32], results: &[I32], func: strftime },
     Def { name: "strftime_l", params: &[I32, I32, I32, I32, I32], results: &[I32], func: strftime },
+    Def { name: "strptime", params: &[I32, I32, I32], results: &[I32], func: strptime },
+    Def { name: "strptime_l", params: &[I32, I32, I32, I32], results: &[I32], func: strptime },
 ];
 
 /// The name of the time zone (`tzname[0]` and `tzname[1]`, `tm_zone` of `localtime`).
@@ -445,6 +449,37 @@ fn strftime(caller: &mut Caller<'_>, v: &mut [u64]) -> Result<(), Trap> {
     }
     write_bytes(&mem, s, &out)?;
     v[0] = (out.len() - 1) as u64;
+    Ok(())
+}
+
+/// `strptime(buf, format, tm)` (and `strptime_l`, whose locale is ignored): Emscripten's JS
+/// implementation (see the `strptime` module); the end of what it parsed, or 0.
+fn strptime(caller: &mut Caller<'_>, v: &mut [u64]) -> Result<(), Trap> {
+    let (buf, format, tm) = (v[0] as u32, v[1] as u32, v[2] as u32);
+    let mem = memory(caller, "strptime")?.1;
+    let f = read_tm(&mem, tm)?;
+    let input = String::from_utf8_lossy(&read_cstr(&mem, buf)?).into_owned();
+    let format = String::from_utf8_lossy(&read_cstr(&mem, format)?).into_owned();
+    let fields = strptime::Fields {
+        sec: f[0].into(),
+        min: f[1].into(),
+        hour: f[2].into(),
+        mday: f[3].into(),
+        mon: f[4].into(),
+        year: f[5].into(),
+    };
+    let Some((consumed, out)) = strptime::strptime(&input, &format, &fields).map_err(Trap::host)?
+    else {
+        v[0] = 0;
+        return Ok(());
+    };
+    for (field, value) in
+        [TM_SEC, TM_MIN, TM_HOUR, TM_MDAY, TM_MON, TM_YEAR, TM_WDAY, TM_YDAY].into_iter().zip(out)
+    {
+        set(&mem, tm, field, value)?;
+    }
+    set(&mem, tm, TM_ISDST, 0)?;
+    v[0] = u64::from(buf.wrapping_add(consumed as u32));
     Ok(())
 }
 

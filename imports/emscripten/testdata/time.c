@@ -62,6 +62,36 @@ int main(void) {
   // asctime/ctime are C in this libc, on gmtime/localtime.
   printf("asctime: %s", asctime(&g));
 
+  // strptime, by Emscripten's regular expressions.
+  static const char *parses[][2] = {
+      {"2022-03-04 05:06:07", "%Y-%m-%d %H:%M:%S"},
+      {"Feb 29 2000 rest", "%b %d %Y"},
+      {"03/04/99", "%D"},
+      {"12:30:00 pm", "%r"},
+      {"01:02:03 AM", "%I:%M:%S %p"},
+      {"Saturday 01 2022", "%A %U %Y"},
+      {"Mon 10 2021", "%a %W %Y"},
+      {"060 2000", "%j %Y"},
+      {"7/4/76", "%m/%d/%y"},
+      {"19 99", "%C %y"},
+      {"tue, 13 feb 2009 23:31:30 gmt", "%a, %d %b %Y %H:%M:%S GMT"},
+      {"Sat Jan 01 00:00:00 2022", "%c"},
+      {"23:59:60", "%T"},
+      {"December 25", "%B %d"},
+      {"2021-02-30", "%F"},
+      {"  5", "%e"},
+      {"x", "%Y"},
+      {"2022 %Q", "%Y %Q"},
+  };
+  for (unsigned i = 0; i < sizeof parses / sizeof *parses; i++) {
+    struct tm p;
+    memset(&p, 0, sizeof p);
+    const char *end = strptime(parses[i][0], parses[i][1], &p);
+    printf("strptime(\"%s\", \"%s\") = %ld\n", parses[i][0], parses[i][1],
+           end ? (long)(end - parses[i][0]) : -1L);
+    show("  ", &p);
+  }
+
   // Clocks advance.
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
