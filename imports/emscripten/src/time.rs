@@ -23,6 +23,7 @@ use crate::{Def, F64, I32};
 pub(crate) const FUNCTIONS: &[Def] = &[
     Def { name: "time", params: &[I32], results: &[I32], func: time },
     Def { name: "gettimeofday", params: &[I32, I32], results: &[I32], func: gettimeofday },
+    Def { name: "ftime", params: &[I32], results: &[I32], func: ftime },
     Def { name: "clock", params: &[], results: &[I32], func: clock },
     Def { name: "clock_gettime", params: &[I32, I32], results: &[I32], func: clock_gettime },
     Def { name: "clock_getres", params: &[I32, I32], results: &[I32], func: clock_getres },
@@ -106,6 +107,18 @@ fn gettimeofday(caller: &mut Caller<'_>, v: &mut [u64]) -> Result<(), Trap> {
     let mem = memory(caller, "gettimeofday")?.1;
     write_u32(&mem, ptr, to_i32(now as f64 / 1000.0) as u32)?;
     write_u32(&mem, ptr.wrapping_add(4), (now % 1000 * 1000) as u32)?;
+    v[0] = 0;
+    Ok(())
+}
+
+/// `ftime(tb)`: the wall clock in seconds and milliseconds; no time zone, no daylight saving.
+fn ftime(caller: &mut Caller<'_>, v: &mut [u64]) -> Result<(), Trap> {
+    let ptr = v[0] as u32;
+    let now = date_now_ms(caller, "ftime")?;
+    let mut tb = [0u8; 10];
+    tb[0..4].copy_from_slice(&(to_i32(now as f64 / 1000.0) as u32).to_le_bytes());
+    tb[4..6].copy_from_slice(&((now % 1000) as u16).to_le_bytes());
+    write_bytes(&memory(caller, "ftime")?.1, ptr, &tb)?;
     v[0] = 0;
     Ok(())
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/timeb.h>
 #include <time.h>
 
 static void show(const char *what, const struct tm *tm) {
@@ -111,6 +112,9 @@ int main(void) {
   gettimeofday(&tv, NULL);
   printf("gettimeofday after 2021: %d, usec in range: %d\n", tv.tv_sec > 1609459200,
          tv.tv_usec >= 0 && tv.tv_usec < 1000000);
+  struct timeb tb;
+  printf("ftime: %d after 2021: %d, millitm in range: %d, timezone=%d dstflag=%d\n", ftime(&tb),
+         tb.time > 1609459200, tb.millitm < 1000, tb.timezone, tb.dstflag);
   time_t now = time(NULL);
   printf("time after 2021: %d\n", now > 1609459200);
   printf("difftime: %.1f\n", difftime(10, 4));
