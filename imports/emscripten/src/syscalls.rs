@@ -107,7 +107,7 @@ macro_rules! sys {
     };
 }
 
-/// A syscall of another type (with i64 parameters), returning an i32.
+/// A function of another name or type (i64 parameters, say), returning an i32, as a syscall.
 macro_rules! wide {
     ($name:literal, $params:expr, $f:expr) => {
         Def { name: $name, params: $params, results: &[I32], func: |c, v| run(c, v, $name, $f) }
@@ -135,7 +135,7 @@ pub(crate) const FUNCTIONS: &[Def] = &[
     sys!("renameat", 4, |cx, v| rename(cx, int(v, 0), arg(v, 1), int(v, 2), arg(v, 3))),
     sys!("mkdir", 2, |cx, v| mkdir(cx, AT_FDCWD, arg(v, 0))),
     sys!("mkdirat", 3, |cx, v| mkdir(cx, int(v, 0), arg(v, 1))),
-    sys!("dup", 1, |cx, v| dup(cx, arg(v, 0), 0, false)),
+    sys!("dup", 1, |cx, v| dup(cx, arg(v, 0), 0)),
     sys!("dup3", 3, dup3),
     sys!("pipe", 1, pipe),
     sys!("ioctl", 3, ioctl),
@@ -299,7 +299,7 @@ impl Cx<'_> {
         let (mount, inner, is_dir) = match st.fds.get(fd)? {
             FdEntry::File(f) => (f.mount, f.path.clone(), false),
             FdEntry::Dir(d) => (d.mount, d.path.clone(), true),
-            _ => return Err(Errno::ENOENT),
+            _ => return Err(Errno::ENOTDIR),
         };
         Ok((guest_path_of(&st, mount, &inner), is_dir))
     }
@@ -336,14 +336,24 @@ impl Cx<'_> {
     }
 }
 
-/// Inserts `entry` at the lowest free descriptor `>= min`: fills the free ones below with
-/// placeholders, which it then removes.
+/// The highest descriptor a guest can ask for by number (`dup2`, `F_DUPFD`): Emscripten's
+/// `FS.MAX_OPEN_FDS`. It bounds the placeholders [`insert_at_least`] puts in.
+const MAX_OPEN_FDS: u32 = 4096;
+
+/// Inserts `entry` at the lowest free descriptor `>= min` (for `min > 0`, `EMFILE` past
+/// [`MAX_OPEN_FDS`]): fills the free ones below with placeholders, which it then removes.
 fn insert_at_least(st: &mut SysState, entry: FdEntry, min: u32) -> Result<u32, Errno> {
+    if min > MAX_OPEN_FDS {
+        return Err(Errno::EMFILE);
+    }
     let mut fillers = Vec::new();
     let result = loop {
         match st.fds.insert(FdEntry::Stdin) {
             Ok(fd) if fd >= min => {
                 let _ = st.fds.remove(fd);
+                if min > 0 && fd > MAX_OPEN_FDS {
+                    break Err(Errno::EMFILE);
+                }
                 break st.fds.insert(entry);
             }
             Ok(fd) => fillers.push(fd),
@@ -442,7 +452,7 @@ fn reopen(cx: &Cx<'_>, fd: u32) -> Result<FdEntry, Errno> {
 }
 
 /// `dup(fd)`, `fcntl(fd, F_DUPFD, min)`: the copy at the lowest free descriptor `>= min`.
-fn dup(cx: &Cx<'_>, fd: u32, min: u32, _cloexec: bool) -> Res {
+fn dup(cx: &Cx<'_>, fd: u32, min: u32) -> Res {
     let entry = reopen(cx, fd)?;
     Ok(cx.insert(entry, min)? as i32)
 }
@@ -454,7 +464,7 @@ fn dup3(cx: &Cx<'_>, v: &[u64]) -> Res {
     if fd == newfd {
         return Err(Errno::EINVAL.into());
     }
-    if newfd as usize >= keel_sys::MAX_FDS {
+    if newfd > MAX_OPEN_FDS {
         return Err(Errno::EBADF.into());
     }
     let entry = reopen(cx, fd)?;
@@ -510,7 +520,7 @@ fn fcntl(cx: &Cx<'_>, v: &[u64]) -> Res {
             if min < 0 {
                 return Err(Errno::EINVAL.into());
             }
-            dup(cx, fd, min as u32, false)
+            dup(cx, fd, min as u32)
         }
         F_GETFD | F_SETFD => Ok(0),
         F_GETFL => {

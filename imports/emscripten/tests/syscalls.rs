@@ -345,6 +345,26 @@ fn read_only_mounts_refuse_changes() {
 }
 
 #[test]
+fn descriptors_asked_for_by_number_are_bounded() {
+    // dup2 and F_DUPFD up to Emscripten's 4096 work; past it they fail at once (no table of
+    // millions of placeholders).
+    let dir = tempfile::tempdir().unwrap();
+    let config = || ModuleConfig::new().with_mount("/", DirFs::open(dir.path()).unwrap());
+    for &engine in ENGINES {
+        assert_eq!(call_once(engine, "__syscall_dup3", &[1, 4096, 0], &[], config()), 4096);
+        assert_eq!(call_once(engine, "__syscall_dup3", &[1, 4097, 0], &[], config()), -8);
+        assert_eq!(call_once(engine, "__syscall_dup3", &[1, 1, 0], &[], config()), -28);
+        assert_eq!(call_once(engine, "__syscall_dup3", &[99, 5, 0], &[], config()), -8);
+        // fcntl(1, F_DUPFD, *(int *)256): the argument is read from the varargs.
+        let dupfd =
+            |min: &str| call_once(engine, "__syscall_fcntl64", &[1, 0, 256], &[min], config());
+        assert_eq!(dupfd("\\00\\10\\00\\00"), 4096);
+        assert_eq!(dupfd("\\01\\10\\00\\00"), -33);
+        assert_eq!(dupfd("\\ff\\ff\\ff\\ff"), -28);
+    }
+}
+
+#[test]
 fn every_import_of_the_guests_is_provided() {
     // The guests' env imports, with the types emcc 3.1.6 gave them, are all keel-emscripten's.
     let runtime = Runtime::with_config(RuntimeConfig::default(), EngineKind::Interpreter);
