@@ -24,12 +24,11 @@ pub(crate) struct Inner {
     pub exception_caught: Vec<u32>,
     pub uncaught_exceptions: i32,
     /// The current directory of the `__syscall_*` functions, a clean absolute guest path.
-    #[allow(dead_code)] // for the syscall table
     pub cwd: String,
     /// `__syscall_getdents64`: the listing being read through each directory descriptor and how
     /// far (the JS keeps it in the stream's position).
     pub dirs: HashMap<u32, DirCursor>,
-    /// `clock()`: the wall time of its first call, in nanoseconds (the JS's `_clock.start`).
+    /// `clock()`: the wall time of its first call, in milliseconds (the JS's `_clock.start`).
     pub clock_start: Option<u64>,
     /// `_tzset_js`: the time zone's name, once allocated in guest memory (the JS runs once).
     pub tzname: Option<u32>,
