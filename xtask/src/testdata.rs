@@ -341,6 +341,12 @@ fn guests() -> Vec<Guest> {
         emscripten("memory", &["-sALLOW_MEMORY_GROWTH=1"]),
         emscripten("stl", &["-fexceptions", "-std=c++17"]),
         emscripten_standalone("exceptions", &["-fexceptions"]),
+        // Emscripten (syscalls, time): run under node with NODERAWFS (node's own file system)
+        // for comparison; files needs -sWASM_BIGINT, or wasi_snapshot_preview1.fd_seek is
+        // imported with its i64 legalised into two i32s, a type keel-wasi does not provide.
+        emscripten("files", &["-sNODERAWFS=1", "-sWASM_BIGINT"]),
+        emscripten("time", &["-sNODERAWFS=1"]),
+        emscripten("time_cpp", &["-sNODERAWFS=1", "-sWASM_BIGINT"]),
         assemblyscript_exported("abort"), // AssemblyScript node bindings
         assemblyscript_exported("trace"), // AssemblyScript node bindings
         assemblyscript_exported("seed"),  // AssemblyScript node bindings
