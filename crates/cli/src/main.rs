@@ -248,7 +248,15 @@ const IMPORT_SETS: &[ImportSet] = &[
         modules: &[keel_wasi::MODULE_NAME, keel_wasi::LEGACY_MODULE_NAME],
         // Any function: a WASI import keel lacks fails at link time, naming its type.
         provides: |_, ty| ty.is_some(),
-        instantiate: |runtime, module, _| keel_wasi::instantiate_as(runtime, module),
+        // For an Emscripten guest, fd_seek as emcc imports it (i64 in halves without BigInt).
+        instantiate: |runtime, module, guest| {
+            let builder = runtime.host_module(module);
+            if keel_emscripten::is_emscripten(guest.compiled) {
+                keel_emscripten::export_wasi_functions(builder, guest.compiled).instantiate()
+            } else {
+                keel_wasi::FunctionExporter::new().export_functions(builder).instantiate()
+            }
+        },
     },
     ImportSet {
         name: "Go js/wasm",

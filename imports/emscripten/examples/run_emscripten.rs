@@ -10,9 +10,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/exceptions.wasm").to_string()
     });
     let runtime = keel::Runtime::new();
-    // Emscripten guests write, read and exit through WASI, beside their own `env`.
-    keel_wasi::instantiate(&runtime)?;
     let compiled = runtime.compile(&std::fs::read(&file)?)?;
+    // Emscripten guests write, read and exit through WASI, beside their own `env`.
+    keel_emscripten::instantiate_wasi(&runtime, &compiled)?;
     keel_emscripten::instantiate_for(&runtime, &compiled)?;
     let config = keel::ModuleConfig::new()
         .with_args(std::iter::once(file.clone()).chain(args))

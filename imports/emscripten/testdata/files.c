@@ -66,6 +66,10 @@ static void list(const char *dir) {
             e->d_type == DT_DIR ? 'd' : e->d_type == DT_LNK ? 'l' : e->d_type == DT_REG ? 'f' : '?');
     names[n++] = s;
   }
+  // rewinddir (an lseek of the directory) starts the listing again.
+  rewinddir(d);
+  int again = 0;
+  while (readdir(d)) again++;
   closedir(d);
   qsort(names, n, sizeof *names, cmp);
   printf("ls %s:", dir);
@@ -73,7 +77,7 @@ static void list(const char *dir) {
     printf(" %s", names[i]);
     free(names[i]);
   }
-  printf("\n");
+  printf(" (%d again after rewinddir)\n", again);
 }
 
 static void cat(const char *path) {

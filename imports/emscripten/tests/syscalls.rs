@@ -25,9 +25,9 @@ struct Outcome {
 /// Runs `testdata/NAME.wasm` with `args` and `dir` mounted at `/`.
 fn run_keel(engine: EngineKind, name: &str, args: &[&str], dir: &Path) -> Outcome {
     let runtime = Runtime::with_config(RuntimeConfig::default(), engine);
-    keel_wasi::instantiate(&runtime).unwrap();
     let wasm = std::fs::read(testdata(&format!("{name}.wasm"))).unwrap();
     let compiled = runtime.compile(&wasm).unwrap();
+    keel_emscripten::instantiate_wasi(&runtime, &compiled).unwrap();
     keel_emscripten::instantiate_for(&runtime, &compiled).unwrap();
     let (out, err) = (MemoryWriter::new(), MemoryWriter::new());
     let config = ModuleConfig::new()
