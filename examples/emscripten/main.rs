@@ -1,6 +1,6 @@
 //! Runs a program built by Emscripten (`emcc app.c -o app.js` makes `app.wasm` beside the JS
 //! glue, which keel does not need; `-sSTANDALONE_WASM` builds run too):
-//! `cargo run -p keel-emscripten --example run_emscripten -- FILE.wasm [ARGS...]`, with the
+//! `cargo run -p keel-emscripten --example emscripten -- FILE.wasm [ARGS...]`, with the
 //! current directory mounted at `/`, real clocks, and the exit code of the guest. Without FILE it
 //! runs the C++ exceptions guest of the tests.
 
