@@ -102,10 +102,12 @@ pub use keel_runtime::{
     DecodeError, EXIT_CODE_DEADLINE_EXCEEDED, EXIT_CODE_INTERRUPTED, Engine, Error, Extern,
     ExternKind, ExternRef, Features, FrameInfo, Func, FuncType, Global, GlobalType,
     HostModuleBuilder, HostResult, InstantiateError, InterruptHandle, IntoHostFunc, Limits,
-    LinkError, Memory, MemoryType, Module, ModuleConfig, Reservation, Result, RuntimeConfig, Table,
-    TableType, Trap, TrapCode, TrapKind, TypedFunc, UsageError, Val, ValType, WasmParams,
-    WasmResults, WasmTy,
+    LinkError, Memory, MemoryType, MemoryView, Module, ModuleConfig, Reservation, Result,
+    RuntimeConfig, Table, TableType, Trap, TrapCode, TrapKind, TypedFunc, UsageError, Val, ValType,
+    WasmParams, WasmResults, WasmTy,
 };
+
+mod soundness;
 
 /// Which engine runs the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

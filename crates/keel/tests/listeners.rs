@@ -140,7 +140,7 @@ fn host_logging(engine: EngineKind, scopes: &str, expect: &str) {
     );
     rt.host_module("sys")
         .func("write", |c: &mut Caller<'_>, fd: i32, _p: i32, len: i32, out: i32| -> i32 {
-            let m = c.memory().unwrap();
+            let mut m = c.memory().unwrap();
             m.write(out as u64, &((len + fd) as u32).to_le_bytes());
             if fd == 9 { 8 } else { 0 }
         })

@@ -280,6 +280,10 @@ pub enum UsageError {
         /// The module's name.
         module: String,
     },
+    /// A host function holds a view of guest memory (`Caller::memory`) while something
+    /// would enter the guest or touch that memory through another handle: drop the view first.
+    #[error("guest memory is borrowed by a host function's view (drop it before calling in)")]
+    MemoryBorrowed,
     /// The engine has no compilation cache to load from (the interpreter).
     #[error("the {engine} engine does not cache its code")]
     NotCacheable {

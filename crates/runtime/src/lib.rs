@@ -40,4 +40,4 @@ pub use runtime::{CompileConfig, ModuleConfig, Runtime, RuntimeConfig};
 pub use trap::{FrameInfo, Result, Trap, TrapCode, TrapKind};
 pub use typed::{WasmParams, WasmResults, WasmTy};
 pub use value::{ExternRef, Val, ValType};
-pub use vm::{Caller, Reservation};
+pub use vm::{Caller, MemoryView, Reservation};

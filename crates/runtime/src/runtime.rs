@@ -397,13 +397,8 @@ impl Runtime {
     }
 
     /// The shared store (for engines and import sets).
-    pub fn store(&self) -> &Arc<Store> {
+    pub(crate) fn store(&self) -> &Arc<Store> {
         &self.inner.store
-    }
-
-    /// The engine.
-    pub fn engine(&self) -> &Arc<dyn Engine> {
-        &self.inner.engine
     }
 
     /// How the compilation cache has been used (all zero without a cache directory).
