@@ -681,3 +681,30 @@ fn emscripten_abort_and_exit_codes() {
     let o = keel(&["run", "--hostlogging=proc", &wat, "a"]);
     assert_eq!(text(&o.stderr), "==> env.exit(status=7)\n");
 }
+
+/// `--hostlogging=memory` logs Emscripten's heap functions (wazero's scope for
+/// `emscripten_notify_memory_growth`).
+#[test]
+fn hostlogging_logs_emscripten_memory_growth() {
+    let dir = scratch("emscripten-memory");
+    let wat = dir.path().join("grow.wat");
+    std::fs::write(
+        &wat,
+        r#"(module
+            (import "env" "emscripten_notify_memory_growth" (func $grew (param i32)))
+            (memory (export "memory") 1)
+            (func (export "_start")
+              (drop (memory.grow (i32.const 1)))
+              (call $grew (i32.const 0))))"#,
+    )
+    .unwrap();
+    let wat = wat.to_string_lossy().into_owned();
+    let o = keel(&["run", "--hostlogging=memory", &wat]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stderr),
+        "==> env.emscripten_notify_memory_growth(memory_index=0)\n<== ()\n"
+    );
+    let o = keel(&["run", "--hostlogging=proc", &wat]);
+    assert_eq!(text(&o.stderr), "");
+}
