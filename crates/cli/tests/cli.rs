@@ -708,3 +708,28 @@ fn hostlogging_logs_emscripten_memory_growth() {
     let o = keel(&["run", "--hostlogging=proc", &wat]);
     assert_eq!(text(&o.stderr), "");
 }
+
+/// Emscripten's file and time guests (stock builds: `fd_seek` with its i64 in halves) under
+/// `keel run` with a directory mounted at `/`: the output keel-emscripten's own tests expect.
+#[test]
+fn emscripten_files_and_time_under_keel_run() {
+    for engine in [&[][..], &["--interpreter"][..]] {
+        let dir = scratch("emscripten-files");
+        let mount = format!("--mount={}:/", dir.path().display());
+        let files = emscripten("files.wasm");
+        let mut args = vec!["run"];
+        args.extend_from_slice(engine);
+        args.extend([mount.as_str(), files.as_str()]);
+        let o = keel(&args);
+        let want = std::fs::read_to_string(emscripten("files.out")).unwrap();
+        assert_eq!(text(&o.stdout), want, "{}", text(&o.stderr));
+        assert_eq!(o.status.code(), Some(3), "files.c returns 3 from main");
+        let time = emscripten("time.wasm");
+        let mut args = vec!["run"];
+        args.extend_from_slice(engine);
+        args.push(&time);
+        let o = keel(&args);
+        let want = std::fs::read_to_string(emscripten("time.out")).unwrap();
+        assert_eq!((text(&o.stdout), o.status.code()), (want, Some(0)), "{}", text(&o.stderr));
+    }
+}
