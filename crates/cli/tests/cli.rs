@@ -112,12 +112,24 @@ fn a_trap_prints_the_error_and_stack_trace_and_exits_1() {
     assert!(err.contains("wasm stack trace:") && err.contains("\texit.crash_here"), "{err}");
 }
 
+/// A flag value keel cannot use is a usage error, exit 2, worded as Go's flag package (and so
+/// wazero) words it, with the usage line.
 #[test]
 fn unsupported_flags_and_imports_are_clear_errors() {
-    for flag in ["--timeout=1x", "--timeout=s", "--hostlogging=bogus"] {
+    let cases = [
+        ("--timeout=1x", "invalid value \"1x\" for flag -timeout: parse error"),
+        ("--timeout=s", "invalid value \"s\" for flag -timeout: parse error"),
+        ("--hostlogging=bogus", "invalid value \"bogus\" for flag -hostlogging: "),
+        ("--mount=:/x", "invalid value \":/x\" for flag -mount: want HOST[:GUEST][:ro]"),
+        ("--env=NOVALUE", "invalid value \"NOVALUE\" for flag -env: want KEY=VALUE"),
+    ];
+    for (flag, want) in cases {
         let o = keel(&["run", flag, &guest("cat")]);
-        assert_eq!(o.status.code(), Some(1));
-        assert!(text(&o.stderr).contains("invalid value"), "{flag}: {}", text(&o.stderr));
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {err}");
+        assert!(err.starts_with(&format!("error: {want}")), "{flag}: {err}");
+        assert!(err.contains("\nUsage: keel run "), "{flag}: {err}");
+        assert!(o.stdout.is_empty(), "{flag}");
     }
     let dir_tmp = scratch("imports");
     let dir = dir_tmp.path().to_path_buf();
@@ -130,9 +142,10 @@ fn unsupported_flags_and_imports_are_clear_errors() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("\"env\".\"f\""), "{err}");
     let o = keel(&["run", "--bogus", &guest("cat")]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let o = keel(&["run"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
+    // A file that cannot be read is not a usage error.
     let o = keel(&["run", "/no/such/file.wasm"]);
     assert_eq!(o.status.code(), Some(1));
 }
