@@ -391,11 +391,10 @@ pub fn run_benchmark(
     let mut cells = initial_cells(engines);
     let mut live: Vec<(usize, Runner<'_>, Vec<Nanos>)> = Vec::new();
     for (i, engine) in engines.iter().enumerate() {
-        if engine.unavailable().is_some() {
-            continue;
-        }
         match engine.language_runner() {
             None => cells[i] = Cell::NotApplicable,
+            // Its column says `n/a`, and a note says why.
+            Some(_) if engine.unavailable().is_some() => cells[i] = Cell::Unavailable,
             Some(Runner::Node(node)) if b.toolchain == Toolchain::Go => match &node.go_wasm_exec {
                 Ok(_) => {
                     cells[i] = Cell::Failed;
