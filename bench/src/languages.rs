@@ -280,15 +280,16 @@ fn run_go(
     }
 }
 
-/// An Emscripten guest through keel-wasi and keel-emscripten.
+/// An Emscripten guest through keel-emscripten (and keel-wasi, as emcc imports it).
 fn run_emscripten(
     kind: EngineKind,
     wasm: &[u8],
     config: ModuleConfig,
 ) -> std::result::Result<u32, String> {
     let runtime = Runtime::with_config(RuntimeConfig::default(), kind);
-    keel_wasi::instantiate(&runtime).map_err(|e| format!("keel_wasi::instantiate: {e}"))?;
     let compiled = runtime.compile(wasm).map_err(|e| format!("compile: {e}"))?;
+    keel_emscripten::instantiate_wasi(&runtime, &compiled)
+        .map_err(|e| format!("keel_emscripten::instantiate_wasi: {e}"))?;
     keel_emscripten::instantiate_for(&runtime, &compiled)
         .map_err(|e| format!("keel_emscripten::instantiate_for: {e}"))?;
     keel_emscripten::run(&runtime, &compiled, config).map_err(|e| e.to_string())
