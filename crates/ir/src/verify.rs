@@ -8,6 +8,9 @@
 //! came from. It runs after every translation in builds with debug assertions, and explicitly in
 //! the fuzz targets and the spec-suite test (see `docs/interpreter.md`, "Verifying bytecode").
 //!
+//! A second pass, a forward dataflow over the code, checks that every slot is written before it
+//! is read on every path.
+//!
 //! The description of each instruction's operands is table-driven: the slot operands of every
 //! payload type ([`Shape`], which a new payload type must implement) and, for each variant, which
 //! of them are v128s (`wide`, an exhaustive match: a new instruction does not compile until it is
@@ -167,6 +170,16 @@ pub enum VerifyErrorKind {
         /// The lane count.
         lanes: u16,
     },
+    /// A slot is read before it is written on some path from the function's entry (or after a
+    /// call overwrote it with the callee's frame): the interpreter would read a stale value
+    /// left on the reused value stack.
+    UnwrittenSlot {
+        /// The payload field naming it (`"args"` for a call's arguments, `"results"` for a
+        /// return's).
+        operand: &'static str,
+        /// The slot (for a v128, the one of its two slots that is unwritten).
+        slot: Reg,
+    },
 }
 
 impl std::fmt::Display for VerifyError {
@@ -217,6 +230,9 @@ impl std::fmt::Display for VerifyError {
             K::ImmutableGlobal { index } => write!(f, "global.set of immutable global {index}"),
             K::ShiftTooLarge { shift } => write!(f, "shift count {shift} is 32 or more"),
             K::LaneOutOfRange { lane, lanes } => write!(f, "lane {lane} of {lanes}"),
+            K::UnwrittenSlot { operand, slot } => {
+                write!(f, "operand `{operand}` reads slot {slot}, not written on every path")
+            }
         }
     }
 }
@@ -808,10 +824,14 @@ fn falls_through(i: &Instr) -> bool {
 /// - indices of functions, types, tables, globals (with the instruction's width, and
 ///   mutability for `global.set`), data and element segments exist; memory instructions have a
 ///   memory 0;
-/// - folded shift counts are below 32 and lane indices below the lane count.
+/// - folded shift counts are below 32 and lane indices below the lane count;
+/// - every slot read (a call's arguments and a return's results included) was written on every
+///   path from the entry, where the parameters and `init` are: a call writes its results and
+///   leaves everything above them unwritten (the callee's frame was there). The interpreter
+///   reuses value stacks without clearing them, so an unwritten slot holds a stale value.
 ///
-/// Not checked: that slots are written before they are read, and that operands hold values of
-/// the type the instruction expects (see `docs/interpreter.md`).
+/// Not checked: that operands hold values of the type the instruction expects (see
+/// `docs/interpreter.md`).
 pub fn verify(func: &CompiledFunc, module: &Module) -> Result<(), VerifyError> {
     let func_index = func.func_index;
     let fail = |at: Option<usize>, kind| Err(VerifyError { func_index, at, kind });
@@ -996,7 +1016,195 @@ pub fn verify(func: &CompiledFunc, module: &Module) -> Result<(), VerifyError> {
             _ => {}
         }
     }
+    written_before_read(func, module)
+}
+
+/// How an instruction uses one of its slot operands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+    /// Read, then written (a counted loop's counter).
+    ReadWrite,
+    /// A call's `base`: its arguments are read, its results written, and the callee's frame
+    /// overwrites everything above them.
+    Call,
+}
+
+/// How `i` uses its operand `operand`: results are `dst` fields, but for the few payloads whose
+/// result field has another name.
+fn access(i: &Instr, operand: &str) -> Access {
+    match (i, operand) {
+        (_, "dst") => Access::Write,
+        (Instr::TableGet(_) | Instr::TableGrow(_), "a") => Access::Write,
+        (Instr::Call(_) | Instr::CallImport(_) | Instr::CallIndirect(_), "base") => Access::Call,
+        (_, "reg") => Access::ReadWrite,
+        _ => Access::Read,
+    }
+}
+
+/// A set of frame slots.
+struct Slots<'a>(&'a mut [u64]);
+
+impl Slots<'_> {
+    fn has(&self, s: usize) -> bool {
+        self.0[s / 64] >> (s % 64) & 1 != 0
+    }
+    fn set(&mut self, range: std::ops::Range<usize>, on: bool) {
+        for s in range {
+            if on {
+                self.0[s / 64] |= 1 << (s % 64);
+            } else {
+                self.0[s / 64] &= !(1 << (s % 64));
+            }
+        }
+    }
+}
+
+/// The callee's type of a call instruction (already checked to exist).
+fn callee_type<'m>(i: &Instr, module: &'m Module) -> Option<&'m keel_decode::FuncType> {
+    match *i {
+        Instr::Call(c) => Some(module.func_type(module.num_imported_functions + c.func)),
+        Instr::CallImport(c) => Some(module.func_type(c.func)),
+        Instr::CallIndirect(c) => Some(&module.types[c.ty as usize]),
+        _ => None,
+    }
+}
+
+/// Applies `i`'s effect on the set of written slots; with `check`, first fails on a read of an
+/// unwritten slot.
+fn transfer(
+    i: &Instr,
+    module: &Module,
+    frame_size: usize,
+    written: &mut Slots<'_>,
+    check: bool,
+) -> Result<(), VerifyErrorKind> {
+    let wide = wide(i);
+    let shape = shape(i);
+    let width = |operand: &str| if wide.contains(&operand) { 2 } else { 1 };
+    let mut unwritten = None;
+    let mut read = |operand: &'static str, first: usize, n: usize, written: &Slots<'_>| {
+        if let Some(s) = (first..first + n).find(|&s| !written.has(s)) {
+            unwritten.get_or_insert(VerifyErrorKind::UnwrittenSlot { operand, slot: s as Reg });
+        }
+    };
+    if check {
+        shape.slots(&mut |operand, slot| match access(i, operand) {
+            Access::Read | Access::ReadWrite => {
+                read(operand, slot as usize, width(operand), written)
+            }
+            Access::Call => {
+                let ty = callee_type(i, module).expect("a call");
+                read("args", slot as usize, slots(&ty.params) as usize, written);
+            }
+            Access::Write => {}
+        });
+    }
+    if let Some(kind) = unwritten {
+        return Err(kind);
+    }
+    shape.slots(&mut |operand, slot| {
+        let slot = slot as usize;
+        match access(i, operand) {
+            Access::Write | Access::ReadWrite => written.set(slot..slot + width(operand), true),
+            Access::Call => {
+                let ty = callee_type(i, module).expect("a call");
+                let results = slot + slots(&ty.results) as usize;
+                written.set(slot..results, true);
+                written.set(results..frame_size, false);
+            }
+            Access::Read => {}
+        }
+    });
     Ok(())
+}
+
+/// Checks that every slot an instruction reads was written on every path from the entry (where
+/// the parameters and `init` are written): a forward dataflow over the code, intersecting the
+/// sets of written slots where paths meet, then one pass checking the reads.
+fn written_before_read(func: &CompiledFunc, module: &Module) -> Result<(), VerifyError> {
+    let code = &func.code;
+    let frame = func.frame_size as usize;
+    let words = frame.div_ceil(64).max(1);
+    // The written slots on entry to each instruction, once it is reached.
+    let mut state = vec![0u64; code.len() * words];
+    let mut reached = vec![false; code.len()];
+    let mut queued = vec![false; code.len()];
+    Slots(&mut state[..words]).set(0..func.num_params as usize + func.init.len(), true);
+    reached[0] = true;
+    let mut work = vec![0usize];
+    queued[0] = true;
+    let mut out = vec![0u64; words];
+    let mut succs = Vec::new();
+    while let Some(at) = work.pop() {
+        queued[at] = false;
+        out.copy_from_slice(&state[at * words..(at + 1) * words]);
+        let i = &code[at];
+        // Reads are checked once the sets are final, below.
+        let _ = transfer(i, module, frame, &mut Slots(&mut out), false);
+        successors(code, at, &mut succs);
+        for &s in &succs {
+            let into = &mut state[s * words..(s + 1) * words];
+            let changed = if reached[s] {
+                let mut changed = false;
+                for (d, &o) in into.iter_mut().zip(&out) {
+                    let v = *d & o;
+                    changed |= v != *d;
+                    *d = v;
+                }
+                changed
+            } else {
+                reached[s] = true;
+                into.copy_from_slice(&out);
+                true
+            };
+            if changed && !queued[s] {
+                queued[s] = true;
+                work.push(s);
+            }
+        }
+    }
+    let results = func.num_results as usize;
+    for (at, i) in code.iter().enumerate() {
+        if !reached[at] {
+            continue;
+        }
+        let fail = |kind| VerifyError { func_index: func.func_index, at: Some(at), kind };
+        out.copy_from_slice(&state[at * words..(at + 1) * words]);
+        let mut written = Slots(&mut out);
+        transfer(i, module, frame, &mut written, true).map_err(fail)?;
+        if let Instr::Return(()) | Instr::ListenReturn(()) = i
+            && let Some(s) = (0..results).find(|&s| !written.has(s))
+        {
+            return Err(fail(VerifyErrorKind::UnwrittenSlot {
+                operand: "results",
+                slot: s as Reg,
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// The instructions that can run right after the one at `at` (already checked to be inside the
+/// code).
+fn successors(code: &[Instr], at: usize, out: &mut Vec<usize>) {
+    out.clear();
+    let i = &code[at];
+    match *i {
+        Instr::BrTable(instr::Table { len, .. }) => out.extend(at + 1..at + 2 + len as usize),
+        Instr::BrTableLoad8U(instr::TableLoad8 { len, .. }) => {
+            out.extend(at + 1..at + 2 + len as usize)
+        }
+        _ => {
+            if falls_through(i) {
+                out.push(at + 1);
+            }
+            if let Some(offset) = shape(i).jump() {
+                out.push((at as i64 + offset as i64) as usize);
+            }
+        }
+    }
 }
 
 /// Checks that the jump at `at` by `offset` lands inside code of `len` instructions.

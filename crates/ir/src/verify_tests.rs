@@ -53,12 +53,47 @@ fn valid_bytecode_passes() {
     let cases: &[(&str, &[Instr])] = &[
         ("return", &[RET]),
         ("operands up to the last slot", &[Instr::I32Add(R3 { dst: 5, a: 0, b: 2 }), RET]),
-        ("v128 in the last two slots", &[Instr::Copy128(R2 { dst: 4, src: 3 }), RET]),
+        ("v128 in the last two slots", &[Instr::I8x16Splat(R2 { dst: 4, src: 0 }), RET]),
         // A splat's source is a scalar: the last slot is fine.
-        ("scalar operand of a SIMD instruction", &[Instr::I8x16Splat(R2 { dst: 3, src: 5 }), RET]),
+        (
+            "scalar operand of a SIMD instruction",
+            &[
+                Instr::Copy(R2 { dst: 5, src: 0 }),
+                Instr::I8x16Splat(R2 { dst: 3, src: 5 }),
+                Instr::Copy128(R2 { dst: 4, src: 3 }),
+                RET,
+            ],
+        ),
+        (
+            "a temporary written on both paths",
+            &[
+                Instr::JumpIfZ(JumpIf { cond: 0, offset: 3 }),
+                Instr::Copy(R2 { dst: 3, src: 0 }),
+                Instr::Jump(Jump { offset: 2 }),
+                Instr::Copy(R2 { dst: 3, src: 2 }),
+                Instr::Return1(Src { src: 3 }),
+            ],
+        ),
+        (
+            "a loop's temporary, written before the loop and in it",
+            &[
+                Instr::Copy(R2 { dst: 3, src: 0 }),
+                Instr::I32AddImm(RImm { dst: 3, a: 3, imm: -1 }),
+                Instr::JumpIfNz(JumpIf { cond: 3, offset: -1 }),
+                Instr::Return1(Src { src: 3 }),
+            ],
+        ),
         ("jump to itself", &[Instr::Jump(Jump { offset: 0 })]),
         ("backward jump", &[RET, Instr::JumpIfZ(JumpIf { cond: 0, offset: -1 }), RET]),
-        ("call, window at the frame's end", &[Instr::Call(Call { base: 4, func: 0 }), RET]),
+        (
+            "call, window at the frame's end, then its result",
+            &[
+                Instr::Copy(R2 { dst: 4, src: 0 }),
+                Instr::Copy(R2 { dst: 5, src: 1 }),
+                Instr::Call(Call { base: 4, func: 0 }),
+                Instr::Return1(Src { src: 4 }),
+            ],
+        ),
         (
             "br_table",
             &[
@@ -228,6 +263,45 @@ fn broken_bytecode_is_rejected() {
             "lane 4 of an i32x4",
             func(&[Instr::I32x4ExtractLane(RLane { dst: 0, src: 3, lane: 4 }), RET]),
             at(0, K::LaneOutOfRange { lane: 4, lanes: 4 }),
+        ),
+        (
+            "temporary read before it is written",
+            func(&[Instr::I32Add(R3 { dst: 0, a: 3, b: 0 }), RET]),
+            at(0, K::UnwrittenSlot { operand: "a", slot: 3 }),
+        ),
+        (
+            "temporary written on one path only",
+            func(&[
+                Instr::JumpIfZ(JumpIf { cond: 0, offset: 2 }),
+                Instr::Copy(R2 { dst: 3, src: 0 }),
+                Instr::Return1(Src { src: 3 }),
+            ]),
+            at(2, K::UnwrittenSlot { operand: "src", slot: 3 }),
+        ),
+        (
+            "second slot of a v128 never written",
+            func(&[Instr::Copy(R2 { dst: 3, src: 0 }), Instr::Copy128(R2 { dst: 4, src: 3 }), RET]),
+            at(1, K::UnwrittenSlot { operand: "src", slot: 4 }),
+        ),
+        (
+            "call argument never written",
+            func(&[
+                Instr::Copy(R2 { dst: 3, src: 0 }),
+                Instr::Call(Call { base: 3, func: 0 }),
+                RET,
+            ]),
+            at(1, K::UnwrittenSlot { operand: "args", slot: 4 }),
+        ),
+        (
+            "slot above a call's results read after the call (the callee's frame overwrote it)",
+            func(&[
+                Instr::Copy(R2 { dst: 5, src: 0 }),
+                Instr::Copy(R2 { dst: 3, src: 0 }),
+                Instr::Copy(R2 { dst: 4, src: 0 }),
+                Instr::Call(Call { base: 3, func: 0 }),
+                Instr::Return1(Src { src: 5 }),
+            ]),
+            at(4, K::UnwrittenSlot { operand: "src", slot: 5 }),
         ),
         ("no instructions", func(&[]), header(K::EmptyCode)),
         (
