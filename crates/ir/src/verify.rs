@@ -847,8 +847,13 @@ pub fn verify(func: &CompiledFunc, module: &Module) -> Result<(), VerifyError> {
     if func.offsets.len() != len {
         return fail(None, K::OffsetsLength { offsets: func.offsets.len(), code: len });
     }
-    let Some(&ty_index) = module.functions.get(func_index as usize) else {
-        return fail(None, K::UnknownIndex { space: IndexSpace::Function, index: func_index });
+    // A defined function: the interpreter finds its code by `func_index - imports`.
+    let ty_index = match module.functions.get(func_index as usize) {
+        Some(&t) if func_index >= module.num_imported_functions => t,
+        _ => {
+            let space = IndexSpace::DefinedFunction;
+            return fail(None, K::UnknownIndex { space, index: func_index });
+        }
     };
     let ty = &module.types[ty_index as usize];
     for (what, expected, found) in [
