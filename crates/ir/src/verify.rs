@@ -896,7 +896,14 @@ pub fn verify(func: &CompiledFunc, module: &Module) -> Result<(), VerifyError> {
             }
         });
         debug_assert_eq!(count, map_regs_count(i), "the verifier's operands of {i:?}");
-        debug_assert!(wide.iter().all(|w| names(shape).contains(w)), "widths of {i:?}");
+        debug_assert!(
+            wide.iter().all(|w| {
+                let mut found = false;
+                shape.slots(&mut |n, _| found |= n == *w);
+                found
+            }),
+            "widths of {i:?}"
+        );
         if let Some(kind) = bad {
             return err(kind);
         }
@@ -1055,13 +1062,20 @@ impl Slots<'_> {
     fn has(&self, s: usize) -> bool {
         self.0[s / 64] >> (s % 64) & 1 != 0
     }
+    /// Adds (`on`) or removes the slots of `range`, a word at a time (a call removes the rest
+    /// of the frame).
     fn set(&mut self, range: std::ops::Range<usize>, on: bool) {
-        for s in range {
+        let (mut s, end) = (range.start, range.end);
+        while s < end {
+            let bit = s % 64;
+            let n = (64 - bit).min(end - s);
+            let mask = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << bit };
             if on {
-                self.0[s / 64] |= 1 << (s % 64);
+                self.0[s / 64] |= mask;
             } else {
-                self.0[s / 64] &= !(1 << (s % 64));
+                self.0[s / 64] &= !mask;
             }
+            s += n;
         }
     }
 }
@@ -1126,31 +1140,54 @@ fn transfer(
 }
 
 /// Checks that every slot an instruction reads was written on every path from the entry (where
-/// the parameters and `init` are written): a forward dataflow over the code, intersecting the
-/// sets of written slots where paths meet, then one pass checking the reads.
+/// the parameters and `init` are written): a forward dataflow over the basic blocks,
+/// intersecting the sets of written slots where paths meet, then one pass over the reached
+/// blocks checking the reads.
 fn written_before_read(func: &CompiledFunc, module: &Module) -> Result<(), VerifyError> {
     let code = &func.code;
+    let len = code.len();
     let frame = func.frame_size as usize;
     let words = frame.div_ceil(64).max(1);
-    // The written slots on entry to each instruction, once it is reached.
-    let mut state = vec![0u64; code.len() * words];
-    let mut reached = vec![false; code.len()];
-    let mut queued = vec![false; code.len()];
-    Slots(&mut state[..words]).set(0..func.num_params as usize + func.init.len(), true);
-    reached[0] = true;
-    let mut work = vec![0usize];
-    queued[0] = true;
-    let mut out = vec![0u64; words];
+    // Block leaders: the entry, jump targets, and what follows a jump or a return.
+    let mut leader = vec![false; len + 1];
+    leader[0] = true;
     let mut succs = Vec::new();
-    while let Some(at) = work.pop() {
-        queued[at] = false;
-        out.copy_from_slice(&state[at * words..(at + 1) * words]);
-        let i = &code[at];
-        // Reads are checked once the sets are final, below.
-        let _ = transfer(i, module, frame, &mut Slots(&mut out), false);
+    for at in 0..len {
         successors(code, at, &mut succs);
+        if succs.as_slice() != [at + 1] {
+            leader[at + 1] = true;
+            for &s in &succs {
+                leader[s] = true;
+            }
+        }
+    }
+    // The written slots on entry to each block (row `block[leader]`), once it is reached.
+    let mut block = vec![0u32; len];
+    let mut blocks = 0;
+    for at in (0..len).filter(|&at| leader[at]) {
+        block[at] = blocks;
+        blocks += 1;
+    }
+    let row = |at: usize| block[at] as usize * words..(block[at] as usize + 1) * words;
+    let mut state = vec![0u64; blocks as usize * words];
+    let mut reached = vec![false; len];
+    let mut queued = vec![false; len];
+    Slots(&mut state[row(0)]).set(0..func.num_params as usize + func.init.len(), true);
+    reached[0] = true;
+    queued[0] = true;
+    let mut work = vec![0usize];
+    let mut out = vec![0u64; words];
+    while let Some(start) = work.pop() {
+        queued[start] = false;
+        out.copy_from_slice(&state[row(start)]);
+        // Reads are checked once the sets are final, below.
+        let end = run_block(code, &leader, start, |i| {
+            transfer(i, module, frame, &mut Slots(&mut out), false)
+        })
+        .unwrap_or_else(|(at, _)| at);
+        successors(code, end, &mut succs);
         for &s in &succs {
-            let into = &mut state[s * words..(s + 1) * words];
+            let into = &mut state[row(s)];
             let changed = if reached[s] {
                 let mut changed = false;
                 for (d, &o) in into.iter_mut().zip(&out) {
@@ -1171,24 +1208,44 @@ fn written_before_read(func: &CompiledFunc, module: &Module) -> Result<(), Verif
         }
     }
     let results = func.num_results as usize;
-    for (at, i) in code.iter().enumerate() {
-        if !reached[at] {
-            continue;
-        }
-        let fail = |kind| VerifyError { func_index: func.func_index, at: Some(at), kind };
-        out.copy_from_slice(&state[at * words..(at + 1) * words]);
-        let mut written = Slots(&mut out);
-        transfer(i, module, frame, &mut written, true).map_err(fail)?;
-        if let Instr::Return(()) | Instr::ListenReturn(()) = i
-            && let Some(s) = (0..results).find(|&s| !written.has(s))
-        {
-            return Err(fail(VerifyErrorKind::UnwrittenSlot {
-                operand: "results",
-                slot: s as Reg,
-            }));
-        }
+    for start in (0..len).filter(|&at| leader[at] && reached[at]) {
+        out.copy_from_slice(&state[row(start)]);
+        run_block(code, &leader, start, |i| {
+            let mut written = Slots(&mut out);
+            transfer(i, module, frame, &mut written, true)?;
+            if let Instr::Return(()) | Instr::ListenReturn(()) = i
+                && let Some(s) = (0..results).find(|&s| !written.has(s))
+            {
+                return Err(VerifyErrorKind::UnwrittenSlot { operand: "results", slot: s as Reg });
+            }
+            Ok(())
+        })
+        .map_err(|(at, kind)| VerifyError {
+            func_index: func.func_index,
+            at: Some(at),
+            kind,
+        })?;
     }
     Ok(())
+}
+
+/// Runs `f` on the instructions of the block starting at `start`: the index of its last
+/// instruction, or where `f` failed and why.
+fn run_block(
+    code: &[Instr],
+    leader: &[bool],
+    start: usize,
+    mut f: impl FnMut(&Instr) -> Result<(), VerifyErrorKind>,
+) -> Result<usize, (usize, VerifyErrorKind)> {
+    let mut at = start;
+    loop {
+        let i = &code[at];
+        f(i).map_err(|kind| (at, kind))?;
+        if leader[at + 1] {
+            return Ok(at);
+        }
+        at += 1;
+    }
 }
 
 /// The instructions that can run right after the one at `at` (already checked to be inside the
@@ -1254,11 +1311,4 @@ fn map_regs_count(i: &Instr) -> usize {
         r
     });
     n.get()
-}
-
-/// The field names of a payload's slot operands.
-fn names(shape: &dyn Shape) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    shape.slots(&mut |n, _| v.push(n));
-    v
 }
