@@ -14,6 +14,8 @@ use arbitrary::{Arbitrary, Unstructured};
 use keel::{EngineKind, Error, Extern, Module, ModuleConfig, Runtime, RuntimeConfig, Val, ValType};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "verify.rs"]
+mod verify;
 #[path = "wasmi_oracle.rs"]
 mod wasmi_oracle;
 use wasmi_oracle::Wasmi;
@@ -87,6 +89,7 @@ fn run(wasm: &[u8], u: &mut Unstructured<'_>) {
         }
         (i, c) => panic!("compile differs:\ninterp: {:?}\ncompiler: {:?}", i.err(), c.err()),
     };
+    verify::verify_bytecode(wasm);
 
     let name = || ModuleConfig::new().with_name("");
     let (mi, mc) = match (

@@ -27,3 +27,5 @@ fuzz_target!(|input: (wasm_smith::Config, &[u8])| {
 
 #[path = "support.rs"]
 mod keel_fuzz_support;
+#[path = "verify.rs"]
+mod verify;

@@ -7,6 +7,7 @@ pub fn run_exports(wasm: &[u8]) {
     let config = RuntimeConfig::default().with_max_call_depth(500).with_memory_limit_pages(256);
     let runtime = Runtime::with_config(config, EngineKind::Interpreter);
     let Ok(compiled) = runtime.compile(wasm) else { return };
+    crate::verify::verify_bytecode(wasm);
     let Ok(module) = runtime.instantiate(&compiled, ModuleConfig::new().with_name("")) else {
         return;
     };

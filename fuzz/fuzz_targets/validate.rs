@@ -6,13 +6,19 @@
 use keel::{EngineKind, Runtime, RuntimeConfig};
 use libfuzzer_sys::fuzz_target;
 
+#[path = "verify.rs"]
+mod verify;
+
 fuzz_target!(|data: &[u8]| {
     match keel_decode::decode(data, keel_decode::Features::V2) {
         Ok(_) => {
             let runtime = Runtime::with_config(RuntimeConfig::default(), EngineKind::Interpreter);
-            if let Err(e) = runtime.compile(data) {
+            match runtime.compile(data) {
+                Ok(_) => verify::verify_bytecode(data),
                 // Validated modules compile, but for what the interpreter does not support yet.
-                assert!(e.to_string().contains("not supported"), "valid module failed: {e}");
+                Err(e) => {
+                    assert!(e.to_string().contains("not supported"), "valid module failed: {e}")
+                }
             }
         }
         Err(e) => {

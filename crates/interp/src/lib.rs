@@ -87,6 +87,26 @@ impl Engine for Interpreter {
     }
 }
 
+/// Translates every defined function of `module` as [`Interpreter::compile`] does, as plain and
+/// as listening bytecode, and checks each with [`keel_ir::verify`]: the invariants the
+/// interpreter's unchecked reads rely on (slots inside the frame, jumps inside the code, call
+/// windows inside the caller's frame; see `docs/interpreter.md`, "Verifying bytecode").
+/// Functions that fail to translate are skipped: compiling the module reports them.
+///
+/// The engine itself verifies only in builds with debug assertions (after every translation);
+/// this is for fuzz targets and tests, whatever the build.
+pub fn verify_module(module: &keel_decode::Module) -> Result<(), keel_ir::VerifyError> {
+    for i in 0..module.num_defined_functions() {
+        for listening in [false, true] {
+            let options = TranslateOptions { listening };
+            if let Ok(f) = keel_ir::translate_function_with(module, i, options) {
+                keel_ir::verify(&f, module)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A module's functions, translated; the interpreter's [`CompiledCode`].
 #[derive(Debug)]
 pub struct InterpCode {

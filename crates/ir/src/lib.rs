@@ -19,9 +19,11 @@
 
 pub mod instr;
 mod translate;
+mod verify;
 
 pub use instr::{Instr, Reg};
 pub use translate::{translate_function, translate_function_with};
+pub use verify::{IndexSpace, VerifyError, VerifyErrorKind, verify};
 
 /// How to translate a function, besides the module.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -72,3 +74,5 @@ impl std::error::Error for TranslateError {}
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verify_tests;

@@ -217,7 +217,7 @@ pub fn translate_function_with(
     let mut init = Vec::with_capacity(locals_end - num_params + t.pool.len());
     init.resize(locals_end - num_params, 0u64);
     init.extend_from_slice(&t.pool);
-    Ok(CompiledFunc {
+    let func = CompiledFunc {
         code: t.code.into(),
         offsets: t.offsets.into(),
         frame_size: frame_size as u16,
@@ -225,7 +225,14 @@ pub fn translate_function_with(
         num_results: num_results as u16,
         init: init.into(),
         func_index,
-    })
+    };
+    // Every test and debug spec run checks every translated function: bytecode that breaks
+    // the interpreter's invariants is a translator bug, never to be run (see `verify`).
+    #[cfg(debug_assertions)]
+    if let Err(e) = crate::verify(&func, module) {
+        panic!("keel-ir translated invalid bytecode: {e}");
+    }
+    Ok(func)
 }
 
 /// Slots taken by values of these types.
