@@ -170,6 +170,9 @@ pub(crate) struct World {
     /// `process.cwd()`: a guest path.
     pub cwd: String,
     pub umask: u32,
+    /// The links the guest made with an absolute target, stored relative (see
+    /// `fs::symlink`): (mount, path in it) -> (what was stored, the target the guest gave).
+    pub links: HashMap<(usize, String), (String, String)>,
     /// Set once `runtime.wasmExit` ran.
     pub exited: Option<u32>,
 }
@@ -190,6 +193,7 @@ impl GoState {
                 next_timer: 1,
                 cwd: "/".into(),
                 umask: 0o022,
+                links: HashMap::new(),
                 exited: None,
             }),
             go,
