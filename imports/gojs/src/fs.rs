@@ -109,6 +109,7 @@ pub(crate) fn fs() -> Obj {
                 Ok(v) => vec![Value::Null, v],
                 Err(Failure::Errno(e, path)) => vec![node_error(ctx, e, name, &path)],
             };
+            crate::logging::fs_reply(name, &reply);
             ctx.apply(&callback, &Value::Undefined, &reply)?;
             Ok(Value::Undefined)
         });

@@ -205,6 +205,14 @@ impl GoState {
         self.world.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The global object (`globalThis`).
+    pub(crate) fn global(&self) -> Obj {
+        match self.world().refs.load(ID_GLOBAL) {
+            Some(Value::Object(o)) => o,
+            _ => unreachable!("the global object is predefined"),
+        }
+    }
+
     /// The value a NaN-boxed reference names; `None` for an id that names nothing (a guest
     /// handing over garbage).
     pub(crate) fn load(&self, bits: u64) -> Option<Value> {
