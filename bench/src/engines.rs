@@ -5,10 +5,12 @@
 //! Every engine gives its instances the same host function, `env.inc` (`x -> x + 1` on `i32`),
 //! which the `call-wasm-to-host` row's guest imports; the other guests import nothing but the
 //! WASI rows' guests, which import `wasi_snapshot_preview1` and are run as commands
-//! ([`Compiled::run_wasi`]).
+//! ([`Compiled::run_wasi`]). The language rows (`languages.rs`) run whole Go and Emscripten
+//! programs on keel's engines and on node ([`Engine::language_runner`]); node runs nothing else.
 
 use std::sync::Arc;
 
+use crate::languages::Runner;
 use crate::wasi::WasiRun;
 
 /// What an exported entry point returns; every benchmark entry takes one `i32`.
@@ -29,12 +31,21 @@ pub trait Engine {
     fn name(&self) -> &'static str;
     /// Whether this is a peer that keel's engines are compared against.
     fn is_peer(&self) -> bool;
-    /// For a keel engine, the peer its ratio column compares it with.
-    fn compare_with(&self) -> Option<&'static str> {
-        None
+    /// For a keel engine, the peers its ratio columns compare it with.
+    fn compare_with(&self) -> &'static [&'static str] {
+        &[]
     }
     /// Why this engine cannot run here (its cells then say `n/a`), or `None` if it can.
     fn unavailable(&self) -> Option<String> {
+        None
+    }
+    /// Whether it runs the modules the harness hands it (every row but the language rows); an
+    /// engine that does not has no cell in those rows, and no column in a table of only them.
+    fn runs_modules(&self) -> bool {
+        true
+    }
+    /// How it runs the language rows' guests (`languages.rs`), if it does.
+    fn language_runner(&self) -> Option<Runner<'_>> {
         None
     }
     /// Validates and compiles a binary.
@@ -73,13 +84,15 @@ pub trait Entry {
     }
 }
 
-/// Every engine the harness knows, in column order: each keel engine followed by its peer.
+/// Every engine the harness knows, in column order: each keel engine followed by its peer, then
+/// node, the peer of both on the language rows.
 pub fn all() -> Vec<Box<dyn Engine>> {
     vec![
         Box::new(Keel::new(keel::EngineKind::Interpreter)),
         Box::new(Wasmi::new()),
         Box::new(Keel::new(keel::EngineKind::Compiler)),
         Box::new(crate::wasmtime::Wasmtime::new()),
+        Box::new(crate::languages::Node::new()),
     ]
 }
 
@@ -122,11 +135,15 @@ impl Engine for Keel {
         false
     }
 
-    fn compare_with(&self) -> Option<&'static str> {
-        Some(match self.kind {
-            keel::EngineKind::Compiler => "wasmtime",
-            _ => "wasmi",
-        })
+    fn compare_with(&self) -> &'static [&'static str] {
+        match self.kind {
+            keel::EngineKind::Compiler => &["wasmtime", "node"],
+            _ => &["wasmi", "node"],
+        }
+    }
+
+    fn language_runner(&self) -> Option<Runner<'_>> {
+        Some(Runner::Keel(self.kind))
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>> {

@@ -8,7 +8,9 @@
 //! the host boundary, instantiation of a small module, compilation of the small guests and of a
 //! large real module (a Go program). Each keel engine is compared with its peer: keel's
 //! interpreter with wasmi, keel's compiler with wasmtime (loaded from its C API library, see
-//! `wasmtime.rs`; when that is not installed, its column says `n/a` and the rest runs).
+//! `wasmtime.rs`; when that is not installed, its column says `n/a` and the rest runs). The
+//! language rows (`languages.rs`) run Go and Emscripten programs from start to exit on keel's
+//! engines and on node (both keel engines compared with node; wasmi and wasmtime `n/a`).
 //!
 //! Options: `--runs N` (timed calls per benchmark and engine, default 5), `--quick` (small
 //! sizes: a smoke test of the harness, not a measurement), `--engines A,B` (only those
@@ -18,6 +20,7 @@
 
 mod cache;
 mod engines;
+mod languages;
 mod wasi;
 mod wasmtime;
 
@@ -251,6 +254,9 @@ fn print_help() {
     for b in wasi::BENCHMARKS {
         println!("  {:<17} {}", b.name, b.about);
     }
+    for b in languages::BENCHMARKS {
+        println!("  {:<17} {}", b.name, b.about);
+    }
     println!();
     print!("engines:");
     for e in engines::all() {
@@ -268,12 +274,17 @@ enum Cell {
     Failed,
     /// The engine is not available on this machine (a note under the table says why).
     Unavailable,
+    /// The engine has nothing to run for this row (wasmi and wasmtime on the language rows,
+    /// node on the others).
+    NotApplicable,
 }
 
 /// What the run found: a row of cells per benchmark, and the failures.
 struct Report {
     rows: Vec<(String, Vec<Cell>)>,
     errors: Vec<String>,
+    /// Notes for under the table (what is not available for some rows, and why).
+    notes: Vec<String>,
 }
 
 impl Report {
@@ -281,6 +292,13 @@ impl Report {
     fn fail(&mut self, what: &str, engine: &dyn Engine, error: impl std::fmt::Display) -> Cell {
         self.errors.push(format!("{what} on {}: {error}", engine.name()));
         Cell::Failed
+    }
+
+    /// Adds a note for under the table, once.
+    fn note(&mut self, note: String) {
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
     }
 }
 
@@ -302,10 +320,6 @@ fn main() -> ExitCode {
     }
     let wanted =
         |name: &str| opts.filter.as_deref().is_none_or(|f| f.split(',').any(|f| name.contains(f)));
-    let notes: Vec<String> = engines
-        .iter()
-        .filter_map(|e| e.unavailable().map(|why| format!("{}: not available: {why}", e.name())))
-        .collect();
 
     if !opts.tsv {
         println!(
@@ -315,7 +329,7 @@ fn main() -> ExitCode {
             if opts.quick { " (--quick: small sizes, not a measurement)" } else { "" }
         );
     }
-    let mut report = Report { rows: Vec::new(), errors: Vec::new() };
+    let mut report = Report { rows: Vec::new(), errors: Vec::new(), notes: Vec::new() };
     for b in BENCHMARKS.iter().filter(|b| wanted(b.name)) {
         let cells = run_benchmark(&mut report, &engines, b, &opts);
         report.rows.push((b.name.to_string(), cells));
@@ -341,6 +355,10 @@ fn main() -> ExitCode {
         let cells = wasi::run_benchmark(&mut report, &engines, b, &opts);
         report.rows.push((b.name.to_string(), cells));
     }
+    for b in languages::BENCHMARKS.iter().filter(|b| wanted(b.name)) {
+        let cells = languages::run_benchmark(&mut report, &engines, b, &opts);
+        report.rows.push((b.name.to_string(), cells));
+    }
     // The `cache` row is keel's compiler alone, cold against warm: a line after the table.
     let cache_line = wanted("cache").then(|| cache::run(opts.runs, opts.quick));
     if let Some(Err(e)) = &cache_line {
@@ -361,6 +379,17 @@ fn main() -> ExitCode {
         println!();
         println!("{line}");
     }
+    // An engine that is not available gets a note, unless its column is not in the table.
+    let shown = shown_columns(&report, &engines);
+    let mut notes: Vec<String> = engines
+        .iter()
+        .zip(&shown)
+        .filter(|(_, shown)| **shown)
+        .filter_map(|(e, _)| {
+            e.unavailable().map(|why| format!("{}: not available: {why}", e.name()))
+        })
+        .collect();
+    notes.extend(report.notes.iter().cloned());
     if !notes.is_empty() && !opts.tsv {
         println!();
         for n in &notes {
@@ -517,17 +546,38 @@ fn run_compile(
     cells
 }
 
-/// The cells of a row before it runs: `Failed` (until measured) or `Unavailable`.
+/// The cells of a module row before it runs: `Failed` (until measured), `Unavailable`, or
+/// `NotApplicable` for an engine that runs no modules (node).
 fn initial_cells(engines: &[Box<dyn Engine>]) -> Vec<Cell> {
     engines
         .iter()
-        .map(|e| if e.unavailable().is_some() { Cell::Unavailable } else { Cell::Failed })
+        .map(|e| {
+            if !e.runs_modules() {
+                Cell::NotApplicable
+            } else if e.unavailable().is_some() {
+                Cell::Unavailable
+            } else {
+                Cell::Failed
+            }
+        })
         .collect()
 }
 
-/// The engines that can run here, with their column index.
+/// The engines that can run the module rows here, with their column index.
 fn available(engines: &[Box<dyn Engine>]) -> impl Iterator<Item = (usize, &Box<dyn Engine>)> {
-    engines.iter().enumerate().filter(|(_, e)| e.unavailable().is_none())
+    engines.iter().enumerate().filter(|(_, e)| e.runs_modules() && e.unavailable().is_none())
+}
+
+/// Which engines' columns the table shows: all but an engine that runs no modules (node) when
+/// none of the table's rows is one it runs, so that a table without language rows looks as it
+/// did before them.
+fn shown_columns(report: &Report, engines: &[Box<dyn Engine>]) -> Vec<bool> {
+    (0..engines.len())
+        .map(|i| {
+            engines[i].runs_modules()
+                || report.rows.iter().any(|(_, cells)| !matches!(cells[i], Cell::NotApplicable))
+        })
+        .collect()
 }
 
 /// The median of `samples` (the mean of the middle two for an even count).
@@ -586,12 +636,14 @@ fn print_tsv(report: &Report, engines: &[Box<dyn Engine>]) {
 
 /// Prints the table: a column per engine, then a ratio column per keel engine and its peer.
 fn print_table(report: &Report, engines: &[Box<dyn Engine>], verbose: bool) {
+    let shown = shown_columns(report, engines);
     let mut header = vec!["benchmark".to_string()];
-    header.extend(engines.iter().map(|e| e.name().to_string()));
+    header.extend(engines.iter().zip(&shown).filter(|(_, s)| **s).map(|(e, _)| e.name().into()));
+    // A ratio column per keel engine and peer it is compared with, grouped by peer.
     let mut ratios = Vec::new();
-    for (k, keel) in engines.iter().enumerate().filter(|(_, e)| !e.is_peer()) {
-        let peers = engines.iter().enumerate().filter(|(_, e)| e.is_peer());
-        for (p, peer) in peers.filter(|(_, p)| keel.compare_with() == Some(p.name())) {
+    for (p, peer) in engines.iter().enumerate().filter(|(p, e)| e.is_peer() && shown[*p]) {
+        let keels = engines.iter().enumerate().filter(|(k, e)| !e.is_peer() && shown[*k]);
+        for (k, keel) in keels.filter(|(_, k)| k.compare_with().contains(&peer.name())) {
             ratios.push((k, p));
             header.push(format!("{}/{}", keel.name(), peer.name()));
         }
@@ -599,10 +651,10 @@ fn print_table(report: &Report, engines: &[Box<dyn Engine>], verbose: bool) {
     let mut lines = vec![header];
     for (name, cells) in &report.rows {
         let mut line = vec![name.clone()];
-        line.extend(cells.iter().map(|c| match c {
+        line.extend(cells.iter().zip(&shown).filter(|(_, s)| **s).map(|(c, _)| match c {
             Cell::Time(d, _) => format_duration(*d),
             Cell::Failed => "failed".to_string(),
-            Cell::Unavailable => "n/a".to_string(),
+            Cell::Unavailable | Cell::NotApplicable => "n/a".to_string(),
         }));
         for &(k, p) in &ratios {
             line.push(match ratio(&cells[k], &cells[p]) {

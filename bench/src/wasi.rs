@@ -102,7 +102,7 @@ struct Scratch {
 }
 
 /// Where the temporary directories go: see the module docs.
-fn scratch_base() -> PathBuf {
+pub fn scratch_base() -> PathBuf {
     if let Some(dir) = std::env::var_os("KEEL_BENCH_TMPDIR") {
         return PathBuf::from(dir);
     }

@@ -1,18 +1,22 @@
 //! Differential: wasm-smith modules (made to terminate, SIMD included, no imports, one memory, small
-//! sizes) run on keel's interpreter and on its Cranelift compiler. Both instantiate the module
-//! (or both fail alike), then every exported function is called in export order with the same
-//! arguments, drawn from the rest of the fuzz input. After each call the results (NaN compared as
-//! "both NaN"), the trap code and the exported globals must agree; at the end, the contents of
-//! every memory and the shape of every exported table.
+//! sizes) run on keel's interpreter, on its Cranelift compiler and on wasmi (the oracle from
+//! outside keel). All instantiate the module (or all fail alike), then every exported function is
+//! called in export order with the same arguments, drawn from the rest of the fuzz input. After
+//! each call the results (NaN compared as "both NaN"), the trap code and the exported globals
+//! must agree; at the end, the contents of every memory and the shape of every exported table.
 //!
-//! Allowed divergence: the two engines bound the call stack differently (the interpreter by
-//! call depth, the compiler by native stack bytes), so once either engine reports a stack
-//! overflow the rest of the run is not compared.
+//! Allowed divergence: the engines bound the call stack differently (keel's interpreter by call
+//! depth, its compiler by native stack bytes, wasmi by its own limits), so once any engine
+//! reports a stack overflow the rest of the run is not compared.
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
 use keel::{EngineKind, Error, Extern, Module, ModuleConfig, Runtime, RuntimeConfig, Val, ValType};
 use libfuzzer_sys::fuzz_target;
+
+#[path = "wasmi_oracle.rs"]
+mod wasmi_oracle;
+use wasmi_oracle::Wasmi;
 
 /// Largest memory a module may declare or grow to, in bytes (16 pages).
 const MAX_MEMORY_BYTES: u64 = 16 << 16;
@@ -76,7 +80,7 @@ fn run(wasm: &[u8], u: &mut Unstructured<'_>) {
     let compiled_c = compiler.compile(wasm);
     let (compiled_i, compiled_c) = match (compiled_i, compiled_c) {
         (Ok(i), Ok(c)) => (i, c),
-        (Err(e), _) | (_, Err(e)) if e.to_string().contains("not supported") => return,
+        (Err(e), _) | (_, Err(e)) if unsupported(&e) => return,
         (Err(i), Err(c)) => {
             assert_eq!(kind(&i), kind(&c), "compile errors differ:\ninterp: {i}\ncompiler: {c}");
             return;
@@ -111,6 +115,15 @@ fn run(wasm: &[u8], u: &mut Unstructured<'_>) {
         }
     };
     compare_globals(&mi, &mc, "after instantiation");
+    // wasmi: the same instantiation outcome (a trap with the same code), else nothing to compare.
+    let mut w = match Wasmi::instantiate(wasm, MAX_MEMORY_BYTES >> 16) {
+        Ok(w) => Some(w),
+        Err(e) if wasmi_oracle::is_stack_overflow(&e) => None,
+        Err(e) => panic!("instantiate differs: keel ok, wasmi: {e}"),
+    };
+    if let Some(w) = &w {
+        compare_globals_wasmi(&mi, w, "after instantiation");
+    }
 
     let exports: Vec<(String, Vec<ValType>)> = compiled_i
         .exported_functions()
@@ -122,6 +135,27 @@ fn run(wasm: &[u8], u: &mut Unstructured<'_>) {
         let ri = fi.call(&args);
         let rc = fc.call(&args);
         let when = format!("after calling {name:?} with {args:?}");
+        if let Some(wasmi) = &mut w {
+            match (&ri, wasmi.call(name, &args)) {
+                (Err(a), _) if is_stack_overflow(a) => w = None,
+                (_, Err(b)) if wasmi_oracle::is_stack_overflow(&b) => w = None,
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a.len(), b.len(), "{when}: result counts differ (wasmi)");
+                    for (k, (a, b)) in a.iter().zip(&b).enumerate() {
+                        assert!(same_val(a, b), "{when}: result {k}: interp {a:?}, wasmi {b:?}");
+                    }
+                }
+                (Err(a), Err(b)) => assert_eq!(
+                    outcome(a),
+                    wasmi_oracle::outcome(&b),
+                    "{when}: errors differ:\ninterp: {a}\nwasmi: {b}"
+                ),
+                (a, b) => panic!("{when}: outcomes differ:\ninterp: {a:?}\nwasmi: {b:?}"),
+            }
+            if let Some(wasmi) = &w {
+                compare_globals_wasmi(&mi, wasmi, &when);
+            }
+        }
         match (&ri, &rc) {
             (Ok(a), Ok(b)) => {
                 assert_eq!(a.len(), b.len(), "{when}: result counts differ");
@@ -147,6 +181,55 @@ fn run(wasm: &[u8], u: &mut Unstructured<'_>) {
     }
     compare_memories(&mi, &mc);
     compare_tables(&mi, &mc);
+    if let Some(w) = &w {
+        compare_with_wasmi(&mi, w);
+    }
+}
+
+/// A module keel refuses for a feature it lacks (not a bug, not a difference).
+fn unsupported(e: &Error) -> bool {
+    matches!(e, Error::Compile(keel::CompileError::Unsupported { .. }))
+        || e.to_string().contains("not supported")
+}
+
+fn compare_globals_wasmi(mi: &Module, w: &Wasmi, when: &str) {
+    for (name, _) in mi.exports() {
+        if let Some(Extern::Global(a)) = mi.export(&name) {
+            let (a, b) = (a.get(), w.global(&name).expect("the same exports"));
+            assert!(same_val(&a, &b), "{when}: global {name:?}: interp {a:?}, wasmi {b:?}");
+        }
+    }
+}
+
+/// Memory contents and table shapes of keel's interpreter and wasmi at the end of a run.
+fn compare_with_wasmi(mi: &Module, w: &Wasmi) {
+    let a = mi.default_memory().map(|m| {
+        let mut bytes = vec![0u8; m.size() as usize];
+        m.read(0, &mut bytes).unwrap();
+        bytes
+    });
+    match (a, w.memory()) {
+        (Some(a), Some(b)) => {
+            assert_eq!(a.len(), b.len(), "memory sizes differ (wasmi)");
+            if let Some(at) = a.iter().zip(&b).position(|(x, y)| x != y) {
+                panic!("memory differs at byte {at}: interp {:#04x}, wasmi {:#04x}", a[at], b[at]);
+            }
+        }
+        (None, None) => {}
+        // wasmi sees only exported memories; keel's default memory may be unexported.
+        (Some(_), None) => {}
+        (None, Some(_)) => panic!("wasmi has a memory keel's interpreter has not"),
+    }
+    for (name, _) in mi.exports() {
+        if let Some(Extern::Table(t)) = mi.export(&name) {
+            let a: Vec<bool> = (0..t.size()).map(|k| is_null(&t.get(k).unwrap())).collect();
+            assert_eq!(Some(a), w.table(&name), "table {name:?}: null elements differ (wasmi)");
+        }
+    }
+}
+
+fn is_null(v: &Val) -> bool {
+    matches!(v, Val::FuncRef(None) | Val::ExternRef(None))
 }
 
 /// An argument of type `ty` from the fuzz input (zero once it is used up).
@@ -211,8 +294,10 @@ fn same_val(a: &Val, b: &Val) -> bool {
             a == b || (f64::from_bits(*a).is_nan() && f64::from_bits(*b).is_nan())
         }
         (Val::V128(a), Val::V128(b)) => a == b,
-        (Val::FuncRef(a), Val::FuncRef(b)) => a.is_some() == b.is_some(),
-        (Val::ExternRef(a), Val::ExternRef(b)) => a.is_some() == b.is_some(),
+        // References by null-ness (wasmi's non-null ones come back as a placeholder).
+        (Val::FuncRef(_) | Val::ExternRef(_), Val::FuncRef(_) | Val::ExternRef(_)) => {
+            is_null(a) == is_null(b)
+        }
         _ => false,
     }
 }

@@ -15,6 +15,8 @@ fuzz_target!(|data: &[u8]| {
                 assert!(e.to_string().contains("not supported"), "valid module failed: {e}");
             }
         }
-        Err(e) => assert!(e.offset() <= data.len(), "offset {} past {} bytes", e.offset(), data.len()),
+        Err(e) => {
+            assert!(e.offset() <= data.len(), "offset {} past {} bytes", e.offset(), data.len())
+        }
     }
 });

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! `cargo xtask`: keel's developer tasks.
 //!
 //! - `cargo xtask spectest [--engine interpreter|compiler|all] [--suite v1|v2|simd|<proposal>|all] [FILTER]`

@@ -339,7 +339,14 @@ fn guests() -> Vec<Guest> {
         emscripten("exceptions", &["-fexceptions"]),
         emscripten("setjmp", &[]),
         emscripten("memory", &["-sALLOW_MEMORY_GROWTH=1"]),
+        emscripten("stl", &["-fexceptions", "-std=c++17"]),
         emscripten_standalone("exceptions", &["-fexceptions"]),
+        // Emscripten (syscalls, time): run under node with NODERAWFS (node's own file system)
+        // for comparison. files is a stock build (fd_seek's i64 in two i32 halves), time_cpp
+        // one with -sWASM_BIGINT (fd_seek's i64 as is): keel-emscripten serves both.
+        emscripten("files", &["-sNODERAWFS=1"]),
+        emscripten("time", &["-sNODERAWFS=1"]),
+        emscripten("time_cpp", &["-sNODERAWFS=1", "-sWASM_BIGINT"]),
         assemblyscript_exported("abort"), // AssemblyScript node bindings
         assemblyscript_exported("trace"), // AssemblyScript node bindings
         assemblyscript_exported("seed"),  // AssemblyScript node bindings

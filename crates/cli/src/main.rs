@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! `keel`: run and compile WebAssembly modules from the command line.
 //!
 //! ```text
@@ -13,6 +14,10 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
+use clap::error::{ContextKind, ErrorKind};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
 use keel::decode::ImportType;
 use keel::logging::LogScopes;
 use keel::{
@@ -21,48 +26,15 @@ use keel::{
 };
 use keel_sys::{DirFs, HostStdin};
 
-const USAGE: &str = "\
-usage: keel <command> [flags]
-
-commands:
-  run [flags] FILE.wasm [--] [ARGS...]   run a WebAssembly module
-  compile [flags] FILE.wasm              validate and compile a module
-  version                                print keel's version
-
-FILE is a WebAssembly binary or, when it does not start with \0asm, WebAssembly text (.wat).
-
-run flags (before FILE):
-  --mount=HOST[:GUEST][:ro]   expose the host directory HOST at guest path GUEST (default: HOST);
-                              repeatable; :ro makes it read-only
-  --env=KEY=VALUE             set an environment variable; repeatable
-  --env-inherit               pass the host's environment too
-  --interpreter               run on the interpreter rather than the compiler
-  --hostlogging=SCOPES        log host-function calls of these scopes to stderr, comma-separated:
-                              all, clock, filesystem, memory, poll, proc, random, sock
-  --cachedir=DIR              keep compiled code in DIR and reuse it (run and compile)
-  --timeout=DURATION          stop the guest after DURATION (e.g. 1s, 500ms, 1m30s); it exits
-                              with code 255 (wazero's deadline-exceeded 0xefffffff, truncated)
-  --listen=HOST:PORT          preopen a TCP listener (from the fd after the mounts); repeatable
-";
-
-/// A command-line error: printed as one line, exit code 1.
-struct Fail(String);
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("run") => run(&args[1..]),
-        Some("compile") => compile(&args[1..]),
-        Some("version") => {
+    let result = match parse(&args).unwrap_or_else(|e| e.exit()) {
+        Action::Run(flags) => run(&flags),
+        Action::Compile(flags) => compile(&flags),
+        Action::Version => {
             println!("keel {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
-        Some("help" | "-h" | "--help" | "-help") => {
-            print!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(other) => Err(Fail(format!("unknown command \"{other}\"\n\n{USAGE}"))),
-        None => Err(Fail(format!("missing command\n\n{USAGE}"))),
     };
     match result {
         Ok(code) => code,
@@ -73,86 +45,281 @@ fn main() -> ExitCode {
     }
 }
 
+/// An error of running or compiling: printed as one line, exit code 1. (Usage errors are clap's,
+/// exit code 2.)
+struct Fail(String);
+
+/// `keel`'s command line as clap reads it, after [`normalise`]; [`parse`] checks the values.
+#[derive(Parser, Debug)]
+#[command(
+    name = "keel",
+    about = "Run and compile WebAssembly modules.",
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand, Debug)]
+enum Commands {
+    /// Run a WebAssembly module
+    #[command(args_override_self = true)]
+    Run {
+        #[command(flatten)]
+        flags: FlagArgs,
+        #[arg(value_name = "FILE", help = FILE_HELP)]
+        file: String,
+        /// Arguments for the guest, passed as they are (even those that look like flags; one `--`
+        /// right after FILE is dropped)
+        #[arg(value_name = "ARGS")]
+        args: Vec<String>,
+    },
+    /// Validate and compile a module
+    #[command(args_override_self = true)]
+    Compile {
+        #[command(flatten)]
+        flags: FlagArgs,
+        #[arg(value_name = "FILE", help = FILE_HELP)]
+        file: String,
+    },
+    /// Print keel's version
+    Version,
+}
+
+const FILE_HELP: &str =
+    "A WebAssembly binary or, when it does not start with \\0asm, WebAssembly text (.wat)";
+
+/// The flags of `run` and `compile` (before FILE), as strings: [`parse`] checks them into
+/// [`Flags`]. `compile` accepts them all but shows only those it uses in its help.
+#[derive(Args, Debug)]
+struct FlagArgs {
+    /// Expose the host directory HOST at guest path GUEST (default: HOST); repeatable; :ro makes
+    /// it read-only
+    #[arg(long, value_name = "HOST[:GUEST][:ro]")]
+    mount: Vec<String>,
+    /// Set an environment variable; repeatable
+    #[arg(long, value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Pass the host's environment too
+    #[arg(long, num_args = 0..=1, require_equals = true, value_name = "BOOL",
+          default_value = "false", default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), hide_possible_values = true,
+          hide_default_value = true)]
+    env_inherit: bool,
+    /// Run on the interpreter rather than the compiler
+    #[arg(long, num_args = 0..=1, require_equals = true, value_name = "BOOL",
+          default_value = "false", default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), hide_possible_values = true,
+          hide_default_value = true)]
+    interpreter: bool,
+    /// Log host-function calls of these scopes to stderr, comma-separated: all, clock,
+    /// filesystem, memory, poll, proc, random, sock
+    #[arg(long, value_name = "SCOPES")]
+    hostlogging: Option<String>,
+    /// Keep compiled code in DIR and reuse it (run and compile)
+    #[arg(long, value_name = "DIR")]
+    cachedir: Option<String>,
+    /// Stop the guest after DURATION (e.g. 1s, 500ms, 1m30s); it exits with code 255 (wazero's
+    /// deadline-exceeded 0xefffffff, truncated)
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+    /// Preopen a TCP listener (from the fd after the mounts); repeatable
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Vec<String>,
+}
+
+/// Flags of `run` that `compile` accepts (one parser for both, as before) but does not use, so
+/// leaves out of its help.
+const RUN_ONLY_FLAGS: &[&str] =
+    &["mount", "env", "env_inherit", "hostlogging", "timeout", "listen"];
+
+/// The command line clap parses (clap's own, with `compile`'s help trimmed).
+fn cli_command() -> clap::Command {
+    Cli::command().mut_subcommand("compile", |mut compile| {
+        for id in RUN_ONLY_FLAGS {
+            compile = compile.mut_arg(id, |a| a.hide(true));
+        }
+        compile
+    })
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+enum Action {
+    Run(Flags),
+    Compile(Flags),
+    Version,
+}
+
 /// Parsed flags of `run` and `compile`.
 #[derive(Default, Debug)]
 struct Flags {
-    mounts: Vec<String>,
-    env: Vec<String>,
+    mounts: Vec<Mount>,
+    env: Vec<(String, String)>,
     env_inherit: bool,
     interpreter: bool,
     listen: Vec<String>,
     cachedir: Option<String>,
     timeout: Option<Duration>,
     hostlogging: Option<LogScopes>,
-    file: Option<String>,
+    file: String,
     guest_args: Vec<String>,
 }
 
-/// Flags come before FILE (as Go's flag package parses them: `-f`, `--f`, `--f=v`, `--f v`);
-/// everything after FILE belongs to the guest, except one leading `--`.
-fn parse(args: &[String]) -> Result<Flags, Fail> {
-    let mut flags = Flags::default();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = &args[i];
-        if arg == "--" {
-            i += 1;
-            break;
-        }
-        if !arg.starts_with('-') || arg == "-" {
-            break;
-        }
-        let body = arg.trim_start_matches('-');
-        let (name, inline) = match body.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (body, None),
-        };
-        let mut value = || -> Result<String, Fail> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            i += 1;
-            args.get(i).cloned().ok_or_else(|| Fail(format!("flag needs an argument: -{name}")))
-        };
-        match name {
-            "mount" => flags.mounts.push(value()?),
-            "env" => flags.env.push(value()?),
-            "env-inherit" => flags.env_inherit = true,
-            "interpreter" => flags.interpreter = true,
-            "listen" => flags.listen.push(value()?),
-            "cachedir" => flags.cachedir = Some(value()?),
-            "timeout" => {
-                let v = value()?;
-                let d = parse_duration(&v).ok_or_else(|| {
-                    Fail(format!("invalid value \"{v}\" for flag -timeout: parse error"))
-                })?;
-                flags.timeout = (!d.is_zero()).then_some(d);
-            }
-            "hostlogging" => {
-                let v = value()?;
-                let scopes = LogScopes::parse(&v).map_err(|e| {
-                    Fail(format!("invalid value \"{v}\" for flag -hostlogging: {e}"))
-                })?;
-                flags.hostlogging = Some(scopes);
-            }
-            "h" | "help" => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
-            _ => return Err(Fail(format!("flag provided but not defined: {arg}\n\n{USAGE}"))),
-        }
-        i += 1;
-    }
-    let Some(file) = args.get(i) else {
-        return Err(Fail(format!("missing path to wasm file\n\n{USAGE}")));
+/// One `--mount=HOST[:GUEST][:ro]`.
+#[derive(Debug, PartialEq)]
+struct Mount {
+    /// As written, for messages.
+    spec: String,
+    host: String,
+    guest: String,
+    read_only: bool,
+}
+
+/// `keel`'s arguments (without the program name): what to do, or clap's error (usage errors exit
+/// 2; `--help` is an "error" that prints the help and exits 0). Values that are strings to clap
+/// but that keel cannot use (`--timeout=1x`) are reported as Go's flag package does, `invalid
+/// value "1x" for flag -timeout: ...`, with the usage line.
+fn parse(args: &[String]) -> Result<Action, clap::Error> {
+    let mut cmd = cli_command();
+    cmd.build();
+    let args = normalise(&cmd, args);
+    let argv = std::iter::once("keel".to_string()).chain(args);
+    let matches = cmd.try_get_matches_from_mut(argv).map_err(|e| without_escape_tip(e, &cmd))?;
+    let (raw, file, guest_args, name) = match Cli::from_arg_matches(&matches)?.command {
+        Commands::Version => return Ok(Action::Version),
+        Commands::Run { flags, file, args } => (flags, file, args, "run"),
+        Commands::Compile { flags, file } => (flags, file, Vec::new(), "compile"),
     };
-    flags.file = Some(file.clone());
-    let mut rest = &args[i + 1..];
-    if rest.first().is_some_and(|a| a == "--") {
-        rest = &rest[1..];
+    let sub = cmd.find_subcommand_mut(name).expect("a subcommand of keel");
+    let mut invalid = |flag: &str, value: &str, why: &dyn std::fmt::Display| {
+        sub.error(
+            ErrorKind::ValueValidation,
+            format!("invalid value \"{value}\" for flag -{flag}: {why}"),
+        )
+    };
+    let mut flags = Flags {
+        env_inherit: raw.env_inherit,
+        interpreter: raw.interpreter,
+        listen: raw.listen,
+        cachedir: raw.cachedir,
+        file,
+        guest_args,
+        ..Flags::default()
+    };
+    for spec in raw.mount {
+        let mount =
+            parse_mount(&spec).ok_or_else(|| invalid("mount", &spec, &"want HOST[:GUEST][:ro]"))?;
+        flags.mounts.push(mount);
     }
-    flags.guest_args = rest.to_vec();
-    Ok(flags)
+    for pair in raw.env {
+        let (k, v) =
+            pair.split_once('=').ok_or_else(|| invalid("env", &pair, &"want KEY=VALUE"))?;
+        flags.env.push((k.to_string(), v.to_string()));
+    }
+    if let Some(v) = raw.timeout {
+        let d = parse_duration(&v).ok_or_else(|| invalid("timeout", &v, &"parse error"))?;
+        flags.timeout = (!d.is_zero()).then_some(d);
+    }
+    if let Some(v) = raw.hostlogging {
+        let scopes = LogScopes::parse(&v).map_err(|e| invalid("hostlogging", &v, &e))?;
+        flags.hostlogging = Some(scopes);
+    }
+    Ok(match name {
+        "run" => Action::Run(flags),
+        _ => Action::Compile(flags),
+    })
+}
+
+/// clap's error for an unknown flag without its tip "to pass '--x' as a value, use '-- --x'",
+/// which here would make `--x` FILE (the guest's flags go after FILE).
+fn without_escape_tip(e: clap::Error, cmd: &clap::Command) -> clap::Error {
+    if e.kind() != ErrorKind::UnknownArgument {
+        return e;
+    }
+    let mut plain = clap::Error::new(ErrorKind::UnknownArgument).with_cmd(cmd);
+    for kind in [ContextKind::InvalidArg, ContextKind::SuggestedArg, ContextKind::Usage] {
+        if let Some(value) = e.get(kind) {
+            plain.insert(kind, value.clone());
+        }
+    }
+    plain
+}
+
+/// `keel`'s arguments in the form clap reads, keeping the grammar of Go's flag package (wazero's
+/// CLI) that keel has always taken: a flag is written with one dash or two (`-mount=x`,
+/// `--mount=x`); a flag with a value takes the next argument whatever it looks like (`--env -x`);
+/// flags end at `--` or at the first argument that is not one, FILE, and everything after FILE is
+/// the guest's but one `--` right after it.
+///
+/// So each flag before FILE is written `--name[=value]` (`-h` stays short), a value given as the
+/// next argument is joined to its flag with `=`, and a `--` goes before FILE: clap then takes
+/// FILE and the guest's arguments as they are. An unknown flag and what follows are left as they
+/// are, for clap to report.
+fn normalise(cmd: &clap::Command, args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len() + 1);
+    let mut args = args.iter();
+    let Some(command) = args.next() else { return out };
+    out.push(dashes(command));
+    // Only run and compile have flags and FILE (not version, nor clap's `help`).
+    let sub = cmd.find_subcommand(command);
+    let Some(sub) = sub.filter(|s| matches!(s.get_name(), "run" | "compile")) else {
+        out.extend(args.cloned());
+        return out;
+    };
+    while let Some(arg) = args.next() {
+        let file = if arg == "--" {
+            args.next()
+        } else if !arg.starts_with('-') || arg == "-" {
+            Some(arg)
+        } else {
+            let flag = dashes(arg);
+            let name = flag.trim_start_matches('-');
+            let name = name.split_once('=').map_or(name, |(n, _)| n);
+            let Some(known) = sub.get_arguments().find(|a| {
+                a.get_long() == Some(name) || a.get_short().is_some_and(|c| name == c.to_string())
+            }) else {
+                out.push(flag);
+                break;
+            };
+            let separate_value =
+                known.get_action().takes_values() && !known.is_require_equals_set();
+            if separate_value
+                && !flag.contains('=')
+                && let Some(value) = args.next()
+            {
+                out.push(format!("{flag}={value}"));
+            } else {
+                out.push(flag);
+            }
+            continue;
+        };
+        out.push("--".to_string());
+        out.extend(file.cloned());
+        let mut rest = args.as_slice();
+        if rest.first().is_some_and(|a| a == "--") {
+            rest = &rest[1..];
+        }
+        out.extend_from_slice(rest);
+        return out;
+    }
+    out.extend(args.cloned());
+    out
+}
+
+/// A flag with two dashes, or one when its name is one letter (`-help` is `--help`, `--h` is
+/// `-h`); other arguments as they are.
+fn dashes(arg: &str) -> String {
+    let body = arg.trim_start_matches('-');
+    let name_len = body.find('=').unwrap_or(body.len());
+    match name_len {
+        _ if body.len() == arg.len() => arg.to_string(),
+        0 => arg.to_string(),
+        1 => format!("-{body}"),
+        _ => format!("--{body}"),
+    }
 }
 
 fn runtime(flags: &Flags) -> Result<Runtime, Fail> {
@@ -204,14 +371,10 @@ fn wat_error(file: &str, e: &wat::Error) -> String {
     }
 }
 
-fn compile(args: &[String]) -> Result<ExitCode, Fail> {
-    let flags = parse(args)?;
-    if !flags.guest_args.is_empty() {
-        return Err(Fail("compile takes one FILE".into()));
-    }
-    let file = flags.file.as_deref().unwrap_or_default();
+fn compile(flags: &Flags) -> Result<ExitCode, Fail> {
+    let file = flags.file.as_str();
     let bytes = read_wasm(file)?;
-    let runtime = runtime(&flags)?;
+    let runtime = runtime(flags)?;
     runtime.compile(&bytes).map_err(|e| Fail(format!("error compiling {file}: {e}")))?;
     // `compile --cachedir` exists to fill the cache: an entry that could not be written is a
     // failure here (for `run` it only costs the next start a compile).
@@ -249,7 +412,15 @@ const IMPORT_SETS: &[ImportSet] = &[
         modules: &[keel_wasi::MODULE_NAME, keel_wasi::LEGACY_MODULE_NAME],
         // Any function: a WASI import keel lacks fails at link time, naming its type.
         provides: |_, ty| ty.is_some(),
-        instantiate: |runtime, module, _| keel_wasi::instantiate_as(runtime, module),
+        // For an Emscripten guest, fd_seek as emcc imports it (i64 in halves without BigInt).
+        instantiate: |runtime, module, guest| {
+            let builder = runtime.host_module(module);
+            if keel_emscripten::is_emscripten(guest.compiled) {
+                keel_emscripten::export_wasi_functions(builder, guest.compiled).instantiate()
+            } else {
+                keel_wasi::FunctionExporter::new().export_functions(builder).instantiate()
+            }
+        },
     },
     ImportSet {
         name: "Go js/wasm",
@@ -349,11 +520,10 @@ fn is_import_set_name(name: &str) -> bool {
     IMPORT_SETS.iter().any(|set| set.modules.contains(&name))
 }
 
-fn run(args: &[String]) -> Result<ExitCode, Fail> {
-    let flags = parse(args)?;
-    let file = flags.file.clone().unwrap_or_default();
+fn run(flags: &Flags) -> Result<ExitCode, Fail> {
+    let file = flags.file.clone();
     let bytes = read_wasm(&file)?;
-    let runtime = runtime(&flags)?;
+    let runtime = runtime(flags)?;
     let compiled =
         runtime.compile(&bytes).map_err(|e| Fail(format!("error compiling {file}: {e}")))?;
 
@@ -392,20 +562,16 @@ fn run(args: &[String]) -> Result<ExitCode, Fail> {
             config = config.with_env(k, v);
         }
     }
-    for pair in &flags.env {
-        let (k, v) = pair.split_once('=').ok_or_else(|| {
-            Fail(format!("invalid environment variable: {pair} (want KEY=VALUE)"))
-        })?;
+    for (k, v) in &flags.env {
         config = config.with_env(k, v);
     }
-    for spec in &flags.mounts {
-        let (host, guest, read_only) = parse_mount(spec)?;
+    for Mount { spec, host, guest, read_only } in &flags.mounts {
         let fs =
-            DirFs::open(&host).map_err(|e| Fail(format!("invalid mount {spec}: {host}: {e}")))?;
-        config = if read_only {
-            config.with_read_only_mount(&guest, fs)
+            DirFs::open(host).map_err(|e| Fail(format!("invalid mount {spec}: {host}: {e}")))?;
+        config = if *read_only {
+            config.with_read_only_mount(guest, fs)
         } else {
-            config.with_mount(&guest, fs)
+            config.with_mount(guest, fs)
         };
     }
     for addr in &flags.listen {
@@ -464,7 +630,7 @@ fn run(args: &[String]) -> Result<ExitCode, Fail> {
 }
 
 /// `HOST[:GUEST][:ro]`; GUEST defaults to HOST, as in wazero.
-fn parse_mount(spec: &str) -> Result<(String, String, bool), Fail> {
+fn parse_mount(spec: &str) -> Option<Mount> {
     let (rest, read_only) = match spec.strip_suffix(":ro") {
         Some(r) => (r, true),
         None => (spec, false),
@@ -474,9 +640,10 @@ fn parse_mount(spec: &str) -> Result<(String, String, bool), Fail> {
         None => (rest, rest),
     };
     if host.is_empty() || guest.is_empty() {
-        return Err(Fail(format!("invalid mount {spec} (want HOST[:GUEST][:ro])")));
+        return None;
     }
-    Ok((host.to_string(), guest.to_string(), read_only))
+    let (host, guest) = (host.to_string(), guest.to_string());
+    Some(Mount { spec: spec.to_string(), host, guest, read_only })
 }
 
 /// A duration as Go's `time.ParseDuration` reads it: a sequence of decimal numbers, each with a
@@ -549,6 +716,108 @@ mod tests {
             wat_error("f.wat", &e),
             "error parsing f.wat:1:610: expected valid module field"
         );
+    }
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    fn normalised(args: &[&str]) -> Vec<String> {
+        let mut cmd = cli_command();
+        cmd.build();
+        normalise(&cmd, &strings(args))
+    }
+
+    #[test]
+    fn clap_accepts_the_definition() {
+        cli_command().debug_assert();
+    }
+
+    #[test]
+    fn flags_are_normalised_for_clap() {
+        // One dash or two; a value joined to its flag, whatever it looks like; `--` before FILE.
+        assert_eq!(
+            normalised(&["run", "-mount=a", "--env", "-x=1", "-interpreter", "f", "--", "-v"]),
+            ["run", "--mount=a", "--env=-x=1", "--interpreter", "--", "f", "-v"]
+        );
+        // A boolean flag does not take the next argument; `--h` is `-h`, `-help` is `--help`.
+        assert_eq!(
+            normalised(&["run", "--env-inherit", "true"]),
+            ["run", "--env-inherit", "--", "true"]
+        );
+        assert_eq!(normalised(&["compile", "--h"]), ["compile", "-h"]);
+        assert_eq!(normalised(&["-help"]), ["--help"]);
+        // `--` ends the flags; one `--` after FILE is dropped, later ones are the guest's.
+        assert_eq!(normalised(&["run", "--", "-f", "--", "--"]), ["run", "--", "-f", "--"]);
+        assert_eq!(normalised(&["run", "-", "-x"]), ["run", "--", "-", "-x"]);
+        // An unknown flag, and what follows, are left for clap to report.
+        assert_eq!(
+            normalised(&["run", "-bogus", "-env", "x", "f"]),
+            ["run", "--bogus", "-env", "x", "f"]
+        );
+        // A flag missing its value is left so.
+        assert_eq!(normalised(&["run", "-cachedir"]), ["run", "--cachedir"]);
+        assert_eq!(normalised(&["version", "-x"]), ["version", "-x"]);
+        assert_eq!(normalised(&["help", "run"]), ["help", "run"]);
+    }
+
+    #[test]
+    fn flags_parse_with_their_defaults() {
+        let Ok(Action::Run(flags)) = parse(&strings(&["run", "f.wasm"])) else { panic!() };
+        assert!(flags.mounts.is_empty() && flags.env.is_empty() && flags.listen.is_empty());
+        assert!(!flags.env_inherit && !flags.interpreter);
+        assert!(flags.cachedir.is_none() && flags.timeout.is_none() && flags.hostlogging.is_none());
+        assert_eq!((flags.file.as_str(), flags.guest_args.len()), ("f.wasm", 0));
+
+        let args = [
+            "run",
+            "--mount=/a",
+            "-mount",
+            "/b:/c:ro",
+            "--env=K=V=W",
+            "--env-inherit",
+            "--interpreter=false",
+            "--interpreter=true",
+            "--listen=127.0.0.1:0",
+            "--cachedir=d",
+            "--cachedir",
+            "e",
+            "--timeout=1m30s",
+            "--hostlogging=filesystem,proc",
+            "f.wasm",
+            "x",
+        ];
+        let Ok(Action::Run(flags)) = parse(&strings(&args)) else { panic!() };
+        let mount = |spec: &str, host: &str, guest: &str, read_only| Mount {
+            spec: spec.into(),
+            host: host.into(),
+            guest: guest.into(),
+            read_only,
+        };
+        assert_eq!(
+            flags.mounts,
+            [mount("/a", "/a", "/a", false), mount("/b:/c:ro", "/b", "/c", true)]
+        );
+        assert_eq!(flags.env, [("K".to_string(), "V=W".to_string())]);
+        assert!(flags.env_inherit && flags.interpreter);
+        assert_eq!(flags.listen, ["127.0.0.1:0"]);
+        // The last of a repeated flag wins, as in Go.
+        assert_eq!(flags.cachedir.as_deref(), Some("e"));
+        assert_eq!(flags.timeout, Some(Duration::from_secs(90)));
+        assert_eq!(flags.hostlogging, Some(LogScopes::parse("filesystem,proc").unwrap()));
+        assert_eq!(flags.guest_args, ["x"]);
+
+        // --timeout=0 is no timeout; compile takes run's flags.
+        let Ok(Action::Compile(flags)) =
+            parse(&strings(&["compile", "-timeout=0", "-env", "A=", "f"]))
+        else {
+            panic!()
+        };
+        assert_eq!((flags.timeout, flags.env.len()), (None, 1));
+        assert!(matches!(parse(&strings(&["version"])), Ok(Action::Version)));
+        let e = parse(&strings(&["run", "-timeout=5", "f"])).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ValueValidation);
+        assert_eq!(e.exit_code(), 2);
     }
 
     #[test]

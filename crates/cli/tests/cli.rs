@@ -112,12 +112,24 @@ fn a_trap_prints_the_error_and_stack_trace_and_exits_1() {
     assert!(err.contains("wasm stack trace:") && err.contains("\texit.crash_here"), "{err}");
 }
 
+/// A flag value keel cannot use is a usage error, exit 2, worded as Go's flag package (and so
+/// wazero) words it, with the usage line.
 #[test]
 fn unsupported_flags_and_imports_are_clear_errors() {
-    for flag in ["--timeout=1x", "--timeout=s", "--hostlogging=bogus"] {
+    let cases = [
+        ("--timeout=1x", "invalid value \"1x\" for flag -timeout: parse error"),
+        ("--timeout=s", "invalid value \"s\" for flag -timeout: parse error"),
+        ("--hostlogging=bogus", "invalid value \"bogus\" for flag -hostlogging: "),
+        ("--mount=:/x", "invalid value \":/x\" for flag -mount: want HOST[:GUEST][:ro]"),
+        ("--env=NOVALUE", "invalid value \"NOVALUE\" for flag -env: want KEY=VALUE"),
+    ];
+    for (flag, want) in cases {
         let o = keel(&["run", flag, &guest("cat")]);
-        assert_eq!(o.status.code(), Some(1));
-        assert!(text(&o.stderr).contains("invalid value"), "{flag}: {}", text(&o.stderr));
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {err}");
+        assert!(err.starts_with(&format!("error: {want}")), "{flag}: {err}");
+        assert!(err.contains("\nUsage: keel run "), "{flag}: {err}");
+        assert!(o.stdout.is_empty(), "{flag}");
     }
     let dir_tmp = scratch("imports");
     let dir = dir_tmp.path().to_path_buf();
@@ -130,9 +142,10 @@ fn unsupported_flags_and_imports_are_clear_errors() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("\"env\".\"f\""), "{err}");
     let o = keel(&["run", "--bogus", &guest("cat")]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let o = keel(&["run"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
+    // A file that cannot be read is not a usage error.
     let o = keel(&["run", "/no/such/file.wasm"]);
     assert_eq!(o.status.code(), Some(1));
 }
@@ -649,4 +662,258 @@ fn hostlogging_logs_assemblyscript_abort_and_seed() {
     // proc does not log seed; random does not log abort.
     let o = keel(&["run", "--hostlogging=random", &abort]);
     assert!(!text(&o.stderr).contains("==>"), "{}", text(&o.stderr));
+}
+
+fn emscripten(file: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();
+    root.join("imports/emscripten/testdata").join(file).to_string_lossy().into_owned()
+}
+
+/// Emscripten guests as emcc builds them (the `.wasm` beside the JS glue, and a standalone
+/// build) run with no flag on both engines: exceptions, longjmp, heap growth, the C++ standard
+/// library with iostream, exit codes.
+#[test]
+fn emscripten_guests_run_with_no_flag() {
+    let expected = |name: &str| std::fs::read_to_string(emscripten(&format!("{name}.stdout")));
+    for engine in [&[][..], &["--interpreter"][..]] {
+        for name in ["exceptions", "setjmp", "memory", "stl"] {
+            let wasm = emscripten(&format!("{name}.wasm"));
+            let mut args = vec!["run"];
+            args.extend_from_slice(engine);
+            args.push(&wasm);
+            let o = keel(&args);
+            assert_eq!(text(&o.stdout), expected(name).unwrap(), "{name}: {}", text(&o.stderr));
+            let stderr = std::fs::read_to_string(emscripten(&format!("{name}.stderr")));
+            assert_eq!(text(&o.stderr), stderr.unwrap_or_default(), "{name}");
+            assert_eq!(o.status.code(), Some(0), "{name}");
+        }
+        // Arguments reach main's argv; an uncaught exception is an error, exit 1.
+        let wasm = emscripten("exceptions.wasm");
+        let mut args = vec!["run"];
+        args.extend_from_slice(engine);
+        args.extend([wasm.as_str(), "uncaught"]);
+        let o = keel(&args);
+        assert!(text(&o.stdout).ends_with("throwing with no catch\n"));
+        assert!(text(&o.stderr).contains("uncaught C++ exception"), "{}", text(&o.stderr));
+        assert_eq!(o.status.code(), Some(1));
+        // The standalone build (`_start`, WASI) ends at its first throw, as on every runtime.
+        let wasm = emscripten("exceptions_standalone.wasm");
+        let mut args = vec!["run"];
+        args.extend_from_slice(engine);
+        args.push(&wasm);
+        let o = keel(&args);
+        assert_eq!(text(&o.stdout), "throw through frames:\n");
+        assert_ne!(o.status.code(), Some(0));
+    }
+}
+
+/// A failed assert or abort() prints Emscripten's `Aborted(...)` and exits 1; `exit(n)` and
+/// main's return value are the exit code.
+#[test]
+fn emscripten_abort_and_exit_codes() {
+    let dir = scratch("emscripten-abort");
+    let wat = dir.path().join("abort.wat");
+    std::fs::write(
+        &wat,
+        r#"(module
+            (import "env" "abort" (func $abort))
+            (import "env" "exit" (func $exit (param i32)))
+            (memory (export "memory") 1)
+            (global $sp (mut i32) (i32.const 4096))
+            (func (export "stackAlloc") (param i32) (result i32)
+              (global.set $sp (i32.sub (global.get $sp) (local.get 0))) (global.get $sp))
+            (func (export "main") (param $argc i32) (param $argv i32) (result i32)
+              (if (i32.eq (local.get $argc) (i32.const 1)) (then (call $abort)))
+              (if (i32.eq (local.get $argc) (i32.const 2)) (then (call $exit (i32.const 7))))
+              (local.get $argc)))"#,
+    )
+    .unwrap();
+    let wat = wat.to_string_lossy().into_owned();
+    let o = keel(&["run", &wat]);
+    assert!(text(&o.stderr).starts_with("Aborted()\n"), "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(keel(&["run", &wat, "a"]).status.code(), Some(7));
+    assert_eq!(keel(&["run", &wat, "a", "b", "c"]).status.code(), Some(4));
+    let o = keel(&["run", "--hostlogging=proc", &wat, "a"]);
+    assert_eq!(text(&o.stderr), "==> env.exit(status=7)\n");
+}
+
+/// `--hostlogging=memory` logs Emscripten's heap functions (wazero's scope for
+/// `emscripten_notify_memory_growth`).
+#[test]
+fn hostlogging_logs_emscripten_memory_growth() {
+    let dir = scratch("emscripten-memory");
+    let wat = dir.path().join("grow.wat");
+    std::fs::write(
+        &wat,
+        r#"(module
+            (import "env" "emscripten_notify_memory_growth" (func $grew (param i32)))
+            (memory (export "memory") 1)
+            (func (export "_start")
+              (drop (memory.grow (i32.const 1)))
+              (call $grew (i32.const 0))))"#,
+    )
+    .unwrap();
+    let wat = wat.to_string_lossy().into_owned();
+    let o = keel(&["run", "--hostlogging=memory", &wat]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stderr),
+        "==> env.emscripten_notify_memory_growth(memory_index=0)\n<== ()\n"
+    );
+    let o = keel(&["run", "--hostlogging=proc", &wat]);
+    assert_eq!(text(&o.stderr), "");
+}
+
+/// Emscripten's file and time guests (stock builds: `fd_seek` with its i64 in halves) under
+/// `keel run` with a directory mounted at `/`: the output keel-emscripten's own tests expect.
+#[test]
+fn emscripten_files_and_time_under_keel_run() {
+    for engine in [&[][..], &["--interpreter"][..]] {
+        let dir = scratch("emscripten-files");
+        let mount = format!("--mount={}:/", dir.path().display());
+        let files = emscripten("files.wasm");
+        let mut args = vec!["run"];
+        args.extend_from_slice(engine);
+        args.extend([mount.as_str(), files.as_str()]);
+        let o = keel(&args);
+        let want = std::fs::read_to_string(emscripten("files.out")).unwrap();
+        assert_eq!(text(&o.stdout), want, "{}", text(&o.stderr));
+        assert_eq!(o.status.code(), Some(3), "files.c returns 3 from main");
+        let time = emscripten("time.wasm");
+        let mut args = vec!["run"];
+        args.extend_from_slice(engine);
+        args.push(&time);
+        let o = keel(&args);
+        let want = std::fs::read_to_string(emscripten("time.out")).unwrap();
+        assert_eq!((text(&o.stdout), o.status.code()), (want, Some(0)), "{}", text(&o.stderr));
+    }
+}
+
+/// `--help` of keel and of each command: exit 0, the help on stdout, naming every flag.
+#[test]
+fn help_of_each_command() {
+    let run_flags = [
+        "--mount <HOST[:GUEST][:ro]>",
+        "--env <KEY=VALUE>",
+        "--env-inherit",
+        "--interpreter",
+        "--hostlogging <SCOPES>",
+        "--cachedir <DIR>",
+        "--timeout <DURATION>",
+        "--listen <HOST:PORT>",
+    ];
+    for help in [&["run", "--help"][..], &["run", "-help"], &["run", "-h"], &["help", "run"]] {
+        let o = keel(help);
+        let out = text(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{help:?}: {}", text(&o.stderr));
+        assert!(out.contains("Usage: keel run [OPTIONS] <FILE> [ARGS]..."), "{help:?}: {out}");
+        for flag in run_flags {
+            assert!(out.contains(flag), "{help:?} lacks {flag}: {out}");
+        }
+        assert!(out.contains("Stop the guest after DURATION"), "{out}");
+    }
+    // compile shows the flags it uses (it accepts run's others, and ignores them).
+    let o = keel(&["compile", "--help"]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(out.contains("Usage: keel compile [OPTIONS] <FILE>"), "{out}");
+    assert!(out.contains("--cachedir <DIR>") && out.contains("--interpreter"), "{out}");
+    assert!(!out.contains("--mount"), "{out}");
+    for help in [&["--help"][..], &["-help"], &["-h"], &["help"]] {
+        let o = keel(help);
+        let out = text(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{help:?}");
+        for command in ["run", "compile", "version"] {
+            assert!(out.contains(&format!("\n  {command} ")), "{help:?} lacks {command}: {out}");
+        }
+    }
+}
+
+/// Bad usage (an unknown flag or command, no FILE, no command, a second FILE for compile) is
+/// clap's error and the usage line on stderr, exit 2, and nothing run.
+#[test]
+fn bad_usage_exits_2_with_a_usage_line() {
+    let cat = guest("cat");
+    let cases: [(&[&str], &str, &str); 8] = [
+        (&["run", "--bogus", &cat], "error: unexpected argument '--bogus' found", "keel run"),
+        (&["run", "-bogus", &cat], "error: unexpected argument '--bogus' found", "keel run"),
+        (&["compile", "--bogus=1", &cat], "error: unexpected argument '--bogus'", "keel compile"),
+        (&["run", "--interpreter=maybe", &cat], "error: invalid value 'maybe'", ""),
+        (&["run", "--mount"], "error: a value is required for '--mount", ""),
+        (&["run"], "error: the following required arguments were not provided", "keel run"),
+        (&["compile", &cat, "extra"], "error: unexpected argument 'extra' found", "keel compile"),
+        (&["frob"], "error: unrecognized subcommand 'frob'", "keel <COMMAND>"),
+    ];
+    for (args, want, usage) in cases {
+        let o = keel(args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with(want), "{args:?}: {err}");
+        // clap's errors for a value it parses itself have no usage line.
+        assert!(usage.is_empty() || err.contains(&format!("Usage: {usage}")), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+    // A similar flag is suggested; `--` is not (it would make the flag FILE).
+    let err = text(&keel(&["run", "--mout=x", &cat]).stderr);
+    assert!(err.contains("a similar argument exists: '--mount'"), "{err}");
+    assert!(!err.contains("use '--"), "{err}");
+    // No command at all: the help, on stderr.
+    let o = keel(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("Usage: keel <COMMAND>"), "{}", text(&o.stderr));
+}
+
+/// Everything after FILE is the guest's as it is, flags of keel's included; only one `--` right
+/// after FILE is dropped, and `--` before FILE ends keel's flags.
+#[test]
+fn guest_args_that_look_like_flags_pass_through() {
+    let env = guest("env");
+    let o = keel(&["run", &env, "-v", "--x", "--env=A=1", "-mount=/", "--help", "-h", "--", "-"]);
+    assert_eq!(
+        text(&o.stdout),
+        "arg 0=env.wasm\narg 1=-v\narg 2=--x\narg 3=--env=A=1\narg 4=-mount=/\narg 5=--help\n\
+         arg 6=-h\narg 7=--\narg 8=-\n",
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let o = keel(&["run", "--env=A=1", "--", &env, "--", "--interpreter"]);
+    assert_eq!(text(&o.stdout), "arg 0=env.wasm\narg 1=--interpreter\nenv A=1\n");
+    let o = keel(&["run", &env, "--", "--", "x"]);
+    assert_eq!(text(&o.stdout), "arg 0=env.wasm\narg 1=--\narg 2=x\n");
+}
+
+/// As with Go's flag package: `-flag` is `--flag`, and a value is `--flag=value` or the next
+/// argument, whatever it looks like; a boolean flag takes `=true` or `=false`.
+#[test]
+fn single_dash_flags_are_accepted() {
+    let env = guest("env");
+    let o = keel(&["run", "-env=A=1", "-env", "B=2", "--env", "-C=3", "-interpreter", &env, "a"]);
+    assert_eq!(
+        text(&o.stdout),
+        "arg 0=env.wasm\narg 1=a\nenv A=1\nenv B=2\nenv -C=3\n",
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let o = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args(["run", "-env-inherit=false", "-env", "A=1", &env])
+        .env("KEEL_TEST_INHERITED", "yes")
+        .output()
+        .unwrap();
+    assert_eq!(text(&o.stdout), "arg 0=env.wasm\nenv A=1\n", "{}", text(&o.stderr));
+    // A boolean flag does not take the next argument: here it is FILE.
+    let o = keel(&["run", "-interpreter", &env, "true"]);
+    assert_eq!(text(&o.stdout), "arg 0=env.wasm\narg 1=true\n", "{}", text(&o.stderr));
+    // -cachedir DIR and -mount=HOST:GUEST:ro, on compile and run.
+    let dir = scratch("single-dash");
+    let cache = dir.path().join("cache");
+    let o = keel(&["compile", "-cachedir", cache.to_str().unwrap(), &guest("cat")]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
+    std::fs::write(dir.path().join("f.txt"), "single\n").unwrap();
+    let mount = format!("-mount={}:/d:ro", dir.path().display());
+    let o = keel(&["run", &mount, "-timeout", "10s", &guest("cat"), "/d/f.txt"]);
+    assert_eq!(text(&o.stdout), "single\n", "{}", text(&o.stderr));
 }

@@ -1,6 +1,7 @@
 //! Compiling a whole module into an [`Artifact`] (code bytes, relocations, offsets: plain data a
 //! compilation cache can store) and loading an artefact into executable memory.
 
+use keel_runtime::CompileError;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -386,12 +387,14 @@ pub(crate) fn compile(
     isa: &dyn TargetIsa,
     guarded: bool,
     listening: bool,
-) -> Result<Artifact, String> {
+) -> Result<Artifact, CompileError> {
     if isa.pointer_bits() != 64 {
-        return Err("the compiler needs a 64-bit target".into());
+        let detail = "it needs a 64-bit target".to_string();
+        return Err(CompileError::UnsupportedHost { engine: "compiler", detail });
     }
     if module.memories.len() > 1 {
-        return Err("multiple memories are not supported by the compiler".into());
+        let what = "multiple memories".to_string();
+        return Err(CompileError::Unsupported { engine: "compiler", what });
     }
     let env = ModuleEnv { module, call_conv: isa.default_call_conv(), guarded, listening };
     let n = module.bodies.len();
@@ -402,25 +405,28 @@ pub(crate) fn compile(
             Signature::new(env.call_conv),
         );
         let index = module.num_imported_functions + def as u32;
+        let failed = |message: String| CompileError::Function {
+            func_index: index,
+            offset: module.bodies[def].code.start,
+            message,
+        };
         // A translation error leaves the builder context half used, and a bug in the translator
         // or in Cranelift must be a compile error, never a panic: start afresh after either.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            translate_function(&env, def as u32, &mut func, fctx)
-                .map_err(|e| format!("function {index}: {e}"))?;
+            translate_function(&env, def as u32, &mut func, fctx).map_err(failed)?;
             ctx.clear();
             ctx.func = func;
-            finish_function(ctx, isa, &format!("function {index}"))
+            finish_function(ctx, isa, "cranelift").map_err(failed)
         }));
-        let result = result.unwrap_or_else(|_| {
-            Err(format!("function {index}: the compiler failed (internal error)"))
-        });
+        let result = result
+            .unwrap_or_else(|_| Err(failed("the compiler failed (internal error)".to_string())));
         if result.is_err() {
             *fctx = FunctionBuilderContext::new();
             *ctx = Context::new();
         }
         result
     };
-    let mut results: Vec<Option<Result<Compiled, String>>> = (0..n).map(|_| None).collect();
+    let mut results: Vec<Option<Result<Compiled, CompileError>>> = (0..n).map(|_| None).collect();
     if workers <= 1 {
         let (mut fctx, mut ctx) = (FunctionBuilderContext::new(), Context::new());
         for (def, slot) in results.iter_mut().enumerate() {
@@ -433,7 +439,7 @@ pub(crate) fn compile(
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by_key(|&def| std::cmp::Reverse(module.bodies[def].code.len()));
         let next = AtomicUsize::new(0);
-        let parts: Vec<Vec<(usize, Result<Compiled, String>)>> = std::thread::scope(|s| {
+        let parts: Vec<Vec<(usize, Result<Compiled, CompileError>)>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     let (compile_one, next, order) = (&compile_one, &next, &order);
@@ -496,10 +502,11 @@ pub(crate) fn compile(
         let t = match by_sig.get(ty) {
             Some(t) => *t,
             None => {
-                let func = build_trampoline(ty, isa, &mut fctx)?;
+                let func = build_trampoline(ty, isa, &mut fctx).map_err(CompileError::Engine)?;
                 ctx.clear();
                 ctx.func = func;
-                let c = finish_function(&mut ctx, isa, "trampoline")?;
+                let c =
+                    finish_function(&mut ctx, isa, "trampoline").map_err(CompileError::Engine)?;
                 let at = place(&mut art, c);
                 let t = art.trampolines.len() as u32;
                 art.trampolines.push(at);

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use keel_runtime::vm::{Instance, listen};
-use keel_runtime::{CompileOptions, CompiledCode, Engine, Error, Trap, TrapCode};
+use keel_runtime::{CompileError, CompileOptions, CompiledCode, Engine, Error, Trap, TrapCode};
 
 pub use artifact::{Artifact, LibcallTarget, Relocation};
 
@@ -93,7 +93,7 @@ impl Compiler {
     /// (no bounds checks below the guard) when they are.
     pub fn for_reservation(reservation: keel_runtime::Reservation) -> Compiler {
         let isa = cranelift_native::builder()
-            .map_err(|e| format!("the compiler does not support this host: {e}"))
+            .map_err(|e| e.to_string())
             .and_then(|b| b.finish(flags()).map_err(|e| e.to_string()));
         let guarded =
             keel_runtime::vm::GUARDS_SUPPORTED && reservation == keel_runtime::Reservation::Maximum;
@@ -120,7 +120,7 @@ impl Compiler {
             .map_err(|e| e.to_string())?
             .finish(flags())
             .map_err(|e| e.to_string())?;
-        artifact::compile(module, &*isa, false, options.listening)
+        artifact::compile(module, &*isa, false, options.listening).map_err(|e| e.to_string())
     }
 }
 
@@ -136,14 +136,13 @@ impl Engine for Compiler {
     ) -> Result<Arc<dyn CompiledCode>, Error> {
         let isa: &dyn TargetIsa = match &self.isa {
             Ok(isa) => &**isa,
-            Err(e) => return Err(Error::Compile(e.clone())),
+            Err(e) => return Err(unsupported_host(e.clone())),
         };
         if !Compiler::is_supported() {
-            return Err(Error::Compile("the compiler does not support this host".into()));
+            return Err(unsupported_host(String::new()));
         }
-        let art = artifact::compile(module, isa, self.guarded, options.listening)
-            .map_err(Error::Compile)?;
-        let code = artifact::Loaded::load(art).map_err(Error::Compile)?;
+        let art = artifact::compile(module, isa, self.guarded, options.listening)?;
+        let code = artifact::Loaded::load(art).map_err(CompileError::Engine)?;
         Ok(Arc::new(Code { code, guarded: self.guarded }))
     }
 
@@ -174,14 +173,13 @@ impl Engine for Compiler {
         options: CompileOptions,
     ) -> Result<Arc<dyn CompiledCode>, Error> {
         if self.isa.is_err() || !Compiler::is_supported() {
-            return Err(Error::Compile("the compiler does not support this host".into()));
+            return Err(unsupported_host(String::new()));
         }
-        let art = Artifact::from_bytes(bytes, module)
-            .map_err(|e| Error::Compile(format!("cached code: {e}")))?;
+        let art = Artifact::from_bytes(bytes, module).map_err(CompileError::Cache)?;
         if art.listening != options.listening {
-            return Err(Error::Compile("cached code: another variant (listening or not)".into()));
+            return Err(CompileError::Cache("another variant (listening or not)".into()).into());
         }
-        let code = artifact::Loaded::load(art).map_err(Error::Compile)?;
+        let code = artifact::Loaded::load(art).map_err(CompileError::Engine)?;
         Ok(Arc::new(Code { code, guarded: self.guarded }))
     }
 }
@@ -365,4 +363,8 @@ impl Code {
         }
         Err(trap)
     }
+}
+
+fn unsupported_host(detail: String) -> Error {
+    CompileError::UnsupportedHost { engine: "compiler", detail }.into()
 }

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! keel-decode: WebAssembly binaries to a validated module description.
 //!
 //! The binary is validated in full by `wasmparser` against a chosen [`Features`] set, then read

@@ -48,8 +48,11 @@ impl Engine for Interpreter {
         let translate = |i: usize| {
             keel_ir::translate_function_with(module, i as u32, ir_options).map(Func::new).map_err(
                 |e| {
-                    let index = module.num_imported_functions as usize + i;
-                    Error::Compile(format!("function {index}: {e}"))
+                    Error::from(keel_runtime::CompileError::Function {
+                        func_index: module.num_imported_functions + i as u32,
+                        offset: module.bodies[i].code.start,
+                        message: e.to_string(),
+                    })
                 },
             )
         };

@@ -389,6 +389,7 @@ macro_rules! define_instrs {
         impl Instr {
             /// The instruction's tag: its index in declaration order (see [`for_each_instr`]).
             #[inline(always)]
+            #[allow(unsafe_code)]
             pub fn tag(&self) -> u16 {
                 // SAFETY: `Instr` is `repr(u16)`, so its first field is the `u16` tag.
                 unsafe { *(self as *const Instr as *const u16) }

@@ -1,3 +1,4 @@
+#![deny(unsafe_code)] // but `Instr::tag`, whose one read of the tag is allowed where it stands
 //! keel-ir: validated WebAssembly function bodies to register-based bytecode for keel-interp.
 //!
 //! Each defined function becomes a [`CompiledFunc`]: a sequence of [`Instr`]s that name slots of

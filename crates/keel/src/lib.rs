@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 //! keel: run WebAssembly modules compiled from any language inside a Rust program, sandboxed.
 //!
@@ -97,13 +98,16 @@ pub use keel_runtime::logging;
 pub use keel_runtime::interrupt;
 
 pub use keel_runtime::{
-    CacheStats, Caller, CompileConfig, CompileOptions, CompiledModule, DeadlineGuard, DecodeError,
-    EXIT_CODE_DEADLINE_EXCEEDED, EXIT_CODE_INTERRUPTED, Engine, Error, Extern, ExternKind,
-    ExternRef, Features, FrameInfo, Func, FuncType, Global, GlobalType, HostModuleBuilder,
-    HostResult, InterruptHandle, IntoHostFunc, Limits, Memory, MemoryType, Module, ModuleConfig,
-    Reservation, Result, RuntimeConfig, Table, TableType, Trap, TrapCode, TrapKind, TypedFunc, Val,
-    ValType, WasmParams, WasmResults, WasmTy,
+    CacheStats, Caller, CompileConfig, CompileError, CompileOptions, CompiledModule, DeadlineGuard,
+    DecodeError, EXIT_CODE_DEADLINE_EXCEEDED, EXIT_CODE_INTERRUPTED, Engine, Error, Extern,
+    ExternKind, ExternRef, Features, FrameInfo, Func, FuncType, Global, GlobalType,
+    HostModuleBuilder, HostResult, InstantiateError, InterruptHandle, IntoHostFunc, Limits,
+    LinkError, Memory, MemoryType, MemoryView, Module, ModuleConfig, Reservation, Result,
+    RuntimeConfig, Table, TableType, Trap, TrapCode, TrapKind, TypedFunc, UsageError, Val, ValType,
+    WasmParams, WasmResults, WasmTy,
 };
+
+mod soundness;
 
 /// Which engine runs the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

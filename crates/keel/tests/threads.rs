@@ -94,3 +94,53 @@ fn host_function_may_call_back_into_its_caller() {
         .unwrap();
     assert_eq!(m.typed_func::<i32, i32>("run").unwrap().call(10).unwrap(), 20);
 }
+
+/// While a host function holds a view of its caller's memory, nothing else reaches that memory:
+/// a call back into the guest and a `Memory` handle fail with `MemoryBorrowed`; once the view is
+/// dropped both work, and what was written through the view is what the guest reads.
+#[test]
+fn a_memory_view_keeps_other_accesses_out() {
+    for engine in [keel::EngineKind::Interpreter, keel::EngineKind::Compiler] {
+        let runtime = Runtime::with_config(keel::RuntimeConfig::default(), engine);
+        runtime
+            .host_module("env")
+            .func("poke", |caller: &mut Caller<'_>, at: i32| -> Result<i32, keel::Trap> {
+                let module = caller.module().expect("called from Wasm");
+                let peek = module.typed_func::<i32, i32>("peek")?;
+                let memory = module.memory("memory").unwrap();
+                let mut view = caller.memory().unwrap();
+                view.as_mut_slice()[at as usize..][..4].copy_from_slice(&7i32.to_le_bytes());
+                let borrowed = |e: keel::Error| match e {
+                    keel::Error::Usage(keel::UsageError::MemoryBorrowed) => true,
+                    keel::Error::Trap(t) => matches!(
+                        t.kind(),
+                        keel::TrapKind::Host(h)
+                            if h.downcast_ref::<keel::UsageError>()
+                                == Some(&keel::UsageError::MemoryBorrowed)
+                    ),
+                    _ => false,
+                };
+                assert!(borrowed(peek.call(at).unwrap_err()), "a call in while borrowed");
+                assert!(borrowed(memory.write(0, &[1]).unwrap_err()), "a handle while borrowed");
+                assert!(memory.grow(1).is_none());
+                drop(view);
+                Ok(peek.call(at)? + memory.read_u32_le(at as u64)? as i32)
+            })
+            .instantiate()
+            .unwrap();
+        let m = runtime
+            .instantiate_bytes(
+                &wat::parse_str(
+                    r#"(module
+                    (import "env" "poke" (func $poke (param i32) (result i32)))
+                    (memory (export "memory") 1)
+                    (func (export "peek") (param i32) (result i32) (i32.load (local.get 0)))
+                    (func (export "run") (param i32) (result i32) (call $poke (local.get 0))))"#,
+                )
+                .unwrap(),
+                ModuleConfig::new(),
+            )
+            .unwrap();
+        assert_eq!(m.typed_func::<i32, i32>("run").unwrap().call(64).unwrap(), 14, "{engine:?}");
+    }
+}

@@ -8,7 +8,8 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::trap::{Error, Trap};
+use crate::error::{CompileError, Error};
+use crate::trap::Trap;
 use crate::vm::Instance;
 
 /// How the runtime wants a module's code, besides the features it was validated with. Part of
@@ -75,7 +76,7 @@ pub trait Engine: Send + Sync + 'static {
         options: CompileOptions,
     ) -> Result<Arc<dyn CompiledCode>, Error> {
         let _ = (module, bytes, options);
-        Err(Error::Compile(format!("the {} engine does not load cached code", self.name())))
+        Err(CompileError::NotCacheable { engine: self.name() }.into())
     }
 }
 

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use keel_decode::{GlobalType, MemoryType, TableType};
 
 use crate::Func;
+use crate::error::{Error, UsageError};
 use crate::func::{read_val, write_val};
 use crate::owner::InstanceOwner;
-use crate::trap::{Error, Result};
+use crate::trap::Result;
 use crate::value::Val;
 use crate::vm::{GlobalData, MemoryData, TableData};
 
@@ -36,14 +37,24 @@ impl Memory {
     }
 
     /// Grows by `delta` pages; returns the previous size in pages, or `None` past the maximum.
+    /// (`None` too while a host function holds a view of the memory: see
+    /// [`Caller::memory`](crate::Caller::memory).)
     pub fn grow(&self, delta: u64) -> Option<u64> {
-        let _g = self.owner.instance().locks().lock();
+        let locks = self.owner.instance().locks();
+        let _g = locks.lock();
+        if locks.is_borrowed() {
+            return None;
+        }
         self.data.grow(delta)
     }
 
     /// Copies `buf.len()` bytes at `offset` out of the memory; an error when out of range.
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let _g = self.owner.instance().locks().lock();
+        let locks = self.owner.instance().locks();
+        let _g = locks.lock();
+        if locks.is_borrowed() {
+            return Err(UsageError::MemoryBorrowed.into());
+        }
         if self.data.read(offset, buf) {
             Ok(())
         } else {
@@ -53,7 +64,11 @@ impl Memory {
 
     /// Copies `data` into the memory at `offset`; an error when out of range.
     pub fn write(&self, offset: u64, data: &[u8]) -> Result<()> {
-        let _g = self.owner.instance().locks().lock();
+        let locks = self.owner.instance().locks();
+        let _g = locks.lock();
+        if locks.is_borrowed() {
+            return Err(UsageError::MemoryBorrowed.into());
+        }
         if self.data.write(offset, data) {
             Ok(())
         } else {
@@ -87,7 +102,7 @@ impl Memory {
 }
 
 fn out_of_range(offset: u64, len: usize, size: u64) -> Error {
-    Error::Usage(format!("memory range {offset}+{len} is outside the memory's {size} bytes"))
+    UsageError::MemoryRange { offset, len, size }.into()
 }
 
 impl std::fmt::Debug for Memory {
@@ -120,14 +135,11 @@ impl Global {
     pub fn set(&self, value: Val) -> Result<()> {
         let ty = self.data.ty();
         if !ty.mutable {
-            return Err(Error::Usage("global is immutable".into()));
+            return Err(UsageError::ImmutableGlobal.into());
         }
         if value.ty() != ty.content {
-            return Err(Error::Usage(format!(
-                "global of type {} set to a {}",
-                ty.content,
-                value.ty()
-            )));
+            let (expected, found) = (ty.content, value.ty());
+            return Err(UsageError::ValueType { what: "global", expected, found }.into());
         }
         let mut slots = [0u64; 2];
         write_val(self.owner.store(), &value, &mut slots)?;
@@ -177,7 +189,7 @@ impl Table {
         if self.data.set(index, raw) {
             Ok(())
         } else {
-            Err(Error::Usage(format!("table index {index} out of bounds")))
+            Err(UsageError::TableIndex { index }.into())
         }
     }
 
@@ -190,11 +202,8 @@ impl Table {
 
     fn raw_ref(&self, value: &Val) -> Result<u64> {
         if value.ty() != self.data.ty().element {
-            return Err(Error::Usage(format!(
-                "table of {} given a {}",
-                self.data.ty().element,
-                value.ty()
-            )));
+            let (expected, found) = (self.data.ty().element, value.ty());
+            return Err(UsageError::ValueType { what: "table", expected, found }.into());
         }
         let mut slots = [0u64; 2];
         write_val(self.owner.store(), value, &mut slots)?;

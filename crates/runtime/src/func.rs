@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use keel_decode::FuncType;
 
+use crate::error::{Error, UsageError};
 use crate::owner::InstanceOwner;
-use crate::trap::{Error, Result};
+use crate::trap::Result;
 use crate::typed::{WasmParams, WasmResults};
 use crate::value::{ExternRef, Val, ValType};
 use crate::vm::{FuncData, Instance, Store};
@@ -88,11 +89,8 @@ impl Func {
         if args.len() != ty.params.len()
             || args.iter().zip(ty.params.iter()).any(|(a, t)| a.ty() != *t)
         {
-            let got: Vec<String> = args.iter().map(|a| a.ty().to_string()).collect();
-            return Err(Error::Usage(format!(
-                "function of type {ty} called with arguments ({})",
-                got.join(", ")
-            )));
+            let given = args.iter().map(|a| a.ty()).collect();
+            return Err(UsageError::ArgumentTypes { ty: ty.clone(), given }.into());
         }
         let store = self.owner.store();
         let mut values = vec![0u64; self.data().value_slots()];
@@ -148,13 +146,10 @@ impl Func {
     fn call_raw_with(&self, caller: Option<&Instance>, values: &mut [u64]) -> Result<()> {
         let data = self.data();
         if values.len() < data.value_slots() {
-            return Err(Error::Usage(format!("call_raw needs {} value slots", data.value_slots())));
+            return Err(UsageError::TooFewSlots { needed: data.value_slots() }.into());
         }
         if data.has_reference_params() {
-            return Err(Error::Usage(format!(
-                "call_raw cannot pass references (the function is of type {}): use Func::call",
-                self.ty()
-            )));
+            return Err(UsageError::RawReferences { ty: self.ty().clone() }.into());
         }
         // SAFETY: enough slots (checked above) and no reference parameter (checked above):
         // any bits are a valid number.
@@ -165,18 +160,11 @@ impl Func {
     pub fn typed<P: WasmParams, R: WasmResults>(&self) -> Result<TypedFunc<P, R>> {
         let ty = self.ty();
         if &*ty.params != P::types().as_slice() || &*ty.results != R::types().as_slice() {
-            return Err(Error::Usage(format!(
-                "function of type {ty} used as ({}) -> ({})",
-                join(&P::types()),
-                join(&R::types())
-            )));
+            let (params, results) = (P::types(), R::types());
+            return Err(UsageError::SignatureMismatch { ty: ty.clone(), params, results }.into());
         }
         Ok(TypedFunc { func: self.clone(), slots: self.data().value_slots(), _ty: PhantomData })
     }
-}
-
-fn join(tys: &[ValType]) -> String {
-    tys.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 impl std::fmt::Debug for Func {
@@ -202,7 +190,7 @@ pub(crate) fn write_val(store: &Arc<Store>, v: &Val, out: &mut [u64]) -> Result<
         Val::FuncRef(None) | Val::ExternRef(None) => out[0] = 0,
         Val::FuncRef(Some(f)) => {
             if !f.belongs_to(store) {
-                return Err(Error::Usage("function of another runtime handed to Wasm".into()));
+                return Err(UsageError::ForeignRuntime { what: "function handed to Wasm" }.into());
             }
             out[0] = f.to_raw();
         }

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use keel_decode::{FuncType, GlobalType, MemoryType, TableType};
 
+use crate::error::Error;
 use crate::func::write_val;
 use crate::listener::{FunctionListenerFactory, Listeners, SharedListenerFactory};
 use crate::module::Module;
 use crate::runtime::Runtime;
-use crate::trap::{Error, Result, Trap};
+use crate::trap::{Result, Trap};
 use crate::typed::{WasmParams, WasmResults, WasmTy};
 use crate::value::Val;
 use crate::vm::{Caller, GlobalData, HostFuncDef, HostModuleDef, Instance, MemoryData, TableData};
@@ -79,7 +80,7 @@ impl HostModuleBuilder {
         let limits = &self.runtime.store().limits;
         match MemoryData::with_reservation(ty, limits.memory_pages, limits.memory_reservation) {
             Ok(m) => self.def.memories.push((name.into(), Arc::new(m))),
-            Err(e) => self.error = Some(Error::Instantiate(e)),
+            Err(e) => self.error = Some(e.into()),
         }
         self
     }
@@ -93,7 +94,7 @@ impl HostModuleBuilder {
         }
         match TableData::new(ty, raw[0]) {
             Ok(t) => self.def.tables.push((name.into(), Arc::new(t))),
-            Err(e) => self.error = Some(Error::Instantiate(e)),
+            Err(e) => self.error = Some(e.into()),
         }
         self
     }

@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod engine;
+mod error;
 mod externs;
 mod func;
 mod host;
@@ -22,6 +23,7 @@ pub mod vm;
 
 pub use cache::CacheStats;
 pub use engine::{CompileOptions, CompiledCode, Engine};
+pub use error::{CompileError, Error, InstantiateError, LinkError, UsageError};
 pub use externs::{Extern, Global, Memory, Table};
 pub use func::{Func, TypedFunc};
 pub use host::{HostModuleBuilder, HostResult, IntoHostFunc};
@@ -35,7 +37,7 @@ pub use keel_decode::{
 pub use keel_sys as sys;
 pub use module::{CompiledModule, Module};
 pub use runtime::{CompileConfig, ModuleConfig, Runtime, RuntimeConfig};
-pub use trap::{Error, FrameInfo, Result, Trap, TrapCode, TrapKind};
+pub use trap::{FrameInfo, Result, Trap, TrapCode, TrapKind};
 pub use typed::{WasmParams, WasmResults, WasmTy};
 pub use value::{ExternRef, Val, ValType};
-pub use vm::{Caller, Reservation};
+pub use vm::{Caller, MemoryView, Reservation};

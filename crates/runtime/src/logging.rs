@@ -393,14 +393,15 @@ pub fn format_float(x: f64) -> String {
 
 fn read_bytes<const N: usize>(caller: &Caller<'_>, ptr: u64) -> Option<[u8; N]> {
     let mut b = [0u8; N];
-    caller.memory()?.read(ptr, &mut b).then_some(b)
+    caller.read_memory(ptr, &mut b).then_some(b)
 }
 
 fn read_string(caller: &Caller<'_>, ptr: u32, len: u32) -> String {
     let len = len.min(4096) as usize;
     let mut b = vec![0u8; len];
-    match caller.memory() {
-        Some(m) if m.read(ptr as u64, &mut b) => String::from_utf8_lossy(&b).into_owned(),
-        _ => String::new(),
+    if caller.read_memory(ptr as u64, &mut b) {
+        String::from_utf8_lossy(&b).into_owned()
+    } else {
+        String::new()
     }
 }

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use keel_decode::{ExternKind, FuncType, ImportType};
 
 use crate::engine::{CompileOptions, CompiledCode};
+use crate::error::{Error, UsageError};
 use crate::externs::{Extern, Global, Memory, Table};
 use crate::func::{Func, TypedFunc};
 use crate::interrupt::InterruptHandle;
 use crate::listener::SharedListenerFactory;
 use crate::owner::InstanceOwner;
-use crate::trap::{Error, Result};
+use crate::trap::Result;
 use crate::typed::{WasmParams, WasmResults};
 use crate::vm::{Instance, Store};
 
@@ -141,7 +142,11 @@ impl Module {
     pub fn typed_func<P: WasmParams, R: WasmResults>(&self, name: &str) -> Result<TypedFunc<P, R>> {
         self.func(name)
             .ok_or_else(|| {
-                Error::Usage(format!("module \"{}\" exports no function \"{name}\"", self.name()))
+                Error::from(UsageError::NoSuchExport {
+                    module: self.name().to_string(),
+                    kind: ExternKind::Func,
+                    name: name.to_string(),
+                })
             })?
             .typed()
     }

@@ -14,11 +14,12 @@ use std::path::PathBuf;
 
 use crate::cache::{self, CacheDir, CacheKey, CacheStats};
 use crate::engine::{CompileOptions, CompiledCode, Engine};
+use crate::error::{CompileError, Error, LinkError, UsageError};
 use crate::host::HostModuleBuilder;
 use crate::interrupt::InterruptHandle;
 use crate::listener::{FunctionListenerFactory, Listeners, SharedListenerFactory};
 use crate::module::{CompiledModule, Module};
-use crate::trap::{Error, Result};
+use crate::trap::Result;
 use crate::vm::{Instance, InstanceOptions, Limits, MAX_PAGES, Reservation, Resolved, Store};
 
 /// How a runtime compiles and runs modules.
@@ -396,13 +397,8 @@ impl Runtime {
     }
 
     /// The shared store (for engines and import sets).
-    pub fn store(&self) -> &Arc<Store> {
+    pub(crate) fn store(&self) -> &Arc<Store> {
         &self.inner.store
-    }
-
-    /// The engine.
-    pub fn engine(&self) -> &Arc<dyn Engine> {
-        &self.inner.engine
     }
 
     /// How the compilation cache has been used (all zero without a cache directory).
@@ -516,9 +512,9 @@ impl Runtime {
         let module = Arc::new(keel_decode::decode(bytes, self.inner.config.features)?);
         let factory = self.listener_factory_with(config);
         let options = CompileOptions { listening: factory.is_some() };
-        let key = self.cache_key_for(bytes, options).ok_or_else(|| {
-            Error::Usage(format!("the {} engine does not cache its code", self.engine_name()))
-        })?;
+        let key = self
+            .cache_key_for(bytes, options)
+            .ok_or_else(|| Error::from(UsageError::NotCacheable { engine: self.engine_name() }))?;
         let code = self.load_entry(&module, &key, entry, options)?;
         Ok(self.compiled(module, code, factory))
     }
@@ -530,8 +526,7 @@ impl Runtime {
         entry: &[u8],
         options: CompileOptions,
     ) -> Result<Arc<dyn CompiledCode>> {
-        let payload =
-            cache::decode(entry, key).map_err(|e| Error::Compile(format!("cache: {e}")))?;
+        let payload = cache::decode(entry, key).map_err(|e| CompileError::Cache(e.to_string()))?;
         self.inner.engine.deserialize(module, payload, options)
     }
 
@@ -548,41 +543,30 @@ impl Runtime {
     /// registers it under its name.
     pub fn instantiate(&self, compiled: &CompiledModule, config: ModuleConfig) -> Result<Module> {
         if compiled.runtime_id != self.inner.id {
-            return Err(Error::Usage("module was compiled by another runtime".into()));
+            return Err(UsageError::ForeignRuntime { what: "module compiled" }.into());
         }
         let module = &compiled.module;
         let name = config.name.clone().or_else(|| module.names.module.clone()).unwrap_or_default();
         let listener_factory = config.listeners.resolve(compiled.listener_factory.as_ref());
         if listener_factory.is_some() && !compiled.compile_options().listening {
-            return Err(Error::Usage(format!(
-                "module \"{name}\" was compiled as plain code, which cannot report calls to a \
-                 listener factory given at instantiation: compile it with a factory \
-                 (CompileConfig::with_function_listener_factory, or one on the runtime)"
-            )));
+            return Err(UsageError::PlainCode { module: name }.into());
         }
         let imports = {
             let ns = self.namespace();
             if !name.is_empty() && ns.contains_key(&name) {
-                return Err(Error::Usage(format!(
-                    "module \"{name}\" has already been instantiated"
-                )));
+                return Err(UsageError::NameTaken { name }.into());
             }
             module
                 .imports
                 .iter()
                 .map(|import| {
-                    let what = format!("import \"{}\".\"{}\"", import.module, import.name);
                     let from = ns.get(&import.module).ok_or_else(|| {
-                        Error::Link(format!(
-                            "{what}: unknown import: module \"{}\" is not instantiated",
-                            import.module
-                        ))
+                        let (module, field) = (import.module.clone(), import.name.clone());
+                        LinkError::UnknownModule { module, field }
                     })?;
                     from.resolve_export(&import.name).ok_or_else(|| {
-                        Error::Link(format!(
-                            "{what}: unknown import: module \"{}\" has no export \"{}\"",
-                            import.module, import.name
-                        ))
+                        let (module, field) = (import.module.clone(), import.name.clone());
+                        Error::from(LinkError::UnknownExport { module, field })
                     })
                 })
                 .collect::<Result<Vec<Resolved>>>()?
@@ -609,9 +593,7 @@ impl Runtime {
         if !name.is_empty() {
             let mut ns = self.namespace();
             if ns.contains_key(&name) {
-                return Err(Error::Usage(format!(
-                    "module \"{name}\" has already been instantiated"
-                )));
+                return Err(UsageError::NameTaken { name }.into());
             }
             ns.insert(name, m.instance().clone());
         }
@@ -633,7 +615,7 @@ impl Runtime {
         let mut ns = self.namespace();
         let name = instance.name().to_string();
         if ns.contains_key(&name) {
-            return Err(Error::Usage(format!("module \"{name}\" has already been instantiated")));
+            return Err(UsageError::NameTaken { name }.into());
         }
         ns.insert(name, instance.clone());
         Ok(Module::new(self.inner.store.clone(), instance))
@@ -650,7 +632,7 @@ impl Runtime {
     /// An error for a module of another runtime: an instance only imports from its own store.
     pub fn register(&self, name: impl Into<String>, module: &Module) -> Result<()> {
         if !module.instance().belongs_to(&self.inner.store) {
-            return Err(Error::Usage("module of another runtime registered".into()));
+            return Err(UsageError::ForeignRuntime { what: "module registered" }.into());
         }
         self.namespace().insert(name.into(), module.instance().clone());
         Ok(())

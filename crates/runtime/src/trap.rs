@@ -298,93 +298,19 @@ fn write_short_trace(f: &mut fmt::Formatter<'_>, trace: &[FrameInfo]) -> fmt::Re
 
 impl std::error::Error for Trap {}
 
-/// Every error of the runtime's API.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Error {
-    /// The binary is malformed or invalid.
-    Decode(keel_decode::DecodeError),
-    /// The engine could not compile a function.
-    Compile(String),
-    /// An import is missing or does not match.
-    Link(String),
-    /// Instantiation failed (segment out of bounds, start function trapped, limits...).
-    Instantiate(String),
-    /// A call trapped, exited or a host function failed.
-    Trap(Trap),
-    /// The API was used wrongly: unknown export, wrong argument types, closed module...
-    Usage(String),
-}
-
-impl Error {
-    /// The trap, if this error is one.
-    pub fn as_trap(&self) -> Option<&Trap> {
-        match self {
-            Error::Trap(t) => Some(t),
-            _ => None,
-        }
-    }
-
-    /// The guest's exit code, if it exited.
-    pub fn exit_code(&self) -> Option<u32> {
-        self.as_trap().and_then(Trap::exit_code)
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Decode(e) => write!(f, "invalid module: {e}"),
-            Error::Compile(e) => write!(f, "compilation failed: {e}"),
-            Error::Link(e) => write!(f, "link error: {e}"),
-            Error::Instantiate(e) => write!(f, "instantiation failed: {e}"),
-            Error::Trap(t) => t.fmt(f),
-            Error::Usage(e) => f.write_str(e),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Decode(e) => Some(e),
-            Error::Trap(t) => Some(t),
-            _ => None,
-        }
-    }
-}
-
-impl From<keel_decode::DecodeError> for Error {
-    fn from(e: keel_decode::DecodeError) -> Self {
-        Error::Decode(e)
-    }
-}
-
-impl From<Trap> for Error {
-    fn from(t: Trap) -> Self {
-        Error::Trap(t)
-    }
-}
-
-impl From<TrapCode> for Error {
-    fn from(c: TrapCode) -> Self {
-        Error::Trap(c.into())
-    }
-}
-
 /// So that a host function can `?` a call it makes: a trap goes on as itself (its code and
 /// frames kept), any other error becomes a host trap with its message.
-impl From<Error> for Trap {
-    fn from(e: Error) -> Self {
+impl From<crate::Error> for Trap {
+    fn from(e: crate::Error) -> Self {
         match e {
-            Error::Trap(t) => t,
+            crate::Error::Trap(t) => t,
             other => Trap::host(other.to_string()),
         }
     }
 }
 
 /// Result of the runtime's API.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = crate::Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
@@ -580,7 +506,7 @@ mod tests {
             assert_eq!(t.trace(), &trace[..], "{name}");
             let full = format!("{t:#}");
             assert_eq!(full.lines().count(), 2 + trace.len(), "{name}");
-            assert_eq!(format!("{:#}", Error::from(t.clone())), full, "{name}");
+            assert_eq!(format!("{:#}", crate::Error::from(t.clone())), full, "{name}");
         }
     }
 

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use keel_runtime::vm::Instance;
 use keel_runtime::{
-    Caller, CompileOptions, CompiledCode, Engine, Error, Features, FuncType, GlobalType, Limits,
-    MemoryType, ModuleConfig, Runtime, RuntimeConfig, TableType, Trap, TrapCode, Val, ValType,
+    Caller, CompileOptions, CompiledCode, Engine, Error, ExternKind, Features, FuncType,
+    GlobalType, InstantiateError, Limits, LinkError, MemoryType, ModuleConfig, Runtime,
+    RuntimeConfig, TableType, Trap, TrapCode, UsageError, Val, ValType,
 };
 
 /// An engine that compiles nothing and refuses to run anything.
@@ -96,10 +97,33 @@ fn wrong_argument_types_and_signatures_are_errors() {
     env(&rt);
     let env = rt.module("env").unwrap();
     let add = env.func("add").unwrap();
-    assert!(matches!(add.call(&[Val::I32(1)]), Err(Error::Usage(_))));
-    assert!(matches!(add.call(&[Val::I64(1), Val::I32(1)]), Err(Error::Usage(_))));
-    assert!(env.typed_func::<(i64, i32), i32>("add").is_err());
-    assert!(env.typed_func::<(i32, i32), i32>("nope").is_err());
+    let i32_pair = FuncType::new([ValType::I32, ValType::I32], [ValType::I32]);
+    for (args, given) in [
+        (&[Val::I32(1)][..], &[ValType::I32][..]),
+        (&[Val::I64(1), Val::I32(1)], &[ValType::I64, ValType::I32]),
+    ] {
+        match add.call(args) {
+            Err(Error::Usage(UsageError::ArgumentTypes { ty, given: g })) => {
+                assert_eq!((ty, g.as_slice()), (i32_pair.clone(), given));
+            }
+            other => panic!("expected an argument-type error, got {other:?}"),
+        }
+    }
+    match env.typed_func::<(i64, i32), i32>("add") {
+        Err(Error::Usage(UsageError::SignatureMismatch { ty, params, results })) => {
+            assert_eq!(ty, i32_pair);
+            assert_eq!((params, results), (vec![ValType::I64, ValType::I32], vec![ValType::I32]));
+        }
+        Err(other) => panic!("expected a signature mismatch, got {other:?}"),
+        Ok(_) => panic!("expected a signature mismatch"),
+    }
+    match env.typed_func::<(i32, i32), i32>("nope") {
+        Err(Error::Usage(UsageError::NoSuchExport { module, kind, name })) => {
+            assert_eq!((module.as_str(), kind, name.as_str()), ("env", ExternKind::Func, "nope"));
+        }
+        Err(other) => panic!("expected a missing export, got {other:?}"),
+        Ok(_) => panic!("expected a missing export"),
+    }
 }
 
 #[test]
@@ -116,20 +140,50 @@ fn imports_link_by_module_name_and_type() {
     );
     rt.instantiate_bytes(&ok, anon()).unwrap();
 
+    let unknown = |module: &str, field: &str| LinkError::UnknownModule {
+        module: module.into(),
+        field: field.into(),
+    };
+    let no_export =
+        |field: &str| LinkError::UnknownExport { module: "env".into(), field: field.into() };
+    let mismatch = |field: &str, expected: &str, found: &str| LinkError::IncompatibleType {
+        module: "env".into(),
+        field: field.into(),
+        expected: expected.into(),
+        found: found.into(),
+    };
     let cases = [
-        (r#"(module (import "nope" "f" (func)))"#, "unknown import"),
-        (r#"(module (import "env" "nope" (func)))"#, "unknown import"),
-        (r#"(module (import "env" "add" (func (param i32))))"#, "incompatible import type"),
-        (r#"(module (import "env" "mem" (func)))"#, "incompatible import type"),
-        (r#"(module (import "env" "mem" (memory 2)))"#, "incompatible import type"),
-        (r#"(module (import "env" "mem" (memory 1 1)))"#, "incompatible import type"),
-        (r#"(module (import "env" "tab" (table 5 funcref)))"#, "incompatible import type"),
-        (r#"(module (import "env" "g" (global (mut i32))))"#, "incompatible import type"),
-        (r#"(module (import "env" "mg" (global i64)))"#, "incompatible import type"),
+        (r#"(module (import "nope" "f" (func)))"#, unknown("nope", "f")),
+        (r#"(module (import "env" "nope" (func)))"#, no_export("nope")),
+        (
+            r#"(module (import "env" "add" (func (param i32))))"#,
+            mismatch("add", "function (i32) -> ()", "function (i32, i32) -> (i32)"),
+        ),
+        (r#"(module (import "env" "mem" (func)))"#, mismatch("mem", "function", "memory")),
+        (
+            r#"(module (import "env" "mem" (memory 2)))"#,
+            mismatch("mem", "memory 2..", "memory 1..2"),
+        ),
+        (
+            r#"(module (import "env" "mem" (memory 1 1)))"#,
+            mismatch("mem", "memory 1..1", "memory 1..2"),
+        ),
+        (
+            r#"(module (import "env" "tab" (table 5 funcref)))"#,
+            mismatch("tab", "table of funcref 5..", "table of funcref 4.."),
+        ),
+        (
+            r#"(module (import "env" "g" (global (mut i32))))"#,
+            mismatch("g", "global (mut i32)", "global i32"),
+        ),
+        (
+            r#"(module (import "env" "mg" (global i64)))"#,
+            mismatch("mg", "global i64", "global (mut i64)"),
+        ),
     ];
     for (src, want) in cases {
         match rt.instantiate_bytes(&wasm(src), anon()) {
-            Err(Error::Link(msg)) => assert!(msg.contains(want), "{src}: {msg}"),
+            Err(Error::Link(got)) => assert_eq!(got, want, "{src}"),
             other => panic!("{src}: expected a link error, got {other:?}"),
         }
     }
@@ -207,7 +261,9 @@ fn memory_limit_bounds_instantiation() {
     let rt =
         Runtime::with_engine(RuntimeConfig::default().with_memory_limit_pages(4), Arc::new(NoCode));
     match rt.instantiate_bytes(&wasm("(module (memory 5))"), anon()) {
-        Err(Error::Instantiate(msg)) => assert!(msg.contains("5") && msg.contains("4"), "{msg}"),
+        Err(Error::Instantiate(e)) => {
+            assert_eq!(e, InstantiateError::MemoryLimit { minimum: 5, limit: 4 })
+        }
         other => panic!("expected an instantiation error, got {other:?}"),
     }
     rt.instantiate_bytes(&wasm("(module (memory 4))"), anon()).unwrap();

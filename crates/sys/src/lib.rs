@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 //! keel-sys: what a guest sees of the system — file systems and mounts, stdio, clocks, random —
 //! shared by every import set (WASI, and later Go's and Emscripten's).

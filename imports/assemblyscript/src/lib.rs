@@ -202,7 +202,7 @@ impl FunctionExporter {
 }
 
 /// A string argument: `null` for the null pointer, else the string at `ptr`.
-fn string_arg(caller: &Caller<'_>, ptr: u64) -> Result<String, Trap> {
+fn string_arg(caller: &mut Caller<'_>, ptr: u64) -> Result<String, Trap> {
     match ptr as u32 {
         0 => Ok("null".into()),
         ptr => read_string(caller, ptr),
@@ -225,9 +225,7 @@ fn abort(caller: &mut Caller<'_>, values: &mut [u64], message: bool) -> Result<(
         write_out(caller, true, &format!("{msg} at {file}:{line}:{column}\n"));
     }
     // AssemblyScript expects 255, as its wasi-shim's abort exits with.
-    if let Some(instance) = caller.instance() {
-        instance.close();
-    }
+    caller.close_module();
     Err(Trap::exit(255))
 }
 

@@ -9,7 +9,7 @@ use keel::{Caller, Trap, TrapCode};
 /// without memory is a [`TrapCode::MemoryOutOfBounds`] trap: the host never reads outside the
 /// guest's memory. The text is decoded lossily: an unpaired surrogate, or an odd trailing byte,
 /// becomes U+FFFD (as Go's `utf16.Decode` does for surrogates).
-pub fn read_string(caller: &Caller<'_>, ptr: u32) -> Result<String, Trap> {
+pub fn read_string(caller: &mut Caller<'_>, ptr: u32) -> Result<String, Trap> {
     let oob = || Trap::from(TrapCode::MemoryOutOfBounds);
     let memory = caller.memory().ok_or_else(oob)?;
     let header = ptr.checked_sub(4).ok_or_else(oob)?;

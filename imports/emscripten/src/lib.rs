@@ -9,8 +9,8 @@
 //! use keel::{ModuleConfig, Runtime};
 //!
 //! let runtime = Runtime::new();
-//! keel_wasi::instantiate(&runtime)?;
 //! let compiled = runtime.compile(&std::fs::read("app.wasm")?)?;
+//! keel_emscripten::instantiate_wasi(&runtime, &compiled)?; // keel-wasi, fd_seek as emcc imports it
 //! keel_emscripten::instantiate_for(&runtime, &compiled)?;
 //! let config = ModuleConfig::new().with_args(["app"]).with_stdout(std::io::stdout());
 //! match keel_emscripten::run(&runtime, &compiled, config) {
@@ -50,6 +50,7 @@ mod memory;
 mod state;
 mod syscalls;
 mod time;
+mod wasi;
 
 use std::sync::Arc;
 
@@ -60,6 +61,7 @@ pub use exceptions::CppException;
 pub use invoke::{InvokeSignature, Unwind};
 pub use logging::LOGGED_FUNCTIONS;
 pub use memory::Aborted;
+pub use wasi::{export_wasi_functions, instantiate_wasi};
 
 /// The module Emscripten's imports come from.
 pub const MODULE_NAME: &str = "env";

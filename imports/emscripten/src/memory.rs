@@ -139,8 +139,6 @@ fn assert_fail(caller: &mut Caller<'_>, v: &mut [u64]) -> Result<(), Trap> {
 
 /// `exit(status)`, which Emscripten's libc routes to its glue: the program ends with `status`.
 fn exit(caller: &mut Caller<'_>, v: &mut [u64]) -> Result<(), Trap> {
-    if let Some(instance) = caller.instance() {
-        instance.close();
-    }
+    caller.close_module();
     Err(Trap::exit(v[0] as u32))
 }

@@ -1,6 +1,7 @@
 //! What keel-emscripten keeps per guest instance, in the instance's system context
 //! (`SysState::extension`): what Emscripten's JS glue keeps in JavaScript variables.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use keel::{Caller, Trap};
@@ -23,8 +24,27 @@ pub(crate) struct Inner {
     pub exception_caught: Vec<u32>,
     pub uncaught_exceptions: i32,
     /// The current directory of the `__syscall_*` functions, a clean absolute guest path.
-    #[allow(dead_code)] // for the syscall table
     pub cwd: String,
+    /// `__syscall_getdents64`: the listing being read through each directory descriptor and how
+    /// far (the JS keeps it in the stream's position).
+    pub dirs: HashMap<u32, DirCursor>,
+    /// `clock()`: the wall time of its first call, in milliseconds (the JS's `_clock.start`).
+    pub clock_start: Option<u64>,
+    /// `_tzset_js`: the time zone's name, once allocated in guest memory (the JS runs once).
+    pub tzname: Option<u32>,
+}
+
+/// A directory listing being read by `__syscall_getdents64`.
+#[derive(Debug)]
+pub(crate) struct DirCursor {
+    /// The directory it lists: its mount and path inside it, so that a descriptor number
+    /// reused for another directory starts afresh.
+    pub mount: usize,
+    pub path: String,
+    /// Name, inode number and `d_type` of each entry, `.` and `..` first.
+    pub entries: Vec<(String, u64, u8)>,
+    /// The next entry to return.
+    pub next: usize,
 }
 
 impl Default for Inner {
@@ -35,6 +55,9 @@ impl Default for Inner {
             exception_caught: Vec::new(),
             uncaught_exceptions: 0,
             cwd: "/".to_string(),
+            dirs: HashMap::new(),
+            clock_start: None,
+            tzname: None,
         }
     }
 }

@@ -28,9 +28,9 @@ struct Run {
 
 fn run(engine: EngineKind, wasm: &str, args: &[&str]) -> Run {
     let runtime = Runtime::with_config(RuntimeConfig::default(), engine);
-    keel_wasi::instantiate(&runtime).unwrap();
     let bytes = std::fs::read(testdata(wasm)).unwrap();
     let compiled = runtime.compile(&bytes).unwrap();
+    keel_emscripten::instantiate_wasi(&runtime, &compiled).unwrap();
     keel_emscripten::instantiate_for(&runtime, &compiled).unwrap();
     let (stdout, stderr) = (MemoryWriter::default(), MemoryWriter::default());
     let config = ModuleConfig::new()
@@ -61,9 +61,14 @@ fn node(name: &str, args: &[&str]) -> Option<(String, i32)> {
 fn native(source: &str, args: &[&str]) -> Option<String> {
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("native");
-    let compiler = if source.ends_with(".cpp") { "g++" } else { "gcc" };
-    let built =
-        Command::new(compiler).arg("-O2").arg(testdata(source)).arg("-o").arg(&exe).status();
+    let (compiler, std) =
+        if source.ends_with(".cpp") { ("g++", "-std=c++17") } else { ("gcc", "-std=c11") };
+    let built = Command::new(compiler)
+        .args(["-O2", std])
+        .arg(testdata(source))
+        .arg("-o")
+        .arg(&exe)
+        .status();
     if !built.is_ok_and(|s| s.success()) {
         eprintln!("{compiler} not available: {source} not compared with a native build");
         return None;
@@ -73,16 +78,14 @@ fn native(source: &str, args: &[&str]) -> Option<String> {
 }
 
 /// A portable guest: keel on both engines, node with the glue and the native build all print
-/// `NAME.stdout` and exit 0.
+/// `NAME.stdout` and exit 0; keel prints `NAME.stderr` (if there is one, else nothing) to stderr.
 fn portable(name: &str, source: &str) {
     let want = expected(name);
+    let want_err = std::fs::read_to_string(testdata(&format!("{name}.stderr"))).unwrap_or_default();
     for &engine in ENGINES {
         let r = run(engine, &format!("{name}.wasm"), &[]);
-        assert_eq!(
-            (r.stdout.as_str(), r.stderr.as_str()),
-            (want.as_str(), ""),
-            "{name} {engine:?}"
-        );
+        let got = (r.stdout.as_str(), r.stderr.as_str());
+        assert_eq!(got, (want.as_str(), want_err.as_str()), "{name} {engine:?}");
         assert_eq!(r.exit.unwrap(), 0, "{name} {engine:?}");
     }
     match node(name, &[]) {
@@ -107,6 +110,11 @@ fn setjmp_longjmp_equal_node_and_native() {
 #[test]
 fn memory_grows_past_the_initial_heap() {
     portable("memory", "memory.c");
+}
+
+#[test]
+fn stl_containers_and_iostream() {
+    portable("stl", "stl.cpp");
 }
 
 #[test]

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 //! keel-wasi: WASI preview1 (`wasi_snapshot_preview1`) for keel, so that C, Rust, Zig and other
 //! guests built for `wasm32-wasi` run.
@@ -77,7 +78,7 @@ pub struct FunctionExporter(());
 
 /// A WASI function: reads its parameters, works on the caller's system state and memory, and
 /// returns its errno.
-pub(crate) type Handler = fn(&Mem<'_, '_>, &mut SysState, &[u64]) -> Result<(), Errno>;
+pub(crate) type Handler = fn(&Mem<'_>, &mut SysState, &[u64]) -> Result<(), Errno>;
 
 const I32: ValType = ValType::I32;
 const I64: ValType = ValType::I64;
@@ -162,10 +163,10 @@ impl FunctionExporter {
 
 /// Runs `handler` on the caller's system state. A call that returns while the instance's
 /// interrupt flag is set (a blocking wait cut short) is an interruption, not an errno.
-fn call(caller: &Caller<'_>, handler: Handler, values: &[u64]) -> Result<Errno, Trap> {
+fn call(caller: &mut Caller<'_>, handler: Handler, values: &[u64]) -> Result<Errno, Trap> {
     let Some(sys) = caller.sys() else { return Ok(Errno::ENOSYS) };
     let mut state = sys.lock();
-    let errno = match handler(&Mem(caller), &mut state, values) {
+    let errno = match handler(&Mem::new(caller), &mut state, values) {
         Ok(()) => Errno::SUCCESS,
         Err(e) => e,
     };
@@ -178,8 +179,6 @@ fn call(caller: &Caller<'_>, handler: Handler, values: &[u64]) -> Result<Errno, 
 /// `proc_exit(code)`: closes the instance; the call returns an exit error carrying `code`.
 fn proc_exit(caller: &mut Caller<'_>, values: &mut [u64]) -> Result<(), Trap> {
     let code = values[0] as u32;
-    if let Some(instance) = caller.instance() {
-        instance.close();
-    }
+    caller.close_module();
     Err(Trap::exit(code))
 }

@@ -1,28 +1,38 @@
 //! Guest memory, checked: every pointer a guest hands over is range-checked against its memory
 //! and an out-of-range one is `EFAULT`; the host never touches memory outside the guest's.
 
-use keel::Caller;
+use std::cell::RefCell;
+
+use keel::{Caller, MemoryView};
 use keel_sys::Errno;
 
-/// The calling instance's memory 0.
-pub(crate) struct Mem<'c, 'a>(pub(crate) &'c Caller<'a>);
+/// The calling instance's memory 0, borrowed for one WASI call (the view proves the instance's
+/// lock is held and keeps every other access out meanwhile).
+pub(crate) struct Mem<'c>(RefCell<Option<MemoryView<'c>>>);
 
 type R<T> = Result<T, Errno>;
 
-impl Mem<'_, '_> {
+impl<'c> Mem<'c> {
+    pub(crate) fn new(caller: &'c mut Caller<'_>) -> Self {
+        Mem(RefCell::new(caller.memory()))
+    }
+
     /// Checks that `[ptr, ptr + len)` lies inside the memory.
     pub(crate) fn check(&self, ptr: u32, len: u64) -> R<()> {
-        let m = self.0.memory().ok_or(Errno::EFAULT)?;
+        let m = self.0.borrow();
+        let m = m.as_ref().ok_or(Errno::EFAULT)?;
         if m.check(ptr as u64, len) { Ok(()) } else { Err(Errno::EFAULT) }
     }
 
     pub(crate) fn read(&self, ptr: u32, buf: &mut [u8]) -> R<()> {
-        let m = self.0.memory().ok_or(Errno::EFAULT)?;
+        let m = self.0.borrow();
+        let m = m.as_ref().ok_or(Errno::EFAULT)?;
         if m.read(ptr as u64, buf) { Ok(()) } else { Err(Errno::EFAULT) }
     }
 
     pub(crate) fn write(&self, ptr: u32, data: &[u8]) -> R<()> {
-        let m = self.0.memory().ok_or(Errno::EFAULT)?;
+        let mut m = self.0.borrow_mut();
+        let m = m.as_mut().ok_or(Errno::EFAULT)?;
         if m.write(ptr as u64, data) { Ok(()) } else { Err(Errno::EFAULT) }
     }
 

@@ -250,8 +250,8 @@ fn legacy_module_name_and_function_override() {
         keel_wasi::FunctionExporter::new()
             .export_functions(runtime.host_module(keel_wasi::MODULE_NAME))
             .func("random_get", |caller: &mut Caller<'_>, ptr: i32, len: i32| -> i32 {
-                let mem = caller.memory().unwrap();
-                mem.fill(ptr as u64, 0xab, len as u64);
+                let mut mem = caller.memory().unwrap();
+                mem.as_mut_slice()[ptr as usize..][..len as usize].fill(0xab);
                 0
             })
             .instantiate()

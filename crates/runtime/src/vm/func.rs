@@ -134,6 +134,9 @@ impl FuncData {
                 let instance = self.instance();
                 let _depth = super::instance::NativeDepth::enter()?;
                 let _guard = instance.locks().lock();
+                if instance.locks().is_borrowed() {
+                    return Err(Trap::host(crate::UsageError::MemoryBorrowed));
+                }
                 instance.check_open()?;
                 let code = instance.code().expect("Wasm functions have code");
                 // No listener test: a function with a listener is listening code, which
@@ -153,7 +156,9 @@ impl std::fmt::Debug for FuncData {
     }
 }
 
-/// What a host function sees of its caller: the calling instance, its memory and its name.
+/// What a host function sees of its caller: the calling instance's memory (through a view that
+/// proves the instance's lock is held), its system context, its name, and a handle to call back
+/// into it.
 pub struct Caller<'a> {
     pub(crate) instance: Option<&'a Instance>,
 }
@@ -164,19 +169,36 @@ impl<'a> Caller<'a> {
         Caller { instance: None }
     }
 
-    /// A caller for `instance`.
-    pub fn new(instance: &'a Instance) -> Self {
-        Caller { instance: Some(instance) }
-    }
-
-    /// The calling instance, if the call came from Wasm.
-    pub fn instance(&self) -> Option<&'a Instance> {
+    /// The calling instance, if the call came from Wasm: for the runtime itself only, since an
+    /// instance's state may be touched only under its lock.
+    pub(crate) fn instance(&self) -> Option<&'a Instance> {
         self.instance
     }
 
-    /// The calling instance's memory 0, if it has one.
-    pub fn memory(&self) -> Option<&'a super::MemoryData> {
-        self.instance.and_then(|i| i.memories().first().map(|m| &**m))
+    /// A view of the calling instance's memory 0 (`None` when it has none, or when the call did
+    /// not come from Wasm): its bytes as `&[u8]`/`&mut [u8]`, with no copy, for as long as the
+    /// view lives. The instance's lock is held for the whole call, and while the view lives
+    /// nothing else reaches that memory: calls back into the instance's group and accesses
+    /// through `Memory` handles fail with `UsageError::MemoryBorrowed`. The view borrows the
+    /// `Caller`, so it cannot outlive the host call, and it is not `Send`.
+    pub fn memory(&mut self) -> Option<MemoryView<'_>> {
+        let instance = self.instance?;
+        let memory = instance.memories().first()?;
+        let borrow = instance.locks().borrow_memory();
+        Some(MemoryView { memory, _borrow: borrow })
+    }
+
+    /// Copies bytes of the calling instance's memory 0 at `offset` into `buf`; `false` when out
+    /// of range or there is no memory (for listeners, which see the caller shared).
+    pub fn read_memory(&self, offset: u64, buf: &mut [u8]) -> bool {
+        self.instance.and_then(|i| i.memories().first()).is_some_and(|m| m.read(offset, buf))
+    }
+
+    /// Closes the calling module (WASI's `proc_exit`, an `abort`): later calls into it fail.
+    pub fn close_module(&self) {
+        if let Some(instance) = self.instance {
+            instance.close();
+        }
     }
 
     /// The calling instance's view of the system (file descriptors, stdio, clocks, random), what
@@ -199,4 +221,66 @@ impl<'a> Caller<'a> {
         // Both are alive: the caller's handle keeps the store, and the instance is running.
         Some(crate::Module::new(instance.store()?, instance.arc()?))
     }
+}
+
+/// The calling instance's memory, borrowed by a host function ([`Caller::memory`]). Reads and
+/// writes are range-checked (`false` out of range); [`MemoryView::as_slice`] and
+/// [`MemoryView::as_mut_slice`] give the bytes themselves.
+pub struct MemoryView<'c> {
+    memory: &'c std::sync::Arc<super::MemoryData>,
+    _borrow: super::MemoryBorrow<'c>,
+}
+
+impl MemoryView<'_> {
+    /// The memory's size in bytes.
+    pub fn len(&self) -> usize {
+        self.memory.len()
+    }
+
+    /// Whether the memory has no pages.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `[offset, offset + len)` lies inside the memory.
+    pub fn check(&self, offset: u64, len: u64) -> bool {
+        self.memory.check(offset, len)
+    }
+
+    /// The memory's bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: the calling thread holds the instance's lock for the whole host call, and the
+        // borrow mark keeps every other access out while the view lives (Wasm of the group,
+        // `Memory` handles): no one writes these bytes while this shared borrow of the view
+        // exists. The base never moves and the length cannot change while the mark is set
+        // (growth needs Wasm or a `Memory` handle), so `len` bytes stay valid.
+        unsafe { std::slice::from_raw_parts(self.memory.base(), self.memory.len()) }
+    }
+
+    /// The memory's bytes, writable.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_slice`; the exclusive borrow of the view makes this the only
+        // reference to the bytes.
+        unsafe { std::slice::from_raw_parts_mut(self.memory.base(), self.memory.len()) }
+    }
+
+    /// Copies `buf.len()` bytes at `offset` into `buf`; `false` when out of range.
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> bool {
+        let Some(src) = range(offset, buf.len(), self.len()) else { return false };
+        buf.copy_from_slice(&self.as_slice()[src]);
+        true
+    }
+
+    /// Copies `data` into the memory at `offset`; `false` when out of range.
+    pub fn write(&mut self, offset: u64, data: &[u8]) -> bool {
+        let Some(dst) = range(offset, data.len(), self.len()) else { return false };
+        self.as_mut_slice()[dst].copy_from_slice(data);
+        true
+    }
+}
+
+fn range(offset: u64, len: usize, size: usize) -> Option<std::ops::Range<usize>> {
+    let start = usize::try_from(offset).ok()?;
+    let end = start.checked_add(len)?;
+    (end <= size).then_some(start..end)
 }

@@ -15,11 +15,12 @@ use super::lock::LockSet;
 use super::store::{Limits, SigId, Store};
 use super::{GlobalData, MemoryData, TableData};
 use crate::engine::CompiledCode;
+use crate::error::{Error, LinkError};
 use crate::interrupt::{
     EXIT_CODE_DEADLINE_EXCEEDED, EXIT_CODE_INTERRUPTED, FLAG_CLEAR, FLAG_DEADLINE, InterruptHandle,
 };
 use crate::listener::{FunctionDefinition, Listening, SharedListenerFactory};
-use crate::trap::{Error, FrameInfo, Trap, TrapCode, TrapKind};
+use crate::trap::{FrameInfo, Trap, TrapCode, TrapKind};
 
 /// An import, resolved: what the importing instance will use.
 #[derive(Clone)]
@@ -552,7 +553,7 @@ impl Instance {
                     store.limits.memory_pages,
                     store.limits.memory_reservation,
                 )
-                .map_err(Error::Instantiate)?,
+                .map_err(Error::from)?,
             ));
         }
 
@@ -599,7 +600,7 @@ impl Instance {
                 match TableData::new(t.ty, init) {
                     Ok(table) => tables.push(Arc::new(table)),
                     Err(e) => {
-                        failure.get_or_insert(Error::Instantiate(e));
+                        failure.get_or_insert(e.into());
                         tables.push(Arc::new(
                             TableData::new(
                                 keel_decode::TableType {
@@ -772,49 +773,72 @@ pub fn eval_const(
 
 fn check_imports(store: &Arc<Store>, module: &Module, imports: &[Resolved]) -> Result<(), Error> {
     if imports.len() != module.imports.len() {
-        return Err(Error::Link(format!(
-            "{} imports given, module needs {}",
-            imports.len(),
-            module.imports.len()
-        )));
+        let (given, needed) = (imports.len(), module.imports.len());
+        return Err(LinkError::ImportCount { given, needed }.into());
     }
     for (import, resolved) in module.imports.iter().zip(imports) {
-        let what = format!("import \"{}\".\"{}\"", import.module, import.name);
-        let ok = match (&import.ty, resolved) {
+        let mismatch = |expected: String, found: String| -> Error {
+            let (module, field) = (import.module.clone(), import.name.clone());
+            LinkError::IncompatibleType { module, field, expected, found }.into()
+        };
+        match (&import.ty, resolved) {
             (ImportType::Func(t), Resolved::Func(_, f)) => {
                 // SAFETY: resolved function pointers come from live instances held by `resolved`.
                 let f = unsafe { &**f };
-                let want = store.intern(&module.types[*t as usize]).0;
-                if f.sig != want {
-                    return Err(Error::Link(format!(
-                        "{what}: incompatible import type: expected function {}, got {}",
-                        module.types[*t as usize], f.ty
-                    )));
+                let want = &module.types[*t as usize];
+                if f.sig != store.intern(want).0 {
+                    return Err(mismatch(format!("function {want}"), format!("function {}", f.ty)));
                 }
-                true
             }
             (ImportType::Table(t), Resolved::Table(_, have)) => {
                 let h = have.ty();
                 let actual = keel_decode::Limits { min: have.size() as u64, max: h.limits.max };
-                h.element == t.element && actual.matches(&t.limits)
+                if h.element != t.element || !actual.matches(&t.limits) {
+                    let expected = format!("table of {} {}", t.element, limits(&t.limits));
+                    return Err(mismatch(
+                        expected,
+                        format!("table of {} {}", h.element, limits(&actual)),
+                    ));
+                }
             }
             (ImportType::Memory(t), Resolved::Memory(_, have)) => {
                 let h = have.ty();
                 let actual = keel_decode::Limits { min: have.pages(), max: h.limits.max };
-                h.shared == t.shared && h.memory64 == t.memory64 && actual.matches(&t.limits)
+                if h.shared != t.shared || h.memory64 != t.memory64 || !actual.matches(&t.limits) {
+                    let memory = |ty: &keel_decode::MemoryType, l: &keel_decode::Limits| {
+                        let shared = if ty.shared { " shared" } else { "" };
+                        let bits = if ty.memory64 { " i64" } else { "" };
+                        format!("memory{bits} {}{shared}", limits(l))
+                    };
+                    return Err(mismatch(memory(t, &t.limits), memory(&h, &actual)));
+                }
             }
-            (ImportType::Global(t), Resolved::Global(_, have)) => have.ty() == *t,
+            (ImportType::Global(t), Resolved::Global(_, have)) => {
+                let h = have.ty();
+                if h != *t {
+                    return Err(mismatch(global(t), global(&h)));
+                }
+            }
             _ => {
-                return Err(Error::Link(format!(
-                    "{what}: incompatible import type: expected {}, got {}",
-                    import.ty.kind(),
-                    resolved.kind()
-                )));
+                return Err(mismatch(import.ty.kind().to_string(), resolved.kind().to_string()));
             }
-        };
-        if !ok {
-            return Err(Error::Link(format!("{what}: incompatible import type")));
         }
     }
     Ok(())
+}
+
+/// Limits as the text format writes them: `1..2` pages or elements, `1..` with no maximum.
+fn limits(l: &keel_decode::Limits) -> String {
+    match l.max {
+        Some(max) => format!("{}..{max}", l.min),
+        None => format!("{}..", l.min),
+    }
+}
+
+fn global(ty: &keel_decode::GlobalType) -> String {
+    if ty.mutable {
+        format!("global (mut {})", ty.content)
+    } else {
+        format!("global {}", ty.content)
+    }
 }

@@ -8,7 +8,7 @@
 //! function reference handed over by the host), which costs one owner check when already held.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 thread_local! {
@@ -30,6 +30,10 @@ pub struct ExecLock {
     depth: UnsafeCell<usize>,
     /// Threads blocked in `acquire`.
     waiters: AtomicUsize,
+    /// A host function of the owning thread holds a view of the group's memory
+    /// (`Caller::memory`): nothing may enter the group's Wasm or touch its memory through
+    /// another handle until the view is dropped.
+    borrowed: AtomicBool,
     mutex: Mutex<()>,
     released: Condvar,
 }
@@ -143,6 +147,37 @@ impl LockSet {
             all => all.iter().for_each(|l| l.acquire()),
         }
         LockGuard(self, std::marker::PhantomData)
+    }
+}
+
+impl LockSet {
+    /// Marks the group's memory as borrowed by a host function's view until the guard drops.
+    /// The caller holds the lock on this thread.
+    pub fn borrow_memory(&self) -> MemoryBorrow<'_> {
+        for l in self.0.iter() {
+            l.borrowed.store(true, Ordering::Relaxed);
+        }
+        MemoryBorrow(self, std::marker::PhantomData)
+    }
+
+    /// Whether a host function of the owning thread holds a view of the group's memory. Read
+    /// with the lock held: only the owning thread sets or clears the flag.
+    #[inline]
+    pub fn is_borrowed(&self) -> bool {
+        self.0.iter().any(|l| l.borrowed.load(Ordering::Relaxed))
+    }
+}
+
+/// A view of guest memory is out (see [`LockSet::borrow_memory`]); clears the mark on drop.
+/// Not `Send`: it belongs to the thread holding the lock.
+#[derive(Debug)]
+pub struct MemoryBorrow<'a>(&'a LockSet, std::marker::PhantomData<*const ()>);
+
+impl Drop for MemoryBorrow<'_> {
+    fn drop(&mut self) {
+        for l in self.0.0.iter() {
+            l.borrowed.store(false, Ordering::Relaxed);
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! inaccessible, and compiled code lets an out-of-bounds access fault (see keel-cranelift's
 //! `signals.rs` and docs/compiler.md).
 
+use crate::InstantiateError;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -82,7 +83,7 @@ unsafe impl Sync for MemoryData {}
 impl MemoryData {
     /// Reserves and commits a memory of type `ty`, limited to `limit_pages` pages, reserving
     /// its whole maximum.
-    pub fn new(ty: MemoryType, limit_pages: u64) -> Result<MemoryData, String> {
+    pub fn new(ty: MemoryType, limit_pages: u64) -> Result<MemoryData, InstantiateError> {
         MemoryData::with_reservation(ty, limit_pages, Reservation::Maximum)
     }
 
@@ -92,21 +93,16 @@ impl MemoryData {
         ty: MemoryType,
         limit_pages: u64,
         reservation: Reservation,
-    ) -> Result<MemoryData, String> {
+    ) -> Result<MemoryData, InstantiateError> {
         let declared_max = ty.limits.max.unwrap_or(MAX_PAGES).min(MAX_PAGES);
         let mut max_pages = declared_max.min(limit_pages);
         if ty.limits.min > max_pages {
-            return Err(format!(
-                "memory minimum of {} pages exceeds the limit of {} pages",
-                ty.limits.min, max_pages
-            ));
+            return Err(InstantiateError::MemoryLimit { minimum: ty.limits.min, limit: max_pages });
         }
         if let Some(cap) = reservation.max_pages() {
             if ty.limits.min > cap {
-                return Err(format!(
-                    "memory minimum of {} pages exceeds the reservation of {} pages",
-                    ty.limits.min, cap
-                ));
+                let (minimum, reserved) = (ty.limits.min, cap);
+                return Err(InstantiateError::MemoryReservation { minimum, reserved });
             }
             max_pages = max_pages.min(cap);
         }
@@ -118,12 +114,16 @@ impl MemoryData {
             let (alloc, accessible) = match pool::take(reserve) {
                 Some(pooled) => pooled,
                 None => (
-                    region::alloc(reserve, region::Protection::NONE)
-                        .map_err(|e| format!("cannot reserve {reserve} bytes of memory: {e}"))?,
+                    region::alloc(reserve, region::Protection::NONE).map_err(|e| {
+                        InstantiateError::Resources(format!(
+                            "cannot reserve {reserve} bytes of memory: {e}"
+                        ))
+                    })?,
                     0,
                 ),
             };
-            let base = NonNull::new(alloc.as_ptr::<u8>() as *mut u8).ok_or("null reservation")?;
+            let base = NonNull::new(alloc.as_ptr::<u8>() as *mut u8)
+                .ok_or_else(|| InstantiateError::Resources("null reservation".into()))?;
             (base, Some((alloc, accessible)))
         };
         let (reservation, accessible) = match reservation {
@@ -140,7 +140,10 @@ impl MemoryData {
             guarded,
         };
         if memory.grow(ty.limits.min).is_none() {
-            return Err(format!("cannot commit {} pages of memory", ty.limits.min));
+            let pages = ty.limits.min;
+            return Err(InstantiateError::Resources(format!(
+                "cannot commit {pages} pages of memory"
+            )));
         }
         if guarded {
             // A pooled reservation may have more pages accessible than this memory has: they
@@ -156,7 +159,9 @@ impl MemoryData {
                         region::Protection::NONE,
                     )
                 }
-                .map_err(|e| format!("cannot protect the memory's guard region: {e}"))?;
+                .map_err(|e| {
+                    InstantiateError::Resources(format!("cannot protect the guard region: {e}"))
+                })?;
                 memory.accessible.store(len, Ordering::Relaxed);
             }
         }

@@ -17,13 +17,13 @@ mod memory;
 mod store;
 mod table;
 
-pub use func::{Caller, FuncData, FuncKind, HostCallback};
+pub use func::{Caller, FuncData, FuncKind, HostCallback, MemoryView};
 pub use global::GlobalData;
 pub use instance::{
     HostFuncDef, HostModuleDef, Instance, InstanceOptions, MAX_NATIVE_DEPTH, NativeDepth, Resolved,
     eval_const,
 };
-pub use lock::{LockGuard, LockSet};
+pub use lock::{LockGuard, LockSet, MemoryBorrow};
 pub use memory::{GUARD_BYTES, GUARDS_SUPPORTED, MAX_PAGES, MemoryData, PAGE_SIZE, Reservation};
 pub use store::{Limits, SigId, Store};
 pub use table::{MAX_TABLE_ELEMENTS, TableData};

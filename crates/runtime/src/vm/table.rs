@@ -22,13 +22,11 @@ unsafe impl Sync for TableData {}
 
 impl TableData {
     /// A table of type `ty` with every element set to `init`.
-    pub fn new(ty: TableType, init: u64) -> Result<TableData, String> {
+    pub fn new(ty: TableType, init: u64) -> Result<TableData, crate::InstantiateError> {
         let max = ty.limits.max.unwrap_or(u32::MAX as u64).min(MAX_TABLE_ELEMENTS);
         if ty.limits.min > max {
-            return Err(format!(
-                "table minimum of {} elements exceeds the limit of {max}",
-                ty.limits.min
-            ));
+            let (minimum, limit) = (ty.limits.min, max);
+            return Err(crate::InstantiateError::TableLimit { minimum, limit });
         }
         Ok(TableData { ty, max, elements: UnsafeCell::new(vec![init; ty.limits.min as usize]) })
     }
