@@ -121,7 +121,7 @@ pub(crate) fn call_result(result: Result<&Value, &Value>) {
 }
 
 fn read(caller: &Caller<'_>, addr: u64, buf: &mut [u8]) -> bool {
-    caller.memory().is_some_and(|m| m.read(addr, buf))
+    caller.read_memory(addr, buf)
 }
 
 fn u64_at(caller: &Caller<'_>, addr: u64) -> u64 {
