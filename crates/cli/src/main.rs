@@ -331,9 +331,11 @@ fn runtime(flags: &Flags) -> Result<Runtime, Fail> {
         config = config.with_cache_dir(dir);
     }
     if let Some(scopes) = flags.hostlogging {
-        // WASI's functions; `env` is logged by the import set that serves it (AssemblyScript's
+        // WASI's functions and Go's; `env` is logged by the import set that serves it (AssemblyScript's
         // or Emscripten's, whose tables share names), see IMPORT_SETS.
-        let logging = keel_wasi::host_logging(std::io::stderr(), scopes);
+        let logging = keel_wasi::host_logging(std::io::stderr(), scopes)
+            .with_logger(keel_gojs::MODULE_NAME, keel_gojs::logger())
+            .with_logger(keel_gojs::MODULE_NAME_LEGACY, keel_gojs::logger());
         config = config.with_function_listener_factory(logging);
     }
     Ok(Runtime::with_config(config, engine))

@@ -501,6 +501,49 @@ fn go_guests_run_with_no_flag() {
     }
 }
 
+/// `--hostlogging` logs Go's imports in wazero's scopes, decoded from Go's stack: `filesystem`
+/// the `fs` calls with their callbacks' results, `clock`, `random`, `proc`, `memory` theirs.
+#[test]
+fn hostlogging_logs_go_imports() {
+    let dir = tempfile::Builder::new().prefix("keel-cli-go-log-").tempdir().unwrap();
+    let mount = format!("--mount={}:/work", dir.path().display());
+    for (release, module) in [("1.19", "go"), ("1.23", "gojs")] {
+        let g = go_guest(release);
+        let o = keel(&["run", "--hostlogging=filesystem", &mount, &g, "files", "/work"]);
+        assert_eq!(o.status.code(), Some(0), "go{release}: {}", text(&o.stderr));
+        let err = text(&o.stderr);
+        let open = format!(
+            "==> {module}.syscall/js.valueCall(fs.open(path=a.txt,flags=WRONLY|CREATE|TRUNC,perm=-rw-r--r--))\n<== (err=<nil>,fd="
+        );
+        assert!(err.contains(&open), "go{release}: {err}");
+        let missing = format!(
+            "==> {module}.syscall/js.valueCall(fs.open(path=missing,flags=RDONLY,perm=----------))\n<== (err=ENOENT)\n"
+        );
+        assert!(err.contains(&missing), "go{release}: {err}");
+        // Only the file system: no clock, and not the writes of stdout.
+        assert!(!err.contains("nanotime1") && !err.contains("fd=1,"), "go{release}: {err}");
+        assert_eq!(text(&o.stdout).lines().count(), 15, "go{release}: stdout unchanged");
+
+        let o = keel(&["run", "--hostlogging=clock,random,proc,memory", &g, "rand"]);
+        let err = text(&o.stderr);
+        for line in [
+            format!("==> {module}.runtime.getRandomData(r_len=32)\n<== ()\n"),
+            format!("==> {module}.runtime.nanotime1()\n<== (nsec="),
+            format!(
+                "==> {module}.syscall/js.valueCall(crypto.getRandomValues(r_len=32))\n<== (n=32)\n"
+            ),
+            format!("==> {module}.runtime.wasmExit(code=0)\n"),
+        ] {
+            assert!(err.contains(&line), "go{release}: {line:?} in {err}");
+        }
+        assert!(!err.contains("fs."), "go{release}: {err}");
+        // Growing memory: deepjson needs more than the initial pages.
+        let o = keel(&["run", "--hostlogging=memory", &g, "deepjson"]);
+        let want = format!("==> {module}.runtime.resetMemoryDataView()\n<== ()\n");
+        assert!(text(&o.stderr).starts_with(&want), "go{release}: {}", text(&o.stderr));
+    }
+}
+
 /// An AssemblyScript guest of imports/assemblyscript/testdata.
 fn assemblyscript(name: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().parent().unwrap();

@@ -28,8 +28,21 @@ use crate::vmctx::InstanceState;
 
 /// Most native stack one entry from the host may use for Wasm (and the host functions it calls),
 /// measured from the stack pointer at the outermost entry on the thread. The budget is
-/// `64 * max_call_depth` bytes within [32 KiB, this].
-pub const STACK_BUDGET: usize = 512 * 1024;
+/// [`BYTES_PER_FRAME`]` * max_call_depth` bytes within [32 KiB, this], and never more than the
+/// thread's stack has left below that entry, less [`HOST_RESERVE`].
+pub const STACK_BUDGET: usize = 4 * 1024 * 1024;
+
+/// Native stack per frame of `max_call_depth`: so that the compiler runs as deep a recursion as
+/// the interpreter does (`max_call_depth` frames) of functions with large frames too — Go's
+/// `js/wasm` functions take 90 to 140 bytes each, and Go's own tests (encoding/json's
+/// nesting limit of 10 000, io/fs's Glob limit) recurse close to 10 000 Wasm frames deep.
+pub const BYTES_PER_FRAME: usize = 160;
+
+/// Native stack left free below the budget for the host functions the deepest Wasm frame calls.
+pub const HOST_RESERVE: usize = 256 * 1024;
+
+/// Where the budget goes when the thread's stack cannot be asked for its bounds.
+const FALLBACK_BUDGET: usize = 512 * 1024;
 
 /// The Cranelift compiler engine.
 pub struct Compiler {
@@ -181,6 +194,64 @@ struct Code {
 thread_local! {
     /// The stack limit of the outermost entry into compiled code on this thread (0: none).
     static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
+    /// The lowest address of this thread's stack (0: not asked yet; 1: unknown).
+    static STACK_LOW: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The native stack budget of an outermost entry at stack pointer `sp` with `max_call_depth`:
+/// [`BYTES_PER_FRAME`] per frame within [32 KiB, [`STACK_BUDGET`]], and never more than what the
+/// thread's stack has left less [`HOST_RESERVE`] (a small thread gets a small budget, and an
+/// overflow is a trap rather than a fault of the host).
+fn stack_budget(sp: usize, max_call_depth: u32) -> usize {
+    let wanted =
+        (max_call_depth as usize).saturating_mul(BYTES_PER_FRAME).clamp(32 * 1024, STACK_BUDGET);
+    let low = STACK_LOW.with(|l| {
+        if l.get() == 0 {
+            l.set(thread_stack_low().unwrap_or(1));
+        }
+        l.get()
+    });
+    if low == 1 {
+        return wanted.min(FALLBACK_BUDGET);
+    }
+    wanted.min(sp.saturating_sub(low).saturating_sub(HOST_RESERVE))
+}
+
+/// The lowest address of the calling thread's stack, where the platform says.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn thread_stack_low() -> Option<usize> {
+    // SAFETY: `attr` is initialised by pthread_getattr_np before it is read and destroyed once;
+    // the out-pointers are valid locals.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let mut addr: *mut libc::c_void = std::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+        libc::pthread_attr_destroy(&mut attr);
+        // The lowest page is the guard page of a spawned thread's stack: stay clear of it.
+        (ok && !addr.is_null()).then(|| addr as usize + 64 * 1024)
+    }
+}
+
+/// The lowest address of the calling thread's stack, where the platform says.
+#[cfg(target_os = "macos")]
+fn thread_stack_low() -> Option<usize> {
+    // SAFETY: both calls only read the calling thread's own attributes.
+    unsafe {
+        let this = libc::pthread_self();
+        let top = libc::pthread_get_stackaddr_np(this) as usize;
+        let size = libc::pthread_get_stacksize_np(this);
+        (top > size).then(|| top - size + 64 * 1024)
+    }
+}
+
+/// The lowest address of the calling thread's stack, where the platform says.
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "macos")))]
+fn thread_stack_low() -> Option<usize> {
+    None
 }
 
 struct LimitGuard(bool);
@@ -242,10 +313,7 @@ impl Code {
         let sp = stack_pointer();
         let (limit, outer) = STACK_LIMIT.with(|l| match l.get() {
             0 => {
-                // Roughly 64 bytes per frame of `max_call_depth`, within [32 KiB, STACK_BUDGET].
-                let depth = instance.limits().max_call_depth as usize;
-                let budget = depth.saturating_mul(64).clamp(32 * 1024, STACK_BUDGET);
-                let limit = sp.saturating_sub(budget);
+                let limit = sp.saturating_sub(stack_budget(sp, instance.limits().max_call_depth));
                 l.set(limit);
                 (limit, true)
             }

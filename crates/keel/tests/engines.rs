@@ -332,6 +332,67 @@ fn unbounded_recursion_is_a_stack_overflow_with_a_deep_trace() {
     }
 }
 
+/// A recursive function whose frames are large (twelve values live across the call, as in Go's
+/// `js/wasm` code, whose functions take 90 to 140 bytes of native stack each).
+const WIDE_FRAMES: &str = r#"(module
+  (func $f (export "f") (param $n i32) (result i64)
+    (local $a i64) (local $b i64) (local $c i64) (local $d i64) (local $e i64) (local $g i64)
+    (local $h i64) (local $i i64) (local $j i64) (local $k i64) (local $l i64) (local $m i64)
+    (if (i32.eqz (local.get $n)) (then (return (i64.const 0))))
+    (local.set $a (i64.extend_i32_u (local.get $n)))
+    (local.set $b (i64.mul (local.get $a) (i64.const 3)))
+    (local.set $c (i64.mul (local.get $b) (i64.const 5)))
+    (local.set $d (i64.mul (local.get $c) (i64.const 7)))
+    (local.set $e (i64.mul (local.get $d) (i64.const 11)))
+    (local.set $g (i64.mul (local.get $e) (i64.const 13)))
+    (local.set $h (i64.mul (local.get $g) (i64.const 17)))
+    (local.set $i (i64.mul (local.get $h) (i64.const 19)))
+    (local.set $j (i64.mul (local.get $i) (i64.const 23)))
+    (local.set $k (i64.mul (local.get $j) (i64.const 29)))
+    (local.set $l (i64.mul (local.get $k) (i64.const 31)))
+    (local.set $m (i64.mul (local.get $l) (i64.const 37)))
+    (i64.add (call $f (i32.sub (local.get $n) (i32.const 1)))
+      (i64.xor (local.get $a) (i64.xor (local.get $b) (i64.xor (local.get $c)
+      (i64.xor (local.get $d) (i64.xor (local.get $e) (i64.xor (local.get $g)
+      (i64.xor (local.get $h) (i64.xor (local.get $i) (i64.xor (local.get $j)
+      (i64.xor (local.get $k) (i64.xor (local.get $l) (local.get $m)))))))))))))))"#;
+
+#[test]
+fn both_engines_run_nearly_max_call_depth_frames_of_large_functions() {
+    // The interpreter counts frames (max_call_depth, 10 000); the compiler measures native
+    // stack, and must grant as deep a recursion of functions with large frames: Go's own tests
+    // (encoding/json's nesting limit, io/fs's Glob) recurse about that deep.
+    let mut want = None;
+    for engine in ENGINES {
+        let m = instantiate(&runtime(engine), WIDE_FRAMES);
+        let got = m.typed_func::<i32, i64>("f").unwrap().call(9_500);
+        let got = got.unwrap_or_else(|e| panic!("{engine:?}: {}", ended(&e)));
+        assert_eq!(*want.get_or_insert(got), got, "{engine:?}");
+    }
+}
+
+#[test]
+fn a_thread_with_a_small_stack_gets_a_stack_overflow_not_a_fault() {
+    // The compiler's budget never exceeds what the thread's stack has left: on a 256 KiB
+    // thread a deep recursion traps (before, a fixed budget of 512 KiB ran past the stack).
+    for engine in ENGINES {
+        let ended = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let m = instantiate(&runtime(engine), WIDE_FRAMES);
+                m.typed_func::<i32, i64>("f").unwrap().call(9_500).map_err(|e| ended(&e))
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        match engine {
+            // The interpreter's Wasm frames are not on the native stack.
+            EngineKind::Interpreter => assert!(ended.is_ok(), "{ended:?}"),
+            _ => assert_eq!(ended, Err("trapped StackOverflow".to_string()), "{engine:?}"),
+        }
+    }
+}
+
 #[test]
 fn host_functions_use_the_callers_memory() {
     for engine in ENGINES {

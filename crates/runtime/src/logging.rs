@@ -136,12 +136,40 @@ pub struct LoggedFunction {
 
 type Writer = Arc<Mutex<Box<dyn Write + Send>>>;
 
+/// Where log lines go: the writer of one [`HostLogging`], shared by its listeners.
+#[derive(Clone)]
+pub struct LogWriter(Writer);
+
+impl LogWriter {
+    /// Writes `line` (which ends with a newline) at once.
+    pub fn line(&self, line: &str) {
+        let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = w.write_all(line.as_bytes());
+        let _ = w.flush();
+    }
+}
+
+/// Logs the host functions of one module with code of its import set, for functions a
+/// [`LoggedFunction`] table cannot describe: Go's imports take one stack pointer and find their
+/// arguments in the guest's memory (keel-gojs's logger decodes them).
+pub trait ModuleLogger: Send + Sync {
+    /// The listener of the host function `name` under `scopes`, writing to `out`; `None` for a
+    /// function without log lines under these scopes.
+    fn listener(
+        &self,
+        name: &str,
+        scopes: LogScopes,
+        out: LogWriter,
+    ) -> Option<Arc<dyn FunctionListener>>;
+}
+
 /// The host-logging listener factory.
 #[derive(Clone)]
 pub struct HostLogging {
     writer: Writer,
     scopes: LogScopes,
     modules: HashMap<String, HashMap<&'static str, &'static LoggedFunction>>,
+    loggers: HashMap<String, Arc<dyn ModuleLogger>>,
 }
 
 impl HostLogging {
@@ -152,7 +180,18 @@ impl HostLogging {
             writer: Arc::new(Mutex::new(Box::new(writer))),
             scopes,
             modules: HashMap::new(),
+            loggers: HashMap::new(),
         }
+    }
+
+    /// Logs the host functions of the module named `module` with `logger`.
+    pub fn with_logger(
+        mut self,
+        module: impl Into<String>,
+        logger: Arc<dyn ModuleLogger>,
+    ) -> HostLogging {
+        self.loggers.insert(module.into(), logger);
+        self
     }
 
     /// Describes the host functions of the module named `module`.
@@ -173,6 +212,13 @@ impl FunctionListenerFactory for HostLogging {
     fn new_listener(&self, def: &FunctionDefinition) -> Option<Arc<dyn FunctionListener>> {
         if !def.is_host {
             return None;
+        }
+        if let Some(logger) = self.loggers.get(&*def.module) {
+            return logger.listener(
+                def.name.as_deref()?,
+                self.scopes,
+                LogWriter(self.writer.clone()),
+            );
         }
         let f = *self.modules.get(&*def.module)?.get(def.name.as_deref()?)?;
         if !self.scopes.logs(f.scope) {

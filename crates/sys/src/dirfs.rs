@@ -16,7 +16,7 @@ use cap_std::fs::{Dir, MetadataExt};
 use std::os::unix::fs::DirEntryExt as _;
 
 use crate::errno::{Errno, Result};
-use crate::fs::{DirEntry, File, FileType, Fs, OpenOptions, SetTime, Stat};
+use crate::fs::{DirEntry, File, FileType, Fs, OpenOptions, SETTABLE_MODE, SetTime, Stat};
 
 /// A host directory, confined: no path, `..`, symbolic link or hard link reaches outside it.
 #[derive(Debug)]
@@ -77,6 +77,17 @@ fn stat_of(m: &cap_std::fs::Metadata) -> Stat {
         mtim: ns(m.mtime(), m.mtime_nsec()),
         ctim: ns(m.ctime(), m.ctime_nsec()),
     }
+}
+
+/// The permission bits of host metadata.
+fn mode_of(m: &cap_std::fs::Metadata) -> u32 {
+    m.mode() & 0o7777
+}
+
+/// A guest's `mode` as host permissions: only [`SETTABLE_MODE`]'s bits, so that a guest never
+/// makes a host file setuid or setgid.
+fn host_mode(mode: u32) -> u32 {
+    mode & SETTABLE_MODE
 }
 
 fn system_time(t: SetTime) -> Option<SystemTime> {
@@ -206,6 +217,20 @@ impl Fs for DirFs {
             Ok(self.dir.set_symlink_times(p, spec(atim), spec(mtim))?)
         }
     }
+
+    fn stat_mode(&self, path: &str, follow: bool) -> Result<(Stat, u32)> {
+        let path = rel(path)?;
+        let m = if follow { self.dir.metadata(path)? } else { self.dir.symlink_metadata(path)? };
+        Ok((stat_of(&m), mode_of(&m)))
+    }
+
+    fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+        // cap-std resolves the path inside the directory (following links only within it) and
+        // changes the file it opened, never a path outside.
+        use cap_std::fs::PermissionsExt;
+        let perm = cap_std::fs::Permissions::from_mode(host_mode(mode));
+        Ok(self.dir.set_permissions(rel(path)?, perm)?)
+    }
 }
 
 /// An open host file.
@@ -275,6 +300,16 @@ impl File for HostFile {
 
     fn is_append(&self) -> bool {
         self.append
+    }
+
+    fn stat_mode(&self) -> Result<(Stat, u32)> {
+        let m = cap_std::fs::Metadata::from_file(&self.file)?;
+        Ok((stat_of(&m), mode_of(&m)))
+    }
+
+    fn chmod(&mut self, mode: u32) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        Ok(self.file.set_permissions(std::fs::Permissions::from_mode(host_mode(mode)))?)
     }
 
     fn set_append(&mut self, append: bool) -> Result<()> {

@@ -96,6 +96,23 @@ pub struct OpenOptions {
     pub follow: bool,
 }
 
+/// The permission bits a file system without modes reports for a file of type `t` (and the
+/// bits MemFs gives what it creates): 0755 for directories, 0644 for files, 0777 for symbolic
+/// links, 0620 for character devices, 0660 for block devices.
+pub fn default_mode(t: FileType) -> u32 {
+    match t {
+        FileType::Directory | FileType::SocketStream | FileType::SocketDgram => 0o755,
+        FileType::RegularFile | FileType::Unknown => 0o644,
+        FileType::SymbolicLink => 0o777,
+        FileType::CharacterDevice => 0o620,
+        FileType::BlockDevice => 0o660,
+    }
+}
+
+/// The permission bits a guest may set with [`Fs::chmod`] and [`File::chmod`]: the owner's,
+/// group's and others' read, write and execute, and the sticky bit. Never setuid or setgid.
+pub const SETTABLE_MODE: u32 = 0o1777;
+
 impl OpenOptions {
     /// Whether these options would change the file system or the file.
     pub fn mutates(&self) -> bool {
@@ -127,6 +144,20 @@ pub trait Fs: Send + Sync + fmt::Debug {
     fn readlink(&self, path: &str) -> Result<String>;
     /// Sets the access and modification times of `path`.
     fn set_times(&self, path: &str, atim: SetTime, mtim: SetTime, follow: bool) -> Result<()>;
+    /// The attributes of `path` and its permission bits (`0o7777`). WASI has no modes and never
+    /// asks; import sets that show them (Go's `fs.stat`) do. The default, for a file system
+    /// without modes, reports [`default_mode`] of the file's type.
+    fn stat_mode(&self, path: &str, follow: bool) -> Result<(Stat, u32)> {
+        let st = self.stat(path, follow)?;
+        Ok((st, default_mode(st.filetype)))
+    }
+    /// Sets the permission bits of `path` (following a symbolic link) to `mode` within
+    /// [`SETTABLE_MODE`]; other bits are ignored. The default, for a file system without modes:
+    /// `ENOTSUP`.
+    fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+        let _ = (path, mode);
+        Err(Errno::ENOTSUP)
+    }
 }
 
 /// An open file (never a directory).
@@ -157,6 +188,16 @@ pub trait File: Send + fmt::Debug {
     fn is_append(&self) -> bool;
     /// Turns append mode on or off.
     fn set_append(&mut self, append: bool) -> Result<()>;
+    /// The file's attributes and permission bits (see [`Fs::stat_mode`]).
+    fn stat_mode(&self) -> Result<(Stat, u32)> {
+        let st = self.stat()?;
+        Ok((st, default_mode(st.filetype)))
+    }
+    /// Sets the file's permission bits (see [`Fs::chmod`]); the default: `ENOTSUP`.
+    fn chmod(&mut self, mode: u32) -> Result<()> {
+        let _ = mode;
+        Err(Errno::ENOTSUP)
+    }
 }
 
 /// Splits a relative path into its components, dropping empty ones and `.`.

@@ -43,6 +43,17 @@ pub fn mount_of(mounts: &[Mount], abs: &str) -> Option<(usize, String)> {
     Some((mount, inner.trim_start_matches('/').to_string()))
 }
 
+/// Whether the absolute, clean guest path `abs` lies above a mount's guest path (`/` and `/tmp`
+/// of a mount at `/tmp/data`): the guest sees such a path as a directory on the way to the
+/// mount, as a mount point needs one, even where no mounted file system holds it.
+pub fn leads_to_mount(mounts: &[Mount], abs: &str) -> bool {
+    let above = if abs == "/" { "/".to_string() } else { format!("{abs}/") };
+    mounts.iter().any(|m| {
+        let at = clean(&m.guest_path);
+        at != abs && at.starts_with(&above)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +90,23 @@ mod tests {
             assert_eq!(got.as_ref().map(|(m, p)| (*m, p.as_str())), want, "{abs}");
         }
         assert_eq!(mount_of(&mounts[1..], "/etc"), None);
+    }
+
+    #[test]
+    fn paths_above_a_mount_lead_to_it() {
+        let mount = |at: &str| Mount { guest_path: at.to_string(), fs: Arc::new(MemFs::new()) };
+        let mounts = [mount("/tmp/data/"), mount("/x")];
+        for (abs, want) in [
+            ("/", true),
+            ("/tmp", true),
+            ("/tmp/data", false), // the mount itself: its file system answers
+            ("/tmp/data/f", false),
+            ("/tm", false),
+            ("/tmp/dat", false),
+            ("/y", false),
+        ] {
+            assert_eq!(leads_to_mount(&mounts, abs), want, "{abs}");
+        }
+        assert!(!leads_to_mount(&[mount("/")], "/"));
     }
 }

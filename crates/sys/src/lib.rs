@@ -32,7 +32,9 @@ pub use context::{
 };
 pub use dirfs::DirFs;
 pub use errno::Errno;
-pub use fs::{DirEntry, File, FileType, Fs, OpenOptions, SetTime, Stat};
+pub use fs::{
+    DirEntry, File, FileType, Fs, OpenOptions, SETTABLE_MODE, SetTime, Stat, default_mode,
+};
 pub use memfs::MemFs;
 pub use readonly::ReadOnlyFs;
 pub use stdio::{HostStdin, MemoryWriter, Stdin};

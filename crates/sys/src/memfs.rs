@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::errno::{Errno, Result};
-use crate::fs::{DirEntry, File, FileType, Fs, OpenOptions, SetTime, Stat, components};
+use crate::fs::{
+    DirEntry, File, FileType, Fs, OpenOptions, SETTABLE_MODE, SetTime, Stat, components,
+    default_mode,
+};
 
 const MAX_SYMLINKS: usize = 40;
 const ROOT: u64 = 1;
@@ -21,6 +24,9 @@ enum Data {
 #[derive(Debug)]
 struct Node {
     data: Data,
+    /// Permission bits (`0o7777`): kept and reported, not enforced (a guest is its file
+    /// system's only user).
+    mode: u32,
     nlink: u64,
     atim: u64,
     mtim: u64,
@@ -52,7 +58,12 @@ fn now() -> u64 {
 
 fn node(data: Data) -> Node {
     let t = now();
-    Node { data, nlink: 1, atim: t, mtim: t, ctim: t }
+    let mode = default_mode(match data {
+        Data::File(_) => FileType::RegularFile,
+        Data::Dir(_) => FileType::Directory,
+        Data::Symlink(_) => FileType::SymbolicLink,
+    });
+    Node { data, mode, nlink: 1, atim: t, mtim: t, ctim: t }
 }
 
 /// Where a path leads: the directory holding its last component, that component's name, and the
@@ -162,6 +173,13 @@ impl Tree {
             mtim: n.mtim,
             ctim: n.ctim,
         })
+    }
+
+    fn chmod(&mut self, ino: u64, mode: u32) -> Result<()> {
+        let n = self.get_mut(ino)?;
+        n.mode = mode & SETTABLE_MODE;
+        n.ctim = now();
+        Ok(())
     }
 
     fn release(&mut self, ino: u64) {
@@ -407,6 +425,18 @@ impl Fs for MemFs {
         let ino = t.resolve(path, follow)?.ino.ok_or(Errno::ENOENT)?;
         t.set_times(ino, atim, mtim)
     }
+
+    fn stat_mode(&self, path: &str, follow: bool) -> Result<(Stat, u32)> {
+        let t = self.lock();
+        let ino = t.resolve(path, follow)?.ino.ok_or(Errno::ENOENT)?;
+        Ok((t.stat(ino)?, t.get(ino)?.mode))
+    }
+
+    fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+        let mut t = self.lock();
+        let ino = t.resolve(path, true)?.ino.ok_or(Errno::ENOENT)?;
+        t.chmod(ino, mode)
+    }
 }
 
 /// An open in-memory file.
@@ -530,5 +560,15 @@ impl File for MemFile {
     fn set_append(&mut self, append: bool) -> Result<()> {
         self.append = append;
         Ok(())
+    }
+
+    fn stat_mode(&self) -> Result<(Stat, u32)> {
+        let t = self.tree.lock().unwrap_or_else(|e| e.into_inner());
+        Ok((t.stat(self.ino)?, t.get(self.ino)?.mode))
+    }
+
+    fn chmod(&mut self, mode: u32) -> Result<()> {
+        let mut t = self.tree.lock().unwrap_or_else(|e| e.into_inner());
+        t.chmod(self.ino, mode)
     }
 }

@@ -48,6 +48,12 @@ impl Fs for ReadOnlyFs {
     fn set_times(&self, _: &str, _: SetTime, _: SetTime, _: bool) -> Result<()> {
         Err(Errno::EROFS)
     }
+    fn stat_mode(&self, path: &str, follow: bool) -> Result<(Stat, u32)> {
+        self.0.stat_mode(path, follow)
+    }
+    fn chmod(&self, _: &str, _: u32) -> Result<()> {
+        Err(Errno::EROFS)
+    }
 }
 
 #[derive(Debug)]
@@ -86,5 +92,11 @@ impl File for ReadOnlyFile {
     }
     fn set_append(&mut self, append: bool) -> Result<()> {
         if append { Err(Errno::EROFS) } else { Ok(()) }
+    }
+    fn stat_mode(&self) -> Result<(Stat, u32)> {
+        self.0.stat_mode()
+    }
+    fn chmod(&mut self, _: u32) -> Result<()> {
+        Err(Errno::EROFS)
     }
 }

@@ -179,3 +179,62 @@ fn append_mode_writes_at_the_end() {
         assert_eq!(read_all(&*fs, "f").unwrap(), "Xbcdef", "{what}");
     }
 }
+
+#[test]
+fn modes_are_kept_without_setuid_and_only_inside() {
+    let (tmp, file_systems) = both("modes");
+    let secret = tmp.path().join("secret.txt");
+    let secret_mode = || {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o7777
+    };
+    let before = secret_mode();
+    for (what, fs) in file_systems {
+        fs.mkdir("d").unwrap();
+        fs.open("d/f", &RW).unwrap();
+        fs.symlink("f", "d/s").unwrap();
+        fs.symlink("../../secret.txt", "d/out").unwrap();
+        // (path chmod is given, mode given, path then read, its mode or the error)
+        let rows: &[(&str, u32, &str, Result<u32, Errno>)] = &[
+            ("d/f", 0o456, "d/f", Ok(0o456)),
+            ("d/f", 0o123, "d/f", Ok(0o123)),
+            ("d/f", 0o4755, "d/f", Ok(0o755)),   // never setuid
+            ("d/f", 0o2755, "d/f", Ok(0o755)),   // nor setgid
+            ("d/f", 0o100644, "d/f", Ok(0o644)), // type bits are not modes
+            ("d", 0o1700, "d", Ok(0o1700)),      // sticky directories are fine
+            ("d", 0o755, "d", Ok(0o755)),
+            ("d/s", 0o600, "d/f", Ok(0o600)), // through a link, to its target
+            ("d/missing", 0o600, "d/missing", Err(Errno::ENOENT)),
+            ("../secret.txt", 0o777, "../secret.txt", Err(Errno::ENOTCAPABLE)),
+            ("d/out", 0o777, "d/out", Err(Errno::ENOTCAPABLE)),
+        ];
+        for &(path, mode, read, want) in rows {
+            let got = fs.chmod(path, mode).and_then(|()| fs.stat_mode(read, true).map(|m| m.1));
+            assert_eq!(got, want, "{what}: chmod {path} {mode:o}");
+        }
+        let (st, link_mode) = fs.stat_mode("d/s", false).unwrap();
+        assert_eq!((st.filetype, link_mode), (FileType::SymbolicLink, 0o777), "{what}");
+        // fchmod: through an open file.
+        let mut f = fs.open("d/f", &RO).unwrap();
+        f.chmod(0o6640).unwrap();
+        assert_eq!(f.stat_mode().unwrap().1, 0o640, "{what}");
+        assert_eq!(fs.stat_mode("d/f", true).unwrap().1, 0o640, "{what}");
+        // stat and stat_mode agree.
+        assert_eq!(fs.stat_mode("d/f", true).unwrap().0, fs.stat("d/f", true).unwrap(), "{what}");
+        assert_eq!(secret_mode(), before, "{what}: the file outside is untouched");
+    }
+    // What MemFs creates, and a read-only view.
+    let mem = MemFs::new();
+    mem.add_file("dir/f", "data").unwrap();
+    mem.symlink("f", "dir/s").unwrap();
+    for (path, follow, want) in
+        [("dir", true, 0o755), ("dir/f", true, 0o644), ("dir/s", false, 0o777)]
+    {
+        assert_eq!(mem.stat_mode(path, follow).unwrap().1, want, "memory: {path}");
+    }
+    let ro = ReadOnlyFs(Arc::new(mem));
+    assert_eq!(ro.stat_mode("dir/f", true).unwrap().1, 0o644);
+    assert_eq!(ro.chmod("dir/f", 0o600), Err(Errno::EROFS));
+    assert_eq!(ro.open("dir/f", &RO).unwrap().chmod(0o600), Err(Errno::EROFS));
+    assert_eq!(ro.stat_mode("dir/f", true).unwrap().1, 0o644);
+}

@@ -362,7 +362,7 @@ fn process(st: &SysState) -> Obj {
         let path = arg(args, 0).to_js_string();
         let abs = keel_sys::guest_path::absolute(&ctx.state.world().cwd, &path);
         match crate::fs::stat_path(ctx, &abs, true) {
-            Ok(s) if s.filetype == keel_sys::FileType::Directory => {
+            Ok((s, _)) if s.filetype == keel_sys::FileType::Directory => {
                 ctx.state.world().cwd = abs;
                 Ok(Value::Undefined)
             }

@@ -80,16 +80,16 @@ pub(crate) fn fs() -> Obj {
         ("readdir", readdir),
         ("mkdir", mkdir),
         ("rmdir", |ctx, a| path_op(ctx, a, "rmdir", |fs, p| fs.rmdir(p))),
-        ("unlink", |ctx, a| path_op(ctx, a, "unlink", |fs, p| fs.unlink(p))),
-        ("rename", |ctx, a| two_paths(ctx, a, "rename", |fs, from, to| fs.rename(from, to))),
+        ("unlink", unlink),
+        ("rename", rename),
         ("link", |ctx, a| two_paths(ctx, a, "link", |fs, from, to| fs.link(from, to))),
         ("symlink", symlink),
         ("readlink", readlink),
         ("utimes", utimes),
-        ("chmod", |ctx, a| exists(ctx, a, "chmod", true)),
+        ("chmod", chmod),
         ("lchown", |ctx, a| exists(ctx, a, "lchown", false)),
         ("chown", |ctx, a| exists(ctx, a, "chown", true)),
-        ("fchmod", fd_exists),
+        ("fchmod", fchmod),
         ("fchown", fd_exists),
         ("truncate", truncate),
         ("ftruncate", ftruncate),
@@ -109,6 +109,7 @@ pub(crate) fn fs() -> Obj {
                 Ok(v) => vec![Value::Null, v],
                 Err(Failure::Errno(e, path)) => vec![node_error(ctx, e, name, &path)],
             };
+            crate::logging::fs_reply(name, &reply);
             ctx.apply(&callback, &Value::Undefined, &reply)?;
             Ok(Value::Undefined)
         });
@@ -197,9 +198,21 @@ fn with_path<T>(
     f(fs.as_ref(), &inner).map_err(|e| Failure::Errno(e, path.to_string()))
 }
 
-/// `stat` of a guest path.
-pub(crate) fn stat_path(ctx: &Ctx<'_>, path: &str, follow: bool) -> Result<Stat, Errno> {
-    with_path(ctx, path, |fs, p| fs.stat(p, follow)).map_err(|Failure::Errno(e, _)| e)
+/// `stat` of a guest path, with its permission bits. A directory above a mount that no mounted
+/// file system holds (`/tmp` of a mount at `/tmp/data`) is there to the guest, as a directory.
+pub(crate) fn stat_path(ctx: &Ctx<'_>, path: &str, follow: bool) -> Result<(Stat, u32), Errno> {
+    match with_path(ctx, path, |fs, p| fs.stat_mode(p, follow)) {
+        Err(Failure::Errno(Errno::ENOENT, _)) if above_a_mount(ctx, path) => {
+            let dir = Stat { filetype: FileType::Directory, nlink: 2, ..stdio_stat() };
+            Ok((dir, keel_sys::default_mode(FileType::Directory)))
+        }
+        r => r.map_err(|Failure::Errno(e, _)| e),
+    }
+}
+
+fn above_a_mount(ctx: &Ctx<'_>, path: &str) -> bool {
+    let abs = absolute(&ctx.state.world().cwd, path);
+    keel_sys::guest_path::leads_to_mount(&ctx.sys.lock().mounts, &abs)
 }
 
 fn open(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -217,6 +230,7 @@ fn open(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     };
     let (mount, inner) = resolve(ctx, &path)?;
     let fail = |e: Errno| Failure::Errno(e, path.clone());
+    let umask = ctx.state.world().umask;
     let mut st = ctx.sys.lock();
     let fs = st.mounts[mount].fs.clone();
     let entry = if flags & O_DIRECTORY != 0 {
@@ -227,7 +241,12 @@ fn open(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
             _ => return Err(fail(Errno::ENOTDIR)),
         }
     } else {
-        match fs.open(&inner, &options) {
+        match open_creating(
+            fs.as_ref(),
+            &inner,
+            &options,
+            creation_mode(&arg(args, 2), 0o666, umask),
+        ) {
             Ok(file) => FdEntry::File(OpenFile {
                 mount,
                 path: inner,
@@ -253,6 +272,47 @@ fn open(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     };
     let fd = st.fds.insert(entry).map_err(fail)?;
     Ok(Value::num(fd))
+}
+
+/// The mode a file or directory is created with: `v` (`default` when it is not a number, as
+/// node's 0o666 for files and 0o777 for directories) less the guest's `process.umask()`.
+fn creation_mode(v: &Value, default: u32, umask: u32) -> u32 {
+    let mode = match v {
+        Value::Number(n) if *n >= 0.0 => *n as u32,
+        _ => default,
+    };
+    mode & 0o7777 & !umask
+}
+
+/// Opens `path`, giving a file it creates the permission bits `mode` (a file that exists keeps
+/// its own, as POSIX's `open(O_CREAT)`): a file system creates files with its default bits, so
+/// keel sets them once it knows it created the file — it opens without creating first, and
+/// creates exclusively only when that finds nothing.
+fn open_creating(
+    fs: &dyn keel_sys::Fs,
+    path: &str,
+    options: &OpenOptions,
+    mode: u32,
+) -> Result<Box<dyn keel_sys::File>, Errno> {
+    if !options.create {
+        return fs.open(path, options);
+    }
+    if !options.exclusive {
+        match fs.open(path, &OpenOptions { create: false, ..*options }) {
+            Err(Errno::ENOENT) => {}
+            r => return r,
+        }
+    }
+    let mut file = match fs.open(path, &OpenOptions { exclusive: true, ..*options }) {
+        // Created by someone else in between: open what is there.
+        Err(Errno::EEXIST) if !options.exclusive => return fs.open(path, options),
+        r => r?,
+    };
+    // A file system without modes keeps its default.
+    match file.chmod(mode) {
+        Ok(()) | Err(Errno::ENOTSUP) => Ok(file),
+        Err(e) => Err(e),
+    }
 }
 
 fn close(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -338,23 +398,23 @@ fn write_op(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(Value::num(n as f64))
 }
 
-/// A node `fs.Stats`.
-fn stats(s: &Stat) -> Value {
-    let (kind, perm) = match s.filetype {
-        FileType::Directory => (S_IFDIR, 0o755),
-        FileType::RegularFile => (S_IFREG, 0o644),
-        FileType::SymbolicLink => (S_IFLNK, 0o777),
-        FileType::CharacterDevice => (S_IFCHR, 0o620),
-        FileType::BlockDevice => (S_IFBLK, 0o660),
-        FileType::SocketStream | FileType::SocketDgram => (S_IFSOCK, 0o755),
-        FileType::Unknown => (0, 0o644),
+/// A node `fs.Stats`, of a file with permission bits `perm`.
+fn stats((s, perm): &(Stat, u32)) -> Value {
+    let kind = match s.filetype {
+        FileType::Directory => S_IFDIR,
+        FileType::RegularFile => S_IFREG,
+        FileType::SymbolicLink => S_IFLNK,
+        FileType::CharacterDevice => S_IFCHR,
+        FileType::BlockDevice => S_IFBLK,
+        FileType::SocketStream | FileType::SocketDgram => S_IFSOCK,
+        FileType::Unknown => 0,
     };
     let o = Obj::plain();
     let ms = |ns: u64| Value::num((ns / 1_000_000) as f64);
     for (k, v) in [
         ("dev", Value::num(s.dev as f64)),
         ("ino", Value::num(s.ino as f64)),
-        ("mode", Value::num(kind | perm)),
+        ("mode", Value::num(kind | (perm & 0o7777))),
         ("nlink", Value::num(s.nlink as f64)),
         ("uid", Value::num(0)),
         ("gid", Value::num(0)),
@@ -393,19 +453,19 @@ fn fstat(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let fd = num(args, 0) as u32;
     let mut st = ctx.sys.lock();
     let s = match st.fds.get(fd)? {
-        FdEntry::File(f) => f.file.stat()?,
+        FdEntry::File(f) => f.file.stat_mode()?,
         FdEntry::Dir(d) => {
             let (mount, path) = (d.mount, d.path.clone());
-            st.mounts[mount].fs.stat(&path, true)?
+            st.mounts[mount].fs.stat_mode(&path, true)?
         }
-        _ => stdio_stat(),
+        _ => (stdio_stat(), keel_sys::default_mode(FileType::CharacterDevice)),
     };
     Ok(stats(&s))
 }
 
 fn stat_op(ctx: &mut Ctx<'_>, args: &[Value], follow: bool) -> Result<Value, Failure> {
     let path = arg(args, 0).to_js_string();
-    Ok(stats(&with_path(ctx, &path, |fs, p| fs.stat(p, follow))?))
+    Ok(stats(&stat_path(ctx, &path, follow).map_err(|e| Failure::Errno(e, path))?))
 }
 
 fn readdir(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -415,9 +475,22 @@ fn readdir(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(Value::Object(Obj::array(names, Some(ctx.state.ctors.array.clone()))))
 }
 
+/// `mkdir(path, mode)`: the directory gets `mode` less the umask (see [`open_creating`]).
 fn mkdir(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let path = arg(args, 0).to_js_string();
-    with_path(ctx, &path, |fs, p| fs.mkdir(p))?;
+    let mode = match arg(args, 1) {
+        // node's `fs.mkdir(path, { mode })` form too.
+        Value::Object(o) => o.get("mode"),
+        v => v,
+    };
+    let mode = creation_mode(&mode, 0o777, ctx.state.world().umask);
+    with_path(ctx, &path, |fs, p| {
+        fs.mkdir(p)?;
+        match fs.chmod(p, mode) {
+            Ok(()) | Err(Errno::ENOTSUP) => Ok(()),
+            Err(e) => Err(e),
+        }
+    })?;
     Ok(Value::Undefined)
 }
 
@@ -449,9 +522,40 @@ fn two_paths(
     Ok(Value::Undefined)
 }
 
+/// `rename(from, to)`. A link the guest made with an absolute target, moved itself, is made
+/// again relative to its new place, so that it still leads where the guest said (a link moved
+/// along with its directory keeps its relative target; docs/go.md says so).
+fn rename(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    two_paths(ctx, args, "rename", |fs, from, to| fs.rename(from, to))?;
+    if ctx.state.world().links.is_empty() {
+        return Ok(Value::Undefined);
+    }
+    let from = resolve(ctx, &arg(args, 0).to_js_string())?;
+    let (mount, inner) = resolve(ctx, &arg(args, 1).to_js_string())?;
+    let remembered = {
+        let mut w = ctx.state.world();
+        w.links.remove(&(mount, inner.clone()));
+        w.links.remove(&from)
+    };
+    let Some((stored, given)) = remembered else { return Ok(Value::Undefined) };
+    let (tm, tinner) = resolve(ctx, &given)?;
+    let now = relative(&inner, &tinner);
+    if tm != mount || now == stored {
+        ctx.state.world().links.insert((mount, inner), (stored, given));
+        return Ok(Value::Undefined);
+    }
+    let fs = ctx.sys.lock().mounts[mount].fs.clone();
+    fs.unlink(&inner).map_err(|e| Failure::Errno(e, given.clone()))?;
+    fs.symlink(&now, &inner).map_err(|e| Failure::Errno(e, given.clone()))?;
+    ctx.state.world().links.insert((mount, inner), (now, given));
+    Ok(Value::Undefined)
+}
+
 /// `symlink(target, path)`: a relative target is stored as given; an absolute one (a guest
 /// path) is stored relative to the link's directory when both lie in one mount, since a mount
-/// cannot hold a link to a host path.
+/// cannot hold a link to a host path (keel-sys refuses to create one, so that no host program
+/// is led outside the mount by it). The guest reads back what it gave: the world remembers the
+/// absolute targets of the links it made ([`crate::world::World::links`]) for `readlink`.
 fn symlink(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let (target, path) = (arg(args, 0).to_js_string(), arg(args, 1).to_js_string());
     let (mount, inner) = resolve(ctx, &path)?;
@@ -462,10 +566,16 @@ fn symlink(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
         }
         relative(&inner, &tinner)
     } else {
-        target
+        target.clone()
     };
     let fs = ctx.sys.lock().mounts[mount].fs.clone();
     fs.symlink(&stored, &inner).map_err(|e| Failure::Errno(e, path))?;
+    let mut w = ctx.state.world();
+    if target.starts_with('/') {
+        w.links.insert((mount, inner), (stored, target));
+    } else if !w.links.is_empty() {
+        w.links.remove(&(mount, inner));
+    }
     Ok(Value::Undefined)
 }
 
@@ -480,9 +590,31 @@ fn relative(link: &str, target: &str) -> String {
     if parts.is_empty() { ".".into() } else { parts.join("/") }
 }
 
+/// `readlink(path)`: the link's target, or the absolute target the guest gave when it made the
+/// link (and the link still holds what keel stored for it).
 fn readlink(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let path = arg(args, 0).to_js_string();
-    Ok(Value::str(with_path(ctx, &path, |fs, p| fs.readlink(p))?))
+    let (mount, inner) = resolve(ctx, &path)?;
+    let fs = ctx.sys.lock().mounts[mount].fs.clone();
+    let got = fs.readlink(&inner).map_err(|e| Failure::Errno(e, path))?;
+    let w = ctx.state.world();
+    Ok(Value::str(match w.links.get(&(mount, inner)) {
+        Some((stored, given)) if *stored == got => given.clone(),
+        _ => got,
+    }))
+}
+
+/// `unlink(path)`, forgetting what the world remembers of a link there.
+fn unlink(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let path = arg(args, 0).to_js_string();
+    let (mount, inner) = resolve(ctx, &path)?;
+    let fs = ctx.sys.lock().mounts[mount].fs.clone();
+    fs.unlink(&inner).map_err(|e| Failure::Errno(e, path))?;
+    let mut w = ctx.state.world();
+    if !w.links.is_empty() {
+        w.links.remove(&(mount, inner));
+    }
+    Ok(Value::Undefined)
 }
 
 /// `utimes(path, atime, mtime)`, in seconds.
@@ -500,8 +632,40 @@ fn utimes(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(Value::Undefined)
 }
 
-/// `chmod`, `chown`, `lchown`: keel-sys's file systems keep no modes or owners (as WASI has
-/// none), so these succeed on a path that exists and change nothing; docs/go.md says so.
+/// `chmod(path, mode)`: the permission bits, within what keel-sys lets a guest set (never
+/// setuid or setgid; nothing outside the mounts).
+fn chmod(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let path = arg(args, 0).to_js_string();
+    let mode = num(args, 1);
+    if mode.is_nan() || mode < 0.0 {
+        return Err(Failure::Errno(Errno::EINVAL, path));
+    }
+    with_path(ctx, &path, |fs, p| fs.chmod(p, mode as u32))?;
+    Ok(Value::Undefined)
+}
+
+/// `fchmod(fd, mode)`: as `chmod`, of an open file or directory.
+fn fchmod(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let (fd, mode) = (num(args, 0) as u32, num(args, 1));
+    if mode.is_nan() || mode < 0.0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let mut st = ctx.sys.lock();
+    match st.fds.get(fd)? {
+        FdEntry::File(f) => f.file.chmod(mode as u32)?,
+        FdEntry::Dir(d) => {
+            let (mount, path) = (d.mount, d.path.clone());
+            st.mounts[mount].fs.chmod(&path, mode as u32)?
+        }
+        // stdio: node changes the terminal's modes; keel has none to change.
+        _ => {}
+    }
+    Ok(Value::Undefined)
+}
+
+/// `chown`, `lchown`, `fchown`: keel-sys's file systems keep no owners (the guest is uid 0 of
+/// a system of its own), so these succeed on a path that exists and change nothing; docs/go.md
+/// says so.
 fn exists(ctx: &mut Ctx<'_>, args: &[Value], _name: &str, follow: bool) -> Result<Value, Failure> {
     let path = arg(args, 0).to_js_string();
     with_path(ctx, &path, |fs, p| fs.stat(p, follow))?;

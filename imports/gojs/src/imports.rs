@@ -323,6 +323,11 @@ fn value_call(ctx: &mut Ctx<'_>, sp: u32) -> Result<(), Trap> {
             v.to_js_string()
         ))),
     };
+    match &outcome {
+        Ok(v) => crate::logging::call_result(Ok(v)),
+        Err(Throw::Js(e)) => crate::logging::call_result(Err(e)),
+        Err(Throw::Trap(_)) => {}
+    }
     store_outcome(ctx, 56, outcome)
 }
 

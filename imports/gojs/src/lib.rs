@@ -30,6 +30,7 @@
 mod builtins;
 mod fs;
 mod imports;
+mod logging;
 mod value;
 mod world;
 
@@ -37,6 +38,8 @@ use keel::{CompiledModule, Module, ModuleConfig, Runtime, Trap, Val};
 
 use crate::value::{Obj, Value};
 use crate::world::{Ctx, Throw};
+
+pub use logging::logger;
 
 /// The module Go 1.11–1.20 import from.
 pub const MODULE_NAME_LEGACY: &str = "go";

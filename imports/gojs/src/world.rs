@@ -170,6 +170,9 @@ pub(crate) struct World {
     /// `process.cwd()`: a guest path.
     pub cwd: String,
     pub umask: u32,
+    /// The links the guest made with an absolute target, stored relative (see
+    /// `fs::symlink`): (mount, path in it) -> (what was stored, the target the guest gave).
+    pub links: HashMap<(usize, String), (String, String)>,
     /// Set once `runtime.wasmExit` ran.
     pub exited: Option<u32>,
 }
@@ -190,6 +193,7 @@ impl GoState {
                 next_timer: 1,
                 cwd: "/".into(),
                 umask: 0o022,
+                links: HashMap::new(),
                 exited: None,
             }),
             go,
@@ -199,6 +203,14 @@ impl GoState {
 
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The global object (`globalThis`).
+    pub(crate) fn global(&self) -> Obj {
+        match self.world().refs.load(ID_GLOBAL) {
+            Some(Value::Object(o)) => o,
+            _ => unreachable!("the global object is predefined"),
+        }
     }
 
     /// The value a NaN-boxed reference names; `None` for an id that names nothing (a guest

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"syscall/js"
 	"time"
 )
@@ -92,6 +93,22 @@ func main() {
 		var back []Point
 		check(json.Unmarshal(out, &back))
 		fmt.Printf("%+v\n", back)
+	case "deepjson":
+		// encoding/json's nesting limit: about 10 000 Wasm frames deep.
+		const depth = 10000
+		var v any
+		check(json.Unmarshal([]byte(strings.Repeat("[", depth)+strings.Repeat("]", depth)), &v))
+		n := 1
+		for a := v.([]any); len(a) > 0; a = a[0].([]any) {
+			n++
+		}
+		fmt.Println("nested arrays:", n)
+		err := json.Unmarshal([]byte(strings.Repeat("[", depth+1)+strings.Repeat("]", depth+1)), &v)
+		fmt.Println("one more:", err)
+	case "modes":
+		modes(args[0])
+	case "abslinks":
+		abslinks(args[0])
 	case "funcof":
 		funcof()
 	case "forever":
@@ -212,6 +229,84 @@ func files(dir string) {
 	check(os.RemoveAll("deep"))
 	_, err = os.Stat("deep")
 	fmt.Println("after RemoveAll: not exist =", errors.Is(err, fs.ErrNotExist))
+}
+
+// modes: permission bits as node keeps them on the host (keel: DirFs and MemFs), under a
+// umask of the guest's.
+func modes(dir string) {
+	check(os.MkdirAll(dir, 0o755))
+	check(os.Chdir(dir))
+	syscall.Umask(0o027)
+	show := func(what, name string, stat func(string) (fs.FileInfo, error)) {
+		st, err := stat(name)
+		check(err)
+		fmt.Printf("%s: %v\n", what, st.Mode())
+	}
+	check(os.WriteFile("f", nil, 0o666))
+	show("created 0666 under umask 027", "f", os.Stat)
+	check(os.WriteFile("f", []byte("x"), 0o600))
+	show("written again with 0600", "f", os.Stat)
+	check(os.Chmod("f", 0o456))
+	show("chmod 0456", "f", os.Stat)
+	f, err := os.Open("f")
+	check(err)
+	check(f.Chmod(0o123))
+	st, err := f.Stat()
+	check(err)
+	fmt.Printf("fchmod 0123, fstat: %v\n", st.Mode())
+	check(f.Close())
+	check(os.Chmod("f", 0o644))
+	check(os.Mkdir("d", 0o777))
+	show("mkdir 0777 under umask 027", "d", os.Stat)
+	check(os.Mkdir("sticky", os.ModeSticky|0o755))
+	show("mkdir sticky 0755", "sticky", os.Stat)
+	d, err := os.Open("d")
+	check(err)
+	check(d.Chmod(0o700))
+	check(d.Close())
+	show("fchmod of a directory 0700", "d", os.Stat)
+	check(os.Symlink("f", "l"))
+	show("lstat of a link", "l", os.Lstat)
+	check(os.Chmod("l", 0o600))
+	show("chmod through the link, its target", "f", os.Stat)
+	err = os.Chmod("missing", 0o600)
+	fmt.Println("chmod of a missing file: not exist =", errors.Is(err, fs.ErrNotExist))
+}
+
+// abslinks: a link to an absolute path reads back as that path, and still leads there once
+// moved.
+func abslinks(dir string) {
+	check(os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755))
+	target := filepath.Join(dir, "a", "t.txt")
+	check(os.WriteFile(target, []byte("target"), 0o644))
+	link := filepath.Join(dir, "a", "b", "abs")
+	check(os.Symlink(target, link))
+	got, err := os.Readlink(link)
+	check(err)
+	fmt.Println("readlink gives the absolute target:", got == target)
+	data, err := os.ReadFile(link)
+	check(err)
+	fmt.Printf("through the link: %q\n", data)
+	moved := filepath.Join(dir, "moved")
+	check(os.Rename(link, moved))
+	got, err = os.Readlink(moved)
+	check(err)
+	fmt.Println("moved, readlink still gives it:", got == target)
+	data, err = os.ReadFile(moved)
+	check(err)
+	fmt.Printf("through the moved link: %q\n", data)
+	check(os.Remove(moved))
+	check(os.Symlink("t.txt", moved))
+	got, err = os.Readlink(moved)
+	check(err)
+	fmt.Println("a relative link at the same place:", got)
+	check(os.Chdir(dir))
+	check(os.Symlink(dir, "self"))
+	p, err := filepath.EvalSymlinks("self")
+	check(err)
+	want, err := filepath.EvalSymlinks(dir)
+	check(err)
+	fmt.Println("EvalSymlinks of a relative link to an absolute path:", p == want)
 }
 
 func readonly(dir string) {

@@ -76,6 +76,26 @@ remove non-empty dir fails: true
 after RemoveAll: not exist = true
 ";
 
+const MODES: &str = "created 0666 under umask 027: -rw-r-----
+written again with 0600: -rw-r-----
+chmod 0456: -r--r-xrw-
+fchmod 0123, fstat: ---x-w--wx
+mkdir 0777 under umask 027: drwxr-x---
+mkdir sticky 0755: dtrwxr-x---
+fchmod of a directory 0700: drwx------
+lstat of a link: Lrwxrwxrwx
+chmod through the link, its target: -rw-------
+chmod of a missing file: not exist = true
+";
+
+const ABSLINKS: &str = "readlink gives the absolute target: true
+through the link: \"target\"
+moved, readlink still gives it: true
+through the moved link: \"target\"
+a relative link at the same place: t.txt
+EvalSymlinks of a relative link to an absolute path: true
+";
+
 fn cases() -> Vec<Case> {
     vec![
         case(&["hello"], "hello, world\n"),
@@ -95,6 +115,17 @@ fn cases() -> Vec<Case> {
             ..case(&["stdin"], "18 bytes, 2 lines, first \"first line\"\n")
         },
         case(&["files", "{dir}"], FILES),
+        // File modes on a host directory (DirFs) and in memory (MemFs, the root here).
+        case(&["modes", "{dir}"], MODES),
+        Case { like_node: false, ..case(&["modes", "/in/memory"], MODES) },
+        // Links to absolute paths, which keel-sys stores relative.
+        case(&["abslinks", "{dir}"], ABSLINKS),
+        Case { like_node: false, ..case(&["abslinks", "/in/memory"], ABSLINKS) },
+        // About 10 000 Wasm frames deep: the compiler's native stack budget.
+        case(
+            &["deepjson"],
+            "nested arrays: 10000\none more: invalid character '[' exceeded max depth\n",
+        ),
         Case {
             like_node: false,
             ..case(
