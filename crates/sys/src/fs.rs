@@ -55,6 +55,14 @@ pub struct Stat {
     pub ctim: u64,
 }
 
+impl Stat {
+    /// A stat of `filetype` with nothing else known: one link, size and times 0 — what stdio
+    /// and sockets report, which have no file behind them.
+    pub fn of_type(filetype: FileType) -> Stat {
+        Stat { dev: 0, ino: 0, filetype, nlink: 1, size: 0, atim: 0, mtim: 0, ctim: 0 }
+    }
+}
+
 /// One directory entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {

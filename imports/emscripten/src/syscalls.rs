@@ -906,20 +906,6 @@ fn mode_of(t: FileType) -> u32 {
     }
 }
 
-/// What stdio reports: a character device (Emscripten's terminals).
-fn stdio_stat() -> Stat {
-    Stat {
-        dev: 0,
-        ino: 0,
-        filetype: FileType::CharacterDevice,
-        nlink: 1,
-        size: 0,
-        atim: 0,
-        mtim: 0,
-        ctim: 0,
-    }
-}
-
 /// Writes `s` as Emscripten's `struct stat` (88 bytes) at `buf`.
 fn write_stat(mem: &Memory, buf: u32, s: &Stat) -> Result<(), Trap> {
     let mut b = [0u8; STAT_SIZE];
@@ -957,10 +943,10 @@ fn fstat(cx: &Cx<'_>, v: &[u64]) -> Res {
                 let (mount, path) = (d.mount, d.path.clone());
                 st.mounts[mount].fs.stat(&path, true)?
             }
-            FdEntry::Listener(_) | FdEntry::Stream(_) => {
-                Stat { filetype: FileType::SocketStream, ..stdio_stat() }
+            FdEntry::Listener(_) | FdEntry::Stream(_) => Stat::of_type(FileType::SocketStream),
+            FdEntry::Stdin | FdEntry::Stdout | FdEntry::Stderr => {
+                Stat::of_type(FileType::CharacterDevice)
             }
-            FdEntry::Stdin | FdEntry::Stdout | FdEntry::Stderr => stdio_stat(),
         }
     };
     write_stat(&cx.mem, buf, &s)?;

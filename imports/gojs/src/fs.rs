@@ -203,7 +203,7 @@ fn with_path<T>(
 pub(crate) fn stat_path(ctx: &Ctx<'_>, path: &str, follow: bool) -> Result<(Stat, u32), Errno> {
     match with_path(ctx, path, |fs, p| fs.stat_mode(p, follow)) {
         Err(Failure::Errno(Errno::ENOENT, _)) if above_a_mount(ctx, path) => {
-            let dir = Stat { filetype: FileType::Directory, nlink: 2, ..stdio_stat() };
+            let dir = Stat { nlink: 2, ..Stat::of_type(FileType::Directory) };
             Ok((dir, keel_sys::default_mode(FileType::Directory)))
         }
         r => r.map_err(|Failure::Errno(e, _)| e),
@@ -436,19 +436,6 @@ fn stats((s, perm): &(Stat, u32)) -> Value {
     Value::Object(o)
 }
 
-fn stdio_stat() -> Stat {
-    Stat {
-        dev: 0,
-        ino: 0,
-        filetype: FileType::CharacterDevice,
-        nlink: 1,
-        size: 0,
-        atim: 0,
-        mtim: 0,
-        ctim: 0,
-    }
-}
-
 fn fstat(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let fd = num(args, 0) as u32;
     let mut st = ctx.sys.lock();
@@ -458,7 +445,10 @@ fn fstat(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
             let (mount, path) = (d.mount, d.path.clone());
             st.mounts[mount].fs.stat_mode(&path, true)?
         }
-        _ => (stdio_stat(), keel_sys::default_mode(FileType::CharacterDevice)),
+        _ => {
+            let t = FileType::CharacterDevice;
+            (Stat::of_type(t), keel_sys::default_mode(t))
+        }
     };
     Ok(stats(&s))
 }

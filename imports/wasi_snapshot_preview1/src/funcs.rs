@@ -283,26 +283,8 @@ fn fd_stat(st: &mut SysState, fd: u32) -> Result<Stat, Errno> {
             let (mount, path) = (d.mount, d.path.clone());
             st.mounts[mount].fs.stat(&path, true)?
         }
-        FdEntry::Listener(_) | FdEntry::Stream(_) => Stat {
-            dev: 0,
-            ino: 0,
-            filetype: FileType::SocketStream,
-            nlink: 1,
-            size: 0,
-            atim: 0,
-            mtim: 0,
-            ctim: 0,
-        },
-        _ => Stat {
-            dev: 0,
-            ino: 0,
-            filetype: FileType::CharacterDevice,
-            nlink: 1,
-            size: 0,
-            atim: 0,
-            mtim: 0,
-            ctim: 0,
-        },
+        FdEntry::Listener(_) | FdEntry::Stream(_) => Stat::of_type(FileType::SocketStream),
+        _ => Stat::of_type(FileType::CharacterDevice),
     })
 }
 
