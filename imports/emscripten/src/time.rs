@@ -142,11 +142,15 @@ fn clock_gettime(caller: &mut Caller<'_>, v: &mut [u64]) -> Result<(), Trap> {
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW => sys(caller, "clock_gettime")?.lock().nanotime(),
         _ => return einval(caller, v, "clock_gettime"),
     };
-    let mem = memory(caller, "clock_gettime")?.1;
-    write_u32(&mem, tp, (ns / 1_000_000_000) as u32)?;
-    write_u32(&mem, tp.wrapping_add(4), (ns % 1_000_000_000) as u32)?;
+    write_timespec(&memory(caller, "clock_gettime")?.1, tp, ns)?;
     v[0] = 0;
     Ok(())
+}
+
+/// A `struct timespec` (seconds, nanoseconds; 32 bits each in wasm32) of `ns` at `at`.
+fn write_timespec(mem: &keel::Memory, at: u32, ns: u64) -> Result<(), Trap> {
+    write_u32(mem, at, (ns / 1_000_000_000) as u32)?;
+    write_u32(mem, at.wrapping_add(4), (ns % 1_000_000_000) as u32)
 }
 
 /// errno `EINVAL` and -1.
@@ -166,9 +170,7 @@ fn clock_getres(caller: &mut Caller<'_>, v: &mut [u64]) -> Result<(), Trap> {
         CLOCK_MONOTONIC => sys(caller, "clock_getres")?.lock().nanotime_resolution(),
         _ => return einval(caller, v, "clock_getres"),
     };
-    let mem = memory(caller, "clock_getres")?.1;
-    write_u32(&mem, res, (ns / 1_000_000_000) as u32)?;
-    write_u32(&mem, res.wrapping_add(4), (ns % 1_000_000_000) as u32)?;
+    write_timespec(&memory(caller, "clock_getres")?.1, res, ns)?;
     v[0] = 0;
     Ok(())
 }
