@@ -7,10 +7,14 @@
 //! WASI rows' guests, which import `wasi_snapshot_preview1` and are run as commands
 //! ([`Compiled::run_wasi`]). The language rows (`languages.rs`) run whole Go and Emscripten
 //! programs on keel's engines and on node ([`Engine::language_runner`]); node runs nothing else.
+//! The large rows (`large.rs`) start large Go programs from their bytes on keel's engines (with
+//! keel's default engine, `keel-default`, which runs nothing else), wasmtime and node
+//! ([`Engine::large_runner`]).
 
 use std::sync::Arc;
 
 use crate::languages::Runner;
+use crate::large::LargeRunner;
 use crate::wasi::WasiRun;
 
 /// What an exported entry point returns; every benchmark entry takes one `i32`.
@@ -46,6 +50,10 @@ pub trait Engine {
     }
     /// How it runs the language rows' guests (`languages.rs`), if it does.
     fn language_runner(&self) -> Option<Runner<'_>> {
+        None
+    }
+    /// How it runs the large rows' guests (`large.rs`), if it does.
+    fn large_runner(&self) -> Option<LargeRunner<'_>> {
         None
     }
     /// Validates and compiles a binary.
@@ -85,13 +93,15 @@ pub trait Entry {
 }
 
 /// Every engine the harness knows, in column order: each keel engine followed by its peer, then
-/// node, the peer of both on the language rows.
+/// keel's default engine (the large rows only), then node, the peer of all three on the language
+/// and large rows.
 pub fn all() -> Vec<Box<dyn Engine>> {
     vec![
         Box::new(Keel::new(keel::EngineKind::Interpreter)),
         Box::new(Wasmi::new()),
         Box::new(Keel::new(keel::EngineKind::Compiler)),
         Box::new(crate::wasmtime::Wasmtime::new()),
+        Box::new(KeelDefault),
         Box::new(crate::languages::Node::new()),
     ]
 }
@@ -146,9 +156,44 @@ impl Engine for Keel {
         Some(Runner::Keel(self.kind))
     }
 
+    fn large_runner(&self) -> Option<LargeRunner<'_>> {
+        Some(LargeRunner::Keel(self.kind))
+    }
+
     fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>> {
         let module = self.runtime.compile(wasm).map_err(|e| e.to_string())?;
         Ok(Box::new(KeelCompiled { runtime: self.runtime.clone(), module }))
+    }
+}
+
+/// keel as `Runtime::new()` gives it: the default configuration and the default engine kind
+/// (`EngineKind::Auto`, which chooses the engine; the tiered mode of issue 15 when it lands). A
+/// column of the large rows only: the other rows time keel's two engines by name.
+pub struct KeelDefault;
+
+impl Engine for KeelDefault {
+    fn name(&self) -> &'static str {
+        "keel-default"
+    }
+
+    fn is_peer(&self) -> bool {
+        false
+    }
+
+    fn compare_with(&self) -> &'static [&'static str] {
+        &["wasmtime", "node"]
+    }
+
+    fn runs_modules(&self) -> bool {
+        false
+    }
+
+    fn large_runner(&self) -> Option<LargeRunner<'_>> {
+        Some(LargeRunner::Keel(keel::EngineKind::Auto))
+    }
+
+    fn compile(&self, _: &[u8]) -> Result<Box<dyn Compiled>> {
+        Err("keel-default runs only the large rows".into())
     }
 }
 

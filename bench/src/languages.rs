@@ -31,6 +31,7 @@ use keel::{EngineKind, ModuleConfig, Runtime, RuntimeConfig};
 use keel_sys::{DirFs, MemFs, MemoryWriter};
 
 use crate::engines::{Compiled, Engine, Result};
+use crate::large::LargeRunner;
 use crate::wasi::scratch_base;
 use crate::{Cell, Nanos, Options, Report, initial_cells, median, nanos};
 
@@ -208,21 +209,28 @@ impl Engine for Node {
         Some(Runner::Node(self))
     }
 
+    fn large_runner(&self) -> Option<LargeRunner<'_>> {
+        Some(LargeRunner::Node)
+    }
+
     fn compile(&self, _: &[u8]) -> Result<Box<dyn Compiled>> {
         Err("node runs only the language rows".into())
     }
 }
 
 /// How a run ended: the exit code (or what ended it otherwise), stdout and stderr.
-struct Outcome {
-    exit: std::result::Result<u32, String>,
-    stdout: String,
-    stderr: String,
+pub struct Outcome {
+    /// The exit code, or what ended the run otherwise.
+    pub exit: std::result::Result<u32, String>,
+    /// Everything written to stdout.
+    pub stdout: String,
+    /// Everything written to stderr.
+    pub stderr: String,
 }
 
 impl Outcome {
     /// Whether it exited 0 printing exactly `expected`; else what went wrong.
-    fn check(&self, expected: &str) -> std::result::Result<(), String> {
+    pub fn check(&self, expected: &str) -> std::result::Result<(), String> {
         let stderr = self.stderr.trim_end();
         match &self.exit {
             Ok(0) if self.stdout == expected => Ok(()),

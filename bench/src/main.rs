@@ -17,10 +17,15 @@
 //! columns), `-v` (every sample), `--tsv` (instead of the table, one line per row and engine:
 //! `ROW<TAB>ENGINE<TAB>NANOSECONDS...`, every sample; what `cargo xtask bench --baseline` reads).
 //! FILTER keeps the rows whose name contains it (or any of several, comma-separated).
+//!
+//! The large rows (`large.rs`) start large Go programs, built at bench time, from their bytes
+//! on keel's engines (and keel's default one), wasmtime and node: the time to the first byte
+//! of output, the time to exit, and the peak memory of a process doing it.
 
 mod cache;
 mod engines;
 mod languages;
+mod large;
 mod wasi;
 mod wasmtime;
 
@@ -257,6 +262,12 @@ fn print_help() {
     for b in languages::BENCHMARKS {
         println!("  {:<17} {}", b.name, b.about);
     }
+    // The large rows' names are longer: a column of their own width.
+    let large = large::rows();
+    let width = large.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    for (name, about) in large {
+        println!("  {name:<width$} {about}");
+    }
     println!();
     print!("engines:");
     for e in engines::all() {
@@ -270,6 +281,8 @@ fn print_help() {
 enum Cell {
     /// Median time of one operation, and every sample.
     Time(Nanos, Vec<Nanos>),
+    /// Median of a size in megabytes (10^6 bytes), and every sample: the peak-memory rows.
+    Megabytes(f64, Vec<f64>),
     /// The engine failed; the message is printed under the table.
     Failed,
     /// The engine is not available on this machine (a note under the table says why).
@@ -303,6 +316,11 @@ impl Report {
 }
 
 fn main() -> ExitCode {
+    // The large rows' peak-memory measurement runs a guest in a child process of this binary.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(large::CHILD_ARG) {
+        return large::child_main(&args[2..]);
+    }
     let opts = match parse_args() {
         Ok(opts) => opts,
         Err(e) => {
@@ -359,6 +377,7 @@ fn main() -> ExitCode {
         let cells = languages::run_benchmark(&mut report, &engines, b, &opts);
         report.rows.push((b.name.to_string(), cells));
     }
+    large::run(&mut report, &engines, &opts, &wanted);
     // The `cache` row is keel's compiler alone, cold against warm: a line after the table.
     let cache_line = wanted("cache").then(|| cache::run(opts.runs, opts.quick));
     if let Some(Err(e)) = &cache_line {
@@ -547,7 +566,7 @@ fn run_compile(
 }
 
 /// The cells of a module row before it runs: `Failed` (until measured), `Unavailable`, or
-/// `NotApplicable` for an engine that runs no modules (node).
+/// `NotApplicable` for an engine that runs no modules (node, keel-default).
 fn initial_cells(engines: &[Box<dyn Engine>]) -> Vec<Cell> {
     engines
         .iter()
@@ -568,9 +587,9 @@ fn available(engines: &[Box<dyn Engine>]) -> impl Iterator<Item = (usize, &Box<d
     engines.iter().enumerate().filter(|(_, e)| e.runs_modules() && e.unavailable().is_none())
 }
 
-/// Which engines' columns the table shows: all but an engine that runs no modules (node) when
-/// none of the table's rows is one it runs, so that a table without language rows looks as it
-/// did before them.
+/// Which engines' columns the table shows: all but an engine that runs no modules (node,
+/// keel-default) when none of the table's rows is one it runs, so that a table without language
+/// or large rows looks as it did before them.
 fn shown_columns(report: &Report, engines: &[Box<dyn Engine>]) -> Vec<bool> {
     (0..engines.len())
         .map(|i| {
@@ -592,8 +611,11 @@ fn median(samples: &[f64]) -> f64 {
 /// turn (adjacent in time, so a burst of load hits both), or the ratio of the medians if the
 /// sample counts differ.
 fn ratio(a: &Cell, b: &Cell) -> Option<f64> {
-    let (Cell::Time(a, a_samples), Cell::Time(b, b_samples)) = (a, b) else {
-        return None;
+    let ((a, a_samples), (b, b_samples)) = match (a, b) {
+        (Cell::Time(a, x), Cell::Time(b, y)) | (Cell::Megabytes(a, x), Cell::Megabytes(b, y)) => {
+            ((a, x), (b, y))
+        }
+        _ => return None,
     };
     if a_samples.len() == b_samples.len() && b_samples.iter().all(|d| *d > 0.0) {
         let ratios: Vec<f64> = a_samples.iter().zip(b_samples).map(|(a, b)| a / b).collect();
@@ -618,8 +640,13 @@ fn format_duration(ns: Nanos) -> String {
     }
 }
 
-/// Prints every sample, one line per row and engine: `ROW<TAB>ENGINE<TAB>NS NS ...`; the errors go
-/// to stderr.
+/// A size in megabytes, with one decimal.
+fn format_megabytes(mb: f64) -> String {
+    format!("{mb:.1} MB")
+}
+
+/// Prints every sample, one line per row and engine: `ROW<TAB>ENGINE<TAB>NS NS ...` (times only:
+/// the peak-memory rows are left out); the errors go to stderr.
 fn print_tsv(report: &Report, engines: &[Box<dyn Engine>]) {
     for (name, cells) in &report.rows {
         for (engine, cell) in engines.iter().zip(cells) {
@@ -653,6 +680,7 @@ fn print_table(report: &Report, engines: &[Box<dyn Engine>], verbose: bool) {
         let mut line = vec![name.clone()];
         line.extend(cells.iter().zip(&shown).filter(|(_, s)| **s).map(|(c, _)| match c {
             Cell::Time(d, _) => format_duration(*d),
+            Cell::Megabytes(mb, _) => format_megabytes(*mb),
             Cell::Failed => "failed".to_string(),
             Cell::Unavailable | Cell::NotApplicable => "n/a".to_string(),
         }));
@@ -685,10 +713,14 @@ fn print_table(report: &Report, engines: &[Box<dyn Engine>], verbose: bool) {
         println!();
         for (name, cells) in &report.rows {
             for (engine, cell) in engines.iter().zip(cells) {
-                if let Cell::Time(_, samples) = cell {
-                    let all: Vec<String> = samples.iter().map(|d| format_duration(*d)).collect();
-                    println!("{name} on {}: {}", engine.name(), all.join(", "));
-                }
+                let all: Vec<String> = match cell {
+                    Cell::Time(_, samples) => samples.iter().map(|d| format_duration(*d)).collect(),
+                    Cell::Megabytes(_, samples) => {
+                        samples.iter().map(|mb| format_megabytes(*mb)).collect()
+                    }
+                    _ => continue,
+                };
+                println!("{name} on {}: {}", engine.name(), all.join(", "));
             }
         }
     }

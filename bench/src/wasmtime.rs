@@ -18,6 +18,9 @@
 //! linker), each store getting a `wasi_config_t` of its own (arguments, a preopened directory,
 //! stdout into a file); `_start` is called through `wasmtime_func_call`, and an exit
 //! (`proc_exit`) comes back as an error carrying its status (`wasmtime_error_exit_status`).
+//! The large rows run a command from its bytes ([`Wasmtime::run_command`]): stdin from a file
+//! (`wasi_config_set_stdin_file`), stdout through a callback (`wasi_config_set_stdout_custom`)
+//! that records when the guest first writes.
 
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::path::{Path, PathBuf};
@@ -28,6 +31,7 @@ use std::sync::Arc;
 use libloading::Library;
 
 use crate::engines::{Compiled, Engine, Entry, Instance, Result, Ret};
+use crate::large::{Capture, LargeRunner};
 use crate::wasi::WasiRun;
 
 /// The PyPI version of `wasmtime` the recorded results were measured with (also pinned in
@@ -127,6 +131,8 @@ type UncheckedCallback = unsafe extern "C" fn(
     len: usize,
 ) -> *mut WasmTrap;
 type Finalizer = Option<unsafe extern "C" fn(*mut c_void)>;
+/// `wasi_config_set_stdout_custom`'s callback: the bytes written, returning how many it took.
+type WriteCallback = unsafe extern "C" fn(data: *mut c_void, buf: *const u8, len: usize) -> isize;
 
 /// Declares the C functions used, as a struct of function pointers loaded by name.
 macro_rules! api {
@@ -185,6 +191,8 @@ api! {
     wasi_config_delete: fn(*mut WasiConfig);
     wasi_config_set_argv: fn(*mut WasiConfig, usize, *const *const c_char) -> bool;
     wasi_config_set_stdout_file: fn(*mut WasiConfig, *const c_char) -> bool;
+    wasi_config_set_stdout_custom: fn(*mut WasiConfig, WriteCallback, *mut c_void, Finalizer);
+    wasi_config_set_stdin_file: fn(*mut WasiConfig, *const c_char) -> bool;
     wasi_config_preopen_dir: fn(*mut WasiConfig, *const c_char, *const c_char, bool) -> bool;
     wasmtime_context_set_wasi: fn(*mut WasmtimeContext, *mut WasiConfig) -> *mut WasmtimeError;
     wasmtime_func_call: fn(*mut WasmtimeContext, *const WasmtimeFunc, *const WasmtimeVal, usize, *mut WasmtimeVal, usize, *mut *mut WasmTrap) -> *mut WasmtimeError;
@@ -392,7 +400,18 @@ impl Engine for Wasmtime {
         })
     }
 
+    fn large_runner(&self) -> Option<LargeRunner<'_>> {
+        Some(LargeRunner::Wasmtime(self))
+    }
+
     fn compile(&self, wasm: &[u8]) -> Result<Box<dyn Compiled>> {
+        Ok(Box::new(self.module(wasm)?))
+    }
+}
+
+impl Wasmtime {
+    /// Validates and compiles `wasm` (`wasmtime_module_new`).
+    fn module(&self, wasm: &[u8]) -> Result<WasmtimeCompiled> {
         let shared = self.state.as_ref().map_err(Clone::clone)?;
         let mut module = ptr::null_mut();
         // SAFETY: the engine is live; `wasm` is valid for its length.
@@ -405,8 +424,66 @@ impl Engine for Wasmtime {
             )
         };
         shared.api.check(error, ptr::null_mut())?;
-        Ok(Box::new(WasmtimeCompiled { shared: shared.clone(), module }))
+        Ok(WasmtimeCompiled { shared: shared.clone(), module })
     }
+
+    /// Runs the WASI command `wasm` from its bytes to its exit: compiles it, runs `_start` with
+    /// `args` (`argv`, the program name first), stdin read from the file `stdin` and stdout
+    /// into `stdout`, and frees everything; returns the exit code.
+    pub fn run_command(
+        &self,
+        wasm: &[u8],
+        args: &[&str],
+        stdin: &Path,
+        stdout: &Capture,
+    ) -> Result<i32> {
+        let module = self.module(wasm)?;
+        let fns = &module.shared.api.fns;
+        let args = args.iter().map(|a| c_string(a)).collect::<Result<Vec<_>>>()?;
+        let argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
+        let stdin = c_string(&stdin.to_string_lossy())?;
+        // SAFETY: a plain constructor; the config is owned here until `run_start` takes it.
+        let config = unsafe { (fns.wasi_config_new)() };
+        // The callback's data: a handle of its own, freed by the finalizer with the config.
+        let data = Box::into_raw(Box::new(stdout.clone())).cast::<c_void>();
+        // SAFETY: `config` is live; the strings outlive the calls, which copy them; `data` is a
+        // `Box<Capture>` that only `capture_write` reads and `capture_free` frees.
+        let configured = unsafe {
+            (fns.wasi_config_set_stdout_custom)(config, capture_write, data, Some(capture_free));
+            (fns.wasi_config_set_argv)(config, argv.len(), argv.as_ptr())
+                && (fns.wasi_config_set_stdin_file)(config, stdin.as_ptr())
+        };
+        if !configured {
+            // SAFETY: not handed to a context, so still ours to free (with the callback's data).
+            unsafe { (fns.wasi_config_delete)(config) };
+            return Err("wasi_config: bad arguments or stdin file".into());
+        }
+        module.run_start(config)
+    }
+}
+
+/// A C string of `s`.
+fn c_string(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|e| e.to_string())
+}
+
+/// `wasi_config_set_stdout_custom`'s callback: hands the bytes to the [`Capture`] at `data`.
+unsafe extern "C" fn capture_write(data: *mut c_void, buf: *const u8, len: usize) -> isize {
+    if len == 0 {
+        return 0;
+    }
+    // SAFETY: `data` is the `Box<Capture>` made by `run_command`, alive until `capture_free`;
+    // wasmtime passes `len` readable bytes at `buf`.
+    let (capture, bytes) =
+        unsafe { (&*data.cast::<Capture>(), std::slice::from_raw_parts(buf, len)) };
+    capture.record(bytes);
+    len as isize
+}
+
+/// Frees the callback's data with the WASI configuration.
+unsafe extern "C" fn capture_free(data: *mut c_void) {
+    // SAFETY: made by `Box::into_raw` in `run_command`, freed once by wasmtime.
+    drop(unsafe { Box::from_raw(data.cast::<Capture>()) });
 }
 
 struct WasmtimeCompiled {
@@ -452,15 +529,13 @@ impl Compiled for WasmtimeCompiled {
     }
 
     fn run_wasi(&self, run: &WasiRun<'_>) -> Result<i32> {
-        let api = &self.shared.api;
-        let fns = &api.fns;
-        let c = |s: &str| CString::new(s).map_err(|e| e.to_string());
-        let path = |p: &Path| c(&p.to_string_lossy());
-        let args = run.args.iter().map(|a| c(a)).collect::<Result<Vec<_>>>()?;
+        let fns = &self.shared.api.fns;
+        let path = |p: &Path| c_string(&p.to_string_lossy());
+        let args = run.args.iter().map(|a| c_string(a)).collect::<Result<Vec<_>>>()?;
         let argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
         let stdout = path(run.stdout)?;
         let mount = run.mount.map(path).transpose()?;
-        // SAFETY: a plain constructor; the config is owned here until the context takes it.
+        // SAFETY: a plain constructor; the config is owned here until `run_start` takes it.
         let config = unsafe { (fns.wasi_config_new)() };
         // SAFETY: `config` is live; the strings outlive the calls, which copy them.
         let configured = unsafe {
@@ -475,6 +550,17 @@ impl Compiled for WasmtimeCompiled {
             unsafe { (fns.wasi_config_delete)(config) };
             return Err("wasi_config: bad arguments, stdout file or directory".into());
         }
+        self.run_start(config)
+    }
+}
+
+impl WasmtimeCompiled {
+    /// Instantiates the module in a store of its own with the WASI configuration `config`
+    /// (which it takes over), runs `_start` and frees the store: the exit code (`proc_exit`'s,
+    /// or 0 when `_start` returns).
+    fn run_start(&self, config: *mut WasiConfig) -> Result<i32> {
+        let api = &self.shared.api;
+        let fns = &api.fns;
         // SAFETY: the engine is live; the store is freed below, after its last use.
         let store = unsafe { (fns.wasmtime_store_new)(self.shared.engine, ptr::null_mut(), None) };
         let result = (|| {
