@@ -687,13 +687,11 @@ pub fn run(
         }
         if wanted(&row_name(guest, "peak-rss")) {
             let mut row = cells.clone();
-            for (i, _) in &live {
-                let Some(ready) = &ready else { break };
+            for (i, _) in live.iter().filter(|_| ready.is_some()) {
+                let ready = ready.as_ref().expect("filtered on");
                 row[*i] = match peak_rss(&*engines[*i], ready) {
-                    Ok(bytes) => {
-                        let mb = bytes as f64 / 1e6;
-                        Cell::Megabytes(mb, vec![mb])
-                    }
+                    // One run: the figure barely moves from run to run.
+                    Ok(bytes) => Cell::Megabytes(bytes as f64 / 1e6, vec![bytes as f64 / 1e6]),
                     Err(e) => report.fail(&row_name(guest, "peak-rss"), &*engines[*i], e),
                 };
             }
