@@ -1,4 +1,4 @@
-//! `cargo xtask wasi-testsuite [--engine interpreter|compiler|all] [--dir DIR] [--keel PATH]
+//! `cargo xtask wasi-testsuite [--engine interpreter|compiler|tiered|all] [--dir DIR] [--keel PATH]
 //! [-v|--verbose] [FILTER]`: runs the official WASI test suite (WebAssembly/wasi-testsuite, its
 //! prebuilt wasm32-wasip1 tests) through the `keel` binary, as a user would, and as the suite's
 //! own specification.md describes:
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const USAGE: &str = "usage: cargo xtask wasi-testsuite [--engine interpreter|compiler|all] \
+const USAGE: &str = "usage: cargo xtask wasi-testsuite [--engine interpreter|compiler|tiered|all] \
                      [--dir DIR] [--keel PATH] [-v|--verbose] [FILTER]";
 
 /// How long one test may run before it is killed and failed.

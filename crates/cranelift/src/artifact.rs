@@ -396,10 +396,38 @@ pub(crate) fn compile(
         let what = "multiple memories".to_string();
         return Err(CompileError::Unsupported { engine: "compiler", what });
     }
-    let env = ModuleEnv { module, call_conv: isa.default_call_conv(), guarded, listening };
-    let n = module.bodies.len();
-    let workers = keel_runtime::engine::compile_threads().min(n).max(1);
-    let compile_one = |def: usize, fctx: &mut FunctionBuilderContext, ctx: &mut Context| {
+    let env =
+        ModuleEnv { module, call_conv: isa.default_call_conv(), guarded, listening, tiered: false };
+    let jobs: Vec<Job> =
+        (0..module.bodies.len() as u32).map(|def| Job { def, osr: None }).collect();
+    let workers = keel_runtime::engine::compile_threads();
+    compile_jobs(&env, isa, &jobs, workers)
+}
+
+/// One function to compile: defined function `def`, or its on-stack-replacement entry at the
+/// head of loop `osr` (the loop operator's offset in the body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Job {
+    pub(crate) def: u32,
+    pub(crate) osr: Option<u32>,
+}
+
+/// Compiles `jobs` (whole functions first, then on-stack-replacement entries) on up to
+/// `workers` threads into one artefact: `functions[i]` is job `i`'s code, and each whole
+/// function has an entry trampoline (`function_trampoline[i]`).
+pub(crate) fn compile_jobs(
+    env: &ModuleEnv<'_>,
+    isa: &dyn TargetIsa,
+    jobs: &[Job],
+    workers: usize,
+) -> Result<Artifact, CompileError> {
+    let module = env.module;
+    let listening = env.listening;
+    let n = jobs.len();
+    let workers = workers.min(n).max(1);
+    let compile_one = |job: usize, fctx: &mut FunctionBuilderContext, ctx: &mut Context| {
+        let Job { def, osr } = jobs[job];
+        let def = def as usize;
         let mut func = ir::Function::with_name_signature(
             UserFuncName::user(0, def as u32),
             Signature::new(env.call_conv),
@@ -413,7 +441,7 @@ pub(crate) fn compile(
         // A translation error leaves the builder context half used, and a bug in the translator
         // or in Cranelift must be a compile error, never a panic: start afresh after either.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            translate_function(&env, def as u32, &mut func, fctx).map_err(failed)?;
+            translate_function(env, def as u32, osr, &mut func, fctx).map_err(failed)?;
             ctx.clear();
             ctx.func = func;
             finish_function(ctx, isa, "cranelift").map_err(failed)
@@ -437,7 +465,9 @@ pub(crate) fn compile(
         // large functions (a Go program has some of tens of thousands of instructions) would
         // otherwise leave the other workers idle at the end while one compiles them.
         let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by_key(|&def| std::cmp::Reverse(module.bodies[def].code.len()));
+        order.sort_by_key(|&job| {
+            std::cmp::Reverse(module.bodies[jobs[job].def as usize].code.len())
+        });
         let next = AtomicUsize::new(0);
         let parts: Vec<Vec<(usize, Result<Compiled, CompileError>)>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..workers)
@@ -497,8 +527,8 @@ pub(crate) fn compile(
     }
     let mut by_sig: HashMap<&FuncType, u32> = HashMap::new();
     let (mut fctx, mut ctx) = (FunctionBuilderContext::new(), Context::new());
-    for def in 0..n as u32 {
-        let ty = module.func_type(module.num_imported_functions + def);
+    for job in jobs.iter().take_while(|j| j.osr.is_none()) {
+        let ty = module.func_type(module.num_imported_functions + job.def);
         let t = match by_sig.get(ty) {
             Some(t) => *t,
             None => {

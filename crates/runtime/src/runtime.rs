@@ -43,6 +43,28 @@ pub struct RuntimeConfig {
     /// Asked once per function definition for a listener (default: none, at no cost), unless a
     /// compile, instantiation or host module overrides it; see [`crate::listener`].
     pub function_listener_factory: Option<SharedListenerFactory>,
+    /// When the tiered engine compiles a function (its thresholds) and where.
+    pub tiering: Tiering,
+}
+
+/// The tiered engine's settings: a function is compiled after `call_threshold` calls, or after
+/// `loop_threshold` iterations of its loops (and the running loop then continues in compiled
+/// code); see docs/tiering.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiering {
+    /// Calls of a function before it is compiled (at least 1).
+    pub call_threshold: u32,
+    /// Loop iterations in a function before it is compiled (at least 1).
+    pub loop_threshold: u32,
+    /// Compile on background threads (the default) rather than on the thread that made the
+    /// function hot, there and then: deterministic, for tests.
+    pub background: bool,
+}
+
+impl Default for Tiering {
+    fn default() -> Self {
+        Tiering { call_threshold: 1_000, loop_threshold: 10_000, background: true }
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -56,6 +78,7 @@ impl Default for RuntimeConfig {
             memory_reservation: Reservation::Maximum,
             cache_dir: None,
             function_listener_factory: None,
+            tiering: Tiering::default(),
         }
     }
 }
@@ -70,6 +93,12 @@ impl RuntimeConfig {
     /// Sets the memory limit in pages (capped at 65536).
     pub fn with_memory_limit_pages(mut self, pages: u64) -> Self {
         self.memory_limit_pages = pages.min(MAX_PAGES);
+        self
+    }
+
+    /// Sets the tiered engine's thresholds and where it compiles (see [`Tiering`]).
+    pub fn with_tiering(mut self, tiering: Tiering) -> Self {
+        self.tiering = tiering;
         self
     }
 
