@@ -192,12 +192,17 @@ fn cachedir_fills_and_reuses_the_cache() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "hi");
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
-    // A damaged entry is recompiled and rewritten.
+    // A damaged entry: a tiered run ignores it (and stores nothing: its code is compiled
+    // piecemeal), an eager run recompiles and rewrites it.
     let entry = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path();
     let good = std::fs::read(&entry).unwrap();
-    std::fs::write(&entry, &good[..good.len() / 2]).unwrap();
+    let damaged = &good[..good.len() / 2];
+    std::fs::write(&entry, damaged).unwrap();
     let o = keel_with_stdin(&["run", &flag, &guest("cat")], b"again");
     assert_eq!(text(&o.stdout), "again");
+    assert_eq!(std::fs::read(&entry).unwrap(), damaged);
+    let o = keel_with_stdin(&["run", "--eager", &flag, &guest("cat")], b"eager");
+    assert_eq!(text(&o.stdout), "eager");
     assert_eq!(std::fs::read(&entry).unwrap(), good);
     // An invalid module is an error, and a cache directory that cannot be made is too.
     let bad = dir.join("bad.wasm");

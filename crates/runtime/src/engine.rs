@@ -58,6 +58,12 @@ pub trait Engine: Send + Sync + 'static {
         None
     }
 
+    /// The engine name in cache keys: [`Engine::name`] (the default), or the name of the
+    /// engine whose entries this one shares (the tiered engine reads the eager compiler's).
+    fn cache_name(&self) -> &'static str {
+        self.name()
+    }
+
     /// `code` (compiled by this engine) as bytes for the compilation cache, or `None` when it
     /// cannot be stored (the default).
     fn serialize(&self, code: &dyn CompiledCode) -> Option<Vec<u8>> {

@@ -467,7 +467,7 @@ impl Runtime {
         let engine = &self.inner.engine;
         let id = engine.cache_id()?;
         let features = self.inner.config.features;
-        Some(CacheKey::new(bytes, engine.name(), &id, features, options))
+        Some(CacheKey::new(bytes, engine.cache_name(), &id, features, options))
     }
 
     /// Validates and compiles a binary, as [`Runtime::compile_with`] with the default

@@ -126,6 +126,30 @@ impl Engine for Tiered {
         );
         Ok(Arc::new(TieredCode { interp, upper, listening: options.listening }))
     }
+
+    /// The eager compiler's: a module it compiled whole and cached starts compiled here.
+    fn cache_id(&self) -> Option<String> {
+        self.compiler.cache_id()
+    }
+
+    fn cache_name(&self) -> &'static str {
+        self.compiler.name()
+    }
+
+    /// Only code loaded whole from the cache (tiered code is compiled piecemeal and not
+    /// stored; `keel compile` fills the cache eagerly).
+    fn serialize(&self, code: &dyn CompiledCode) -> Option<Vec<u8>> {
+        self.compiler.serialize(code)
+    }
+
+    fn deserialize(
+        &self,
+        module: &Arc<keel_decode::Module>,
+        bytes: &[u8],
+        options: CompileOptions,
+    ) -> Result<Arc<dyn CompiledCode>, Error> {
+        self.compiler.deserialize(module, bytes, options)
+    }
 }
 
 /// A module's code on the tiered engine.
