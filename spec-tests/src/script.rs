@@ -560,7 +560,9 @@ mod mock_engine_tests {
         }
     }
 
-    impl CompiledCode for Mock {
+    // SAFETY: the mock never touches the instance.
+    #[allow(unsafe_code)]
+    unsafe impl CompiledCode for Mock {
         fn call(&self, _: &Instance, _: u32, _: &mut [u64]) -> Result<(), Trap> {
             match self {
                 Mock::Trap => Err(TrapCode::Unreachable.into()),

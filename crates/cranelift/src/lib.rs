@@ -24,7 +24,7 @@ use keel_runtime::vm::{Instance, listen};
 use keel_runtime::{CompileError, CompileOptions, CompiledCode, Engine, Error, Trap, TrapCode};
 
 pub use artifact::{Artifact, LibcallTarget, Relocation};
-pub use tier::TierCode;
+pub use tier::{Published, TierCode};
 
 use crate::vmctx::InstanceState;
 
@@ -284,7 +284,10 @@ fn stack_pointer() -> usize {
     std::hint::black_box(&marker) as *const u8 as usize
 }
 
-impl CompiledCode for Code {
+// SAFETY: compiled code and the libcalls touch the instance only inside `call`, on the calling
+// thread; the instance state kept in its engine data holds raw pointers that only an entry,
+// under the lock, uses.
+unsafe impl CompiledCode for Code {
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
         if self.code.listening() {
             return self.call_listening(instance, def_index, values);

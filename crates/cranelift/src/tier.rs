@@ -16,6 +16,15 @@ use crate::artifact::{self, Job, Loaded};
 use crate::translate::ModuleEnv;
 use crate::{Compiler, Entry, signals, unsupported_host};
 
+/// What one [`TierCode::compile`] made available.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// Defined functions now compiled.
+    pub functions: Vec<u32>,
+    /// On-stack-replacement entries now compiled, as (function, loop id).
+    pub osr: Vec<(u32, u32)>,
+}
+
 /// A module's code in the upper tier: what is compiled of it so far.
 pub struct TierCode {
     module: Arc<keel_decode::Module>,
@@ -82,11 +91,7 @@ impl TierCode {
     /// entries `osr` ((function, loop id), those not compiled yet) on this thread, and
     /// publishes them: a function's next call runs its compiled code. Returns what it
     /// published.
-    pub fn compile(
-        &self,
-        defs: &[u32],
-        osr: &[(u32, u32)],
-    ) -> Result<(Vec<u32>, Vec<(u32, u32)>), CompileError> {
+    pub fn compile(&self, defs: &[u32], osr: &[(u32, u32)]) -> Result<Published, CompileError> {
         let mut jobs: Vec<Job> = defs
             .iter()
             .filter(|&&d| self.code[d as usize].load(Ordering::Acquire).is_null())
@@ -106,7 +111,7 @@ impl TierCode {
             jobs.extend(entries);
         }
         if jobs.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok(Published::default());
         }
         let env = ModuleEnv {
             module: &self.module,
@@ -144,7 +149,7 @@ impl TierCode {
             }
         }
         batches.push((loaded, jobs));
-        Ok((done, done_osr))
+        Ok(Published { functions: done, osr: done_osr })
     }
 
     /// Whether defined function `def` is compiled.

@@ -230,7 +230,9 @@ impl std::ops::Deref for Func {
     }
 }
 
-impl CompiledCode for InterpCode {
+// SAFETY: the interpreter touches the instance only inside `call`, on the calling thread, and
+// keeps nothing of it afterwards.
+unsafe impl CompiledCode for InterpCode {
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
         exec::run(self, instance, def_index, values)
     }
@@ -257,7 +259,8 @@ impl ListeningCode {
     }
 }
 
-impl CompiledCode for ListeningCode {
+// SAFETY: as for `InterpCode`.
+unsafe impl CompiledCode for ListeningCode {
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
         exec::run(&self.0, instance, def_index, values)
     }

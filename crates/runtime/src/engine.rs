@@ -87,7 +87,16 @@ pub trait Engine: Send + Sync + 'static {
 }
 
 /// A module's code, compiled by an engine.
-pub trait CompiledCode: Send + Sync + 'static {
+///
+/// # Safety
+/// `call` is handed the instance's state — memories, tables, globals, through the `vm` types,
+/// whose accessors read and write plain memory — because the caller holds the instance's exec
+/// lock for the length of the call. An implementation may touch that state only on the calling
+/// thread and only until `call` returns: it must not keep a reference or an `Arc` of the
+/// instance or of anything in it past the call, nor hand one to another thread during it.
+/// That is what makes the `vm` module's safe accessors sound; implementing this trait is where
+/// an engine promises it.
+pub unsafe trait CompiledCode: Send + Sync + 'static {
     /// Runs defined function `def_index` of `instance`. `values` holds the parameters on entry
     /// (one slot each, two for v128) and receives the results; it is at least as long as either.
     /// The caller holds `instance`'s lock set.

@@ -1,4 +1,4 @@
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 //! keel's tiered engine: a module starts on the interpreter, each function translated on its
 //! first call, and the functions that get hot — by calls, or by loop iterations — are compiled
@@ -177,7 +177,11 @@ impl TieredCode {
     }
 }
 
-impl CompiledCode for TieredCode {
+// SAFETY: both tiers touch the instance only inside `call` (and the calls it makes between
+// tiers), on the calling thread; the background threads compile from the module's description
+// and never see an instance.
+#[allow(unsafe_code)]
+unsafe impl CompiledCode for TieredCode {
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
         if !self.upper.state.is_compiled(def_index) {
             return self.interp.call(instance, def_index, values);
@@ -213,13 +217,13 @@ impl Upper {
     /// Compiles and publishes `defs` and `osr` entries now, on this thread.
     fn compile_now(&self, defs: &[u32], osr: &[(u32, u32)]) {
         match self.tier.compile(defs, osr) {
-            Ok((done, done_osr)) => {
-                self.stats.functions.fetch_add(done.len() as u64, Ordering::Relaxed);
-                self.stats.osr_entries.fetch_add(done_osr.len() as u64, Ordering::Relaxed);
-                for def in done {
+            Ok(done) => {
+                self.stats.functions.fetch_add(done.functions.len() as u64, Ordering::Relaxed);
+                self.stats.osr_entries.fetch_add(done.osr.len() as u64, Ordering::Relaxed);
+                for def in done.functions {
                     self.state.set_compiled(def);
                 }
-                for (def, l) in done_osr {
+                for (def, l) in done.osr {
                     self.state.set_osr(def, l);
                 }
             }
@@ -327,15 +331,21 @@ impl Pool {
                     q = self.wake.wait(q).unwrap_or_else(|e| e.into_inner());
                 }
             };
-            let (upper, defs, osr) = batch;
-            upper.compile_now(&defs, &osr);
+            batch.upper.compile_now(&batch.defs, &batch.osr);
         }
     }
 }
 
+/// Functions of one module to compile together.
+struct Batch {
+    upper: Arc<Upper>,
+    defs: Vec<u32>,
+    osr: Vec<(u32, u32)>,
+}
+
 /// The hottest request whose module is still alive (by calls counted so far: the order of
 /// requests is already roughly that of heat), with more of the same module.
-fn take_batch(jobs: &mut VecDeque<Job>) -> Option<(Arc<Upper>, Vec<u32>, Vec<(u32, u32)>)> {
+fn take_batch(jobs: &mut VecDeque<Job>) -> Option<Batch> {
     jobs.retain(|j| j.upper.strong_count() > 0);
     let hottest = (0..jobs.len().min(256)).max_by_key(|&i| {
         let j = &jobs[i];
@@ -356,5 +366,5 @@ fn take_batch(jobs: &mut VecDeque<Job>) -> Option<(Arc<Upper>, Vec<u32>, Vec<(u3
     }
     let defs = batch.iter().map(|j| j.def).collect();
     let osr = batch.iter().filter_map(|j| Some((j.def, j.osr?))).collect();
-    Some((upper, defs, osr))
+    Some(Batch { upper, defs, osr })
 }
