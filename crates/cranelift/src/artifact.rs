@@ -203,6 +203,19 @@ impl Artifact {
     /// the code, no byte left over. Whatever passes can be loaded without any out-of-bounds
     /// access; the code bytes themselves are vouched for only by the cache's checksum.
     pub fn from_bytes(bytes: &[u8], module: &Module) -> Result<Artifact, String> {
+        let jobs: Vec<Job> =
+            (0..module.bodies.len() as u32).map(|def| Job { def, osr: None }).collect();
+        Artifact::from_bytes_for(bytes, module, &jobs)
+    }
+
+    /// Reads an artefact of `jobs` of `module` ([`compile_jobs`]'s), checked as
+    /// [`Artifact::from_bytes`] checks a whole module's: one function per job, one trampoline
+    /// index per whole function, assigned by signature.
+    pub(crate) fn from_bytes_for(
+        bytes: &[u8],
+        module: &Module,
+        jobs: &[Job],
+    ) -> Result<Artifact, String> {
         let mut r = Reader { bytes };
         let listening = match r.u8()? {
             0 => false,
@@ -238,12 +251,19 @@ impl Artifact {
         if !r.bytes.is_empty() {
             return Err(format!("{} bytes left over", r.bytes.len()));
         }
-        let defined = module.bodies.len();
-        if functions.len() != defined || function_trampoline.len() != defined {
+        let whole: Vec<u32> = jobs.iter().take_while(|j| j.osr.is_none()).map(|j| j.def).collect();
+        if jobs.iter().any(|j| j.def as usize >= module.bodies.len())
+            || jobs[whole.len()..].iter().any(|j| j.osr.is_none())
+        {
+            return Err("functions outside the module, or out of order".into());
+        }
+        if functions.len() != jobs.len() || function_trampoline.len() != whole.len() {
             return Err(format!(
-                "{} functions and {} trampoline indices for {defined} defined functions",
+                "{} functions and {} trampoline indices for {} functions ({} whole)",
                 functions.len(),
-                function_trampoline.len()
+                function_trampoline.len(),
+                jobs.len(),
+                whole.len()
             ));
         }
         if let Some(off) = functions.iter().chain(&trampolines).find(|o| **o as usize >= code_len) {
@@ -252,8 +272,8 @@ impl Artifact {
         // The trampoline of each function must be the one compiled for its signature: recompute
         // the compiler's assignment (first use of a signature gets the next trampoline).
         let mut by_sig: HashMap<&FuncType, u32> = HashMap::new();
-        for (def, t) in function_trampoline.iter().enumerate() {
-            let ty = module.func_type(module.num_imported_functions + def as u32);
+        for (def, t) in whole.iter().zip(function_trampoline.iter()) {
+            let ty = module.func_type(module.num_imported_functions + def);
             let next = by_sig.len() as u32;
             let expected = *by_sig.entry(ty).or_insert(next);
             if *t != expected {

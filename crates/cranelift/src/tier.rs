@@ -23,6 +23,8 @@ pub struct Published {
     pub functions: Vec<u32>,
     /// On-stack-replacement entries now compiled, as (function, loop id).
     pub osr: Vec<(u32, u32)>,
+    /// The batch as a cache payload ([`TierCode::load`] takes it back), for a compile.
+    pub payload: Option<Vec<u8>>,
 }
 
 /// A module's code in the upper tier: what is compiled of it so far.
@@ -121,7 +123,32 @@ impl TierCode {
             tiered: true,
         };
         let art = artifact::compile_jobs(&env, &*self.isa, &jobs, 1)?;
-        let loaded = Arc::new(Loaded::load(art).map_err(CompileError::Engine)?);
+        let mut payload = encode_jobs(&jobs);
+        payload.extend_from_slice(&art.to_bytes());
+        let loaded = Loaded::load(art).map_err(CompileError::Engine)?;
+        let mut published = self.publish(loaded, jobs);
+        published.payload = Some(payload);
+        Ok(published)
+    }
+
+    /// Loads a batch that [`TierCode::compile`] produced (its `payload`, from a cache) and
+    /// publishes what it has that is not compiled yet. Refuses (and loads nothing from) a
+    /// payload that does not fit this module and these options.
+    pub fn load(&self, payload: &[u8]) -> Result<Published, CompileError> {
+        let bad = |e: String| CompileError::Cache(e);
+        let (jobs, rest) = decode_jobs(payload).ok_or_else(|| bad("bad job list".into()))?;
+        let art = artifact::Artifact::from_bytes_for(rest, &self.module, &jobs).map_err(bad)?;
+        if art.listening != self.listening {
+            return Err(bad("another variant (listening or not)".into()));
+        }
+        let loaded = Loaded::load(art).map_err(CompileError::Engine)?;
+        Ok(self.publish(loaded, jobs))
+    }
+
+    /// Makes a loaded batch reachable: the signal handler's regions, then the code array (a
+    /// function already compiled keeps its code).
+    fn publish(&self, loaded: Loaded, jobs: Vec<Job>) -> Published {
+        let loaded = Arc::new(loaded);
         // Executable before it is published (release stores below, acquire loads by readers):
         // the code is at addresses no core has run before, made executable by `mprotect`, with
         // which the kernel also makes it visible to instruction fetch (arm64 Linux cleans the
@@ -137,19 +164,31 @@ impl TierCode {
             match job.osr {
                 None => {
                     let d = job.def as usize;
-                    self.trampolines[d]
-                        .store(loaded.trampoline(i as u32) as *mut u8, Ordering::Release);
+                    if !self.code[d].load(Ordering::Acquire).is_null() {
+                        continue;
+                    }
+                    let trampoline = loaded.trampoline(i as u32) as *mut u8;
+                    self.trampolines[d].store(trampoline, Ordering::Release);
                     self.code[d].store(code as *mut u8, Ordering::Release);
                     done.push(job.def);
                 }
                 Some(l) => {
-                    osr.insert((job.def, l), code as usize);
-                    done_osr.push((job.def, l));
+                    if osr.insert((job.def, l), code as usize).is_none() {
+                        done_osr.push((job.def, l));
+                    }
                 }
             }
         }
         batches.push((loaded, jobs));
-        Ok(Published { functions: done, osr: done_osr })
+        Published { functions: done, osr: done_osr, payload: None }
+    }
+
+    /// What a batch payload holds (its job list, in bytes): a name for it that differs from
+    /// every other batch's of the module, for a cache.
+    pub fn batch_tag(payload: &[u8]) -> Option<&[u8]> {
+        let (jobs, rest) = decode_jobs(payload)?;
+        let _ = jobs;
+        Some(&payload[..payload.len() - rest.len()])
     }
 
     /// Whether defined function `def` is compiled.
@@ -230,6 +269,37 @@ impl TierCode {
             Some(jobs[i as usize].def)
         })
     }
+}
+
+/// A batch's jobs as bytes: their count, then per job its function and loop id (`u32::MAX`:
+/// the whole function).
+fn encode_jobs(jobs: &[Job]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + jobs.len() * 8);
+    out.extend_from_slice(&(jobs.len() as u32).to_le_bytes());
+    for j in jobs {
+        out.extend_from_slice(&j.def.to_le_bytes());
+        out.extend_from_slice(&j.osr.unwrap_or(u32::MAX).to_le_bytes());
+    }
+    out
+}
+
+/// The jobs [`encode_jobs`] wrote at the start of `bytes`, and the bytes after them.
+fn decode_jobs(bytes: &[u8]) -> Option<(Vec<Job>, &[u8])> {
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    let n = word(0)? as usize;
+    let end = n.checked_mul(8)?.checked_add(4)?;
+    if end > bytes.len() {
+        return None;
+    }
+    let jobs = (0..n)
+        .map(|i| {
+            let (def, l) = (word(4 + i * 8)?, word(8 + i * 8)?);
+            Some(Job { def, osr: (l != u32::MAX).then_some(l) })
+        })
+        .collect::<Option<Vec<Job>>>()?;
+    Some((jobs, &bytes[end..]))
 }
 
 // The code array is handed to compiled code as an array of plain pointers.

@@ -64,6 +64,20 @@ pub trait Engine: Send + Sync + 'static {
         self.name()
     }
 
+    /// Compiles `module` as [`Engine::compile`] when the runtime has a cache directory and the
+    /// cache has no whole-module entry for it: `cache` is the module's own corner of the cache,
+    /// for an engine that stores code as it produces it (the tiered engine). The default
+    /// ignores it.
+    fn compile_with_cache(
+        &self,
+        module: &Arc<keel_decode::Module>,
+        options: CompileOptions,
+        cache: crate::cache::ModuleCache,
+    ) -> Result<Arc<dyn CompiledCode>, Error> {
+        let _ = cache;
+        self.compile(module, options)
+    }
+
     /// `code` (compiled by this engine) as bytes for the compilation cache, or `None` when it
     /// cannot be stored (the default).
     fn serialize(&self, code: &dyn CompiledCode) -> Option<Vec<u8>> {

@@ -12,7 +12,7 @@ use std::io::Write;
 
 use std::path::PathBuf;
 
-use crate::cache::{self, CacheDir, CacheKey, CacheStats};
+use crate::cache::{self, CacheDir, CacheKey, CacheStats, ModuleCache};
 use crate::engine::{CompileOptions, CompiledCode, Engine};
 use crate::error::{CompileError, Error, LinkError, UsageError};
 use crate::host::HostModuleBuilder;
@@ -381,7 +381,7 @@ struct RuntimeInner {
     id: usize,
     engine: Arc<dyn Engine>,
     config: RuntimeConfig,
-    cache: Option<CacheDir>,
+    cache: Option<Arc<CacheDir>>,
     // Before the store, so that the store outlives the instances it names.
     namespace: Mutex<HashMap<String, Arc<Instance>>>,
     store: Arc<Store>,
@@ -402,7 +402,7 @@ impl Runtime {
             max_stack_slots: config.max_stack_slots,
             memory_reservation: config.memory_reservation,
         };
-        let cache = config.cache_dir.clone().map(CacheDir::new);
+        let cache = config.cache_dir.clone().map(|d| Arc::new(CacheDir::new(d)));
         Runtime {
             inner: Arc::new(RuntimeInner {
                 id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
@@ -432,7 +432,7 @@ impl Runtime {
 
     /// How the compilation cache has been used (all zero without a cache directory).
     pub fn cache_stats(&self) -> CacheStats {
-        self.inner.cache.as_ref().map(CacheDir::stats).unwrap_or_default()
+        self.inner.cache.as_ref().map(|d| d.stats()).unwrap_or_default()
     }
 
     /// How [`Runtime::compile`] has the engine compile modules: a listening variant when the
@@ -505,7 +505,8 @@ impl Runtime {
             }
         }
         dir.misses.fetch_add(1, Ordering::Relaxed);
-        let code = engine.compile(&module, options)?;
+        let code =
+            engine.compile_with_cache(&module, options, ModuleCache::new(dir.clone(), key))?;
         if let Some(payload) = engine.serialize(&*code) {
             // A cache is an optimisation: a failed write is counted, not an error.
             let _ = dir.write(&key, &cache::encode(&key, &payload));

@@ -18,6 +18,7 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 
 use keel_cranelift::{Compiler, TierCode};
 use keel_interp::{InterpCode, Interpreter, Tier, TierConfig, TierState, UpperTier};
+use keel_runtime::cache::ModuleCache;
 use keel_runtime::vm::{Instance, listen};
 use keel_runtime::{CompileError, CompileOptions, CompiledCode, Engine, Error, Reservation, Trap};
 
@@ -44,6 +45,9 @@ pub struct TierStats {
     pub osr_transfers: u64,
     /// Functions whose compilation failed (they stay interpreted).
     pub failures: u64,
+    /// Functions loaded compiled from the cache (stored by earlier runs), included in
+    /// `functions`.
+    pub loaded: u64,
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +56,7 @@ struct Stats {
     osr_entries: AtomicU64,
     osr_transfers: AtomicU64,
     failures: AtomicU64,
+    loaded: AtomicU64,
 }
 
 impl std::fmt::Debug for Tiered {
@@ -80,6 +85,7 @@ impl Tiered {
             osr_entries: s.osr_entries.load(Ordering::Relaxed),
             osr_transfers: s.osr_transfers.load(Ordering::Relaxed),
             failures: s.failures.load(Ordering::Relaxed),
+            loaded: s.loaded.load(Ordering::Relaxed),
         }
     }
 
@@ -105,6 +111,58 @@ impl Engine for Tiered {
         module: &Arc<keel_decode::Module>,
         options: CompileOptions,
     ) -> Result<Arc<dyn CompiledCode>, Error> {
+        self.build(module, options, None)
+    }
+
+    /// As `compile`, and the batches earlier runs of this module compiled start compiled; the
+    /// batches compiled now are stored as they are produced.
+    fn compile_with_cache(
+        &self,
+        module: &Arc<keel_decode::Module>,
+        options: CompileOptions,
+        cache: ModuleCache,
+    ) -> Result<Arc<dyn CompiledCode>, Error> {
+        self.build(module, options, Some(cache))
+    }
+
+    /// The eager compiler's: a module it compiled whole and cached starts compiled here.
+    fn cache_id(&self) -> Option<String> {
+        self.compiler.cache_id()
+    }
+
+    fn cache_name(&self) -> &'static str {
+        self.compiler.name()
+    }
+
+    /// Only code loaded whole from the cache (tiered code is stored batch by batch as it is
+    /// compiled, under the module's own tags: `compile_with_cache`).
+    fn serialize(&self, code: &dyn CompiledCode) -> Option<Vec<u8>> {
+        self.compiler.serialize(code)
+    }
+
+    fn deserialize(
+        &self,
+        module: &Arc<keel_decode::Module>,
+        bytes: &[u8],
+        options: CompileOptions,
+    ) -> Result<Arc<dyn CompiledCode>, Error> {
+        self.compiler.deserialize(module, bytes, options)
+    }
+}
+
+/// The cache tag of the list of batches a module has stored.
+const PROFILE_TAG: &[u8] = b"tiered: batches";
+
+/// The cache tag of one batch: this prefix, then the batch's own tag.
+const BATCH_TAG: &[u8] = b"tiered: batch ";
+
+impl Tiered {
+    fn build(
+        &self,
+        module: &Arc<keel_decode::Module>,
+        options: CompileOptions,
+        cache: Option<ModuleCache>,
+    ) -> Result<Arc<dyn CompiledCode>, Error> {
         let tier = self.compiler.tier(module, options)?;
         let config = TierConfig {
             call_threshold: self.tiering.call_threshold,
@@ -118,37 +176,15 @@ impl Engine for Tiered {
             pool: self.tiering.background.then(|| self.pool.clone()),
             failed: Mutex::new(Vec::new()),
             stats: self.stats.clone(),
+            cache: cache.map(|c| (c, Mutex::new(Vec::new()))),
         });
+        upper.load_cached();
         let interp = Interpreter::compile_lazy(
             module,
             options,
             Some(Tier { state, upper: upper.clone() as Arc<dyn UpperTier> }),
         );
         Ok(Arc::new(TieredCode { interp, upper, listening: options.listening }))
-    }
-
-    /// The eager compiler's: a module it compiled whole and cached starts compiled here.
-    fn cache_id(&self) -> Option<String> {
-        self.compiler.cache_id()
-    }
-
-    fn cache_name(&self) -> &'static str {
-        self.compiler.name()
-    }
-
-    /// Only code loaded whole from the cache (tiered code is compiled piecemeal and not
-    /// stored; `keel compile` fills the cache eagerly).
-    fn serialize(&self, code: &dyn CompiledCode) -> Option<Vec<u8>> {
-        self.compiler.serialize(code)
-    }
-
-    fn deserialize(
-        &self,
-        module: &Arc<keel_decode::Module>,
-        bytes: &[u8],
-        options: CompileOptions,
-    ) -> Result<Arc<dyn CompiledCode>, Error> {
-        self.compiler.deserialize(module, bytes, options)
     }
 }
 
@@ -211,6 +247,8 @@ struct Upper {
     pool: Option<Arc<Pool>>,
     failed: Mutex<Vec<CompileError>>,
     stats: Arc<Stats>,
+    /// The module's corner of the cache, with the tags of the batches stored so far.
+    cache: Option<(ModuleCache, Mutex<Vec<Vec<u8>>>)>,
 }
 
 impl Upper {
@@ -218,13 +256,9 @@ impl Upper {
     fn compile_now(&self, defs: &[u32], osr: &[(u32, u32)]) {
         match self.tier.compile(defs, osr) {
             Ok(done) => {
-                self.stats.functions.fetch_add(done.functions.len() as u64, Ordering::Relaxed);
-                self.stats.osr_entries.fetch_add(done.osr.len() as u64, Ordering::Relaxed);
-                for def in done.functions {
-                    self.state.set_compiled(def);
-                }
-                for (def, l) in done.osr {
-                    self.state.set_osr(def, l);
+                self.mark(&done);
+                if let Some(payload) = &done.payload {
+                    self.store(payload);
                 }
             }
             Err(e) => {
@@ -233,6 +267,53 @@ impl Upper {
                 debug_assert!(false, "tiered compile failed: {e}");
                 self.stats.failures.fetch_add(1, Ordering::Relaxed);
                 self.failed.lock().unwrap_or_else(|e| e.into_inner()).push(e)
+            }
+        }
+    }
+
+    /// Counts and publishes to the interpreter what the upper tier has now.
+    fn mark(&self, done: &keel_cranelift::Published) {
+        self.stats.functions.fetch_add(done.functions.len() as u64, Ordering::Relaxed);
+        self.stats.osr_entries.fetch_add(done.osr.len() as u64, Ordering::Relaxed);
+        for &def in &done.functions {
+            self.state.set_compiled(def);
+        }
+        for &(def, l) in &done.osr {
+            self.state.set_osr(def, l);
+        }
+    }
+
+    /// Stores a batch just compiled, and the module's list of batches with it.
+    fn store(&self, payload: &[u8]) {
+        let Some((cache, stored)) = &self.cache else { return };
+        let Some(tag) = TierCode::batch_tag(payload) else { return };
+        cache.write(&[BATCH_TAG, tag].concat(), payload);
+        let mut stored = stored.lock().unwrap_or_else(|e| e.into_inner());
+        stored.push(tag.to_vec());
+        let mut profile = Vec::new();
+        for t in stored.iter() {
+            profile.extend_from_slice(&(t.len() as u32).to_le_bytes());
+            profile.extend_from_slice(t);
+        }
+        cache.write(PROFILE_TAG, &profile);
+    }
+
+    /// Loads the batches earlier runs stored (before the module runs: what they compiled
+    /// starts compiled). A batch that is missing or does not check out is skipped.
+    fn load_cached(&self) {
+        let Some((cache, stored)) = &self.cache else { return };
+        let Some(profile) = cache.read(PROFILE_TAG) else { return };
+        let mut rest = &profile[..];
+        let mut stored = stored.lock().unwrap_or_else(|e| e.into_inner());
+        while rest.len() >= 4 {
+            let n = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+            let Some(tag) = rest.get(4..4 + n) else { break };
+            rest = &rest[4 + n..];
+            let Some(payload) = cache.read(&[BATCH_TAG, tag].concat()) else { continue };
+            if let Ok(done) = self.tier.load(&payload) {
+                self.stats.loaded.fetch_add(done.functions.len() as u64, Ordering::Relaxed);
+                self.mark(&done);
+                stored.push(tag.to_vec());
             }
         }
     }

@@ -122,3 +122,32 @@ fn background_compilation_gets_there() {
     }
     assert_eq!(call::<i64, i64>(&m, "fib", 25).unwrap(), 75025);
 }
+
+#[test]
+fn compiled_batches_are_cached_as_they_are_made_and_start_compiled_next_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiering = Tiering { call_threshold: 3, loop_threshold: 1_000_000, background: false };
+    let run = || {
+        let config = RuntimeConfig::default().with_tiering(tiering).with_cache_dir(dir.path());
+        let engine = Arc::new(Tiered::new(config.memory_reservation, tiering));
+        let rt = Runtime::with_engine(config, engine.clone());
+        let m = instantiate(&rt, FIB);
+        let at_start = engine.stats();
+        assert_eq!(call::<i64, i64>(&m, "fib", 20).unwrap(), 6765);
+        (at_start, engine.stats())
+    };
+    let (start, end) = run();
+    assert_eq!((start.functions, end.functions, end.loaded), (0, 1, 0));
+    // The second run finds the batch: compiled before its first call.
+    let (start, end) = run();
+    assert_eq!((start.functions, start.loaded), (1, 1), "{start:?}");
+    assert_eq!(end.functions, 1, "nothing compiled again: {end:?}");
+    // A damaged batch is skipped (and compiled again).
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let p = e.unwrap().path();
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() - 1]).unwrap();
+    }
+    let (start, end) = run();
+    assert_eq!((start.loaded, end.functions), (0, 1), "{end:?}");
+}
