@@ -67,17 +67,26 @@ fn restrict(config: &mut wasm_smith::Config) {
     config.max_element_segments = config.max_element_segments.min(20);
 }
 
-/// One engine's runtime.
+/// One engine's runtime. The tiered engine compiles on the calling thread at a function's
+/// second call or third loop iteration (as the spec suites run it), so that functions change
+/// tier in the middle of the calls compared.
 fn runtime(kind: EngineKind) -> Runtime {
     let config = RuntimeConfig::default()
         .with_max_call_depth(500)
-        .with_memory_limit_pages(MAX_MEMORY_BYTES >> 16);
+        .with_memory_limit_pages(MAX_MEMORY_BYTES >> 16)
+        .with_tiering(keel::Tiering { call_threshold: 2, loop_threshold: 3, background: false });
     Runtime::with_config(config, kind)
 }
 
 fn run(wasm: &[u8], u: &mut Unstructured<'_>) {
     let interp = runtime(EngineKind::Interpreter);
-    let compiler = runtime(EngineKind::Compiler);
+    // The other side: the eager compiler or the tiered engine, as the input decides.
+    let upper = if u.arbitrary::<bool>().unwrap_or(false) {
+        EngineKind::Tiered
+    } else {
+        EngineKind::Compiler
+    };
+    let compiler = runtime(upper);
     let compiled_i = interp.compile(wasm);
     let compiled_c = compiler.compile(wasm);
     let (compiled_i, compiled_c) = match (compiled_i, compiled_c) {

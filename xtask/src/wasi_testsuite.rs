@@ -1,4 +1,4 @@
-//! `cargo xtask wasi-testsuite [--engine interpreter|compiler|all] [--dir DIR] [--keel PATH]
+//! `cargo xtask wasi-testsuite [--engine interpreter|compiler|tiered|all] [--dir DIR] [--keel PATH]
 //! [-v|--verbose] [FILTER]`: runs the official WASI test suite (WebAssembly/wasi-testsuite, its
 //! prebuilt wasm32-wasip1 tests) through the `keel` binary, as a user would, and as the suite's
 //! own specification.md describes:
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const USAGE: &str = "usage: cargo xtask wasi-testsuite [--engine interpreter|compiler|all] \
+const USAGE: &str = "usage: cargo xtask wasi-testsuite [--engine interpreter|compiler|tiered|all] \
                      [--dir DIR] [--keel PATH] [-v|--verbose] [FILTER]";
 
 /// How long one test may run before it is killed and failed.
@@ -41,6 +41,7 @@ const EXPECTED_FAILURES: &str = include_str!("../wasi-testsuite-expected-failure
 enum Engine {
     Interpreter,
     Compiler,
+    Tiered,
 }
 
 impl Engine {
@@ -48,6 +49,7 @@ impl Engine {
         match self {
             Engine::Interpreter => "interpreter",
             Engine::Compiler => "compiler",
+            Engine::Tiered => "tiered",
         }
     }
 
@@ -55,7 +57,9 @@ impl Engine {
     fn flags(self) -> &'static [&'static str] {
         match self {
             Engine::Interpreter => &["--interpreter"],
-            Engine::Compiler => &[],
+            Engine::Compiler => &["--eager"],
+            // The default of `keel run`.
+            Engine::Tiered => &[],
         }
     }
 }
@@ -186,9 +190,10 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         }
     }
     let engines = match engine.as_str() {
-        "all" => vec![Engine::Interpreter, Engine::Compiler],
+        "all" => vec![Engine::Interpreter, Engine::Compiler, Engine::Tiered],
         "interpreter" | "interp" => vec![Engine::Interpreter],
         "compiler" | "cranelift" => vec![Engine::Compiler],
+        "tiered" => vec![Engine::Tiered],
         other => return Err(format!("unknown engine {other}\n{USAGE}")),
     };
     let dir = dir.unwrap_or_else(|| repo_root().join("../shared/wasi-testsuite"));
@@ -241,6 +246,7 @@ fn parse_expected_failures(text: &str) -> Result<Vec<ExpectedFailure>, String> {
             "*" => None,
             "interpreter" => Some(Engine::Interpreter),
             "compiler" => Some(Engine::Compiler),
+            "tiered" => Some(Engine::Tiered),
             e => return Err(format!("expected-failures line {}: unknown engine {e}", n + 1)),
         };
         let reason = reason.trim().to_string();

@@ -114,6 +114,13 @@ struct FlagArgs {
           value_parser = BoolishValueParser::new(), hide_possible_values = true,
           hide_default_value = true)]
     interpreter: bool,
+    /// Compile every function before running (the compiler alone) rather than start on the
+    /// interpreter and compile what gets hot in the background (tiered, the default)
+    #[arg(long, num_args = 0..=1, require_equals = true, value_name = "BOOL",
+          default_value = "false", default_missing_value = "true",
+          value_parser = BoolishValueParser::new(), hide_possible_values = true,
+          hide_default_value = true)]
+    eager: bool,
     /// Log host-function calls of these scopes to stderr, comma-separated: all, clock,
     /// filesystem, memory, poll, proc, random, sock
     #[arg(long, value_name = "SCOPES")]
@@ -133,7 +140,7 @@ struct FlagArgs {
 /// Flags of `run` that `compile` accepts (one parser for both, as before) but does not use, so
 /// leaves out of its help.
 const RUN_ONLY_FLAGS: &[&str] =
-    &["mount", "env", "env_inherit", "hostlogging", "timeout", "listen"];
+    &["mount", "env", "env_inherit", "eager", "hostlogging", "timeout", "listen"];
 
 /// The command line clap parses (clap's own, with `compile`'s help trimmed).
 fn cli_command() -> clap::Command {
@@ -160,6 +167,7 @@ struct Flags {
     env: Vec<(String, String)>,
     env_inherit: bool,
     interpreter: bool,
+    eager: bool,
     listen: Vec<String>,
     cachedir: Option<String>,
     timeout: Option<Duration>,
@@ -203,6 +211,8 @@ fn parse(args: &[String]) -> Result<Action, clap::Error> {
     let mut flags = Flags {
         env_inherit: raw.env_inherit,
         interpreter: raw.interpreter,
+        // `compile` compiles whole: what it is for is the cache, and tiered code is not cached.
+        eager: raw.eager || name == "compile",
         listen: raw.listen,
         cachedir: raw.cachedir,
         file,
@@ -323,7 +333,11 @@ fn dashes(arg: &str) -> String {
 }
 
 fn runtime(flags: &Flags) -> Result<Runtime, Fail> {
-    let engine = if flags.interpreter { EngineKind::Interpreter } else { EngineKind::Auto };
+    let engine = match (flags.interpreter, flags.eager) {
+        (true, _) => EngineKind::Interpreter,
+        (false, true) => EngineKind::Compiler,
+        (false, false) => EngineKind::Auto,
+    };
     let mut config = RuntimeConfig::default();
     if let Some(dir) = &flags.cachedir {
         std::fs::create_dir_all(dir)

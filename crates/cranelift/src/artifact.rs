@@ -203,6 +203,19 @@ impl Artifact {
     /// the code, no byte left over. Whatever passes can be loaded without any out-of-bounds
     /// access; the code bytes themselves are vouched for only by the cache's checksum.
     pub fn from_bytes(bytes: &[u8], module: &Module) -> Result<Artifact, String> {
+        let jobs: Vec<Job> =
+            (0..module.bodies.len() as u32).map(|def| Job { def, osr: None }).collect();
+        Artifact::from_bytes_for(bytes, module, &jobs)
+    }
+
+    /// Reads an artefact of `jobs` of `module` ([`compile_jobs`]'s), checked as
+    /// [`Artifact::from_bytes`] checks a whole module's: one function per job, one trampoline
+    /// index per whole function, assigned by signature.
+    pub(crate) fn from_bytes_for(
+        bytes: &[u8],
+        module: &Module,
+        jobs: &[Job],
+    ) -> Result<Artifact, String> {
         let mut r = Reader { bytes };
         let listening = match r.u8()? {
             0 => false,
@@ -238,12 +251,19 @@ impl Artifact {
         if !r.bytes.is_empty() {
             return Err(format!("{} bytes left over", r.bytes.len()));
         }
-        let defined = module.bodies.len();
-        if functions.len() != defined || function_trampoline.len() != defined {
+        let whole: Vec<u32> = jobs.iter().take_while(|j| j.osr.is_none()).map(|j| j.def).collect();
+        if jobs.iter().any(|j| j.def as usize >= module.bodies.len())
+            || jobs[whole.len()..].iter().any(|j| j.osr.is_none())
+        {
+            return Err("functions outside the module, or out of order".into());
+        }
+        if functions.len() != jobs.len() || function_trampoline.len() != whole.len() {
             return Err(format!(
-                "{} functions and {} trampoline indices for {defined} defined functions",
+                "{} functions and {} trampoline indices for {} functions ({} whole)",
                 functions.len(),
-                function_trampoline.len()
+                function_trampoline.len(),
+                jobs.len(),
+                whole.len()
             ));
         }
         if let Some(off) = functions.iter().chain(&trampolines).find(|o| **o as usize >= code_len) {
@@ -252,8 +272,8 @@ impl Artifact {
         // The trampoline of each function must be the one compiled for its signature: recompute
         // the compiler's assignment (first use of a signature gets the next trampoline).
         let mut by_sig: HashMap<&FuncType, u32> = HashMap::new();
-        for (def, t) in function_trampoline.iter().enumerate() {
-            let ty = module.func_type(module.num_imported_functions + def as u32);
+        for (def, t) in whole.iter().zip(function_trampoline.iter()) {
+            let ty = module.func_type(module.num_imported_functions + def);
             let next = by_sig.len() as u32;
             let expected = *by_sig.entry(ty).or_insert(next);
             if *t != expected {
@@ -396,10 +416,38 @@ pub(crate) fn compile(
         let what = "multiple memories".to_string();
         return Err(CompileError::Unsupported { engine: "compiler", what });
     }
-    let env = ModuleEnv { module, call_conv: isa.default_call_conv(), guarded, listening };
-    let n = module.bodies.len();
-    let workers = keel_runtime::engine::compile_threads().min(n).max(1);
-    let compile_one = |def: usize, fctx: &mut FunctionBuilderContext, ctx: &mut Context| {
+    let env =
+        ModuleEnv { module, call_conv: isa.default_call_conv(), guarded, listening, tiered: false };
+    let jobs: Vec<Job> =
+        (0..module.bodies.len() as u32).map(|def| Job { def, osr: None }).collect();
+    let workers = keel_runtime::engine::compile_threads();
+    compile_jobs(&env, isa, &jobs, workers)
+}
+
+/// One function to compile: defined function `def`, or its on-stack-replacement entry at the
+/// head of loop `osr` (the loop operator's offset in the body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Job {
+    pub(crate) def: u32,
+    pub(crate) osr: Option<u32>,
+}
+
+/// Compiles `jobs` (whole functions first, then on-stack-replacement entries) on up to
+/// `workers` threads into one artefact: `functions[i]` is job `i`'s code, and each whole
+/// function has an entry trampoline (`function_trampoline[i]`).
+pub(crate) fn compile_jobs(
+    env: &ModuleEnv<'_>,
+    isa: &dyn TargetIsa,
+    jobs: &[Job],
+    workers: usize,
+) -> Result<Artifact, CompileError> {
+    let module = env.module;
+    let listening = env.listening;
+    let n = jobs.len();
+    let workers = workers.min(n).max(1);
+    let compile_one = |job: usize, fctx: &mut FunctionBuilderContext, ctx: &mut Context| {
+        let Job { def, osr } = jobs[job];
+        let def = def as usize;
         let mut func = ir::Function::with_name_signature(
             UserFuncName::user(0, def as u32),
             Signature::new(env.call_conv),
@@ -413,7 +461,7 @@ pub(crate) fn compile(
         // A translation error leaves the builder context half used, and a bug in the translator
         // or in Cranelift must be a compile error, never a panic: start afresh after either.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            translate_function(&env, def as u32, &mut func, fctx).map_err(failed)?;
+            translate_function(env, def as u32, osr, &mut func, fctx).map_err(failed)?;
             ctx.clear();
             ctx.func = func;
             finish_function(ctx, isa, "cranelift").map_err(failed)
@@ -437,7 +485,9 @@ pub(crate) fn compile(
         // large functions (a Go program has some of tens of thousands of instructions) would
         // otherwise leave the other workers idle at the end while one compiles them.
         let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by_key(|&def| std::cmp::Reverse(module.bodies[def].code.len()));
+        order.sort_by_key(|&job| {
+            std::cmp::Reverse(module.bodies[jobs[job].def as usize].code.len())
+        });
         let next = AtomicUsize::new(0);
         let parts: Vec<Vec<(usize, Result<Compiled, CompileError>)>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..workers)
@@ -497,8 +547,8 @@ pub(crate) fn compile(
     }
     let mut by_sig: HashMap<&FuncType, u32> = HashMap::new();
     let (mut fctx, mut ctx) = (FunctionBuilderContext::new(), Context::new());
-    for def in 0..n as u32 {
-        let ty = module.func_type(module.num_imported_functions + def);
+    for job in jobs.iter().take_while(|j| j.osr.is_none()) {
+        let ty = module.func_type(module.num_imported_functions + job.def);
         let t = match by_sig.get(ty) {
             Some(t) => *t,
             None => {

@@ -10,6 +10,7 @@ mod artifact;
 mod layout;
 mod libcalls;
 mod signals;
+mod tier;
 mod translate;
 mod vmctx;
 
@@ -23,6 +24,7 @@ use keel_runtime::vm::{Instance, listen};
 use keel_runtime::{CompileError, CompileOptions, CompiledCode, Engine, Error, Trap, TrapCode};
 
 pub use artifact::{Artifact, LibcallTarget, Relocation};
+pub use tier::{Published, TierCode};
 
 use crate::vmctx::InstanceState;
 
@@ -143,7 +145,7 @@ impl Engine for Compiler {
         }
         let art = artifact::compile(module, isa, self.guarded, options.listening)?;
         let code = artifact::Loaded::load(art).map_err(CompileError::Engine)?;
-        Ok(Arc::new(Code { code, guarded: self.guarded }))
+        Ok(Arc::new(Code::new(code, self.guarded)))
     }
 
     /// The target triple, the CPU features Cranelift detected on the host and every setting
@@ -180,7 +182,7 @@ impl Engine for Compiler {
             return Err(CompileError::Cache("another variant (listening or not)".into()).into());
         }
         let code = artifact::Loaded::load(art).map_err(CompileError::Engine)?;
-        Ok(Arc::new(Code { code, guarded: self.guarded }))
+        Ok(Arc::new(Code::new(code, self.guarded)))
     }
 }
 
@@ -189,6 +191,18 @@ struct Code {
     code: artifact::Loaded,
     /// Compiled for guarded memories.
     guarded: bool,
+    /// The code, for the signal handler.
+    regions: signals::Regions,
+}
+
+impl Code {
+    fn new(code: artifact::Loaded, guarded: bool) -> Code {
+        let regions = signals::Regions::new();
+        // SAFETY: the code and its trap sites live in `code`, beside `regions` in this struct,
+        // and are never written after loading.
+        unsafe { regions.push(code.code(), code.trap_sites()) };
+        Code { code, guarded, regions }
+    }
 }
 
 thread_local! {
@@ -270,7 +284,10 @@ fn stack_pointer() -> usize {
     std::hint::black_box(&marker) as *const u8 as usize
 }
 
-impl CompiledCode for Code {
+// SAFETY: compiled code and the libcalls touch the instance only inside `call`, on the calling
+// thread; the instance state kept in its engine data holds raw pointers that only an entry,
+// under the lock, uses.
+unsafe impl CompiledCode for Code {
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
         if self.code.listening() {
             return self.call_listening(instance, def_index, values);
@@ -303,9 +320,53 @@ impl Code {
     /// Runs defined function `def_index` through its entry trampoline.
     #[inline(always)]
     fn enter(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
-        let st = instance.engine_data(|| {
-            InstanceState::new(instance, self.code.function_ptrs(), libcalls::table())
-        });
+        let entry = Entry {
+            code_table: self.code.function_ptrs().as_ptr(),
+            regions: &self.regions,
+            guarded: self.guarded,
+        };
+        let code = self.code.function_ptrs()[def_index as usize];
+        let trampoline = self.code.trampoline(def_index);
+        let base = self.code.code().as_ptr() as usize;
+        // SAFETY: `trampoline` was compiled for the signature of function `def_index`, whose
+        // code is at `code`; `values` holds at least as many slots as the function's
+        // parameters and results (the `CompiledCode::call` contract).
+        unsafe {
+            entry.run(instance, trampoline, code, values, |pc| {
+                self.code.function_at(pc.checked_sub(base)? as u32)
+            })
+        }
+    }
+}
+
+/// What an entry into compiled code needs besides the function: the instance's code array, the
+/// code the signal handler may see fault, and whether that code is for guarded memories.
+pub(crate) struct Entry<'a> {
+    pub(crate) code_table: *const *const u8,
+    pub(crate) regions: &'a signals::Regions,
+    pub(crate) guarded: bool,
+}
+
+impl Entry<'_> {
+    /// Calls `trampoline(vmctx, code, values)` for `instance`, with the stack limit set and
+    /// traps collected; `function_at` names the defined function whose code holds an address
+    /// (for the frames of a fault on a guard page).
+    ///
+    /// # Safety
+    /// `trampoline` is an entry trampoline (or an on-stack-replacement entry) compiled for
+    /// this module, of the signature of the function at `code`, and `values` is as long as it
+    /// reads and writes. The caller holds the instance's exec lock.
+    #[inline(always)]
+    pub(crate) unsafe fn run(
+        &self,
+        instance: &Instance,
+        trampoline: *const u8,
+        code: *const u8,
+        values: &mut [u64],
+        function_at: impl Fn(usize) -> Option<u32>,
+    ) -> Result<(), Trap> {
+        let st = instance
+            .engine_data(|| InstanceState::new(instance, self.code_table, libcalls::table()));
         let vmctx = st.vmctx.get();
         // SAFETY: the caller holds the instance's exec lock, so this thread alone uses the
         // context; `st` lives as long as the instance (boxed in its engine data).
@@ -333,23 +394,19 @@ impl Code {
                 "this module was compiled for guarded memories, but its memory is not guarded",
             ));
         }
-        let code = self.code.function_ptrs()[def_index as usize];
-        let trampoline = self.code.trampoline(def_index);
-        let mut activation = signals::Activation::new(self.code.code(), self.code.trap_sites());
-        // SAFETY: `trampoline` was compiled for the signature of function `def_index`, whose code
-        // is at `code`; `vmctx` is this instance's live context; `values` holds at least as many
-        // slots as the function's parameters and results (the `CompiledCode::call` contract);
-        // the activation describes this code. Compiled code never unwinds: traps come back
-        // through the trap word, or, on a guard page, through the signal handler, which only
-        // skips frames of this code.
+        let mut activation = signals::Activation::new(self.regions);
+        // SAFETY: the caller's contract; `vmctx` is this instance's live context; the
+        // activation describes the code that may run. Compiled code never unwinds: traps come
+        // back through the trap word, or, on a guard page, through the signal handler, which
+        // only skips frames of this code.
         let faulted = unsafe {
             signals::enter(trampoline, vmctx.cast(), code, values.as_mut_ptr(), &mut activation)
         };
         if faulted {
             st.take();
             let mut trap = Trap::from(TrapCode::MemoryOutOfBounds);
-            for offset in activation.frames() {
-                if let Some(def) = self.code.function_at(offset) {
+            for pc in activation.frames() {
+                if let Some(def) = function_at(pc) {
                     let index = instance.module().map_or(0, |m| m.num_imported_functions) + def;
                     trap.push_frame(instance.frame_info(index));
                 }

@@ -40,6 +40,7 @@ pub(crate) enum Libcall {
     ElemDrop,
     ListenBefore,
     ListenAfter,
+    CallOwn,
 }
 
 /// Parameter and result types of each libcall after the vmctx: `I` = i32, `L` = i64.
@@ -66,6 +67,7 @@ impl Libcall {
             ElemDrop => ("I", ""),
             ListenBefore => ("LL", ""),
             ListenAfter => ("LL", ""),
+            CallOwn => ("LL", ""),
         }
     }
 
@@ -87,6 +89,7 @@ impl Libcall {
                 | TableInit
                 | ListenBefore
                 | ListenAfter
+                | CallOwn
         )
     }
 
@@ -104,7 +107,7 @@ impl Libcall {
 
 /// Addresses of the libcalls, in [`Libcall`] order.
 pub(crate) fn table() -> &'static [usize] {
-    static TABLE: std::sync::OnceLock<[usize; 19]> = std::sync::OnceLock::new();
+    static TABLE: std::sync::OnceLock<[usize; 20]> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
         [
             raise as *const () as usize,
@@ -126,6 +129,7 @@ pub(crate) fn table() -> &'static [usize] {
             elem_drop as *const () as usize,
             listen_before as *const () as usize,
             listen_after as *const () as usize,
+            call_own as *const () as usize,
         ]
     })
 }
@@ -185,6 +189,39 @@ extern "C" fn call_func(vmctx: *mut VmCtx, func: u64, values: *mut u64) {
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| unsafe {
         func.call_raw(Some(instance), values)
     }));
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(trap)) => st.raise(trap),
+        Err(payload) => {
+            PANIC.with(|p| *p.borrow_mut() = Some(payload));
+            st.raise(Trap::host("a host function panicked"));
+        }
+    }
+}
+
+/// Tiered code: a call of a function of the calling instance that has no compiled code yet,
+/// run by the instance's code (the tiered engine, which interprets it or, if it got compiled
+/// meanwhile, runs that). The exec lock is held already, and the native stack is bounded by the
+/// compiled frames around it, so this skips `FuncData::call_raw`'s entry.
+extern "C" fn call_own(vmctx: *mut VmCtx, func: u64, values: *mut u64) {
+    // SAFETY: see above.
+    let (instance, st) = unsafe { state(vmctx) };
+    // SAFETY: `func` comes from the context's function array or a table entry checked to be
+    // one of this instance's functions, so it is a live `FuncData`.
+    let func = unsafe { FuncData::from_raw(func) };
+    let n = func.value_slots();
+    // SAFETY: the translator passes a stack array of at least `value_slots` slots.
+    let values = unsafe { std::slice::from_raw_parts_mut(values, n) };
+    let keel_runtime::vm::FuncKind::Wasm { def_index } = func.kind else {
+        st.raise(Trap::host("internal error: CallOwn of a host function"));
+        return;
+    };
+    let Some(code) = instance.code() else {
+        st.raise(Trap::host("internal error: CallOwn without code"));
+        return;
+    };
+    let result =
+        std::panic::catch_unwind(AssertUnwindSafe(|| code.call(instance, def_index, values)));
     match result {
         Ok(Ok(())) => {}
         Ok(Err(trap)) => st.raise(trap),

@@ -26,6 +26,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::sync::Once;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Most frames of a trap's trace recorded from the stack (more are left out).
 pub(crate) const MAX_FRAMES: usize = 512;
@@ -36,17 +37,101 @@ pub(crate) struct Activation {
     /// rbx, rbp, r12, r13, r14, r15, rsp after return, return address: read by the assembly,
     /// so first and in this order.
     saved: [usize; 8],
-    /// The entered code: a fault is ours only at one of its trap sites.
-    code_start: usize,
-    code_len: usize,
-    /// Offsets of the code's trap sites from `code_start`, sorted.
-    trap_sites: *const u32,
-    trap_sites_len: usize,
+    /// The code this entry may run: a fault is ours only at one of its trap sites.
+    regions: *const Regions,
     /// The activation this one runs inside of (a host function called from Wasm that calls
     /// Wasm again), current again when this one ends.
     previous: *const Activation,
     /// Set by the signal handler: how many frames it wrote to the thread's [`FRAMES`].
     num_frames: usize,
+}
+
+/// One piece of loaded code, as the signal handler sees it.
+#[repr(C)]
+struct Region {
+    start: usize,
+    len: usize,
+    /// Offsets of its trap sites from `start`, sorted.
+    trap_sites: *const u32,
+    trap_sites_len: usize,
+    next: *const Region,
+}
+
+/// The code an entry may run: one region for a module compiled whole, one more per batch of
+/// functions a tiered module compiles in the background. A list that only grows, pushed to
+/// under the owner's lock and read without one (by the signal handler too), so it never
+/// allocates or blocks where it is read.
+#[repr(C)]
+pub(crate) struct Regions {
+    head: AtomicPtr<Region>,
+}
+
+// SAFETY: the regions' pointers point to code and trap sites that the owner keeps alive and
+// never writes after pushing; the list itself is read and appended atomically.
+unsafe impl Send for Regions {}
+// SAFETY: as above.
+unsafe impl Sync for Regions {}
+
+impl Regions {
+    /// An empty list.
+    pub(crate) fn new() -> Regions {
+        Regions { head: AtomicPtr::new(std::ptr::null_mut()) }
+    }
+
+    /// Adds `code` with its trap sites (offsets from its start, sorted). Pushes must not race
+    /// each other (the owner serialises them); reads may run at any time.
+    ///
+    /// # Safety
+    /// Both slices must stay alive and unchanged as long as `self`.
+    pub(crate) unsafe fn push(&self, code: &[u8], trap_sites: &[u32]) {
+        let region = Box::new(Region {
+            start: code.as_ptr() as usize,
+            len: code.len(),
+            trap_sites: trap_sites.as_ptr(),
+            trap_sites_len: trap_sites.len(),
+            next: self.head.load(Ordering::Acquire),
+        });
+        self.head.store(Box::into_raw(region), Ordering::Release);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Region> {
+        let mut at = self.head.load(Ordering::Acquire) as *const Region;
+        std::iter::from_fn(move || {
+            // SAFETY: every pointer in the list is a leaked `Box<Region>`, freed only when the
+            // list is dropped (and `&self` keeps it alive).
+            let r = unsafe { at.as_ref()? };
+            at = r.next;
+            Some(r)
+        })
+    }
+
+    /// Whether `pc` is in one of the regions.
+    pub(crate) fn contains(&self, pc: usize) -> bool {
+        self.iter().any(|r| pc.wrapping_sub(r.start) < r.len)
+    }
+
+    fn is_trap_site(&self, pc: usize) -> bool {
+        self.iter().any(|r| {
+            let offset = pc.wrapping_sub(r.start);
+            if offset >= r.len {
+                return false;
+            }
+            // SAFETY: the push contract keeps the trap sites alive as long as the list.
+            let sites = unsafe { std::slice::from_raw_parts(r.trap_sites, r.trap_sites_len) };
+            sites.binary_search(&(offset as u32)).is_ok()
+        })
+    }
+}
+
+impl Drop for Regions {
+    fn drop(&mut self) {
+        let mut at = *self.head.get_mut();
+        while !at.is_null() {
+            // SAFETY: each region was leaked from a box by `push` and is freed once, here.
+            let r = unsafe { Box::from_raw(at) };
+            at = r.next as *mut Region;
+        }
+    }
 }
 
 thread_local! {
@@ -55,43 +140,32 @@ thread_local! {
     static CURRENT: Cell<*const Activation> = const { Cell::new(std::ptr::null()) };
 
     /// The frames of the thread's last trap on a guard page: return addresses (the faulting pc
-    /// first) of the compiled frames between the fault and the entry, as offsets from the
-    /// code's start. Kept out of [`Activation`] so that an entry does not pay for initialising
-    /// them; read right after the fault, before anything can trap again on this thread.
-    static FRAMES: UnsafeCell<[u32; MAX_FRAMES]> = const { UnsafeCell::new([0; MAX_FRAMES]) };
+    /// first) of the compiled frames between the fault and the entry. Kept out of
+    /// [`Activation`] so that an entry does not pay for initialising them; read right after
+    /// the fault, before anything can trap again on this thread.
+    static FRAMES: UnsafeCell<[usize; MAX_FRAMES]> = const { UnsafeCell::new([0; MAX_FRAMES]) };
 }
 
 impl Activation {
-    /// An activation for entering `code` (whose trap sites are `trap_sites`, sorted).
-    pub(crate) fn new(code: &[u8], trap_sites: &[u32]) -> Activation {
-        Activation {
-            saved: [0; 8],
-            code_start: code.as_ptr() as usize,
-            code_len: code.len(),
-            trap_sites: trap_sites.as_ptr(),
-            trap_sites_len: trap_sites.len(),
-            previous: std::ptr::null(),
-            num_frames: 0,
-        }
+    /// An activation for entering the code of `regions`.
+    pub(crate) fn new(regions: &Regions) -> Activation {
+        Activation { saved: [0; 8], regions, previous: std::ptr::null(), num_frames: 0 }
     }
 
-    /// The recorded frames (code offsets), innermost first.
-    pub(crate) fn frames(&self) -> Vec<u32> {
+    /// The recorded frames (code addresses), innermost first.
+    pub(crate) fn frames(&self) -> Vec<usize> {
         // SAFETY: only the signal handler writes the buffer, on this thread, and it has
         // returned; no other reference to it exists.
         FRAMES.with(|f| unsafe { (&(*f.get()))[..self.num_frames].to_vec() })
     }
 
-    fn code_offset(&self, pc: usize) -> Option<u32> {
-        pc.checked_sub(self.code_start).filter(|&o| o < self.code_len).map(|o| o as u32)
+    fn regions(&self) -> &Regions {
+        // SAFETY: the caller of `enter` keeps the regions alive for the whole entry.
+        unsafe { &*self.regions }
     }
 
     fn is_trap_site(&self, pc: usize) -> bool {
-        let Some(offset) = self.code_offset(pc) else { return false };
-        // SAFETY: `trap_sites` points to `trap_sites_len` offsets owned by the loaded code, which
-        // outlives every call into it (the caller of `enter` holds it).
-        let sites = unsafe { std::slice::from_raw_parts(self.trap_sites, self.trap_sites_len) };
-        sites.binary_search(&offset).is_ok()
+        self.regions().is_trap_site(pc)
     }
 }
 
@@ -246,14 +320,14 @@ mod imp {
         // code runs.
         let frames = FRAMES.with(|f| unsafe { &mut *f.get() });
         let mut n = 0;
-        let mut at = act.code_offset(pc);
+        let mut at = pc;
         // The stack ends at the entry's stack pointer: no frame of this activation is above it.
         let top = act.saved[6];
-        while let Some(offset) = at {
+        while act.regions().contains(at) {
             if n == MAX_FRAMES {
                 break;
             }
-            frames[n] = offset;
+            frames[n] = at;
             n += 1;
             if fp == 0 || !fp.is_multiple_of(8) || fp >= top {
                 break;
@@ -263,7 +337,7 @@ mod imp {
             // return address.
             let (next_fp, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
             // A return address points after its call: the call itself is one byte back.
-            at = act.code_offset(ret.wrapping_sub(1));
+            at = ret.wrapping_sub(1);
             if next_fp <= fp {
                 break;
             }

@@ -103,6 +103,10 @@ pub(crate) struct ModuleEnv<'a> {
     /// Compile the listening variant: each function reports its entry and returns to its
     /// listener, if its `FuncData` has one (`CompileOptions::listening`).
     pub(crate) listening: bool,
+    /// Compile for the tiered engine: the context's code array fills in as functions get
+    /// compiled, so a call reads its callee's entry each time and goes through the runtime
+    /// (to the interpreter) while it is null.
+    pub(crate) tiered: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -133,13 +137,17 @@ struct Frame {
 pub(crate) fn translate_function(
     env: &ModuleEnv<'_>,
     def: u32,
+    osr: Option<u32>,
     func: &mut ir::Function,
     fctx: &mut FunctionBuilderContext,
 ) -> Result<(), String> {
     let module = env.module;
     let func_index = module.num_imported_functions + def;
     let ty = module.func_type(func_index).clone();
-    func.signature = wasm_signature(&ty, env.call_conv)?;
+    func.signature = match osr {
+        None => wasm_signature(&ty, env.call_conv)?,
+        Some(_) => osr_signature(env.call_conv),
+    };
     let body = &module.bodies[def as usize];
     let mut b = FunctionBuilder::new(func, fctx);
     let entry = b.create_block();
@@ -147,14 +155,19 @@ pub(crate) fn translate_function(
     b.switch_to_block(entry);
     b.seal_block(entry);
     let vmctx = b.block_params(entry)[0];
-    let params: Vec<Value> = b.block_params(entry)[1..].to_vec();
+    let (params, osr_frame): (Vec<Value>, Option<Value>) = match osr {
+        None => (b.block_params(entry)[1..].to_vec(), None),
+        Some(_) => (Vec::new(), Some(b.block_params(entry)[2])),
+    };
 
     let mut locals = Vec::new();
-    for (p, v) in ty.params.iter().zip(params.iter().copied()) {
-        let t = cl_type(*p)?;
-        let var = b.declare_var(t);
-        b.def_var(var, v);
-        locals.push(var);
+    if osr.is_none() {
+        for (p, v) in ty.params.iter().zip(params.iter().copied()) {
+            let t = cl_type(*p)?;
+            let var = b.declare_var(t);
+            b.def_var(var, v);
+            locals.push(var);
+        }
     }
     let results: Vec<Type> = ty.results.iter().map(|t| cl_type(*t)).collect::<Result<_, _>>()?;
     let mut tx = Tx {
@@ -170,6 +183,9 @@ pub(crate) fn translate_function(
         trap_blocks: HashMap::new(),
         unwind_block: None,
         results: results.clone(),
+        osr: osr.map(|l| (l, None)),
+        osr_frame,
+        op_offset: 0,
         sigs: HashMap::new(),
         libcall_sigs: HashMap::new(),
         heap_region: AliasRegion::from_u32(0),
@@ -179,13 +195,28 @@ pub(crate) fn translate_function(
     tx.heap_region = regions.insert(AliasRegionData { user_id: 0, description: "heap".into() });
     tx.memory_len_region =
         regions.insert(AliasRegionData { user_id: 1, description: "memory length".into() });
-    for (count, t) in body.locals.iter() {
-        let t = cl_type(*t)?;
-        for _ in 0..*count {
-            let var = tx.b.declare_var(t);
-            let zero = tx.zero(t);
-            tx.b.def_var(var, zero);
+    if let Some(frame) = osr_frame {
+        // On-stack replacement: every local (parameters included) comes from the interpreter's
+        // frame, in its slot layout; the function's own start is reached only by no one.
+        let declared = body.locals.iter().flat_map(|&(n, t)| std::iter::repeat_n(t, n as usize));
+        let mut at = 0;
+        for t in ty.params.iter().copied().chain(declared) {
+            let ct = cl_type(t)?;
+            let var = tx.b.declare_var(ct);
+            let v = tx.b.ins().load(ct, slot_flags(ct), frame, at * 8);
+            tx.b.def_var(var, v);
             tx.locals.push(var);
+            at += t.slots() as i32;
+        }
+    } else {
+        for (count, t) in body.locals.iter() {
+            let t = cl_type(*t)?;
+            for _ in 0..*count {
+                let var = tx.b.declare_var(t);
+                let zero = tx.zero(t);
+                tx.b.def_var(var, zero);
+                tx.locals.push(var);
+            }
         }
     }
 
@@ -194,10 +225,19 @@ pub(crate) fn translate_function(
     let limit = tx.load_vmctx(VmCtx::STACK_LIMIT, false);
     let low = tx.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
     tx.trap_if(low, TrapCode::StackOverflow);
-    if env.listening {
+    if env.listening && osr.is_none() {
         tx.listen(Libcall::ListenBefore, &params, &ty.params);
     }
     tx.check_interrupt();
+    if osr.is_some() {
+        // The loop's header, entered from here; the code before it follows in a block of its
+        // own that only branches back to enclosing loops reach.
+        let header = tx.b.create_block();
+        tx.b.ins().jump(header, &[]);
+        tx.osr = osr.map(|l| (l, Some(header)));
+        let start = tx.b.create_block();
+        tx.b.switch_to_block(start);
+    }
 
     let ret = tx.b.create_block();
     for t in &results {
@@ -218,14 +258,26 @@ pub(crate) fn translate_function(
     let mut reader = module.operators_reader(body);
     while !reader.eof() {
         let offset = reader.original_position();
+        tx.op_offset = (offset as usize - body.code.start) as u32;
         let op = reader.read().map_err(|e| e.to_string())?;
         tx.op(op).map_err(|e| format!("{e} (at offset {offset:#x})"))?;
         if tx.frames.is_empty() {
             break;
         }
     }
+    if let Some((l, Some(_))) = tx.osr {
+        return Err(format!("no loop to enter at offset {l:#x} of the body"));
+    }
     tx.finish();
     Ok(())
+}
+
+/// The signature of an on-stack-replacement entry: that of an entry trampoline,
+/// `(vmctx, unused, frame)`, with the locals in `frame` on entry and the results there on return.
+pub(crate) fn osr_signature(call_conv: CallConv) -> Signature {
+    let mut sig = Signature::new(call_conv);
+    sig.params.extend([AbiParam::new(types::I64); 3]);
+    sig
 }
 
 struct Tx<'a, 'b> {
@@ -241,6 +293,13 @@ struct Tx<'a, 'b> {
     trap_blocks: HashMap<usize, Block>,
     unwind_block: Option<Block>,
     results: Vec<Type>,
+    /// An on-stack-replacement entry: the id of the loop it enters (its operator's offset in
+    /// the body) and, until that loop is translated, the header block the entry jumps to.
+    osr: Option<(u32, Option<Block>)>,
+    /// An on-stack-replacement entry's frame array, where the results go.
+    osr_frame: Option<Value>,
+    /// Offset in the body of the operator being translated.
+    op_offset: u32,
     sigs: HashMap<u32, SigRef>,
     libcall_sigs: HashMap<u8, SigRef>,
     /// Alias region of linear-memory accesses.
@@ -387,7 +446,25 @@ impl Tx<'_, '_> {
             let tys = self.env.module.func_type(self.func_index).results.clone();
             self.listen(Libcall::ListenAfter, vals, &tys);
         }
-        self.b.ins().return_(vals);
+        self.emit_return(vals);
+    }
+
+    /// The return instruction: the results as the signature says, or, from an on-stack-
+    /// replacement entry, stored into its frame array in the interpreter's slot layout.
+    fn emit_return(&mut self, vals: &[Value]) {
+        let Some(frame) = self.osr_frame else {
+            self.b.ins().return_(vals);
+            return;
+        };
+        let tys = self.env.module.func_type(self.func_index).results.clone();
+        let mut at = 0;
+        for (v, t) in vals.iter().zip(tys.iter()) {
+            let v = self.widen_to_slot(*v);
+            let ct = self.b.func.dfg.value_type(v);
+            self.b.ins().store(slot_flags(ct), v, frame, at * 8);
+            at += t.slots() as i32;
+        }
+        self.b.ins().return_(&[]);
     }
 
     /// Listening code: calls `lc` (`ListenBefore` or `ListenAfter`) with this function's
@@ -486,7 +563,11 @@ impl Tx<'_, '_> {
             self.libcall(Libcall::Unwind, &[fi]);
             let results = self.results.clone();
             let zeros: Vec<Value> = results.iter().map(|t| self.zero(*t)).collect();
-            self.b.ins().return_(&zeros);
+            if self.osr_frame.is_some() {
+                self.b.ins().return_(&[]);
+            } else {
+                self.b.ins().return_(&zeros);
+            }
         }
         self.b.seal_all_blocks();
         let cfg = cranelift_codegen::isa::TargetFrontendConfig {
@@ -577,7 +658,16 @@ impl Tx<'_, '_> {
             O::Loop { blockty } => {
                 let (params, results) = self.block_type(blockty)?;
                 let next = self.block_with_params(&results);
-                let header = self.block_with_params(&params);
+                let header = match self.osr {
+                    Some((l, Some(header))) if l == self.op_offset => {
+                        if !params.is_empty() || !self.stack.is_empty() {
+                            return Err("the loop to enter has values on the stack".into());
+                        }
+                        self.osr = Some((l, None));
+                        header
+                    }
+                    _ => self.block_with_params(&params),
+                };
                 let vals = self.popn(params.len());
                 self.b.ins().jump(header, &Self::jump_args(&vals));
                 self.b.switch_to_block(header);
@@ -1137,7 +1227,14 @@ impl Tx<'_, '_> {
         let type_index = module.functions[function_index as usize];
         let nparams = module.types[type_index as usize].params.len();
         let args = self.popn(nparams);
-        let results = if function_index >= module.num_imported_functions {
+        let results = if function_index >= module.num_imported_functions && self.env.tiered {
+            let def = function_index - module.num_imported_functions;
+            let code = self.load_vmctx(VmCtx::CODE, true);
+            let f = self.b.ins().load(types::I64, MemFlagsData::trusted(), code, def as i32 * 8);
+            let arr = self.load_vmctx(VmCtx::FUNC_REFS, true);
+            let func = self.b.ins().load(types::I64, constant(), arr, function_index as i32 * 8);
+            self.call_tiered(type_index, f, func, &args)?
+        } else if function_index >= module.num_imported_functions {
             let def = function_index - module.num_imported_functions;
             let code = self.load_vmctx(VmCtx::CODE, true);
             let f = self.b.ins().load(types::I64, constant(), code, def as i32 * 8);
@@ -1167,6 +1264,37 @@ impl Tx<'_, '_> {
         Ok(results)
     }
 
+    /// Tiered code: calls this instance's function `func` (a `*const FuncData`) at `code`
+    /// natively once it is compiled (non-null), else through the runtime, which runs it in the
+    /// interpreter.
+    fn call_tiered(
+        &mut self,
+        type_index: u32,
+        code: Value,
+        func: Value,
+        args: &[Value],
+    ) -> Result<Vec<Value>, String> {
+        let ty = self.env.module.types[type_index as usize].clone();
+        let result_types: Vec<Type> =
+            ty.results.iter().map(|t| cl_type(*t)).collect::<Result<_, _>>()?;
+        let merge = self.block_with_params(&result_types);
+        let native = self.b.create_block();
+        let lower = self.b.create_block();
+        self.b.set_cold_block(lower);
+        self.b.ins().brif(code, native, &[], lower, &[]);
+
+        self.b.switch_to_block(native);
+        let r = self.call_native(type_index, code, args)?;
+        self.b.ins().jump(merge, &Self::jump_args(&r));
+
+        self.b.switch_to_block(lower);
+        let r = self.call_via(Libcall::CallOwn, type_index, func, args)?;
+        self.b.ins().jump(merge, &Self::jump_args(&r));
+
+        self.b.switch_to_block(merge);
+        Ok(self.b.block_params(merge).to_vec())
+    }
+
     /// Calls `func` (a `*const FuncData`) through the runtime: host functions, other instances.
     fn call_through_runtime(
         &mut self,
@@ -1174,10 +1302,21 @@ impl Tx<'_, '_> {
         func: Value,
         args: &[Value],
     ) -> Result<Vec<Value>, String> {
+        self.call_via(Libcall::CallFunc, type_index, func, args)
+    }
+
+    /// Calls `func` (a `*const FuncData`) through libcall `lc` (`CallFunc` or `CallOwn`).
+    fn call_via(
+        &mut self,
+        lc: Libcall,
+        type_index: u32,
+        func: Value,
+        args: &[Value],
+    ) -> Result<Vec<Value>, String> {
         let ty = self.env.module.types[type_index as usize].clone();
         let result_slots = ty.results.iter().map(|t| t.slots()).sum();
         let base = self.value_array(args, &ty.params, result_slots);
-        self.libcall(Libcall::CallFunc, &[func, base]);
+        self.libcall(lc, &[func, base]);
         let mut results = Vec::new();
         let mut at = 0;
         for t in ty.results.iter() {
@@ -1212,8 +1351,13 @@ impl Tx<'_, '_> {
         let code = self.load_vmctx(VmCtx::CODE, true);
         let byte = self.b.ins().ishl_imm_u(def, 3);
         let at = self.b.ins().iadd(code, byte);
-        let f = self.b.ins().load(types::I64, readonly(), at, 0);
-        let r = self.call_native(type_index, f, &args)?;
+        let r = if self.env.tiered {
+            let f = self.b.ins().load(types::I64, MemFlagsData::trusted(), at, 0);
+            self.call_tiered(type_index, f, func, &args)?
+        } else {
+            let f = self.b.ins().load(types::I64, readonly(), at, 0);
+            self.call_native(type_index, f, &args)?
+        };
         self.b.ins().jump(merge, &Self::jump_args(&r));
 
         self.b.switch_to_block(other_block);

@@ -93,7 +93,11 @@ unsafe impl Send for InstanceState {}
 unsafe impl Sync for InstanceState {}
 
 impl InstanceState {
-    pub(crate) fn new(instance: &Instance, code: &[*const u8], libcalls: &'static [usize]) -> Self {
+    pub(crate) fn new(
+        instance: &Instance,
+        code: *const *const u8,
+        libcalls: &'static [usize],
+    ) -> Self {
         let module = instance.module().expect("compiled code runs Wasm instances");
         let globals: Box<[*mut u64]> = instance.globals().iter().map(|g| g.value_ptr()).collect();
         let func_refs: Box<[*const FuncData]> =
@@ -110,7 +114,7 @@ impl InstanceState {
             memory_len,
             globals: globals.as_ptr(),
             func_refs: func_refs.as_ptr(),
-            code: code.as_ptr(),
+            code,
             trap: 0,
             stack_limit: 0,
             interrupt: instance.interrupt_flag() as *const _,

@@ -1,12 +1,12 @@
 //! Reading a validated binary into a [`Module`].
 //!
-//! Two walks over the binary: `wasmparser::Validator::validate_all` first, so that errors and
-//! their order are exactly wasmparser's (a malformed section is reported before an invalid
+//! Two walks over the binary: validation first, as `wasmparser::Validator::validate_all` does it
+//! (every section, then every function body — in parallel for a large module — so that errors
+//! and their order are exactly wasmparser's: a malformed section is reported before an invalid
 //! function body, for example), then one `wasmparser::Parser` walk that reads the sections into
 //! the [`Module`]. Operators are only looked at by the validator: the description keeps each
-//! function body as byte ranges. (Validating in wasmparser's own `validate_all` also keeps the
-//! function validator in wasmparser's optimised code in debug builds, where instantiating it in
-//! this crate made decoding four times slower.)
+//! function body as byte ranges. (The function validator is instantiated in this crate, which is
+//! optimised in dev builds too: unoptimised, it made decoding four times slower.)
 
 use std::sync::Arc;
 
@@ -44,7 +44,7 @@ use crate::{DecodeError, Features, Module};
 /// ```
 pub fn decode(bytes: &[u8], features: Features) -> Result<Module, DecodeError> {
     let wasm_features = features.to_wasmparser();
-    Validator::new_with_features(wasm_features).validate_all(bytes)?;
+    validate(bytes, wasm_features)?;
 
     let mut parser = Parser::new(0);
     parser.set_features(wasm_features);
@@ -53,6 +53,53 @@ pub fn decode(bytes: &[u8], features: Features) -> Result<Module, DecodeError> {
         builder.payload(payload?)?;
     }
     Ok(builder.finish())
+}
+
+/// Function bodies at or above which they are validated on several threads.
+const PARALLEL_BODIES: usize = 64;
+
+/// What `wasmparser::Validator::validate_all` does — every section first, then every function
+/// body, the first error in that order — with the bodies of a large module validated on all
+/// cores: most of the time of starting a multi-megabyte module on the tiered engine, which
+/// translates nothing else before it runs.
+fn validate(bytes: &[u8], features: wp::WasmFeatures) -> Result<(), wp::BinaryReaderError> {
+    let mut validator = Validator::new_with_features(features);
+    let mut parser = Parser::new(0);
+    parser.set_features(features);
+    let mut bodies = Vec::new();
+    for payload in parser.parse_all(bytes) {
+        if let wp::ValidPayload::Func(f, body) = validator.payload(&payload?)? {
+            bodies.push((f, body));
+        }
+    }
+    let check = |chunk: Vec<(wp::FuncToValidate<_>, wp::FunctionBody<'_>)>| {
+        let mut allocs = wp::FuncValidatorAllocations::default();
+        for (f, body) in chunk {
+            let mut v = f.into_validator(allocs);
+            v.validate(&body)?;
+            allocs = v.into_allocations();
+        }
+        Ok(())
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if bodies.len() < PARALLEL_BODIES || threads < 2 {
+        return check(bodies);
+    }
+    let per = bodies.len().div_ceil(threads);
+    let mut chunks = Vec::new();
+    while !bodies.is_empty() {
+        let rest = bodies.split_off(per.min(bodies.len()));
+        chunks.push(std::mem::replace(&mut bodies, rest));
+    }
+    // In order, so that the first error is the first body's that fails, as in `validate_all`.
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chunks.into_iter().map(|c| s.spawn(move || check(c))).collect();
+        let results: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect();
+        results.into_iter().collect::<Result<(), _>>()
+    })
 }
 
 /// The [`Module`] under construction, and what is needed to fill it.

@@ -437,3 +437,23 @@ fn v1_is_the_mvp_plus_mutable_globals() {
     let err = decode(&mutable_import, Features::NONE).unwrap_err();
     assert!(err.message().contains("mutable global"), "{err}");
 }
+
+/// A large module's bodies are validated in parallel, and the error is still the first failing
+/// body's, as wasmparser's sequential `validate_all` reports it (and a bad section still comes
+/// before any bad body).
+#[test]
+fn the_first_invalid_body_of_many_is_reported() {
+    let mut wat = String::from("(module\n");
+    for i in 0..300 {
+        let body = if i == 137 || i == 250 { "i64.const 1" } else { "i32.const 1" };
+        wat.push_str(&format!("(func (result i32) {body})\n"));
+    }
+    wat.push(')');
+    let wasm = wat::parse_str(&wat).unwrap();
+    let ours = decode(&wasm, Features::V2).unwrap_err();
+    let Err(theirs) = wasmparser::Validator::new().validate_all(&wasm) else { panic!("valid") };
+    assert_eq!(ours.offset() as u64, theirs.offset() as u64);
+    // The same module with its bodies fixed is valid.
+    let fixed = wat::parse_str(wat.replace("i64.const 1", "i32.const 1")).unwrap();
+    assert!(decode(&fixed, Features::V2).is_ok());
+}

@@ -14,6 +14,7 @@ use keel_runtime::vm::{FuncData, FuncKind, Instance, LockGuard, MemoryData, PAGE
 use keel_runtime::{Trap, TrapCode};
 
 use crate::ops::*;
+use crate::tier::TierStep;
 use crate::{Func, InterpCode, ListeningCode};
 
 /// The instruction pointer.
@@ -262,7 +263,7 @@ fn run_code(
     def_index: u32,
     values: &mut [u64],
 ) -> Result<(), Trap> {
-    let func = &code.funcs[def_index as usize];
+    let func = code.func(def_index)?;
     let limits = *instance.limits();
     let frame = func.frame_size as usize;
     if frame > limits.max_stack_slots {
@@ -569,6 +570,90 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Defined function `def` of the running code, translated (on its first call: lazily
+    /// translated code), or `None` with the trap recorded. The trap stays out of line: a
+    /// `Trap` value alive in a handler keeps it from tail-calling the next one.
+    #[inline(always)]
+    fn own_func(&mut self, def: u32) -> Option<&'a Func> {
+        match self.code.translated(def) {
+            Some(f) => Some(f),
+            None => self.translate_now(self.code, def),
+        }
+    }
+
+    /// Translates `def` of `code` now, or records why it cannot be.
+    #[cold]
+    #[inline(never)]
+    fn translate_now(&mut self, code: &'a InterpCode, def: u32) -> Option<&'a Func> {
+        match code.func(def) {
+            Ok(f) => Some(f),
+            Err(t) => {
+                self.trap(t);
+                None
+            }
+        }
+    }
+
+    /// Tiered bytecode, at a function's start: counts the call; once the function has compiled
+    /// code, runs it there instead. Out of line, as every call a handler makes before its
+    /// dispatch (inlined, it kept the handler from tail-calling the next one).
+    #[inline(never)]
+    fn tier_enter(&mut self) -> TierStep {
+        let def = self.func.func_index - self.code.num_imported();
+        let tier = self.code.tier.as_ref().expect("tiered bytecode has a tier");
+        if !tier.enter(def) {
+            return TierStep::Interpret;
+        }
+        self.run_compiled(def, None)
+    }
+
+    /// Tiered bytecode, at a loop's head: counts the iteration; once the loop has an entry in
+    /// compiled code, continues there. Out of line, as `tier_enter`.
+    #[inline(never)]
+    fn tier_loop(&mut self, loop_id: u32) -> TierStep {
+        let def = self.func.func_index - self.code.num_imported();
+        let tier = self.code.tier.as_ref().expect("tiered bytecode has a tier");
+        if !tier.iterate(def, loop_id) {
+            return TierStep::Interpret;
+        }
+        self.run_compiled(def, Some(loop_id))
+    }
+
+    /// Runs the current function in compiled code, from its start or from the head of loop
+    /// `osr`, on this frame's slots: parameters (or locals) in, results out. A trap's trace
+    /// then has the compiled frames, and the interpreted callers after them (not this frame
+    /// again).
+    #[cold]
+    #[inline(never)]
+    fn run_compiled(&mut self, def: u32, osr: Option<u32>) -> TierStep {
+        let tier = self.code.tier.as_ref().expect("tiered bytecode has a tier");
+        let f = self.instance.func(self.func.func_index);
+        let slots = f.value_slots().max(self.func.frame_size as usize).max(1);
+        let (start, end) = (self.base, self.base + slots);
+        if end > self.stack.len() && !grow(&mut self.stack, end, self.max_slots) {
+            self.trap(TrapCode::StackOverflow);
+            return TierStep::Trapped;
+        }
+        let values = &mut self.stack[start..end];
+        let result = match osr {
+            None => tier.upper.call(self.instance, def, values),
+            Some(l) => tier.upper.call_osr(self.instance, def, l, values),
+        };
+        match result {
+            Ok(()) => {
+                self.mem.reload();
+                TierStep::Returned
+            }
+            Err(mut t) => {
+                for f in self.frames.iter().rev() {
+                    t.push_frame(f.instance.frame_info(f.func.func_index));
+                }
+                self.trap = Some(t);
+                TierStep::Trapped
+            }
+        }
+    }
+
     /// The first `n` slots of the running function's frame (at most the whole frame).
     fn frame_slots(&self, n: usize) -> &[u64] {
         &self.stack[self.base..self.base + n.min(self.func.frame_size as usize)]
@@ -625,7 +710,13 @@ impl<'a> Ctx<'a> {
         if !callee.locks().same(self.instance.locks()) {
             self.guards.push((self.frames.len() + 1, callee.locks().lock()));
         }
-        Ok(Some((&code.funcs[def_index as usize], callee, code)))
+        match code.translated(def_index) {
+            Some(f) => Ok(Some((f, callee, code))),
+            None => match self.translate_now(code, def_index) {
+                Some(f) => Ok(Some((f, callee, code))),
+                None => Err(Flow::Trap),
+            },
+        }
     }
 
     /// The current frame, re-derived after the value stack may have been touched.
@@ -848,6 +939,40 @@ handlers! { ip, regs, ctx, mem;
         }
     }
     ListenEnter(()) => { ctx.listen_enter(); }
+    TierEnter(()) => {
+        match ctx.tier_enter() {
+            TierStep::Interpret => {}
+            TierStep::Trapped => return Flow::Trap,
+            TierStep::Returned => {
+                stack_guard!(ctx);
+                match ctx.leave() {
+                    None => return Flow::Done,
+                    Some((i, r)) => {
+                        ip = i;
+                        regs = r;
+                        mem = ctx.mem;
+                    }
+                }
+            }
+        }
+    }
+    TierLoop(l) => {
+        match ctx.tier_loop(l.index) {
+            TierStep::Interpret => {}
+            TierStep::Trapped => return Flow::Trap,
+            TierStep::Returned => {
+                stack_guard!(ctx);
+                match ctx.leave() {
+                    None => return Flow::Done,
+                    Some((i, r)) => {
+                        ip = i;
+                        regs = r;
+                        mem = ctx.mem;
+                    }
+                }
+            }
+        }
+    }
     ListenReturn(()) => {
         stack_guard!(ctx);
         ctx.listen_return();
@@ -887,7 +1012,7 @@ handlers! { ip, regs, ctx, mem;
     }
     Call(c) => {
         stack_guard!(ctx);
-        let callee = &ctx.code.funcs[c.func as usize];
+        let Some(callee) = ctx.own_func(c.func) else { return Flow::Trap };
         let (inst, code) = (ctx.instance, ctx.code);
         match ctx.enter(ip, c.base, callee, inst, code) {
             Some((i, r)) => {
@@ -935,7 +1060,8 @@ handlers! { ip, regs, ctx, mem;
         }
         let target = match f.kind {
             FuncKind::Wasm { def_index } if ptr::eq(f.instance(), ctx.instance) => {
-                Some((&ctx.code.funcs[def_index as usize], ctx.instance, ctx.code))
+                let Some(callee) = ctx.own_func(def_index) else { return Flow::Trap };
+                Some((callee, ctx.instance, ctx.code))
             }
             _ => match ctx.call_func_data(f, c.base) {
                 Err(flow) => return flow,

@@ -7,16 +7,19 @@
 //! See `docs/interpreter.md`.
 
 use std::any::Any;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use keel_ir::{CompiledFunc, TranslateOptions};
 use keel_runtime::vm::Instance;
 use keel_runtime::{CompileOptions, CompiledCode, Engine, Error, Trap};
 
+pub use tier::{Tier, TierConfig, TierState, UpperTier};
+
 mod exec;
 mod ops;
 #[cfg(test)]
 mod tests;
+mod tier;
 mod v128;
 
 /// The register-based interpreter engine.
@@ -44,18 +47,9 @@ impl Engine for Interpreter {
         } else {
             1
         };
-        let ir_options = TranslateOptions { listening: options.listening };
-        let translate = |i: usize| {
-            keel_ir::translate_function_with(module, i as u32, ir_options).map(Func::new).map_err(
-                |e| {
-                    Error::from(keel_runtime::CompileError::Function {
-                        func_index: module.num_imported_functions + i as u32,
-                        offset: module.bodies[i].code.start,
-                        message: e.to_string(),
-                    })
-                },
-            )
-        };
+        let ir_options = TranslateOptions { listening: options.listening, tiered: false };
+        let code = InterpCode::new(module, ir_options, None);
+        let translate = |i: usize| code.translate(i as u32).map_err(Error::from);
         let funcs: Vec<Func> = if n >= PARALLEL_THRESHOLD && threads > 1 {
             let chunk = n.div_ceil(threads);
             std::thread::scope(|s| {
@@ -79,11 +73,29 @@ impl Engine for Interpreter {
         } else {
             (0..n).map(translate).collect::<Result<_, _>>()?
         };
-        let code = InterpCode { funcs: funcs.into(), listening: options.listening };
+        for (slot, f) in code.funcs.iter().zip(funcs) {
+            let _ = slot.set(f);
+        }
         if options.listening {
             return Ok(Arc::new(ListeningCode(code)));
         }
         Ok(Arc::new(code))
+    }
+}
+
+impl Interpreter {
+    /// A module's code translated lazily, each function on its first call (what a tiered
+    /// engine starts with: nothing is translated that never runs). With `tier`, the bytecode is
+    /// the tiered variant ([`TranslateOptions::tiered`]): it counts calls and loop iterations in
+    /// the [`TierState`] and hands hot functions to the [`UpperTier`].
+    pub fn compile_lazy(
+        module: &Arc<keel_decode::Module>,
+        options: CompileOptions,
+        tier: Option<Tier>,
+    ) -> InterpCode {
+        let tiered = tier.is_some();
+        let ir_options = TranslateOptions { listening: options.listening, tiered };
+        InterpCode::new(module, ir_options, tier)
     }
 }
 
@@ -98,28 +110,101 @@ impl Engine for Interpreter {
 pub fn verify_module(module: &keel_decode::Module) -> Result<(), keel_ir::VerifyError> {
     for i in 0..module.num_defined_functions() {
         for listening in [false, true] {
-            let options = TranslateOptions { listening };
-            if let Ok(f) = keel_ir::translate_function_with(module, i, options) {
-                keel_ir::verify(&f, module)?;
+            for tiered in [false, true] {
+                let options = TranslateOptions { listening, tiered };
+                if let Ok(f) = keel_ir::translate_function_with(module, i, options) {
+                    keel_ir::verify(&f, module)?;
+                }
             }
         }
     }
     Ok(())
 }
 
-/// A module's functions, translated; the interpreter's [`CompiledCode`].
-#[derive(Debug)]
+/// A module's functions, translated (all at compile time, or each on its first call); the
+/// interpreter's [`CompiledCode`].
 pub struct InterpCode {
-    funcs: Box<[Func]>,
+    module: Arc<keel_decode::Module>,
+    options: TranslateOptions,
+    funcs: Box<[OnceLock<Func>]>,
     /// Translated as listening bytecode (`CompileOptions::listening`).
     listening: bool,
+    /// The counters and the upper tier of tiered bytecode.
+    pub(crate) tier: Option<Tier>,
+}
+
+impl std::fmt::Debug for InterpCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InterpCode")
+            .field("functions", &self.funcs.len())
+            .field("options", &self.options)
+            .finish()
+    }
 }
 
 impl InterpCode {
+    fn new(
+        module: &Arc<keel_decode::Module>,
+        options: TranslateOptions,
+        tier: Option<Tier>,
+    ) -> InterpCode {
+        let n = module.num_defined_functions() as usize;
+        InterpCode {
+            module: module.clone(),
+            options,
+            funcs: (0..n).map(|_| OnceLock::new()).collect(),
+            listening: options.listening,
+            tier,
+        }
+    }
+
     /// The translated defined function `def_index` (its `code` is moved into the
-    /// interpreter's own instruction array and left empty).
-    pub fn function(&self, def_index: u32) -> &CompiledFunc {
-        &self.funcs[def_index as usize].ir
+    /// interpreter's own instruction array and left empty), translating it now if it was not.
+    pub fn function(&self, def_index: u32) -> Result<&CompiledFunc, Error> {
+        Ok(&self.func(def_index).map_err(Error::from)?.ir)
+    }
+
+    /// Defined function `def`, translated.
+    #[inline(always)]
+    pub(crate) fn func(&self, def: u32) -> Result<&Func, Trap> {
+        match self.funcs[def as usize].get() {
+            Some(f) => Ok(f),
+            None => self.translate_now(def),
+        }
+    }
+
+    /// Defined function `def` if it is translated already.
+    #[inline(always)]
+    pub(crate) fn translated(&self, def: u32) -> Option<&Func> {
+        self.funcs[def as usize].get()
+    }
+
+    /// The first call of a lazily translated function. Two threads may both translate it; one
+    /// result is kept.
+    #[cold]
+    #[inline(never)]
+    fn translate_now(&self, def: u32) -> Result<&Func, Trap> {
+        let f = self.translate(def).map_err(|e| Trap::host(Error::from(e)))?;
+        let _ = self.funcs[def as usize].set(f);
+        Ok(self.funcs[def as usize].get().expect("just set"))
+    }
+
+    fn translate(&self, def: u32) -> Result<Func, keel_runtime::CompileError> {
+        let module = &self.module;
+        let f = keel_ir::translate_function_with(module, def, self.options).map_err(|e| {
+            keel_runtime::CompileError::Function {
+                func_index: module.num_imported_functions + def,
+                offset: module.bodies[def as usize].code.start,
+                message: e.to_string(),
+            }
+        })?;
+        Ok(Func::new(f))
+    }
+
+    /// Defined functions of the module before this one in the function index space.
+    #[inline(always)]
+    pub(crate) fn num_imported(&self) -> u32 {
+        self.module.num_imported_functions
     }
 }
 
@@ -145,7 +230,9 @@ impl std::ops::Deref for Func {
     }
 }
 
-impl CompiledCode for InterpCode {
+// SAFETY: the interpreter touches the instance only inside `call`, on the calling thread, and
+// keeps nothing of it afterwards.
+unsafe impl CompiledCode for InterpCode {
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
         exec::run(self, instance, def_index, values)
     }
@@ -172,7 +259,8 @@ impl ListeningCode {
     }
 }
 
-impl CompiledCode for ListeningCode {
+// SAFETY: as for `InterpCode`.
+unsafe impl CompiledCode for ListeningCode {
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
         exec::run(&self.0, instance, def_index, values)
     }

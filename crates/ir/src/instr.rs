@@ -429,6 +429,14 @@ macro_rules! for_each_instr {
         /// Listening code only, for every return: reports the results (in slots `0..n`) to the
         /// function's listener, if it has one, then returns.
         ListenReturn(()),
+        /// Tiered code only, first in every function (before [`Instr::ListenEnter`]): counts
+        /// the call, and runs the function's compiled code instead once it has some.
+        TierEnter(()),
+        /// Tiered code only, at the head of every loop entered with an empty operand stack
+        /// (`index`: the loop operator's offset in the function body): counts the iteration,
+        /// and continues in compiled code from here once the loop is hot (on-stack
+        /// replacement; the state there is the locals alone).
+        TierLoop(Idx),
         /// `dst = src`.
         Copy(R2),
         /// Jumps.

@@ -32,6 +32,11 @@ pub struct TranslateOptions {
     /// through [`Instr::ListenReturn`], so that the interpreter reports its calls to function
     /// listeners. Without it, the bytecode has no listener hook at all.
     pub listening: bool,
+    /// The tiered variant: the function starts with [`Instr::TierEnter`] (which counts calls and
+    /// runs the function's compiled code once there is some) and every loop entered with an
+    /// empty operand stack starts with [`Instr::TierLoop`] (which counts iterations and enters
+    /// compiled code there: on-stack replacement). Without it, the bytecode has no tier hook.
+    pub tiered: bool,
 }
 
 /// A function translated to bytecode.

@@ -334,9 +334,56 @@ fn listening_bytecode_reports_entry_and_every_return() {
         let module = keel_decode::decode(&wasm, keel_decode::Features::V2).expect("valid module");
         let p = translate_function(&module, 0).unwrap();
         assert_eq!(&*p.code, *plain, "plain: {wat}");
-        let l = translate_function_with(&module, 0, TranslateOptions { listening: true }).unwrap();
+        let l = translate_function_with(
+            &module,
+            0,
+            TranslateOptions { listening: true, tiered: false },
+        )
+        .unwrap();
         assert_eq!(&*l.code, *listening, "listening: {wat}");
         assert_eq!(l.offsets.len(), l.code.len());
         assert_eq!((l.frame_size, &l.init), (p.frame_size, &p.init), "{wat}");
+    }
+}
+
+/// The tiered variant: `TierEnter` first (before `ListenEnter`), and `TierLoop` at the head of
+/// each loop entered with an empty operand stack (its id: the loop operator's offset in the
+/// body), so that back edges land on it; none at a loop with a value below it.
+#[test]
+fn tiered_variant() {
+    let wat = r#"(module (func (param i32) (result i32)
+        (loop $a (br_if $a (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+        (i32.const 7)
+        (loop $b (br_if $b (i32.eqz (local.get 0))))
+        (drop)
+        (local.get 0)))"#;
+    let wasm = wat::parse_str(wat).expect("valid wat");
+    let module = keel_decode::decode(&wasm, keel_decode::Features::V2).expect("valid module");
+    for listening in [false, true] {
+        let f = translate_function_with(&module, 0, TranslateOptions { listening, tiered: true })
+            .unwrap();
+        assert_eq!(f.code[0], Instr::TierEnter(()));
+        if listening {
+            assert_eq!(f.code[1], Instr::ListenEnter(()));
+        }
+        let loops: Vec<(usize, u32)> = f
+            .code
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match c {
+                Instr::TierLoop(l) => Some((i, l.index)),
+                _ => None,
+            })
+            .collect();
+        // Only `$a`: `$b` has the constant 7 below it. Its id is the offset of its `loop` among
+        // the body's operators: the first one, 0.
+        assert_eq!(loops.len(), 1, "{:?}", f.code);
+        assert_eq!(loops[0].1, 0);
+        let head = loops[0].0;
+        let back = f.code.iter().enumerate().any(|(i, c)| {
+            let mut c = *c;
+            c.offset_mut().is_some_and(|o| (i as i64 + *o as i64) as usize == head)
+        });
+        assert!(back, "a back edge lands on TierLoop: {:?}", f.code);
     }
 }

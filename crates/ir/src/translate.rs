@@ -168,7 +168,13 @@ pub fn translate_function_with(
         locals,
         results: &ty.results,
         listening: options.listening,
+        tiered: options.tiered,
+        body_start: body.code.start as u32,
     };
+    if options.tiered {
+        t.emit(Instr::TierEnter(()));
+        t.bind_label();
+    }
     if options.listening {
         t.emit(Instr::ListenEnter(()));
         t.bind_label();
@@ -271,6 +277,10 @@ struct Translator<'a> {
     results: &'a [ValType],
     /// Emitting the listening variant (see [`TranslateOptions::listening`]).
     listening: bool,
+    /// Emitting the tiered variant (see [`TranslateOptions::tiered`]).
+    tiered: bool,
+    /// Offset of the function body in the module binary (loop ids are relative to it).
+    body_start: u32,
 }
 
 type R<T = ()> = Result<T, String>;
@@ -537,6 +547,11 @@ impl<'a> Translator<'a> {
         self.materialize_top(params);
         let height = self.stack.len() - params;
         let head = if kind == Kind::Loop { self.bind_label() } else { 0 };
+        if kind == Kind::Loop && self.tiered && self.stack.is_empty() {
+            // The head of an OSR-able loop: its state is the locals, in their home slots.
+            let index = self.offset - self.body_start;
+            self.emit(Instr::TierLoop(crate::instr::Idx { index }));
+        }
         self.ctrl.push(Ctrl {
             kind,
             height,

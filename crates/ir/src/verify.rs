@@ -325,6 +325,8 @@ fn wide(i: &Instr) -> &'static [&'static str] {
         | I::Return1(_)
         | I::ListenEnter(_)
         | I::ListenReturn(_)
+        | I::TierEnter(_)
+        | I::TierLoop(_)
         | I::Copy(_)
         | I::Jump(_)
         | I::CopyJump(_)

@@ -103,8 +103,8 @@ pub use keel_runtime::{
     ExternKind, ExternRef, Features, FrameInfo, Func, FuncType, Global, GlobalType,
     HostModuleBuilder, HostResult, InstantiateError, InterruptHandle, IntoHostFunc, Limits,
     LinkError, Memory, MemoryType, MemoryView, Module, ModuleConfig, Reservation, Result,
-    RuntimeConfig, Table, TableType, Trap, TrapCode, TrapKind, TypedFunc, UsageError, Val, ValType,
-    WasmParams, WasmResults, WasmTy,
+    RuntimeConfig, Table, TableType, Tiering, Trap, TrapCode, TrapKind, TypedFunc, UsageError, Val,
+    ValType, WasmParams, WasmResults, WasmTy,
 };
 
 mod soundness;
@@ -112,25 +112,32 @@ mod soundness;
 /// Which engine runs the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EngineKind {
-    /// The compiler where the host supports it (x86_64 and aarch64), else the interpreter.
+    /// Tiered where the host has the compiler (x86_64 and aarch64), else the interpreter.
     #[default]
     Auto,
     /// The register-based interpreter: runs wherever Rust builds.
     Interpreter,
-    /// The Cranelift compiler (x86_64 and aarch64); compiling fails elsewhere.
+    /// The Cranelift compiler, eagerly: every function compiled before the module runs
+    /// (x86_64 and aarch64; compiling fails elsewhere).
     Compiler,
+    /// The interpreter first, each function translated on its first call, and Cranelift in the
+    /// background for what gets hot ([`RuntimeConfig::tiering`]); see docs/tiering.md
+    /// (x86_64 and aarch64; compiling fails elsewhere).
+    Tiered,
 }
 
 impl EngineKind {
-    fn engine(self, reservation: keel_runtime::Reservation) -> Arc<dyn Engine> {
+    fn engine(self, config: &RuntimeConfig) -> Arc<dyn Engine> {
+        let reservation = config.memory_reservation;
         match self {
-            EngineKind::Auto if keel_cranelift::Compiler::is_supported() => {
-                Arc::new(keel_cranelift::Compiler::for_reservation(reservation))
+            EngineKind::Auto if keel_tiered::Tiered::is_supported() => {
+                Arc::new(keel_tiered::Tiered::new(reservation, config.tiering))
             }
             EngineKind::Auto | EngineKind::Interpreter => Arc::new(keel_interp::Interpreter),
             EngineKind::Compiler => {
                 Arc::new(keel_cranelift::Compiler::for_reservation(reservation))
             }
+            EngineKind::Tiered => Arc::new(keel_tiered::Tiered::new(reservation, config.tiering)),
         }
     }
 }
@@ -148,10 +155,7 @@ impl Runtime {
 
     /// A runtime with `config` running on `engine`.
     pub fn with_config(config: RuntimeConfig, engine: EngineKind) -> Runtime {
-        Runtime(keel_runtime::Runtime::with_engine(
-            config.clone(),
-            engine.engine(config.memory_reservation),
-        ))
+        Runtime(keel_runtime::Runtime::with_engine(config.clone(), engine.engine(&config)))
     }
 
     /// A runtime on a custom engine.

@@ -72,3 +72,46 @@
 //! let runtime = keel::Runtime::new();
 //! let _store = runtime.store();
 //! ```
+//!
+//! Below the facade, keel-runtime's `vm` module is the engines' view of an instance: its
+//! accessors read and write guest state as plain memory, sound only under the instance's lock.
+//! Safe code cannot reach that state outside a call: the runtime alone makes memories, tables
+//! and globals, an instance's own `Arc` stays inside the runtime, and the one place an engine is
+//! handed an instance, `CompiledCode::call`, belongs to an `unsafe` trait whose contract is
+//! "only here, only on this thread":
+//!
+//! ```
+//! // The types are there, for engines; what reaches them is not.
+//! fn size(m: &keel_runtime::vm::MemoryData) -> usize {
+//!     m.len()
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! fn make(ty: keel::MemoryType) {
+//!     let _ = keel_runtime::vm::MemoryData::with_reservation(ty, 1, keel::Reservation::Maximum);
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! fn keep(i: &keel_runtime::vm::Instance) -> impl Send + 'static {
+//!     i.arc()
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! struct Engine;
+//! impl keel::CompiledCode for Engine {
+//!     fn call(
+//!         &self,
+//!         _: &keel_runtime::vm::Instance,
+//!         _: u32,
+//!         _: &mut [u64],
+//!     ) -> Result<(), keel::Trap> {
+//!         Ok(())
+//!     }
+//!     fn as_any(&self) -> &dyn std::any::Any {
+//!         self
+//!     }
+//! }
+//! ```

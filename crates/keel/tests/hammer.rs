@@ -14,7 +14,7 @@ use keel::{
     TrapCode,
 };
 
-const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
+const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler, EngineKind::Tiered];
 const THREADS: usize = 6;
 
 /// `sum(n)` adds 1..=n in a loop (interruptible: it checks at its loop header); `nested(n)` calls
@@ -49,7 +49,10 @@ fn sum(n: u32) -> i64 {
 }
 
 fn setup(engine: EngineKind) -> (Runtime, CompiledModule) {
-    let runtime = Runtime::with_config(RuntimeConfig::default(), engine);
+    // Tiered: compiled in the background soon after the threads start, so that calls switch
+    // tier while other threads run the same module.
+    let tiering = keel::Tiering { call_threshold: 20, loop_threshold: 200, background: true };
+    let runtime = Runtime::with_config(RuntimeConfig::default().with_tiering(tiering), engine);
     runtime
         .host_module("host")
         .func("back", |caller: &mut Caller<'_>, n: i32| -> Result<i32, keel::Trap> {

@@ -64,7 +64,12 @@ const GUEST: &str = r#"(module $guest
 
 fn listeners(engine: EngineKind) {
     let rec = Recorder::default();
-    let config = RuntimeConfig::default().with_function_listener_factory(Factory(rec.clone()));
+    // The tiered engine compiles at the second call, on the calling thread: the listened calls
+    // below cross from bytecode to compiled code in the middle of the sequence.
+    let tiering = keel::Tiering { call_threshold: 2, loop_threshold: 2, background: false };
+    let config = RuntimeConfig::default()
+        .with_function_listener_factory(Factory(rec.clone()))
+        .with_tiering(tiering);
     let rt = Runtime::with_config(config, engine);
     rt.host_module("env")
         .func("add", |_: &mut Caller<'_>, a: i32, b: i32| a + b)
@@ -95,6 +100,11 @@ fn listeners(engine: EngineKind) {
 #[test]
 fn listeners_compiler() {
     listeners(EngineKind::Compiler);
+}
+
+#[test]
+fn listeners_tiered() {
+    listeners(EngineKind::Tiered);
 }
 
 #[test]

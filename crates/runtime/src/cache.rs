@@ -79,6 +79,17 @@ impl CacheKey {
         &self.0
     }
 
+    /// The key of an entry that belongs to this one's module: `tag` names which (the tiered
+    /// engine keeps its hot-function profile and each batch of compiled functions so).
+    pub fn derive(&self, tag: &[u8]) -> CacheKey {
+        let mut h = Sha256::new();
+        h.update(b"keel derived cache key");
+        h.update(self.0);
+        h.update((tag.len() as u64).to_le_bytes());
+        h.update(tag);
+        CacheKey(h.finalize().into())
+    }
+
     /// The entry's file name: the key in hex with the extension `.keel`.
     pub fn file_name(&self) -> String {
         let mut s = String::with_capacity(69);
@@ -206,6 +217,46 @@ impl CacheDir {
             Err(_) => self.write_errors.fetch_add(1, Ordering::Relaxed),
         };
         result
+    }
+}
+
+/// The cache entries of one module that an engine keeps for itself, besides the whole-module
+/// entry the runtime reads and writes ([`crate::Engine::compile_with_cache`]): each under the
+/// module's key derived with a tag, checked as every entry is. Cheap to clone; usable from any
+/// thread.
+#[derive(Clone, Debug)]
+pub struct ModuleCache {
+    dir: std::sync::Arc<CacheDir>,
+    key: CacheKey,
+}
+
+impl ModuleCache {
+    pub(crate) fn new(dir: std::sync::Arc<CacheDir>, key: CacheKey) -> ModuleCache {
+        ModuleCache { dir, key }
+    }
+
+    /// The payload stored under `tag`, if there is an intact entry (anything else is a miss,
+    /// and is counted as a rejected entry when it exists but does not check out).
+    pub fn read(&self, tag: &[u8]) -> Option<Vec<u8>> {
+        let key = self.key.derive(tag);
+        let entry = self.dir.read(&key)?;
+        match decode(&entry, &key) {
+            Ok(payload) => {
+                self.dir.hits.fetch_add(1, Ordering::Relaxed);
+                Some(payload.to_vec())
+            }
+            Err(_) => {
+                self.dir.rejected.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Stores `payload` under `tag` (atomically; a failure is counted, not returned: a cache
+    /// is an optimisation).
+    pub fn write(&self, tag: &[u8], payload: &[u8]) {
+        let key = self.key.derive(tag);
+        let _ = self.dir.write(&key, &encode(&key, payload));
     }
 }
 

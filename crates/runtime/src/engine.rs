@@ -58,6 +58,26 @@ pub trait Engine: Send + Sync + 'static {
         None
     }
 
+    /// The engine name in cache keys: [`Engine::name`] (the default), or the name of the
+    /// engine whose entries this one shares (the tiered engine reads the eager compiler's).
+    fn cache_name(&self) -> &'static str {
+        self.name()
+    }
+
+    /// Compiles `module` as [`Engine::compile`] when the runtime has a cache directory and the
+    /// cache has no whole-module entry for it: `cache` is the module's own corner of the cache,
+    /// for an engine that stores code as it produces it (the tiered engine). The default
+    /// ignores it.
+    fn compile_with_cache(
+        &self,
+        module: &Arc<keel_decode::Module>,
+        options: CompileOptions,
+        cache: crate::cache::ModuleCache,
+    ) -> Result<Arc<dyn CompiledCode>, Error> {
+        let _ = cache;
+        self.compile(module, options)
+    }
+
     /// `code` (compiled by this engine) as bytes for the compilation cache, or `None` when it
     /// cannot be stored (the default).
     fn serialize(&self, code: &dyn CompiledCode) -> Option<Vec<u8>> {
@@ -81,7 +101,16 @@ pub trait Engine: Send + Sync + 'static {
 }
 
 /// A module's code, compiled by an engine.
-pub trait CompiledCode: Send + Sync + 'static {
+///
+/// # Safety
+/// `call` is handed the instance's state — memories, tables, globals, through the `vm` types,
+/// whose accessors read and write plain memory — because the caller holds the instance's exec
+/// lock for the length of the call. An implementation may touch that state only on the calling
+/// thread and only until `call` returns: it must not keep a reference or an `Arc` of the
+/// instance or of anything in it past the call, nor hand one to another thread during it.
+/// That is what makes the `vm` module's safe accessors sound; implementing this trait is where
+/// an engine promises it.
+pub unsafe trait CompiledCode: Send + Sync + 'static {
     /// Runs defined function `def_index` of `instance`. `values` holds the parameters on entry
     /// (one slot each, two for v128) and receives the results; it is at least as long as either.
     /// The caller holds `instance`'s lock set.

@@ -36,7 +36,7 @@ pub use keel_decode::{
 /// The guest's view of the system: file systems, stdio, clocks, random (keel-sys).
 pub use keel_sys as sys;
 pub use module::{CompiledModule, Module};
-pub use runtime::{CompileConfig, ModuleConfig, Runtime, RuntimeConfig};
+pub use runtime::{CompileConfig, ModuleConfig, Runtime, RuntimeConfig, Tiering};
 pub use trap::{FrameInfo, Result, Trap, TrapCode, TrapKind};
 pub use typed::{WasmParams, WasmResults, WasmTy};
 pub use value::{ExternRef, Val, ValType};

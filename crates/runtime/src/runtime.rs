@@ -12,7 +12,7 @@ use std::io::Write;
 
 use std::path::PathBuf;
 
-use crate::cache::{self, CacheDir, CacheKey, CacheStats};
+use crate::cache::{self, CacheDir, CacheKey, CacheStats, ModuleCache};
 use crate::engine::{CompileOptions, CompiledCode, Engine};
 use crate::error::{CompileError, Error, LinkError, UsageError};
 use crate::host::HostModuleBuilder;
@@ -43,6 +43,28 @@ pub struct RuntimeConfig {
     /// Asked once per function definition for a listener (default: none, at no cost), unless a
     /// compile, instantiation or host module overrides it; see [`crate::listener`].
     pub function_listener_factory: Option<SharedListenerFactory>,
+    /// When the tiered engine compiles a function (its thresholds) and where.
+    pub tiering: Tiering,
+}
+
+/// The tiered engine's settings: a function is compiled after `call_threshold` calls, or after
+/// `loop_threshold` iterations of its loops (and the running loop then continues in compiled
+/// code); see docs/tiering.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiering {
+    /// Calls of a function before it is compiled (at least 1).
+    pub call_threshold: u32,
+    /// Loop iterations in a function before it is compiled (at least 1).
+    pub loop_threshold: u32,
+    /// Compile on background threads (the default) rather than on the thread that made the
+    /// function hot, there and then: deterministic, for tests.
+    pub background: bool,
+}
+
+impl Default for Tiering {
+    fn default() -> Self {
+        Tiering { call_threshold: 1_000, loop_threshold: 10_000, background: true }
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -56,6 +78,7 @@ impl Default for RuntimeConfig {
             memory_reservation: Reservation::Maximum,
             cache_dir: None,
             function_listener_factory: None,
+            tiering: Tiering::default(),
         }
     }
 }
@@ -70,6 +93,12 @@ impl RuntimeConfig {
     /// Sets the memory limit in pages (capped at 65536).
     pub fn with_memory_limit_pages(mut self, pages: u64) -> Self {
         self.memory_limit_pages = pages.min(MAX_PAGES);
+        self
+    }
+
+    /// Sets the tiered engine's thresholds and where it compiles (see [`Tiering`]).
+    pub fn with_tiering(mut self, tiering: Tiering) -> Self {
+        self.tiering = tiering;
         self
     }
 
@@ -352,7 +381,7 @@ struct RuntimeInner {
     id: usize,
     engine: Arc<dyn Engine>,
     config: RuntimeConfig,
-    cache: Option<CacheDir>,
+    cache: Option<Arc<CacheDir>>,
     // Before the store, so that the store outlives the instances it names.
     namespace: Mutex<HashMap<String, Arc<Instance>>>,
     store: Arc<Store>,
@@ -373,7 +402,7 @@ impl Runtime {
             max_stack_slots: config.max_stack_slots,
             memory_reservation: config.memory_reservation,
         };
-        let cache = config.cache_dir.clone().map(CacheDir::new);
+        let cache = config.cache_dir.clone().map(|d| Arc::new(CacheDir::new(d)));
         Runtime {
             inner: Arc::new(RuntimeInner {
                 id: NEXT_RUNTIME_ID.fetch_add(1, Ordering::Relaxed),
@@ -403,7 +432,7 @@ impl Runtime {
 
     /// How the compilation cache has been used (all zero without a cache directory).
     pub fn cache_stats(&self) -> CacheStats {
-        self.inner.cache.as_ref().map(CacheDir::stats).unwrap_or_default()
+        self.inner.cache.as_ref().map(|d| d.stats()).unwrap_or_default()
     }
 
     /// How [`Runtime::compile`] has the engine compile modules: a listening variant when the
@@ -438,7 +467,7 @@ impl Runtime {
         let engine = &self.inner.engine;
         let id = engine.cache_id()?;
         let features = self.inner.config.features;
-        Some(CacheKey::new(bytes, engine.name(), &id, features, options))
+        Some(CacheKey::new(bytes, engine.cache_name(), &id, features, options))
     }
 
     /// Validates and compiles a binary, as [`Runtime::compile_with`] with the default
@@ -476,7 +505,8 @@ impl Runtime {
             }
         }
         dir.misses.fetch_add(1, Ordering::Relaxed);
-        let code = engine.compile(&module, options)?;
+        let code =
+            engine.compile_with_cache(&module, options, ModuleCache::new(dir.clone(), key))?;
         if let Some(payload) = engine.serialize(&*code) {
             // A cache is an optimisation: a failed write is counted, not an error.
             let _ = dir.write(&key, &cache::encode(&key, &payload));

@@ -27,7 +27,8 @@ impl Engine for NoCode {
     }
 }
 
-impl CompiledCode for NoCode {
+// SAFETY: it never touches the instance.
+unsafe impl CompiledCode for NoCode {
     fn call(&self, _: &Instance, _: u32, _: &mut [u64]) -> Result<(), Trap> {
         Err(Trap::host("this engine runs nothing"))
     }

@@ -18,7 +18,7 @@ unsafe impl Sync for GlobalData {}
 
 impl GlobalData {
     /// A global of type `ty` holding `value`.
-    pub fn new(ty: GlobalType, value: [u64; 2]) -> Self {
+    pub(crate) fn new(ty: GlobalType, value: [u64; 2]) -> Self {
         GlobalData { ty, value: UnsafeCell::new(value) }
     }
 

@@ -175,8 +175,8 @@ impl Instance {
         self.store.upgrade()
     }
 
-    /// This instance's own `Arc`, while it lives.
-    pub fn arc(&self) -> Option<Arc<Instance>> {
+    /// This instance's own `Arc`, while it lives (for the runtime's handles, which lock).
+    pub(crate) fn arc(&self) -> Option<Arc<Instance>> {
         self.me.upgrade()
     }
 

@@ -82,14 +82,9 @@ unsafe impl Sync for MemoryData {}
 
 impl MemoryData {
     /// Reserves and commits a memory of type `ty`, limited to `limit_pages` pages, reserving
-    /// its whole maximum.
-    pub fn new(ty: MemoryType, limit_pages: u64) -> Result<MemoryData, InstantiateError> {
-        MemoryData::with_reservation(ty, limit_pages, Reservation::Maximum)
-    }
-
-    /// Reserves and commits a memory of type `ty`, limited to `limit_pages` pages, reserving
-    /// address space as `reservation` says (which may cap its growth further).
-    pub fn with_reservation(
+    /// address space as `reservation` says (which may cap its growth further). Only the
+    /// runtime makes memories: outside an instance's lock, nothing may reach one.
+    pub(crate) fn with_reservation(
         ty: MemoryType,
         limit_pages: u64,
         reservation: Reservation,

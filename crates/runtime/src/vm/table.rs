@@ -22,7 +22,7 @@ unsafe impl Sync for TableData {}
 
 impl TableData {
     /// A table of type `ty` with every element set to `init`.
-    pub fn new(ty: TableType, init: u64) -> Result<TableData, crate::InstantiateError> {
+    pub(crate) fn new(ty: TableType, init: u64) -> Result<TableData, crate::InstantiateError> {
         let max = ty.limits.max.unwrap_or(u32::MAX as u64).min(MAX_TABLE_ELEMENTS);
         if ty.limits.min > max {
             let (minimum, limit) = (ty.limits.min, max);
