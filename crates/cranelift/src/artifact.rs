@@ -311,6 +311,9 @@ struct Compiled {
 }
 
 fn finish_function(ctx: &mut Context, isa: &dyn TargetIsa, what: &str) -> Result<Compiled, String> {
+    // Only a function with a `br_table` has jump tables to look for (see `layout`): most have
+    // none, and the search reads every byte of the code.
+    let has_tables = !ctx.func.dfg.jump_tables.is_empty();
     let compiled = ctx
         .compile(isa, &mut ControlPlane::default())
         .map_err(|e| format!("{what}: cranelift: {:?}", e.inner))?;
@@ -342,11 +345,12 @@ fn finish_function(ctx: &mut Context, isa: &dyn TargetIsa, what: &str) -> Result
         .filter(|t| t.code == ir::TrapCode::HEAP_OUT_OF_BOUNDS)
         .map(|t| t.offset)
         .collect();
-    let dispatch_spans = if isa.triple().architecture == target_lexicon::Architecture::X86_64 {
-        layout::dispatch_spans(&bytes, &compiled.bb_starts)
-    } else {
-        Vec::new()
-    };
+    let dispatch_spans =
+        if has_tables && isa.triple().architecture == target_lexicon::Architecture::X86_64 {
+            layout::dispatch_spans(&bytes, &compiled.bb_starts)
+        } else {
+            Vec::new()
+        };
     let alignment = compiled.buffer.alignment as usize;
     Ok(Compiled { bytes, relocs, trap_sites, alignment, dispatch_spans })
 }

@@ -419,7 +419,7 @@ impl Tx<'_, '_> {
         let trap = self.trap_block(code);
         let cont = self.b.create_block();
         self.b.ins().brif(cond, trap, &[], cont, &[]);
-        self.b.switch_to_block(cont);
+        self.switch_to_sealed(cont);
     }
 
     /// Leaves the function when a trap is pending (after a call or a libcall that may trap).
@@ -428,7 +428,16 @@ impl Tx<'_, '_> {
         let unwind = self.unwind_block();
         let cont = self.b.create_block();
         self.b.ins().brif(word, unwind, &[], cont, &[]);
-        self.b.switch_to_block(cont);
+        self.switch_to_sealed(cont);
+    }
+
+    /// Continues in `block`, all of whose predecessors exist: sealing it as early as this lets
+    /// Cranelift's SSA construction look variables up through it at once, rather than giving
+    /// every unsealed block a provisional parameter per variable read in it and resolving them
+    /// all at the end (most of them into aliases).
+    fn switch_to_sealed(&mut self, block: Block) {
+        self.b.switch_to_block(block);
+        self.b.seal_block(block);
     }
 
     /// Traps with `Interrupted` when the instance's interrupt flag is set. The flag is read with
@@ -482,11 +491,11 @@ impl Tx<'_, '_> {
         self.b.set_cold_block(report);
         let cont = self.b.create_block();
         self.b.ins().brif(listening, report, &[], cont, &[]);
-        self.b.switch_to_block(report);
+        self.switch_to_sealed(report);
         let base = self.value_array(vals, tys, 0);
         self.libcall(lc, &[func, base]);
         self.b.ins().jump(cont, &[]);
-        self.b.switch_to_block(cont);
+        self.switch_to_sealed(cont);
     }
 
     /// A stack array of at least `min_slots` value slots holding `vals` (of types `tys`), as
@@ -597,11 +606,16 @@ impl Tx<'_, '_> {
         }
         self.stack.truncate(frame.height);
         if frame.kind == Kind::If && !frame.else_seen {
-            self.b.switch_to_block(frame.else_block);
+            self.switch_to_sealed(frame.else_block);
             let args = Self::jump_args(&frame.else_params);
             self.b.ins().jump(frame.next, &args);
         }
-        self.b.switch_to_block(frame.next);
+        // Every branch to a frame's blocks comes from inside it: the loop header's back edges and
+        // the exits are all known now.
+        if frame.kind == Kind::Loop {
+            self.b.seal_block(frame.header);
+        }
+        self.switch_to_sealed(frame.next);
         let params = self.b.block_params(frame.next).to_vec();
         self.stack.extend(params.iter().copied());
         self.reachable = true;
@@ -625,7 +639,7 @@ impl Tx<'_, '_> {
                     let (height, block, params) = (f.height, f.else_block, f.else_params.clone());
                     self.stack.truncate(height);
                     self.stack.extend(params);
-                    self.b.switch_to_block(block);
+                    self.switch_to_sealed(block);
                     self.reachable = true;
                 }
                 _ => {}
@@ -693,7 +707,7 @@ impl Tx<'_, '_> {
                 let then_block = self.b.create_block();
                 let else_block = self.b.create_block();
                 self.b.ins().brif(cond, then_block, &[], else_block, &[]);
-                self.b.switch_to_block(then_block);
+                self.switch_to_sealed(then_block);
                 let else_params = self.peekn(params.len()).to_vec();
                 self.frames.push(Frame {
                     kind: Kind::If,
@@ -716,7 +730,7 @@ impl Tx<'_, '_> {
                 self.b.ins().jump(next, &Self::jump_args(&vals));
                 self.stack.truncate(height);
                 self.stack.extend(params);
-                self.b.switch_to_block(block);
+                self.switch_to_sealed(block);
             }
             O::End => self.end_frame(),
             O::Br { relative_depth } => {
@@ -731,7 +745,7 @@ impl Tx<'_, '_> {
                 let args = Self::jump_args(self.peekn(n));
                 let cont = self.b.create_block();
                 self.b.ins().brif(cond, block, &args, cont, &[]);
-                self.b.switch_to_block(cont);
+                self.switch_to_sealed(cont);
             }
             O::BrTable { targets } => {
                 let index = self.pop();
