@@ -167,7 +167,7 @@ impl Engine for Keel {
 }
 
 /// keel as `Runtime::new()` gives it: the default configuration and the default engine kind
-/// (`EngineKind::Auto`, which chooses the engine; the tiered mode of issue 15 when it lands). A
+/// (`EngineKind::Auto`, which chooses the engine: the tiered one where the compiler runs). A
 /// column of the large rows only: the other rows time keel's two engines by name.
 pub struct KeelDefault;
 
