@@ -891,6 +891,21 @@ macro_rules! store {
     }};
 }
 
+/// Returns from the running function: continues in its caller, or ends the execution when it
+/// was the entry function.
+macro_rules! ret {
+    ($ip:ident, $regs:ident, $ctx:ident, $mem:ident) => {
+        match $ctx.leave() {
+            None => return Flow::Done,
+            Some((i, r)) => {
+                $ip = i;
+                $regs = r;
+                $mem = $ctx.mem;
+            }
+        }
+    };
+}
+
 /// Defines one handler function per instruction: it decodes its payload, runs the body (which
 /// may change `ip` and `regs`, or return a trap), then dispatches the next instruction.
 macro_rules! handlers {
@@ -916,27 +931,13 @@ handlers! { ip, regs, ctx, mem;
     Unreachable(()) => { return ctx.trap(TrapCode::Unreachable); }
     Return(()) => {
         stack_guard!(ctx);
-        match ctx.leave() {
-            None => return Flow::Done,
-            Some((i, r)) => {
-                ip = i;
-                regs = r;
-                mem = ctx.mem;
-            }
-        }
+        ret!(ip, regs, ctx, mem);
     }
     Return1(s) => {
         stack_guard!(ctx);
         let v = regs.get(s.src);
         regs.set(0, v);
-        match ctx.leave() {
-            None => return Flow::Done,
-            Some((i, r)) => {
-                ip = i;
-                regs = r;
-                mem = ctx.mem;
-            }
-        }
+        ret!(ip, regs, ctx, mem);
     }
     ListenEnter(()) => { ctx.listen_enter(); }
     TierEnter(()) => {
@@ -945,14 +946,7 @@ handlers! { ip, regs, ctx, mem;
             TierStep::Trapped => return Flow::Trap,
             TierStep::Returned => {
                 stack_guard!(ctx);
-                match ctx.leave() {
-                    None => return Flow::Done,
-                    Some((i, r)) => {
-                        ip = i;
-                        regs = r;
-                        mem = ctx.mem;
-                    }
-                }
+                ret!(ip, regs, ctx, mem);
             }
         }
     }
@@ -962,28 +956,14 @@ handlers! { ip, regs, ctx, mem;
             TierStep::Trapped => return Flow::Trap,
             TierStep::Returned => {
                 stack_guard!(ctx);
-                match ctx.leave() {
-                    None => return Flow::Done,
-                    Some((i, r)) => {
-                        ip = i;
-                        regs = r;
-                        mem = ctx.mem;
-                    }
-                }
+                ret!(ip, regs, ctx, mem);
             }
         }
     }
     ListenReturn(()) => {
         stack_guard!(ctx);
         ctx.listen_return();
-        match ctx.leave() {
-            None => return Flow::Done,
-            Some((i, r)) => {
-                ip = i;
-                regs = r;
-                mem = ctx.mem;
-            }
-        }
+        ret!(ip, regs, ctx, mem);
     }
     BrTable(t) => {
         stack_guard!(ctx);
