@@ -101,6 +101,7 @@ pub fn all() -> Vec<Box<dyn Engine>> {
         Box::new(Wasmi::new()),
         Box::new(Keel::new(keel::EngineKind::Compiler)),
         Box::new(crate::wasmtime::Wasmtime::new()),
+        Box::new(Keel::new(keel::EngineKind::Tiered)),
         Box::new(KeelDefault),
         Box::new(crate::languages::Node::new()),
     ]
@@ -119,7 +120,8 @@ pub struct Keel {
 }
 
 impl Keel {
-    /// A runtime on `kind` (the interpreter or the compiler), with the default configuration.
+    /// A runtime on `kind` (the interpreter, the eager compiler or the tiered engine), with the
+    /// default configuration.
     pub fn new(kind: keel::EngineKind) -> Keel {
         let config = keel::RuntimeConfig::default();
         let runtime = keel::Runtime::with_config(config, kind);
@@ -137,6 +139,7 @@ impl Engine for Keel {
     fn name(&self) -> &'static str {
         match self.kind {
             keel::EngineKind::Compiler => "keel-compiler",
+            keel::EngineKind::Tiered => "keel-tiered",
             _ => "keel-interp",
         }
     }
@@ -147,7 +150,7 @@ impl Engine for Keel {
 
     fn compare_with(&self) -> &'static [&'static str] {
         match self.kind {
-            keel::EngineKind::Compiler => &["wasmtime", "node"],
+            keel::EngineKind::Compiler | keel::EngineKind::Tiered => &["wasmtime", "node"],
             _ => &["wasmi", "node"],
         }
     }
