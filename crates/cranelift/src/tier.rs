@@ -45,6 +45,9 @@ pub struct TierCode {
     batches: Mutex<Vec<(Arc<Loaded>, Vec<Job>)>>,
     /// The batches' code, for the signal handler.
     regions: signals::Regions,
+    /// Per defined function, the value slots an entry needs: (parameters or results; locals
+    /// or results for an on-stack-replacement entry). Counted once, checked on every entry.
+    slots: Box<[(usize, usize)]>,
 }
 
 impl std::fmt::Debug for TierCode {
@@ -74,6 +77,16 @@ impl Compiler {
         }
         let n = module.bodies.len();
         let null = || (0..n).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect();
+        let slots = (0..n as u32)
+            .map(|def| {
+                let ty = module.func_type(module.num_imported_functions + def);
+                let params: usize = ty.params.iter().map(|t| t.slots()).sum();
+                let results: usize = ty.results.iter().map(|t| t.slots()).sum();
+                let body = &module.bodies[def as usize];
+                let locals: usize = body.locals.iter().map(|&(n, t)| n as usize * t.slots()).sum();
+                (params.max(results), (params + locals).max(results))
+            })
+            .collect();
         Ok(TierCode {
             module: module.clone(),
             isa,
@@ -84,6 +97,7 @@ impl Compiler {
             osr: Mutex::new(HashMap::new()),
             batches: Mutex::new(Vec::new()),
             regions: signals::Regions::new(),
+            slots,
         })
     }
 }
@@ -246,14 +260,8 @@ impl TierCode {
     /// Checks that `len` slots hold `def`'s parameters (or, for an on-stack-replacement entry,
     /// its locals) and its results.
     fn check_slots(&self, def: u32, len: usize, locals: bool) {
-        let m = &self.module;
-        let ty = m.func_type(m.num_imported_functions + def);
-        let mut need = ty.params.iter().map(|t| t.slots()).sum::<usize>();
-        if locals {
-            let body = &m.bodies[def as usize];
-            need += body.locals.iter().map(|&(n, t)| n as usize * t.slots()).sum::<usize>();
-        }
-        let need = need.max(ty.results.iter().map(|t| t.slots()).sum());
+        let (call, osr) = self.slots[def as usize];
+        let need = if locals { osr } else { call };
         assert!(len >= need, "{len} slots for a call of function {def}, which needs {need}");
     }
 

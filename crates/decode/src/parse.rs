@@ -81,8 +81,14 @@ fn validate(bytes: &[u8], features: wp::WasmFeatures) -> Result<(), wp::BinaryRe
         }
         Ok(())
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if bodies.len() < PARALLEL_BODIES || threads < 2 {
+    if bodies.len() < PARALLEL_BODIES {
+        return check(bodies);
+    }
+    // Asked once per process: the query reads cgroup files on Linux.
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads =
+        *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(8));
+    if threads < 2 {
         return check(bodies);
     }
     let per = bodies.len().div_ceil(threads);
