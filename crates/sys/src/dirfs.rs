@@ -13,10 +13,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cap_fs_ext::{DirExt, FollowSymlinks, OpenOptionsFollowExt, SystemTimeSpec};
 use cap_std::fs::{Dir, MetadataExt};
+use rustix::fs::{Gid, Uid};
 use std::os::unix::fs::DirEntryExt as _;
 
 use crate::errno::{Errno, Result};
-use crate::fs::{DirEntry, File, FileType, Fs, OpenOptions, SETTABLE_MODE, SetTime, Stat};
+use crate::fs::{Attrs, DirEntry, File, FileType, Fs, OpenOptions, SETTABLE_MODE, SetTime, Stat};
 
 /// A host directory, confined: no path, `..`, symbolic link or hard link reaches outside it.
 #[derive(Debug)]
@@ -79,9 +80,38 @@ fn stat_of(m: &cap_std::fs::Metadata) -> Stat {
     }
 }
 
-/// The permission bits of host metadata.
-fn mode_of(m: &cap_std::fs::Metadata) -> u32 {
-    m.mode() & 0o7777
+/// Permission bits and owners of host metadata, as the guest sees them.
+fn attrs_of(m: &cap_std::fs::Metadata) -> Attrs {
+    let (uid, gid) = own_ids();
+    Attrs { mode: m.mode() & 0o7777, uid: swap_own(m.uid(), uid), gid: swap_own(m.gid(), gid) }
+}
+
+/// The host process's effective user and group.
+fn own_ids() -> (u32, u32) {
+    (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw())
+}
+
+/// A host id as the guest sees it, or the other way round: the guest is uid and gid 0 of a
+/// system of its own, so the host process's own id shows as 0 (and the host's 0 as the process's
+/// id). The map is its own inverse; when keel runs as root it changes nothing.
+fn swap_own(id: u32, own: u32) -> u32 {
+    if id == own {
+        0
+    } else if id == 0 {
+        own
+    } else {
+        id
+    }
+}
+
+/// A guest's new owner and group as host ids; `None` keeps one. `u32::MAX` is no id (it is the
+/// `-1` of `chown(2)`).
+fn host_owners(uid: Option<u32>, gid: Option<u32>) -> Result<(Option<Uid>, Option<Gid>)> {
+    let (own_uid, own_gid) = own_ids();
+    let check = |id: u32| if id == u32::MAX { Err(Errno::EINVAL) } else { Ok(id) };
+    let uid = uid.map(check).transpose()?.map(|u| Uid::from_raw(swap_own(u, own_uid)));
+    let gid = gid.map(check).transpose()?.map(|g| Gid::from_raw(swap_own(g, own_gid)));
+    Ok((uid, gid))
 }
 
 /// A guest's `mode` as host permissions: only [`SETTABLE_MODE`]'s bits, so that a guest never
@@ -218,10 +248,10 @@ impl Fs for DirFs {
         }
     }
 
-    fn stat_mode(&self, path: &str, follow: bool) -> Result<(Stat, u32)> {
+    fn stat_attrs(&self, path: &str, follow: bool) -> Result<(Stat, Attrs)> {
         let path = rel(path)?;
         let m = if follow { self.dir.metadata(path)? } else { self.dir.symlink_metadata(path)? };
-        Ok((stat_of(&m), mode_of(&m)))
+        Ok((stat_of(&m), attrs_of(&m)))
     }
 
     fn chmod(&self, path: &str, mode: u32) -> Result<()> {
@@ -230,6 +260,27 @@ impl Fs for DirFs {
         use cap_std::fs::PermissionsExt;
         let perm = cap_std::fs::Permissions::from_mode(host_mode(mode));
         Ok(self.dir.set_permissions(rel(path)?, perm)?)
+    }
+
+    fn chown(&self, path: &str, uid: Option<u32>, gid: Option<u32>, follow: bool) -> Result<()> {
+        // The last component is changed through its directory, opened by cap-std, with
+        // AT_SYMLINK_NOFOLLOW; a link to follow is first resolved by cap-std inside the mount.
+        // So no step of the host call itself can lead outside.
+        let (uid, gid) = host_owners(uid, gid)?;
+        let mut p = rel(path)?.to_path_buf();
+        if follow || p.file_name().is_none() {
+            p = self.dir.canonicalize(&p)?;
+        }
+        let nofollow = rustix::fs::AtFlags::SYMLINK_NOFOLLOW;
+        let done = match (p.parent(), p.file_name()) {
+            (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
+                rustix::fs::chownat(&self.dir.open_dir(parent)?, name, uid, gid, nofollow)
+            }
+            (_, Some(name)) => rustix::fs::chownat(&self.dir, name, uid, gid, nofollow),
+            // The mount's root itself.
+            _ => rustix::fs::chownat(&self.dir, "", uid, gid, rustix::fs::AtFlags::EMPTY_PATH),
+        };
+        Ok(done.map_err(std::io::Error::from)?)
     }
 }
 
@@ -302,14 +353,19 @@ impl File for HostFile {
         self.append
     }
 
-    fn stat_mode(&self) -> Result<(Stat, u32)> {
+    fn stat_attrs(&self) -> Result<(Stat, Attrs)> {
         let m = cap_std::fs::Metadata::from_file(&self.file)?;
-        Ok((stat_of(&m), mode_of(&m)))
+        Ok((stat_of(&m), attrs_of(&m)))
     }
 
     fn chmod(&mut self, mode: u32) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         Ok(self.file.set_permissions(std::fs::Permissions::from_mode(host_mode(mode)))?)
+    }
+
+    fn chown(&mut self, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+        let (uid, gid) = host_owners(uid, gid)?;
+        Ok(rustix::fs::fchown(&self.file, uid, gid).map_err(std::io::Error::from)?)
     }
 
     fn set_append(&mut self, append: bool) -> Result<()> {

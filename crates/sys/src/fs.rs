@@ -117,6 +117,26 @@ pub fn default_mode(t: FileType) -> u32 {
     }
 }
 
+/// A file's permission bits and owners: what import sets that show them (Go's `fs.stat`) ask
+/// for beside [`Stat`], which WASI's `filestat` shapes and which has neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attrs {
+    /// Permission bits (`0o7777`).
+    pub mode: u32,
+    /// Owner, as the guest sees it: 0 is the guest itself (see [`crate::DirFs`] for host ids).
+    pub uid: u32,
+    /// Group, as the guest sees it.
+    pub gid: u32,
+}
+
+impl Attrs {
+    /// What a file system without modes or owners reports for a file of type `t`:
+    /// [`default_mode`], owned by the guest (uid and gid 0).
+    pub fn default_for(t: FileType) -> Attrs {
+        Attrs { mode: default_mode(t), uid: 0, gid: 0 }
+    }
+}
+
 /// The permission bits a guest may set with [`Fs::chmod`] and [`File::chmod`]: the owner's,
 /// group's and others' read, write and execute, and the sticky bit. Never setuid or setgid.
 pub const SETTABLE_MODE: u32 = 0o1777;
@@ -152,18 +172,24 @@ pub trait Fs: Send + Sync + fmt::Debug {
     fn readlink(&self, path: &str) -> Result<String>;
     /// Sets the access and modification times of `path`.
     fn set_times(&self, path: &str, atim: SetTime, mtim: SetTime, follow: bool) -> Result<()>;
-    /// The attributes of `path` and its permission bits (`0o7777`). WASI has no modes and never
+    /// The attributes of `path` with its permission bits and owners. WASI has neither and never
     /// asks; import sets that show them (Go's `fs.stat`) do. The default, for a file system
-    /// without modes, reports [`default_mode`] of the file's type.
-    fn stat_mode(&self, path: &str, follow: bool) -> Result<(Stat, u32)> {
+    /// without them, reports [`Attrs::default_for`] the file's type.
+    fn stat_attrs(&self, path: &str, follow: bool) -> Result<(Stat, Attrs)> {
         let st = self.stat(path, follow)?;
-        Ok((st, default_mode(st.filetype)))
+        Ok((st, Attrs::default_for(st.filetype)))
     }
     /// Sets the permission bits of `path` (following a symbolic link) to `mode` within
     /// [`SETTABLE_MODE`]; other bits are ignored. The default, for a file system without modes:
     /// `ENOTSUP`.
     fn chmod(&self, path: &str, mode: u32) -> Result<()> {
         let _ = (path, mode);
+        Err(Errno::ENOTSUP)
+    }
+    /// Changes the owner and group of `path` (of a symbolic link's target when `follow`);
+    /// `None` leaves one as it is. The default, for a file system without owners: `ENOTSUP`.
+    fn chown(&self, path: &str, uid: Option<u32>, gid: Option<u32>, follow: bool) -> Result<()> {
+        let _ = (path, uid, gid, follow);
         Err(Errno::ENOTSUP)
     }
 }
@@ -196,14 +222,19 @@ pub trait File: Send + fmt::Debug {
     fn is_append(&self) -> bool;
     /// Turns append mode on or off.
     fn set_append(&mut self, append: bool) -> Result<()>;
-    /// The file's attributes and permission bits (see [`Fs::stat_mode`]).
-    fn stat_mode(&self) -> Result<(Stat, u32)> {
+    /// The file's attributes with its permission bits and owners (see [`Fs::stat_attrs`]).
+    fn stat_attrs(&self) -> Result<(Stat, Attrs)> {
         let st = self.stat()?;
-        Ok((st, default_mode(st.filetype)))
+        Ok((st, Attrs::default_for(st.filetype)))
     }
     /// Sets the file's permission bits (see [`Fs::chmod`]); the default: `ENOTSUP`.
     fn chmod(&mut self, mode: u32) -> Result<()> {
         let _ = mode;
+        Err(Errno::ENOTSUP)
+    }
+    /// Changes the file's owner and group (see [`Fs::chown`]); the default: `ENOTSUP`.
+    fn chown(&mut self, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+        let _ = (uid, gid);
         Err(Errno::ENOTSUP)
     }
 }

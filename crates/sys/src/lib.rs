@@ -33,7 +33,7 @@ pub use context::{
 pub use dirfs::DirFs;
 pub use errno::Errno;
 pub use fs::{
-    DirEntry, File, FileType, Fs, OpenOptions, SETTABLE_MODE, SetTime, Stat, default_mode,
+    Attrs, DirEntry, File, FileType, Fs, OpenOptions, SETTABLE_MODE, SetTime, Stat, default_mode,
 };
 pub use memfs::MemFs;
 pub use readonly::ReadOnlyFs;

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::errno::{Errno, Result};
 use crate::fs::{
-    DirEntry, File, FileType, Fs, OpenOptions, SETTABLE_MODE, SetTime, Stat, components,
+    Attrs, DirEntry, File, FileType, Fs, OpenOptions, SETTABLE_MODE, SetTime, Stat, components,
     default_mode,
 };
 
@@ -27,6 +27,10 @@ struct Node {
     /// Permission bits (`0o7777`): kept and reported, not enforced (a guest is its file
     /// system's only user).
     mode: u32,
+    /// Owner and group: kept and reported, not enforced; the guest (uid 0) may give a file to
+    /// anyone, as root may.
+    uid: u32,
+    gid: u32,
     nlink: u64,
     atim: u64,
     mtim: u64,
@@ -63,7 +67,7 @@ fn node(data: Data) -> Node {
         Data::Dir(_) => FileType::Directory,
         Data::Symlink(_) => FileType::SymbolicLink,
     });
-    Node { data, mode, nlink: 1, atim: t, mtim: t, ctim: t }
+    Node { data, mode, uid: 0, gid: 0, nlink: 1, atim: t, mtim: t, ctim: t }
 }
 
 /// Where a path leads: the directory holding its last component, that component's name, and the
@@ -180,6 +184,23 @@ impl Tree {
         n.mode = mode & SETTABLE_MODE;
         n.ctim = now();
         Ok(())
+    }
+
+    fn chown(&mut self, ino: u64, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+        // u32::MAX is chown(2)'s -1, "unchanged", never an id.
+        if uid == Some(u32::MAX) || gid == Some(u32::MAX) {
+            return Err(Errno::EINVAL);
+        }
+        let n = self.get_mut(ino)?;
+        n.uid = uid.unwrap_or(n.uid);
+        n.gid = gid.unwrap_or(n.gid);
+        n.ctim = now();
+        Ok(())
+    }
+
+    fn attrs(&self, ino: u64) -> Result<(Stat, Attrs)> {
+        let n = self.get(ino)?;
+        Ok((self.stat(ino)?, Attrs { mode: n.mode, uid: n.uid, gid: n.gid }))
     }
 
     fn release(&mut self, ino: u64) {
@@ -426,16 +447,22 @@ impl Fs for MemFs {
         t.set_times(ino, atim, mtim)
     }
 
-    fn stat_mode(&self, path: &str, follow: bool) -> Result<(Stat, u32)> {
+    fn stat_attrs(&self, path: &str, follow: bool) -> Result<(Stat, Attrs)> {
         let t = self.lock();
         let ino = t.resolve(path, follow)?.ino.ok_or(Errno::ENOENT)?;
-        Ok((t.stat(ino)?, t.get(ino)?.mode))
+        t.attrs(ino)
     }
 
     fn chmod(&self, path: &str, mode: u32) -> Result<()> {
         let mut t = self.lock();
         let ino = t.resolve(path, true)?.ino.ok_or(Errno::ENOENT)?;
         t.chmod(ino, mode)
+    }
+
+    fn chown(&self, path: &str, uid: Option<u32>, gid: Option<u32>, follow: bool) -> Result<()> {
+        let mut t = self.lock();
+        let ino = t.resolve(path, follow)?.ino.ok_or(Errno::ENOENT)?;
+        t.chown(ino, uid, gid)
     }
 }
 
@@ -562,13 +589,18 @@ impl File for MemFile {
         Ok(())
     }
 
-    fn stat_mode(&self) -> Result<(Stat, u32)> {
+    fn stat_attrs(&self) -> Result<(Stat, Attrs)> {
         let t = self.tree.lock().unwrap_or_else(|e| e.into_inner());
-        Ok((t.stat(self.ino)?, t.get(self.ino)?.mode))
+        t.attrs(self.ino)
     }
 
     fn chmod(&mut self, mode: u32) -> Result<()> {
         let mut t = self.tree.lock().unwrap_or_else(|e| e.into_inner());
         t.chmod(self.ino, mode)
+    }
+
+    fn chown(&mut self, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
+        let mut t = self.tree.lock().unwrap_or_else(|e| e.into_inner());
+        t.chown(self.ino, uid, gid)
     }
 }

@@ -4,7 +4,7 @@ use std::io::SeekFrom;
 use std::sync::Arc;
 
 use crate::errno::{Errno, Result};
-use crate::fs::{DirEntry, File, Fs, OpenOptions, SetTime, Stat};
+use crate::fs::{Attrs, DirEntry, File, Fs, OpenOptions, SetTime, Stat};
 
 /// Wraps a file system so that every change is refused with `EROFS`: opening for writing,
 /// creating, truncating, and every operation that creates, removes, renames or changes times.
@@ -48,10 +48,13 @@ impl Fs for ReadOnlyFs {
     fn set_times(&self, _: &str, _: SetTime, _: SetTime, _: bool) -> Result<()> {
         Err(Errno::EROFS)
     }
-    fn stat_mode(&self, path: &str, follow: bool) -> Result<(Stat, u32)> {
-        self.0.stat_mode(path, follow)
+    fn stat_attrs(&self, path: &str, follow: bool) -> Result<(Stat, Attrs)> {
+        self.0.stat_attrs(path, follow)
     }
     fn chmod(&self, _: &str, _: u32) -> Result<()> {
+        Err(Errno::EROFS)
+    }
+    fn chown(&self, _: &str, _: Option<u32>, _: Option<u32>, _: bool) -> Result<()> {
         Err(Errno::EROFS)
     }
 }
@@ -93,10 +96,13 @@ impl File for ReadOnlyFile {
     fn set_append(&mut self, append: bool) -> Result<()> {
         if append { Err(Errno::EROFS) } else { Ok(()) }
     }
-    fn stat_mode(&self) -> Result<(Stat, u32)> {
-        self.0.stat_mode()
+    fn stat_attrs(&self) -> Result<(Stat, Attrs)> {
+        self.0.stat_attrs()
     }
     fn chmod(&mut self, _: u32) -> Result<()> {
+        Err(Errno::EROFS)
+    }
+    fn chown(&mut self, _: Option<u32>, _: Option<u32>) -> Result<()> {
         Err(Errno::EROFS)
     }
 }

@@ -209,18 +209,19 @@ fn modes_are_kept_without_setuid_and_only_inside() {
             ("d/out", 0o777, "d/out", Err(Errno::ENOTCAPABLE)),
         ];
         for &(path, mode, read, want) in rows {
-            let got = fs.chmod(path, mode).and_then(|()| fs.stat_mode(read, true).map(|m| m.1));
+            let got =
+                fs.chmod(path, mode).and_then(|()| fs.stat_attrs(read, true).map(|m| m.1.mode));
             assert_eq!(got, want, "{what}: chmod {path} {mode:o}");
         }
-        let (st, link_mode) = fs.stat_mode("d/s", false).unwrap();
-        assert_eq!((st.filetype, link_mode), (FileType::SymbolicLink, 0o777), "{what}");
+        let (st, link) = fs.stat_attrs("d/s", false).unwrap();
+        assert_eq!((st.filetype, link.mode), (FileType::SymbolicLink, 0o777), "{what}");
         // fchmod: through an open file.
         let mut f = fs.open("d/f", &RO).unwrap();
         f.chmod(0o6640).unwrap();
-        assert_eq!(f.stat_mode().unwrap().1, 0o640, "{what}");
-        assert_eq!(fs.stat_mode("d/f", true).unwrap().1, 0o640, "{what}");
-        // stat and stat_mode agree.
-        assert_eq!(fs.stat_mode("d/f", true).unwrap().0, fs.stat("d/f", true).unwrap(), "{what}");
+        assert_eq!(f.stat_attrs().unwrap().1.mode, 0o640, "{what}");
+        assert_eq!(fs.stat_attrs("d/f", true).unwrap().1.mode, 0o640, "{what}");
+        // stat and stat_attrs agree.
+        assert_eq!(fs.stat_attrs("d/f", true).unwrap().0, fs.stat("d/f", true).unwrap(), "{what}");
         assert_eq!(secret_mode(), before, "{what}: the file outside is untouched");
     }
     // What MemFs creates, and a read-only view.
@@ -230,11 +231,76 @@ fn modes_are_kept_without_setuid_and_only_inside() {
     for (path, follow, want) in
         [("dir", true, 0o755), ("dir/f", true, 0o644), ("dir/s", false, 0o777)]
     {
-        assert_eq!(mem.stat_mode(path, follow).unwrap().1, want, "memory: {path}");
+        assert_eq!(mem.stat_attrs(path, follow).unwrap().1.mode, want, "memory: {path}");
     }
     let ro = ReadOnlyFs(Arc::new(mem));
-    assert_eq!(ro.stat_mode("dir/f", true).unwrap().1, 0o644);
+    assert_eq!(ro.stat_attrs("dir/f", true).unwrap().1.mode, 0o644);
     assert_eq!(ro.chmod("dir/f", 0o600), Err(Errno::EROFS));
     assert_eq!(ro.open("dir/f", &RO).unwrap().chmod(0o600), Err(Errno::EROFS));
-    assert_eq!(ro.stat_mode("dir/f", true).unwrap().1, 0o644);
+    assert_eq!(ro.stat_attrs("dir/f", true).unwrap().1.mode, 0o644);
+}
+
+#[test]
+fn owners_are_kept_and_only_inside() {
+    use std::os::unix::fs::MetadataExt;
+    let (tmp, file_systems) = both("owners");
+    let secret = tmp.path().join("secret.txt");
+    let host_owner = |p: &std::path::Path| {
+        let m = std::fs::symlink_metadata(p).unwrap();
+        (m.uid(), m.gid())
+    };
+    let before = host_owner(&secret);
+    // Host files this process creates are the guest's own: uid and gid 0 to the guest. Only a
+    // root process may give a host file to another user.
+    let root = before.0 == 0;
+    for (what, fs) in file_systems {
+        let owners =
+            |path: &str, follow: bool| fs.stat_attrs(path, follow).map(|(_, a)| (a.uid, a.gid));
+        fs.mkdir("d").unwrap();
+        fs.open("d/f", &RW).unwrap();
+        fs.symlink("f", "d/s").unwrap();
+        fs.symlink("../../secret.txt", "d/out").unwrap();
+        assert_eq!(owners("d/f", true), Ok((0, 0)), "{what}: created by the guest");
+        assert_eq!(owners("", true), Ok((0, 0)), "{what}: the root");
+        // To oneself, or only the group: allowed everywhere.
+        assert_eq!(fs.chown("d/f", Some(0), Some(0), true), Ok(()), "{what}");
+        assert_eq!(fs.chown("d/f", None, Some(0), true), Ok(()), "{what}");
+        assert_eq!(fs.chown("d/s", Some(0), None, false), Ok(()), "{what}");
+        assert_eq!(fs.chown("", Some(0), Some(0), true), Ok(()), "{what}");
+        // To someone else: a guest on MemFs is root of it; on a host directory, the host says.
+        let other = fs.chown("d/f", Some(1234), Some(4321), true);
+        if what == "memory" || root {
+            assert_eq!(other, Ok(()), "{what}");
+            assert_eq!(owners("d/f", true), Ok((1234, 4321)), "{what}");
+            assert_eq!(owners("d/s", true), Ok((1234, 4321)), "{what}: through the link");
+            assert_eq!(owners("d/s", false), Ok((0, 0)), "{what}: the link itself");
+            // lchown: the link, not its target.
+            fs.chown("d/s", Some(77), None, false).unwrap();
+            assert_eq!(owners("d/s", false), Ok((77, 0)), "{what}");
+            assert_eq!(owners("d/f", true), Ok((1234, 4321)), "{what}");
+            // fchown: through an open file; None keeps one.
+            let mut f = fs.open("d/f", &RO).unwrap();
+            f.chown(None, Some(5)).unwrap();
+            assert_eq!(f.stat_attrs().map(|(_, a)| (a.uid, a.gid)), Ok((1234, 5)), "{what}");
+            f.chown(Some(0), Some(0)).unwrap();
+            assert_eq!(owners("d/f", true), Ok((0, 0)), "{what}");
+        } else {
+            assert_eq!(other, Err(Errno::EPERM), "{what}");
+            assert_eq!(owners("d/f", true), Ok((0, 0)), "{what}");
+        }
+        for (path, follow, want) in [
+            ("d/missing", true, Errno::ENOENT),
+            ("../secret.txt", true, Errno::ENOTCAPABLE),
+            ("d/out", true, Errno::ENOTCAPABLE),
+        ] {
+            assert_eq!(fs.chown(path, Some(0), Some(0), follow), Err(want), "{what}: {path}");
+        }
+        assert_eq!(fs.chown("d/f", Some(u32::MAX), None, true), Err(Errno::EINVAL), "{what}");
+        assert_eq!(host_owner(&secret), before, "{what}: the file outside is untouched");
+    }
+    let mem = MemFs::new();
+    mem.add_file("f", "data").unwrap();
+    let ro = ReadOnlyFs(Arc::new(mem));
+    assert_eq!(ro.chown("f", Some(0), Some(0), true), Err(Errno::EROFS));
+    assert_eq!(ro.open("f", &RO).unwrap().chown(Some(0), None), Err(Errno::EROFS));
 }

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use keel::{Caller, Memory, Module, Trap};
-use keel_sys::guest_path::{absolute, clean, mount_of};
+use keel_sys::guest_path::{absolute, clean, follow_links, mount_of, relative};
 use keel_sys::{Errno, FdEntry, FileType, Fs, OpenDir, OpenFile, OpenOptions, SetTime, Stat};
 use keel_sys::{SysContext, SysState};
 
@@ -250,6 +250,8 @@ fn guest_errno(e: Errno) -> Errno {
 
 /// A guest path in keel-sys terms: its mount, the path inside it and the mount's file system.
 struct Located {
+    /// The absolute guest path, its links followed (see [`Cx::locate_path`]).
+    abs: String,
     mount: usize,
     inner: String,
     fs: Arc<dyn Fs>,
@@ -304,24 +306,40 @@ impl Cx<'_> {
         Ok((guest_path_of(&st, mount, &inner), is_dir))
     }
 
-    /// Where the path at `ptr` lies, from `dirfd`. A trailing slash stays on the inner path, so
-    /// that the file system checks that it names a directory.
-    fn locate(&self, dirfd: i32, ptr: u32, allow_empty: bool) -> Result<Located, Fail> {
+    /// Where the path at `ptr` leads, from `dirfd` (see [`Cx::locate_path`]).
+    fn locate(
+        &self,
+        dirfd: i32,
+        ptr: u32,
+        allow_empty: bool,
+        follow: bool,
+    ) -> Result<Located, Fail> {
         let path = self.string(ptr)?;
-        Ok(self.locate_path(dirfd, &path, allow_empty)?)
+        Ok(self.locate_path(dirfd, &path, allow_empty, follow)?)
     }
 
-    fn locate_path(&self, dirfd: i32, path: &str, allow_empty: bool) -> Result<Located, Errno> {
+    /// Where `path` leads, from `dirfd`: walked through its symbolic links at the guest level,
+    /// across mounts (keel-sys's `follow_links`; the last component's only when `follow`, or
+    /// when a trailing slash asks for a directory). A trailing slash stays on the inner path, so
+    /// that the file system checks that it names a directory.
+    fn locate_path(
+        &self,
+        dirfd: i32,
+        path: &str,
+        allow_empty: bool,
+        follow: bool,
+    ) -> Result<Located, Errno> {
         if path.contains('\0') {
             return Err(Errno::EINVAL);
         }
         let abs = self.absolute_at(dirfd, path, allow_empty)?;
         let st = self.sys.lock();
+        let abs = follow_links(&st.mounts, &abs, follow || path.ends_with('/'))?;
         let (mount, mut inner) = mount_of(&st.mounts, &abs).ok_or(Errno::ENOENT)?;
         if path.ends_with('/') && !inner.is_empty() {
             inner.push('/');
         }
-        Ok(Located { mount, inner, fs: st.mounts[mount].fs.clone() })
+        Ok(Located { abs, mount, inner, fs: st.mounts[mount].fs.clone() })
     }
 
     /// Adds `entry` at the lowest free descriptor not below `min`; a fresh descriptor has no
@@ -371,7 +389,9 @@ fn insert_at_least(st: &mut SysState, entry: FdEntry, min: u32) -> Result<u32, E
 /// `open(path, flags, mode)` / `openat(dirfd, path, flags, mode)`: keel-sys keeps no modes, so
 /// the mode among the varargs is not read.
 fn open(cx: &Cx<'_>, dirfd: i32, path: u32, flags: u32) -> Res {
-    let at = cx.locate(dirfd, path, false)?;
+    // O_CREAT|O_EXCL makes the last component itself, link or not.
+    let follow_last = flags & O_NOFOLLOW == 0 && flags & (O_CREAT | O_EXCL) != O_CREAT | O_EXCL;
+    let at = cx.locate(dirfd, path, false, follow_last)?;
     let access = flags & O_ACCMODE;
     let options = OpenOptions {
         read: access != O_WRONLY,
@@ -696,7 +716,7 @@ fn msync(cx: &Cx<'_>, addr: u32, len: u32, flags: u32, fd: u32, offset: u64) -> 
 // ---- Paths ----------------------------------------------------------------------------------
 
 fn unlink(cx: &Cx<'_>, dirfd: i32, path: u32, flags: u32) -> Res {
-    let at = cx.locate(dirfd, path, false)?;
+    let at = cx.locate(dirfd, path, false, false)?;
     match flags {
         0 => at.fs.unlink(&at.inner)?,
         AT_REMOVEDIR => at.fs.rmdir(&at.inner)?,
@@ -709,7 +729,7 @@ fn unlink(cx: &Cx<'_>, dirfd: i32, path: u32, flags: u32) -> Res {
 fn chdir(cx: &Cx<'_>, dirfd: i32, path: u32) -> Res {
     let path = cx.string(path)?;
     let abs = cx.absolute_at(dirfd, &path, dirfd != AT_FDCWD)?;
-    let at = cx.locate_path(AT_FDCWD, &abs, false)?;
+    let at = cx.locate_path(AT_FDCWD, &abs, false, true)?;
     if at.fs.stat(&at.inner, true)?.filetype != FileType::Directory {
         return Err(Errno::ENOTDIR.into());
     }
@@ -723,7 +743,7 @@ fn chdir(cx: &Cx<'_>, dirfd: i32, path: u32) -> Res {
 fn mknod(cx: &Cx<'_>, dirfd: i32, path: u32, mode: u32) -> Res {
     match mode & S_IFMT {
         S_IFREG => {
-            let at = cx.locate(dirfd, path, false)?;
+            let at = cx.locate(dirfd, path, false, false)?;
             let options = OpenOptions {
                 write: true,
                 create: true,
@@ -734,7 +754,7 @@ fn mknod(cx: &Cx<'_>, dirfd: i32, path: u32, mode: u32) -> Res {
             Ok(0)
         }
         S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK => {
-            cx.locate(dirfd, path, false)?;
+            cx.locate(dirfd, path, false, false)?;
             Err(Errno::EPERM.into())
         }
         _ => Err(Errno::EINVAL.into()),
@@ -744,14 +764,15 @@ fn mknod(cx: &Cx<'_>, dirfd: i32, path: u32, mode: u32) -> Res {
 /// `chmod`, `fchmodat`, `chown`, `lchown`, `fchownat`: keel-sys's file systems keep no modes
 /// or owners (as WASI has none), so these succeed on a path that exists and change nothing.
 fn exists(cx: &Cx<'_>, dirfd: i32, path: u32, flags: u32) -> Res {
-    let at = cx.locate(dirfd, path, flags & AT_EMPTY_PATH != 0)?;
+    let at =
+        cx.locate(dirfd, path, flags & AT_EMPTY_PATH != 0, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     at.fs.stat(&at.inner, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     Ok(0)
 }
 
 fn rename(cx: &Cx<'_>, olddirfd: i32, old: u32, newdirfd: i32, new: u32) -> Res {
-    let from = cx.locate(olddirfd, old, false)?;
-    let to = cx.locate(newdirfd, new, false)?;
+    let from = cx.locate(olddirfd, old, false, false)?;
+    let to = cx.locate(newdirfd, new, false, false)?;
     if from.mount != to.mount {
         return Err(Errno::EXDEV.into());
     }
@@ -760,7 +781,7 @@ fn rename(cx: &Cx<'_>, olddirfd: i32, old: u32, newdirfd: i32, new: u32) -> Res 
 }
 
 fn mkdir(cx: &Cx<'_>, dirfd: i32, path: u32) -> Res {
-    let mut at = cx.locate(dirfd, path, false)?;
+    let mut at = cx.locate(dirfd, path, false, false)?;
     // As the JS's doMkdir: a trailing slash names the directory to make.
     let trimmed = at.inner.trim_end_matches('/').len();
     at.inner.truncate(trimmed);
@@ -772,38 +793,23 @@ fn mkdir(cx: &Cx<'_>, dirfd: i32, path: u32) -> Res {
 }
 
 /// `symlink(target, linkpath)`: a relative target is stored as given; an absolute one (a guest
-/// path) is stored relative to the link's directory when both lie in one mount (`EXDEV`
-/// otherwise), since a mount cannot hold a link to a host path.
+/// path, in the link's mount or another) is stored relative to the link's directory, since a
+/// mount cannot hold a link to a host path. [`Cx::locate_path`] follows either across mounts.
 fn symlink(cx: &Cx<'_>, target: u32, dirfd: i32, linkpath: u32) -> Res {
     let target = cx.string(target)?;
-    let link = cx.locate(dirfd, linkpath, false)?;
-    let stored = if target.starts_with('/') {
-        let t = cx.locate_path(AT_FDCWD, &target, false)?;
-        if t.mount != link.mount {
-            return Err(Errno::EXDEV.into());
-        }
-        relative(&link.inner, &t.inner)
-    } else {
-        target
-    };
+    if target.is_empty() {
+        return Err(Errno::ENOENT.into());
+    }
+    let link = cx.locate(dirfd, linkpath, false, false)?;
+    let stored =
+        if target.starts_with('/') { relative(&link.abs, &clean(&target)) } else { target };
     link.fs.symlink(&stored, &link.inner)?;
     Ok(0)
 }
 
-/// The path from the directory of `link` to `target`, both inside one mount.
-fn relative(link: &str, target: &str) -> String {
-    let from: Vec<&str> = link.split('/').filter(|c| !c.is_empty()).collect();
-    let from = &from[..from.len().saturating_sub(1)];
-    let to: Vec<&str> = target.split('/').filter(|c| !c.is_empty()).collect();
-    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<&str> = vec![".."; from.len() - common];
-    parts.extend(&to[common..]);
-    if parts.is_empty() { ".".into() } else { parts.join("/") }
-}
-
 /// `readlink(path, buf, bufsize)`: at most `bufsize` bytes of the target, no NUL.
 fn readlink(cx: &Cx<'_>, dirfd: i32, path: u32, buf: u32, bufsize: i32) -> Res {
-    let at = cx.locate(dirfd, path, false)?;
+    let at = cx.locate(dirfd, path, false, false)?;
     if bufsize <= 0 {
         return Err(Errno::EINVAL.into());
     }
@@ -817,7 +823,7 @@ fn readlink(cx: &Cx<'_>, dirfd: i32, path: u32, buf: u32, bufsize: i32) -> Res {
 /// JS does, from the mode bits (keel's fixed ones: see [`mode_of`]).
 fn access(cx: &Cx<'_>, v: &[u64]) -> Res {
     let (dirfd, path, amode, flags) = (int(v, 0), arg(v, 1), arg(v, 2), arg(v, 3));
-    let at = cx.locate(dirfd, path, false)?;
+    let at = cx.locate(dirfd, path, false, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     if amode & !7 != 0 {
         return Err(Errno::EINVAL.into());
     }
@@ -833,7 +839,7 @@ fn access(cx: &Cx<'_>, v: &[u64]) -> Res {
 /// `UTIME_NOW` and `UTIME_OMIT` are honoured.
 fn utimensat(cx: &Cx<'_>, v: &[u64]) -> Res {
     let (dirfd, path, times, flags) = (int(v, 0), arg(v, 1), arg(v, 2), arg(v, 3));
-    let at = cx.locate(dirfd, path, true)?;
+    let at = cx.locate(dirfd, path, true, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     let (atim, mtim) = if times == 0 {
         (SetTime::Now, SetTime::Now)
     } else {
@@ -874,7 +880,7 @@ fn length(len: u64) -> Result<u64, Errno> {
 }
 
 fn truncate(cx: &Cx<'_>, path: u32, len: u64) -> Res {
-    let at = cx.locate(AT_FDCWD, path, false)?;
+    let at = cx.locate(AT_FDCWD, path, false, true)?;
     let len = length(len)?;
     let options = OpenOptions { write: true, follow: true, ..OpenOptions::default() };
     at.fs.open(&at.inner, &options)?.set_size(len)?;
@@ -927,7 +933,8 @@ fn write_stat(mem: &Memory, buf: u32, s: &Stat) -> Result<(), Trap> {
 
 /// `stat`, `lstat`, `fstatat(dirfd, path, buf, flags)`.
 fn stat(cx: &Cx<'_>, dirfd: i32, path: u32, buf: u32, flags: u32) -> Res {
-    let at = cx.locate(dirfd, path, flags & AT_EMPTY_PATH != 0)?;
+    let at =
+        cx.locate(dirfd, path, flags & AT_EMPTY_PATH != 0, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     let s = at.fs.stat(&at.inner, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     write_stat(&cx.mem, buf, &s)?;
     Ok(0)
@@ -958,7 +965,7 @@ fn fstat(cx: &Cx<'_>, v: &[u64]) -> Res {
 fn statfs(cx: &Cx<'_>, path: Option<u32>, fd: u32, buf: u32) -> Res {
     match path {
         Some(p) => {
-            let at = cx.locate(AT_FDCWD, p, false)?;
+            let at = cx.locate(AT_FDCWD, p, false, true)?;
             at.fs.stat(&at.inner, true)?;
         }
         None => {
@@ -1119,13 +1126,6 @@ fn select(cx: &Cx<'_>, v: &[u64]) -> Res {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn symlink_targets_are_relative_to_the_link() {
-        assert_eq!(relative("d/link", "d/target"), "target");
-        assert_eq!(relative("link", "d/e/t"), "d/e/t");
-        assert_eq!(relative("a/b/link", "c"), "../../c");
-    }
 
     #[test]
     fn every_syscall_has_a_distinct_name_and_type() {

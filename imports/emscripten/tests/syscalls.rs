@@ -260,8 +260,10 @@ fn paths_never_leave_the_mount() {
     let cases: &[(&str, i32)] = &[
         ("../secret", -44),
         ("/../../secret", -44),
-        ("out", -2), // the link leads out: EACCES
-        ("./out", -2),
+        // The link is a guest path: `..` stops at `/`, so it leads to /secret of the mount,
+        // which is not there (ENOENT), never to the host's file beside the mount.
+        ("out", -44),
+        ("./out", -44),
     ];
     for &engine in ENGINES {
         for &(path, want) in cases {
@@ -342,6 +344,47 @@ fn read_only_mounts_refuse_changes() {
     }
     assert_eq!(std::fs::read_to_string(ro.path().join("file")).unwrap(), "ro");
     assert_eq!(std::fs::read_dir(ro.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn links_lead_across_mounts() {
+    // Links in the root mount into the mount at /other, absolute and relative, to a file and to
+    // a directory on the way; and a loop between the two mounts.
+    const ELOOP: i32 = -32;
+    let (root, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::write(other.path().join("file"), "there").unwrap();
+    let cases: &[(&str, &[u32], &[&str], i32)] = &[
+        ("__syscall_symlink", &[256, 512], &["/other/file", "/abs"], 0),
+        ("__syscall_symlink", &[256, 512], &["/other", "/dir"], 0),
+        ("__syscall_symlink", &[256, 512], &["other/file", "/rel"], 0),
+        ("__syscall_symlink", &[256, 512], &["/l2", "/other/l1"], 0),
+        ("__syscall_symlink", &[256, 512], &["/other/l1", "/l2"], 0),
+        ("__syscall_open", &[256, 0, 0], &["/abs"], 5),
+        ("__syscall_open", &[256, 0, 0], &["/dir/file"], 5),
+        ("__syscall_open", &[256, 0, 0], &["/rel"], 5),
+        ("__syscall_stat64", &[256, 1024], &["/dir/../dir/file"], 0),
+        ("__syscall_open", &[256, 0, 0], &["/l2"], ELOOP),
+        // lstat and unlink see the link itself.
+        ("__syscall_lstat64", &[256, 1024], &["/l2"], 0),
+        ("__syscall_unlink", &[256], &["/dir"], 0),
+    ];
+    for &engine in ENGINES {
+        for entry in std::fs::read_dir(root.path()).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        let _ = std::fs::remove_file(other.path().join("l1"));
+        for &(name, args, strings, want) in cases {
+            let config = ModuleConfig::new()
+                .with_mount("/", DirFs::open(root.path()).unwrap())
+                .with_mount("/other", DirFs::open(other.path()).unwrap());
+            let got = call_once(engine, name, args, strings, config);
+            assert_eq!(got, want, "{engine:?} {name} {strings:?}");
+        }
+        // Absolute targets are stored relative to the link, never as host paths.
+        let stored = std::fs::read_link(root.path().join("abs")).unwrap();
+        assert_eq!(stored, std::path::Path::new("other/file"), "{engine:?}");
+        assert!(other.path().join("file").exists(), "{engine:?}: the target stays");
+    }
 }
 
 #[test]

@@ -6,8 +6,8 @@
 //! (jails, read-only mounts) as WASI. Errors are node's: objects with a `code` (`ENOENT`,
 //! `EEXIST`, ...) that Go's `syscall` maps to its errnos.
 
-use keel_sys::guest_path::{absolute, mount_of};
-use keel_sys::{Errno, FdEntry, FileType, OpenDir, OpenFile, OpenOptions, SetTime, Stat};
+use keel_sys::guest_path::{absolute, clean, follow_links, mount_of, relative};
+use keel_sys::{Attrs, Errno, FdEntry, FileType, OpenDir, OpenFile, OpenOptions, SetTime, Stat};
 
 use crate::builtins::method;
 use crate::value::{Obj, Value};
@@ -87,10 +87,10 @@ pub(crate) fn fs() -> Obj {
         ("readlink", readlink),
         ("utimes", utimes),
         ("chmod", chmod),
-        ("lchown", |ctx, a| exists(ctx, a, "lchown", false)),
-        ("chown", |ctx, a| exists(ctx, a, "chown", true)),
+        ("lchown", |ctx, a| chown(ctx, a, false)),
+        ("chown", |ctx, a| chown(ctx, a, true)),
         ("fchmod", fchmod),
-        ("fchown", fd_exists),
+        ("fchown", fchown),
         ("truncate", truncate),
         ("ftruncate", ftruncate),
         ("fsync", fsync),
@@ -172,12 +172,22 @@ fn code(e: Errno) -> &'static str {
     }
 }
 
-/// The mount a guest path lies in (the longest matching prefix) and its path inside it.
-fn resolve(ctx: &Ctx<'_>, path: &str) -> Result<(usize, String), Failure> {
+/// A guest path made absolute and walked through its symbolic links, which may lead across
+/// mounts (the last component's only when `follow`, or when a trailing slash asks for a
+/// directory).
+fn guest_path(ctx: &Ctx<'_>, path: &str, follow: bool) -> Result<String, Failure> {
     if path.is_empty() || path.contains('\0') {
         return Err(Failure::Errno(Errno::EINVAL, path.to_string()));
     }
     let abs = absolute(&ctx.state.world().cwd, path);
+    let st = ctx.sys.lock();
+    follow_links(&st.mounts, &abs, follow || path.ends_with('/'))
+        .map_err(|e| Failure::Errno(e, path.to_string()))
+}
+
+/// The mount a guest path leads to (see [`guest_path`]) and its path inside it.
+fn resolve(ctx: &Ctx<'_>, path: &str, follow: bool) -> Result<(usize, String), Failure> {
+    let abs = guest_path(ctx, path, follow)?;
     let st = ctx.sys.lock();
     let (mount, mut inner) = mount_of(&st.mounts, &abs)
         .ok_or_else(|| Failure::Errno(Errno::ENOENT, path.to_string()))?;
@@ -191,20 +201,21 @@ fn resolve(ctx: &Ctx<'_>, path: &str) -> Result<(usize, String), Failure> {
 fn with_path<T>(
     ctx: &Ctx<'_>,
     path: &str,
+    follow: bool,
     f: impl FnOnce(&dyn keel_sys::Fs, &str) -> Result<T, Errno>,
 ) -> Result<T, Failure> {
-    let (mount, inner) = resolve(ctx, path)?;
+    let (mount, inner) = resolve(ctx, path, follow)?;
     let fs = ctx.sys.lock().mounts[mount].fs.clone();
     f(fs.as_ref(), &inner).map_err(|e| Failure::Errno(e, path.to_string()))
 }
 
 /// `stat` of a guest path, with its permission bits. A directory above a mount that no mounted
 /// file system holds (`/tmp` of a mount at `/tmp/data`) is there to the guest, as a directory.
-pub(crate) fn stat_path(ctx: &Ctx<'_>, path: &str, follow: bool) -> Result<(Stat, u32), Errno> {
-    match with_path(ctx, path, |fs, p| fs.stat_mode(p, follow)) {
+pub(crate) fn stat_path(ctx: &Ctx<'_>, path: &str, follow: bool) -> Result<(Stat, Attrs), Errno> {
+    match with_path(ctx, path, follow, |fs, p| fs.stat_attrs(p, follow)) {
         Err(Failure::Errno(Errno::ENOENT, _)) if above_a_mount(ctx, path) => {
             let dir = Stat { nlink: 2, ..Stat::of_type(FileType::Directory) };
-            Ok((dir, keel_sys::default_mode(FileType::Directory)))
+            Ok((dir, Attrs::default_for(FileType::Directory)))
         }
         r => r.map_err(|Failure::Errno(e, _)| e),
     }
@@ -228,7 +239,9 @@ fn open(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
         append: flags & O_APPEND != 0,
         follow: flags & O_NOFOLLOW == 0,
     };
-    let (mount, inner) = resolve(ctx, &path)?;
+    // O_CREAT|O_EXCL makes the last component itself, link or not.
+    let follow_last = options.follow && !(options.create && options.exclusive);
+    let (mount, inner) = resolve(ctx, &path, follow_last)?;
     let fail = |e: Errno| Failure::Errno(e, path.clone());
     let umask = ctx.state.world().umask;
     let mut st = ctx.sys.lock();
@@ -399,7 +412,7 @@ fn write_op(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
 }
 
 /// A node `fs.Stats`, of a file with permission bits `perm`.
-fn stats((s, perm): &(Stat, u32)) -> Value {
+fn stats((s, attrs): &(Stat, Attrs)) -> Value {
     let kind = match s.filetype {
         FileType::Directory => S_IFDIR,
         FileType::RegularFile => S_IFREG,
@@ -414,10 +427,10 @@ fn stats((s, perm): &(Stat, u32)) -> Value {
     for (k, v) in [
         ("dev", Value::num(s.dev as f64)),
         ("ino", Value::num(s.ino as f64)),
-        ("mode", Value::num(kind | (perm & 0o7777))),
+        ("mode", Value::num(kind | (attrs.mode & 0o7777))),
         ("nlink", Value::num(s.nlink as f64)),
-        ("uid", Value::num(0)),
-        ("gid", Value::num(0)),
+        ("uid", Value::num(attrs.uid as f64)),
+        ("gid", Value::num(attrs.gid as f64)),
         ("rdev", Value::num(0)),
         ("size", Value::num(s.size as f64)),
         ("blksize", Value::num(4096)),
@@ -440,14 +453,14 @@ fn fstat(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let fd = num(args, 0) as u32;
     let mut st = ctx.sys.lock();
     let s = match st.fds.get(fd)? {
-        FdEntry::File(f) => f.file.stat_mode()?,
+        FdEntry::File(f) => f.file.stat_attrs()?,
         FdEntry::Dir(d) => {
             let (mount, path) = (d.mount, d.path.clone());
-            st.mounts[mount].fs.stat_mode(&path, true)?
+            st.mounts[mount].fs.stat_attrs(&path, true)?
         }
         _ => {
             let t = FileType::CharacterDevice;
-            (Stat::of_type(t), keel_sys::default_mode(t))
+            (Stat::of_type(t), Attrs::default_for(t))
         }
     };
     Ok(stats(&s))
@@ -460,7 +473,7 @@ fn stat_op(ctx: &mut Ctx<'_>, args: &[Value], follow: bool) -> Result<Value, Fai
 
 fn readdir(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let path = arg(args, 0).to_js_string();
-    let entries = with_path(ctx, &path, |fs, p| fs.read_dir(p))?;
+    let entries = with_path(ctx, &path, true, |fs, p| fs.read_dir(p))?;
     let names = entries.into_iter().map(|e| Value::str(e.name)).collect();
     Ok(Value::Object(Obj::array(names, Some(ctx.state.ctors.array.clone()))))
 }
@@ -474,7 +487,7 @@ fn mkdir(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
         v => v,
     };
     let mode = creation_mode(&mode, 0o777, ctx.state.world().umask);
-    with_path(ctx, &path, |fs, p| {
+    with_path(ctx, &path, false, |fs, p| {
         fs.mkdir(p)?;
         match fs.chmod(p, mode) {
             Ok(()) | Err(Errno::ENOTSUP) => Ok(()),
@@ -491,7 +504,7 @@ fn path_op(
     f: fn(&dyn keel_sys::Fs, &str) -> Result<(), Errno>,
 ) -> Result<Value, Failure> {
     let path = arg(args, 0).to_js_string();
-    with_path(ctx, &path, f)?;
+    with_path(ctx, &path, false, f)?;
     Ok(Value::Undefined)
 }
 
@@ -502,8 +515,8 @@ fn two_paths(
     f: fn(&dyn keel_sys::Fs, &str, &str) -> Result<(), Errno>,
 ) -> Result<Value, Failure> {
     let (from, to) = (arg(args, 0).to_js_string(), arg(args, 1).to_js_string());
-    let (m1, p1) = resolve(ctx, &from)?;
-    let (m2, p2) = resolve(ctx, &to)?;
+    let (m1, p1) = resolve(ctx, &from, false)?;
+    let (m2, p2) = resolve(ctx, &to, false)?;
     if m1 != m2 {
         return Err(Failure::Errno(Errno::EXDEV, from));
     }
@@ -520,44 +533,43 @@ fn rename(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if ctx.state.world().links.is_empty() {
         return Ok(Value::Undefined);
     }
-    let from = resolve(ctx, &arg(args, 0).to_js_string())?;
-    let (mount, inner) = resolve(ctx, &arg(args, 1).to_js_string())?;
+    let from = resolve(ctx, &arg(args, 0).to_js_string(), false)?;
+    let to = guest_path(ctx, &arg(args, 1).to_js_string(), false)?;
+    let (mount, inner) = resolve(ctx, &to, false)?;
     let remembered = {
         let mut w = ctx.state.world();
         w.links.remove(&(mount, inner.clone()));
         w.links.remove(&from)
     };
     let Some((stored, given)) = remembered else { return Ok(Value::Undefined) };
-    let (tm, tinner) = resolve(ctx, &given)?;
-    let now = relative(&inner, &tinner);
-    if tm != mount || now == stored {
-        ctx.state.world().links.insert((mount, inner), (stored, given));
-        return Ok(Value::Undefined);
+    let now = relative(&to, &clean(&given));
+    if now != stored {
+        let fs = ctx.sys.lock().mounts[mount].fs.clone();
+        fs.unlink(&inner).map_err(|e| Failure::Errno(e, given.clone()))?;
+        fs.symlink(&now, &inner).map_err(|e| Failure::Errno(e, given.clone()))?;
     }
-    let fs = ctx.sys.lock().mounts[mount].fs.clone();
-    fs.unlink(&inner).map_err(|e| Failure::Errno(e, given.clone()))?;
-    fs.symlink(&now, &inner).map_err(|e| Failure::Errno(e, given.clone()))?;
     ctx.state.world().links.insert((mount, inner), (now, given));
     Ok(Value::Undefined)
 }
 
 /// `symlink(target, path)`: a relative target is stored as given; an absolute one (a guest
-/// path) is stored relative to the link's directory when both lie in one mount, since a mount
+/// path, in this mount or another) is stored relative to the link's directory, since a mount
 /// cannot hold a link to a host path (keel-sys refuses to create one, so that no host program
-/// is led outside the mount by it). The guest reads back what it gave: the world remembers the
-/// absolute targets of the links it made ([`crate::world::World::links`]) for `readlink`.
+/// is led outside the mount by it); keel-sys's [`follow_links`] follows either across mounts.
+/// The guest reads back what it gave: the world remembers the absolute targets of the links it
+/// made ([`crate::world::World::links`]) for `readlink`.
 fn symlink(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let (target, path) = (arg(args, 0).to_js_string(), arg(args, 1).to_js_string());
-    let (mount, inner) = resolve(ctx, &path)?;
-    let stored = if target.starts_with('/') {
-        let (tm, tinner) = resolve(ctx, &target)?;
-        if tm != mount {
-            return Err(Failure::Errno(Errno::EXDEV, path));
-        }
-        relative(&inner, &tinner)
-    } else {
-        target.clone()
-    };
+    if target.is_empty() || target.contains('\0') {
+        return Err(Failure::Errno(
+            if target.is_empty() { Errno::ENOENT } else { Errno::EINVAL },
+            path,
+        ));
+    }
+    let link = guest_path(ctx, &path, false)?;
+    let (mount, inner) = resolve(ctx, &link, false)?;
+    let stored =
+        if target.starts_with('/') { relative(&link, &clean(&target)) } else { target.clone() };
     let fs = ctx.sys.lock().mounts[mount].fs.clone();
     fs.symlink(&stored, &inner).map_err(|e| Failure::Errno(e, path))?;
     let mut w = ctx.state.world();
@@ -569,22 +581,11 @@ fn symlink(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(Value::Undefined)
 }
 
-/// The path from the directory of `link` to `target`, both inside one mount.
-fn relative(link: &str, target: &str) -> String {
-    let from: Vec<&str> = link.split('/').filter(|c| !c.is_empty()).collect();
-    let from = &from[..from.len().saturating_sub(1)];
-    let to: Vec<&str> = target.split('/').filter(|c| !c.is_empty()).collect();
-    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<&str> = vec![".."; from.len() - common];
-    parts.extend(&to[common..]);
-    if parts.is_empty() { ".".into() } else { parts.join("/") }
-}
-
 /// `readlink(path)`: the link's target, or the absolute target the guest gave when it made the
 /// link (and the link still holds what keel stored for it).
 fn readlink(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let path = arg(args, 0).to_js_string();
-    let (mount, inner) = resolve(ctx, &path)?;
+    let (mount, inner) = resolve(ctx, &path, false)?;
     let fs = ctx.sys.lock().mounts[mount].fs.clone();
     let got = fs.readlink(&inner).map_err(|e| Failure::Errno(e, path))?;
     let w = ctx.state.world();
@@ -597,7 +598,7 @@ fn readlink(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
 /// `unlink(path)`, forgetting what the world remembers of a link there.
 fn unlink(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let path = arg(args, 0).to_js_string();
-    let (mount, inner) = resolve(ctx, &path)?;
+    let (mount, inner) = resolve(ctx, &path, false)?;
     let fs = ctx.sys.lock().mounts[mount].fs.clone();
     fs.unlink(&inner).map_err(|e| Failure::Errno(e, path))?;
     let mut w = ctx.state.world();
@@ -618,7 +619,7 @@ fn utimes(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
         }
     };
     let (atim, mtim) = (time(num(args, 1))?, time(num(args, 2))?);
-    with_path(ctx, &path, |fs, p| fs.set_times(p, atim, mtim, true))?;
+    with_path(ctx, &path, true, |fs, p| fs.set_times(p, atim, mtim, true))?;
     Ok(Value::Undefined)
 }
 
@@ -630,7 +631,7 @@ fn chmod(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if mode.is_nan() || mode < 0.0 {
         return Err(Failure::Errno(Errno::EINVAL, path));
     }
-    with_path(ctx, &path, |fs, p| fs.chmod(p, mode as u32))?;
+    with_path(ctx, &path, true, |fs, p| fs.chmod(p, mode as u32))?;
     Ok(Value::Undefined)
 }
 
@@ -653,18 +654,44 @@ fn fchmod(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(Value::Undefined)
 }
 
-/// `chown`, `lchown`, `fchown`: keel-sys's file systems keep no owners (the guest is uid 0 of
-/// a system of its own), so these succeed on a path that exists and change nothing; docs/go.md
-/// says so.
-fn exists(ctx: &mut Ctx<'_>, args: &[Value], _name: &str, follow: bool) -> Result<Value, Failure> {
+/// `chown(path, uid, gid)` and `lchown`: the owners keel-sys keeps (MemFs) or the host's (DirFs,
+/// where the host decides who may give a file away); -1 keeps one.
+fn chown(ctx: &mut Ctx<'_>, args: &[Value], follow: bool) -> Result<Value, Failure> {
     let path = arg(args, 0).to_js_string();
-    with_path(ctx, &path, |fs, p| fs.stat(p, follow))?;
+    let ids = owner_id(num(args, 1)).and_then(|u| Ok((u, owner_id(num(args, 2))?)));
+    let (uid, gid) = ids.map_err(|e| Failure::Errno(e, path.clone()))?;
+    with_path(ctx, &path, follow, |fs, p| fs.chown(p, uid, gid, follow))?;
     Ok(Value::Undefined)
 }
 
-fn fd_exists(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
-    ctx.sys.lock().fds.get(num(args, 0) as u32)?;
+/// `fchown(fd, uid, gid)`: as `chown`, of an open file or directory. stdio has no file behind
+/// it, owned by the guest: giving it to the guest changes nothing, to anyone else is `EPERM`.
+fn fchown(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
+    let fd = num(args, 0) as u32;
+    let (uid, gid) = (owner_id(num(args, 1))?, owner_id(num(args, 2))?);
+    let mut st = ctx.sys.lock();
+    match st.fds.get(fd)? {
+        FdEntry::File(f) => f.file.chown(uid, gid)?,
+        FdEntry::Dir(d) => {
+            let (mount, path) = (d.mount, d.path.clone());
+            st.mounts[mount].fs.chown(&path, uid, gid, true)?
+        }
+        _ if uid.unwrap_or(0) == 0 && gid.unwrap_or(0) == 0 => {}
+        _ => return Err(Errno::EPERM.into()),
+    }
     Ok(Value::Undefined)
+}
+
+/// An owner or group argument: -1 is "unchanged", and so is 2^32 - 1, which Go passes for it
+/// (its `syscall` converts to uint32 first); anything but a 32-bit id is `EINVAL`.
+fn owner_id(v: f64) -> Result<Option<u32>, Errno> {
+    if v == -1.0 || v == u32::MAX as f64 {
+        Ok(None)
+    } else if v.fract() == 0.0 && (0.0..u32::MAX as f64).contains(&v) {
+        Ok(Some(v as u32))
+    } else {
+        Err(Errno::EINVAL)
+    }
 }
 
 fn truncate(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -674,7 +701,7 @@ fn truncate(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
         return Err(Failure::Errno(Errno::EINVAL, path));
     }
     let options = OpenOptions { write: true, follow: true, ..OpenOptions::default() };
-    with_path(ctx, &path, |fs, p| fs.open(p, &options)?.set_size(len as u64))?;
+    with_path(ctx, &path, true, |fs, p| fs.open(p, &options)?.set_size(len as u64))?;
     Ok(Value::Undefined)
 }
 

@@ -109,6 +109,10 @@ func main() {
 		modes(args[0])
 	case "abslinks":
 		abslinks(args[0])
+	case "crossmount":
+		crossmount(args[0], args[1])
+	case "owners":
+		owners(args[0], len(args) > 1 && args[1] == "giveaway")
 	case "funcof":
 		funcof()
 	case "forever":
@@ -307,6 +311,110 @@ func abslinks(dir string) {
 	want, err := filepath.EvalSymlinks(dir)
 	check(err)
 	fmt.Println("EvalSymlinks of a relative link to an absolute path:", p == want)
+}
+
+// crossmount: links from one directory into another, which keel mounts separately: absolute and
+// relative, to a file and to a directory used on the way, and a loop between the two.
+func crossmount(a, b string) {
+	check(os.MkdirAll(filepath.Join(b, "sub"), 0o755))
+	target := filepath.Join(b, "sub", "t.txt")
+	check(os.WriteFile(target, []byte("in b"), 0o644))
+	toFile := filepath.Join(a, "to-file")
+	check(os.Symlink(target, toFile))
+	data, err := os.ReadFile(toFile)
+	check(err)
+	fmt.Printf("through an absolute link into the other directory: %q\n", data)
+	got, err := os.Readlink(toFile)
+	check(err)
+	fmt.Println("readlink gives the absolute target:", got == target)
+
+	toDir := filepath.Join(a, "to-dir")
+	check(os.Symlink(filepath.Join(b, "sub"), toDir))
+	check(os.WriteFile(filepath.Join(toDir, "new.txt"), []byte("written from a"), 0o644))
+	data, err = os.ReadFile(filepath.Join(b, "sub", "new.txt"))
+	check(err)
+	fmt.Printf("written through a link to a directory, read where it is: %q\n", data)
+	st, err := os.Stat(toDir)
+	check(err)
+	lst, err := os.Lstat(toDir)
+	check(err)
+	fmt.Println("stat is a directory:", st.IsDir(), "lstat is a link:", lst.Mode()&fs.ModeSymlink != 0)
+	entries, err := os.ReadDir(toDir)
+	check(err)
+	for _, e := range entries {
+		fmt.Println("entry through the link:", e.Name())
+	}
+
+	rel := filepath.Join("..", filepath.Base(b), "sub", "t.txt")
+	relLink := filepath.Join(a, "rel")
+	check(os.Symlink(rel, relLink))
+	data, err = os.ReadFile(relLink)
+	check(err)
+	fmt.Printf("through a relative link up and into the other directory: %q\n", data)
+	got, err = os.Readlink(relLink)
+	check(err)
+	fmt.Println("readlink gives it as made:", got == rel)
+	eval, err := filepath.EvalSymlinks(filepath.Join(toDir, "t.txt"))
+	check(err)
+	fmt.Println("EvalSymlinks leads to the other directory:", eval == target)
+
+	check(os.Remove(toDir))
+	_, err = os.Stat(filepath.Join(b, "sub", "new.txt"))
+	fmt.Println("removing the link keeps the target:", err == nil)
+	check(os.Symlink(filepath.Join(b, "loop2"), filepath.Join(a, "loop1")))
+	check(os.Symlink(filepath.Join(a, "loop1"), filepath.Join(b, "loop2")))
+	_, err = os.Stat(filepath.Join(a, "loop1"))
+	fmt.Println("a loop between the two:", errors.Is(err, syscall.ELOOP))
+}
+
+// owners: files belong to the user the guest runs as, who may give them to itself and its groups
+// (and, with giveaway, where the guest is root of the file system, to anyone).
+func owners(dir string, giveaway bool) {
+	check(os.MkdirAll(dir, 0o755))
+	check(os.Chdir(dir))
+	check(os.WriteFile("f", []byte("x"), 0o644))
+	check(os.Symlink("f", "l"))
+	uid, gid := os.Getuid(), os.Getgid()
+	owner := func(name string, follow bool) (int, int) {
+		stat := os.Stat
+		if !follow {
+			stat = os.Lstat
+		}
+		fi, err := stat(name)
+		check(err)
+		s := fi.Sys().(*syscall.Stat_t)
+		return int(s.Uid), int(s.Gid)
+	}
+	u, g := owner("f", true)
+	fmt.Println("a new file is the user's:", u == uid, g == gid)
+	check(os.Chown("f", -1, gid))
+	check(os.Chown("f", uid, -1))
+	check(os.Lchown("l", uid, gid))
+	f, err := os.Open("f")
+	check(err)
+	check(f.Chown(uid, gid))
+	check(f.Close())
+	groups, err := os.Getgroups()
+	check(err)
+	all := true
+	for _, group := range groups {
+		check(os.Chown("f", -1, group))
+		_, g = owner("f", true)
+		all = all && g == group
+	}
+	fmt.Println("chown to the user and its groups:", all)
+	err = os.Chown("missing", uid, gid)
+	fmt.Println("chown of a missing file:", errors.Is(err, fs.ErrNotExist))
+	if giveaway {
+		check(os.Chown("f", 1234, 4321))
+		u, g = owner("f", true)
+		fmt.Println("given away:", u, g)
+		check(os.Lchown("l", 77, 88))
+		u, g = owner("l", false)
+		fmt.Println("the link given away:", u, g)
+		u, g = owner("l", true)
+		fmt.Println("its target still:", u, g)
+	}
 }
 
 func readonly(dir string) {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use keel::{CompiledModule, EngineKind, ModuleConfig, Runtime, RuntimeConfig};
-use keel_sys::{DirFs, MemFs};
+use keel_sys::{DirFs, Fs, MemFs};
 
 const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
 const RELEASES: &[&str] = &["1.19", "1.23"];
@@ -88,6 +88,24 @@ chmod through the link, its target: -rw-------
 chmod of a missing file: not exist = true
 ";
 
+const CROSSMOUNT: &str = "through an absolute link into the other directory: \"in b\"
+readlink gives the absolute target: true
+written through a link to a directory, read where it is: \"written from a\"
+stat is a directory: true lstat is a link: true
+entry through the link: new.txt
+entry through the link: t.txt
+through a relative link up and into the other directory: \"in b\"
+readlink gives it as made: true
+EvalSymlinks leads to the other directory: true
+removing the link keeps the target: true
+a loop between the two: true
+";
+
+const OWNERS: &str = "a new file is the user's: true true
+chown to the user and its groups: true
+chown of a missing file: true
+";
+
 const ABSLINKS: &str = "readlink gives the absolute target: true
 through the link: \"target\"
 moved, readlink still gives it: true
@@ -121,6 +139,19 @@ fn cases() -> Vec<Case> {
         // Links to absolute paths, which keel-sys stores relative.
         case(&["abslinks", "{dir}"], ABSLINKS),
         Case { like_node: false, ..case(&["abslinks", "/in/memory"], ABSLINKS) },
+        // Links from one mount into another, as node follows them between two host directories.
+        case(&["crossmount", "{dir}", "{dir2}"], CROSSMOUNT),
+        Case { like_node: false, ..case(&["crossmount", "{dir}", "/tmp/in-memory"], CROSSMOUNT) },
+        // Owners: the user's own on a host directory; in memory, the guest is root and gives
+        // files away.
+        case(&["owners", "{dir}"], OWNERS),
+        Case {
+            like_node: false,
+            ..case(
+                &["owners", "/in/memory", "giveaway"],
+                "a new file is the user's: true true\nchown to the user and its groups: true\nchown of a missing file: true\ngiven away: 1234 4321\nthe link given away: 77 88\nits target still: 1234 4321\n",
+            )
+        },
         // About 10 000 Wasm frames deep: the compiler's native stack budget.
         case(
             &["deepjson"],
@@ -174,6 +205,7 @@ fn cases() -> Vec<Case> {
 /// host paths) and keel see the same paths.
 struct Dirs {
     rw: tempfile::TempDir,
+    rw2: tempfile::TempDir,
     ro: tempfile::TempDir,
 }
 
@@ -181,7 +213,8 @@ impl Dirs {
     fn new() -> Dirs {
         let ro = tempfile::Builder::new().prefix("keel-gojs-ro-").tempdir().unwrap();
         std::fs::write(ro.path().join("ro.txt"), "read only").unwrap();
-        Dirs { rw: tempfile::Builder::new().prefix("keel-gojs-").tempdir().unwrap(), ro }
+        let rw = || tempfile::Builder::new().prefix("keel-gojs-").tempdir().unwrap();
+        Dirs { rw: rw(), rw2: rw(), ro }
     }
 
     fn args(&self, case: &Case) -> Vec<String> {
@@ -189,6 +222,7 @@ impl Dirs {
             .iter()
             .map(|a| match *a {
                 "{dir}" => self.rw.path().display().to_string(),
+                "{dir2}" => self.rw2.path().display().to_string(),
                 "{ro}" => self.ro.path().display().to_string(),
                 a => a.to_string(),
             })
@@ -197,20 +231,25 @@ impl Dirs {
 
     fn config(&self, case: &Case) -> ModuleConfig {
         let rw = self.rw.path().display().to_string();
+        let rw2 = self.rw2.path().display().to_string();
         let ro = self.ro.path().display().to_string();
+        // The root in memory has a /tmp of its own, beside the host directories mounted in it.
+        let root = MemFs::new();
+        root.mkdir("tmp").unwrap();
         ModuleConfig::new()
             .with_env("GUEST_B", "b c")
             .with_env("GUEST_A", "1")
             .with_env("OTHER", "x")
             .with_stdin(std::io::Cursor::new(case.stdin.as_bytes().to_vec()))
-            .with_mount("/", MemFs::new())
+            .with_mount("/", root)
             .with_mount(&rw, DirFs::open(&rw).unwrap())
+            .with_mount(&rw2, DirFs::open(&rw2).unwrap())
             .with_read_only_mount(&ro, DirFs::open(&ro).unwrap())
     }
 }
 
 fn check(what: &str, case: &Case, o: &Outcome) {
-    assert_eq!(o.exit, Ok(case.exit), "{what}: stderr {}", o.stderr);
+    assert_eq!(o.exit, Ok(case.exit), "{what}: stdout {}\nstderr {}", o.stdout, o.stderr);
     assert_eq!(o.stdout, case.stdout, "{what}");
     if case.stderr_starts.is_empty() {
         assert_eq!(o.stderr, "", "{what}");
