@@ -239,6 +239,37 @@ pub trait File: Send + fmt::Debug {
     }
 }
 
+/// Opens `path`, giving a file it creates the permission bits `mode` (a file that exists keeps
+/// its own, as POSIX's `open(O_CREAT)`): a file system creates files with its default bits, so
+/// keel sets them once it knows it created the file — it opens without creating first, and
+/// creates exclusively only when that finds nothing.
+pub fn open_creating(
+    fs: &dyn Fs,
+    path: &str,
+    options: &OpenOptions,
+    mode: u32,
+) -> Result<Box<dyn File>> {
+    if !options.create {
+        return fs.open(path, options);
+    }
+    if !options.exclusive {
+        match fs.open(path, &OpenOptions { create: false, ..*options }) {
+            Err(Errno::ENOENT) => {}
+            r => return r,
+        }
+    }
+    let mut file = match fs.open(path, &OpenOptions { exclusive: true, ..*options }) {
+        // Created by someone else in between: open what is there.
+        Err(Errno::EEXIST) if !options.exclusive => return fs.open(path, options),
+        r => r?,
+    };
+    // A file system without modes keeps its default.
+    match file.chmod(mode) {
+        Ok(()) | Err(Errno::ENOTSUP) => Ok(file),
+        Err(e) => Err(e),
+    }
+}
+
 /// Splits a relative path into its components, dropping empty ones and `.`.
 /// An absolute path is `ENOTCAPABLE`: a mount's paths are relative to its root.
 pub fn components(path: &str) -> Result<Vec<&str>> {

@@ -7,18 +7,21 @@
 //! (`chdir`, kept per instance), `..` stops at `/`, and each lies in the mount with the longest
 //! matching prefix, jailed and read-only as for WASI. Every function returns its result or
 //! `-errno` (WASI's numbering, which Emscripten's musl uses); a pointer out of memory is a
-//! trap. SYSCALLS.md lists how they differ from the JS.
+//! trap. docs/emscripten.md lists how they differ from the JS.
 
 use std::sync::Arc;
 
 use keel::{Caller, Memory, Module, Trap};
 use keel_sys::guest_path::{absolute, clean, follow_links, mount_of, relative};
-use keel_sys::{Errno, FdEntry, FileType, Fs, OpenDir, OpenFile, OpenOptions, SetTime, Stat};
+use keel_sys::{Errno, FdEntry, FileType, Fs, OpenDir, OpenFile, OpenOptions, SetTime};
 use keel_sys::{SysContext, SysState};
 
 use crate::mem::{self, read_bytes, read_cstr, read_u32, write_bytes, write_u32, write_u64};
 use crate::state::{self, DirCursor, State};
 use crate::{Def, I32, I64};
+
+mod attrs;
+use attrs::{access, chmod, chown, fchmod, fchown, fstat, stat, statfs};
 
 // musl's (Linux's) flags, as Emscripten 3.1.6 defines them.
 const O_WRONLY: u32 = 1;
@@ -115,8 +118,8 @@ macro_rules! wide {
 }
 
 pub(crate) const FUNCTIONS: &[Def] = &[
-    sys!("open", 3, |cx, v| open(cx, AT_FDCWD, arg(v, 0), arg(v, 1))),
-    sys!("openat", 4, |cx, v| open(cx, int(v, 0), arg(v, 1), arg(v, 2))),
+    sys!("open", 3, |cx, v| open(cx, AT_FDCWD, arg(v, 0), arg(v, 1), arg(v, 2))),
+    sys!("openat", 4, |cx, v| open(cx, int(v, 0), arg(v, 1), arg(v, 2), arg(v, 3))),
     sys!("unlink", 1, |cx, v| unlink(cx, AT_FDCWD, arg(v, 0), 0)),
     sys!("unlinkat", 3, |cx, v| unlink(cx, int(v, 0), arg(v, 1), arg(v, 2))),
     sys!("rmdir", 1, |cx, v| unlink(cx, AT_FDCWD, arg(v, 0), AT_REMOVEDIR)),
@@ -124,17 +127,19 @@ pub(crate) const FUNCTIONS: &[Def] = &[
     sys!("fchdir", 1, |cx, v| chdir(cx, int(v, 0), 0)),
     sys!("mknod", 3, |cx, v| mknod(cx, AT_FDCWD, arg(v, 0), arg(v, 1))),
     sys!("mknodat", 4, |cx, v| mknod(cx, int(v, 0), arg(v, 1), arg(v, 2))),
-    sys!("chmod", 2, |cx, v| exists(cx, AT_FDCWD, arg(v, 0), 0)),
-    sys!("fchmodat", 4, |cx, v| exists(cx, int(v, 0), arg(v, 1), 0)),
-    sys!("fchmod", 2, |cx, v| fd_exists(cx, arg(v, 0))),
-    sys!("chown32", 3, |cx, v| exists(cx, AT_FDCWD, arg(v, 0), 0)),
-    sys!("lchown32", 3, |cx, v| exists(cx, AT_FDCWD, arg(v, 0), AT_SYMLINK_NOFOLLOW)),
-    sys!("fchown32", 3, |cx, v| fd_exists(cx, arg(v, 0))),
-    sys!("fchownat", 5, |cx, v| exists(cx, int(v, 0), arg(v, 1), arg(v, 4))),
+    sys!("chmod", 2, |cx, v| chmod(cx, AT_FDCWD, arg(v, 0), arg(v, 1))),
+    sys!("fchmodat", 4, |cx, v| chmod(cx, int(v, 0), arg(v, 1), arg(v, 2))),
+    sys!("fchmod", 2, |cx, v| fchmod(cx, arg(v, 0), arg(v, 1))),
+    sys!("chown32", 3, |cx, v| chown(cx, AT_FDCWD, arg(v, 0), (arg(v, 1), arg(v, 2)), 0)),
+    sys!("lchown32", 3, |cx, v| {
+        chown(cx, AT_FDCWD, arg(v, 0), (arg(v, 1), arg(v, 2)), AT_SYMLINK_NOFOLLOW)
+    }),
+    sys!("fchown32", 3, |cx, v| fchown(cx, arg(v, 0), arg(v, 1), arg(v, 2))),
+    sys!("fchownat", 5, |cx, v| chown(cx, int(v, 0), arg(v, 1), (arg(v, 2), arg(v, 3)), arg(v, 4))),
     sys!("rename", 2, |cx, v| rename(cx, AT_FDCWD, arg(v, 0), AT_FDCWD, arg(v, 1))),
     sys!("renameat", 4, |cx, v| rename(cx, int(v, 0), arg(v, 1), int(v, 2), arg(v, 3))),
-    sys!("mkdir", 2, |cx, v| mkdir(cx, AT_FDCWD, arg(v, 0))),
-    sys!("mkdirat", 3, |cx, v| mkdir(cx, int(v, 0), arg(v, 1))),
+    sys!("mkdir", 2, |cx, v| mkdir(cx, AT_FDCWD, arg(v, 0), arg(v, 1))),
+    sys!("mkdirat", 3, |cx, v| mkdir(cx, int(v, 0), arg(v, 1), arg(v, 2))),
     sys!("dup", 1, |cx, v| dup(cx, arg(v, 0), 0)),
     sys!("dup3", 3, dup3),
     sys!("pipe", 1, pipe),
@@ -386,9 +391,9 @@ fn insert_at_least(st: &mut SysState, entry: FdEntry, min: u32) -> Result<u32, E
 
 // ---- Opening and closing --------------------------------------------------------------------
 
-/// `open(path, flags, mode)` / `openat(dirfd, path, flags, mode)`: keel-sys keeps no modes, so
-/// the mode among the varargs is not read.
-fn open(cx: &Cx<'_>, dirfd: i32, path: u32, flags: u32) -> Res {
+/// `open(path, flags, mode)` / `openat(dirfd, path, flags, mode)`: a file it creates gets the
+/// mode among the varargs (0 when there are none, as in the JS, which applies no umask).
+fn open(cx: &Cx<'_>, dirfd: i32, path: u32, flags: u32, varargs: u32) -> Res {
     // O_CREAT|O_EXCL makes the last component itself, link or not.
     let follow_last = flags & O_NOFOLLOW == 0 && flags & (O_CREAT | O_EXCL) != O_CREAT | O_EXCL;
     let at = cx.locate(dirfd, path, false, follow_last)?;
@@ -417,7 +422,8 @@ fn open(cx: &Cx<'_>, dirfd: i32, path: u32, flags: u32) -> Res {
             _ => return Err(Errno::ENOTDIR.into()),
         }
     } else {
-        match at.fs.open(&at.inner, &options) {
+        let mode = if options.create && varargs != 0 { read_u32(&cx.mem, varargs)? } else { 0 };
+        match keel_sys::fs::open_creating(at.fs.as_ref(), &at.inner, &options, mode) {
             Ok(file) => FdEntry::File(OpenFile {
                 mount: at.mount,
                 path: at.inner.clone(),
@@ -750,7 +756,7 @@ fn mknod(cx: &Cx<'_>, dirfd: i32, path: u32, mode: u32) -> Res {
                 exclusive: true,
                 ..OpenOptions::default()
             };
-            at.fs.open(&at.inner, &options)?;
+            keel_sys::fs::open_creating(at.fs.as_ref(), &at.inner, &options, mode & 0o7777)?;
             Ok(0)
         }
         S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK => {
@@ -759,15 +765,6 @@ fn mknod(cx: &Cx<'_>, dirfd: i32, path: u32, mode: u32) -> Res {
         }
         _ => Err(Errno::EINVAL.into()),
     }
-}
-
-/// `chmod`, `fchmodat`, `chown`, `lchown`, `fchownat`: keel-sys's file systems keep no modes
-/// or owners (as WASI has none), so these succeed on a path that exists and change nothing.
-fn exists(cx: &Cx<'_>, dirfd: i32, path: u32, flags: u32) -> Res {
-    let at =
-        cx.locate(dirfd, path, flags & AT_EMPTY_PATH != 0, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-    at.fs.stat(&at.inner, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-    Ok(0)
 }
 
 fn rename(cx: &Cx<'_>, olddirfd: i32, old: u32, newdirfd: i32, new: u32) -> Res {
@@ -780,7 +777,9 @@ fn rename(cx: &Cx<'_>, olddirfd: i32, old: u32, newdirfd: i32, new: u32) -> Res 
     Ok(0)
 }
 
-fn mkdir(cx: &Cx<'_>, dirfd: i32, path: u32) -> Res {
+/// `mkdir(path, mode)`: the directory gets `mode`'s permission and sticky bits (no umask, as in
+/// the JS).
+fn mkdir(cx: &Cx<'_>, dirfd: i32, path: u32, mode: u32) -> Res {
     let mut at = cx.locate(dirfd, path, false, false)?;
     // As the JS's doMkdir: a trailing slash names the directory to make.
     let trimmed = at.inner.trim_end_matches('/').len();
@@ -789,7 +788,10 @@ fn mkdir(cx: &Cx<'_>, dirfd: i32, path: u32) -> Res {
         return Err(Errno::EEXIST.into());
     }
     at.fs.mkdir(&at.inner)?;
-    Ok(0)
+    match at.fs.chmod(&at.inner, mode & 0o1777) {
+        Ok(()) | Err(Errno::ENOTSUP) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `symlink(target, linkpath)`: a relative target is stored as given; an absolute one (a guest
@@ -817,22 +819,6 @@ fn readlink(cx: &Cx<'_>, dirfd: i32, path: u32, buf: u32, bufsize: i32) -> Res {
     let bytes = &target.as_bytes()[..target.len().min(bufsize as usize)];
     write_bytes(&cx.mem, buf, bytes)?;
     Ok(bytes.len() as i32)
-}
-
-/// `faccessat(dirfd, path, amode, flags)`: the path must exist; permissions are judged, as the
-/// JS does, from the mode bits (keel's fixed ones: see [`mode_of`]).
-fn access(cx: &Cx<'_>, v: &[u64]) -> Res {
-    let (dirfd, path, amode, flags) = (int(v, 0), arg(v, 1), arg(v, 2), arg(v, 3));
-    let at = cx.locate(dirfd, path, false, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-    if amode & !7 != 0 {
-        return Err(Errno::EINVAL.into());
-    }
-    let s = at.fs.stat(&at.inner, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-    let mode = mode_of(s.filetype);
-    let denied = (amode & R_OK != 0 && mode & 0o444 == 0)
-        || (amode & W_OK != 0 && mode & 0o222 == 0)
-        || (amode & X_OK != 0 && mode & 0o111 == 0);
-    if denied { Err(Errno::EACCES.into()) } else { Ok(0) }
 }
 
 /// `utimensat(dirfd, path, times, flags)` (`utimes`, `futimens`...): `times` null is "now";
@@ -892,99 +878,6 @@ fn ftruncate(cx: &Cx<'_>, fd: u32, len: u64) -> Res {
     match cx.sys.lock().fds.get(fd)? {
         FdEntry::File(f) if f.write => f.file.set_size(len)?,
         _ => return Err(Errno::EINVAL.into()),
-    }
-    Ok(0)
-}
-
-// ---- Attributes -----------------------------------------------------------------------------
-
-/// The mode bits keel reports, keeping none of its own: the type, with the permissions of a
-/// file and directory made under the usual umask.
-fn mode_of(t: FileType) -> u32 {
-    match t {
-        FileType::Directory => S_IFDIR | 0o755,
-        FileType::RegularFile => S_IFREG | 0o644,
-        FileType::SymbolicLink => S_IFLNK | 0o777,
-        FileType::CharacterDevice => S_IFCHR | 0o666,
-        FileType::BlockDevice => S_IFBLK | 0o660,
-        FileType::SocketStream | FileType::SocketDgram => S_IFSOCK | 0o755,
-        FileType::Unknown => S_IFREG | 0o644,
-    }
-}
-
-/// Writes `s` as Emscripten's `struct stat` (88 bytes) at `buf`.
-fn write_stat(mem: &Memory, buf: u32, s: &Stat) -> Result<(), Trap> {
-    let mut b = [0u8; STAT_SIZE];
-    let mut put = |at: usize, bytes: &[u8]| b[at..at + bytes.len()].copy_from_slice(bytes);
-    put(0, &(s.dev as u32).to_le_bytes());
-    put(8, &(s.ino as u32).to_le_bytes());
-    put(12, &mode_of(s.filetype).to_le_bytes());
-    put(16, &(s.nlink as u32).to_le_bytes());
-    put(40, &s.size.to_le_bytes());
-    put(48, &4096u32.to_le_bytes());
-    put(52, &(s.size.div_ceil(512) as u32).to_le_bytes());
-    for (at, ns) in [(56, s.atim), (64, s.mtim), (72, s.ctim)] {
-        put(at, &((ns / 1_000_000_000) as u32).to_le_bytes());
-        put(at + 4, &((ns % 1_000_000_000) as u32).to_le_bytes());
-    }
-    put(80, &s.ino.to_le_bytes());
-    write_bytes(mem, buf, &b)
-}
-
-/// `stat`, `lstat`, `fstatat(dirfd, path, buf, flags)`.
-fn stat(cx: &Cx<'_>, dirfd: i32, path: u32, buf: u32, flags: u32) -> Res {
-    let at =
-        cx.locate(dirfd, path, flags & AT_EMPTY_PATH != 0, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-    let s = at.fs.stat(&at.inner, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-    write_stat(&cx.mem, buf, &s)?;
-    Ok(0)
-}
-
-fn fstat(cx: &Cx<'_>, v: &[u64]) -> Res {
-    let (fd, buf) = (arg(v, 0), arg(v, 1));
-    let s = {
-        let mut st = cx.sys.lock();
-        match st.fds.get(fd)? {
-            FdEntry::File(f) => f.file.stat()?,
-            FdEntry::Dir(d) => {
-                let (mount, path) = (d.mount, d.path.clone());
-                st.mounts[mount].fs.stat(&path, true)?
-            }
-            FdEntry::Listener(_) | FdEntry::Stream(_) => Stat::of_type(FileType::SocketStream),
-            FdEntry::Stdin | FdEntry::Stdout | FdEntry::Stderr => {
-                Stat::of_type(FileType::CharacterDevice)
-            }
-        }
-    };
-    write_stat(&cx.mem, buf, &s)?;
-    Ok(0)
-}
-
-/// `statfs(path, size, buf)` / `fstatfs(fd, size, buf)`: the JS's made-up figures, for a path
-/// or descriptor that exists.
-fn statfs(cx: &Cx<'_>, path: Option<u32>, fd: u32, buf: u32) -> Res {
-    match path {
-        Some(p) => {
-            let at = cx.locate(AT_FDCWD, p, false, true)?;
-            at.fs.stat(&at.inner, true)?;
-        }
-        None => {
-            cx.sys.lock().fds.get(fd)?;
-        }
-    }
-    for (at, value) in [
-        (4, 4096),
-        (40, 4096),
-        (8, 1_000_000),
-        (12, 500_000),
-        (16, 500_000),
-        (20, 1_000_000),
-        (24, 1_000_000),
-        (28, 42),
-        (44, 2),
-        (36, 255),
-    ] {
-        write_u32(&cx.mem, buf.wrapping_add(at), value)?;
     }
     Ok(0)
 }

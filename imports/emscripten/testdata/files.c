@@ -279,11 +279,28 @@ static void common(void) {
   struct termios tio;
   check("tcgetattr on a file", tcgetattr(fd, &tio));
 
-  // modes and owners (kept by neither)
+  // modes: kept by both (the JS's MEMFS, keel-sys's mounts); no umask in either
   check("chmod", chmod("a.txt", 0644));
   check("chmod missing", chmod("missing", 0644));
   check("fchmod", fchmod(fd, 0644));
   check("fchmodat", fchmodat(AT_FDCWD, "a.txt", 0644, 0));
+  int mf = open("modes.txt", O_CREAT | O_WRONLY, 0600);
+  fstat(mf, &st);
+  printf("created with 0600: %o\n", st.st_mode & 07777);
+  check("chmod 0751", chmod("modes.txt", 0751));
+  stat("modes.txt", &st);
+  printf("after chmod: %o\n", st.st_mode & 07777);
+  check("fchmod 0640", fchmod(mf, 0640));
+  fstat(mf, &st);
+  printf("after fchmod: %o\n", st.st_mode & 07777);
+  check("access X_OK after 0640", access("modes.txt", X_OK));
+  close(mf);
+  check("mkdir 0700", mkdir("modes.d", 0700));
+  stat("modes.d", &st);
+  printf("directory: %o\n", st.st_mode & 07777);
+  check("chown to the guest", chown("modes.txt", 0, 0));
+  stat("modes.txt", &st);
+  printf("owners: %d %d\n", (int)st.st_uid, (int)st.st_gid);
   check("fsync", fsync(fd));
   check("fdatasync", fdatasync(fd));
   close(fd);

@@ -254,7 +254,7 @@ fn open(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
             _ => return Err(fail(Errno::ENOTDIR)),
         }
     } else {
-        match open_creating(
+        match keel_sys::fs::open_creating(
             fs.as_ref(),
             &inner,
             &options,
@@ -295,37 +295,6 @@ fn creation_mode(v: &Value, default: u32, umask: u32) -> u32 {
         _ => default,
     };
     mode & 0o7777 & !umask
-}
-
-/// Opens `path`, giving a file it creates the permission bits `mode` (a file that exists keeps
-/// its own, as POSIX's `open(O_CREAT)`): a file system creates files with its default bits, so
-/// keel sets them once it knows it created the file — it opens without creating first, and
-/// creates exclusively only when that finds nothing.
-fn open_creating(
-    fs: &dyn keel_sys::Fs,
-    path: &str,
-    options: &OpenOptions,
-    mode: u32,
-) -> Result<Box<dyn keel_sys::File>, Errno> {
-    if !options.create {
-        return fs.open(path, options);
-    }
-    if !options.exclusive {
-        match fs.open(path, &OpenOptions { create: false, ..*options }) {
-            Err(Errno::ENOENT) => {}
-            r => return r,
-        }
-    }
-    let mut file = match fs.open(path, &OpenOptions { exclusive: true, ..*options }) {
-        // Created by someone else in between: open what is there.
-        Err(Errno::EEXIST) if !options.exclusive => return fs.open(path, options),
-        r => r?,
-    };
-    // A file system without modes keeps its default.
-    match file.chmod(mode) {
-        Ok(()) | Err(Errno::ENOTSUP) => Ok(file),
-        Err(e) => Err(e),
-    }
 }
 
 fn close(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
@@ -478,7 +447,7 @@ fn readdir(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     Ok(Value::Object(Obj::array(names, Some(ctx.state.ctors.array.clone()))))
 }
 
-/// `mkdir(path, mode)`: the directory gets `mode` less the umask (see [`open_creating`]).
+/// `mkdir(path, mode)`: the directory gets `mode` less the umask (see [`keel_sys::fs::open_creating`]).
 fn mkdir(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let path = arg(args, 0).to_js_string();
     let mode = match arg(args, 1) {
