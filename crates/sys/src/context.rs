@@ -187,6 +187,34 @@ fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SysState {
+    /// `fchmod`: the permission bits of the file or directory open as `fd` (see [`crate::Fs::chmod`]);
+    /// stdio's are fixed, and it changes nothing.
+    pub fn fd_chmod(&mut self, fd: u32, mode: u32) -> Result<(), Errno> {
+        match self.fds.get(fd)? {
+            FdEntry::File(f) => f.file.chmod(mode),
+            FdEntry::Dir(d) => {
+                let (mount, path) = (d.mount, d.path.clone());
+                self.mounts[mount].fs.chmod(&path, mode)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `fchown`: the owners of the file or directory open as `fd` (see [`crate::Fs::chown`]). stdio
+    /// is the guest's own: giving it to the guest (uid and gid 0) changes nothing, to anyone
+    /// else is `EPERM`.
+    pub fn fd_chown(&mut self, fd: u32, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+        match self.fds.get(fd)? {
+            FdEntry::File(f) => f.file.chown(uid, gid),
+            FdEntry::Dir(d) => {
+                let (mount, path) = (d.mount, d.path.clone());
+                self.mounts[mount].fs.chown(&path, uid, gid, true)
+            }
+            _ if uid.unwrap_or(0) == 0 && gid.unwrap_or(0) == 0 => Ok(()),
+            _ => Err(Errno::EPERM),
+        }
+    }
+
     /// Whether the instance's interrupt flag is set (see [`SysContext::with_interrupt`]): a host
     /// function that waited should then return at once, and its import set turn the call into
     /// an interruption.

@@ -610,16 +610,8 @@ fn fchmod(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     if mode.is_nan() || mode < 0.0 {
         return Err(Errno::EINVAL.into());
     }
-    let mut st = ctx.sys.lock();
-    match st.fds.get(fd)? {
-        FdEntry::File(f) => f.file.chmod(mode as u32)?,
-        FdEntry::Dir(d) => {
-            let (mount, path) = (d.mount, d.path.clone());
-            st.mounts[mount].fs.chmod(&path, mode as u32)?
-        }
-        // stdio: node changes the terminal's modes; keel has none to change.
-        _ => {}
-    }
+    // stdio: node changes the terminal's modes; keel has none to change.
+    ctx.sys.lock().fd_chmod(fd, mode as u32)?;
     Ok(Value::Undefined)
 }
 
@@ -633,21 +625,12 @@ fn chown(ctx: &mut Ctx<'_>, args: &[Value], follow: bool) -> Result<Value, Failu
     Ok(Value::Undefined)
 }
 
-/// `fchown(fd, uid, gid)`: as `chown`, of an open file or directory. stdio has no file behind
-/// it, owned by the guest: giving it to the guest changes nothing, to anyone else is `EPERM`.
+/// `fchown(fd, uid, gid)`: as `chown`, of an open file or directory (stdio: see
+/// `SysState::fd_chown`).
 fn fchown(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
     let fd = num(args, 0) as u32;
     let (uid, gid) = (owner_id(num(args, 1))?, owner_id(num(args, 2))?);
-    let mut st = ctx.sys.lock();
-    match st.fds.get(fd)? {
-        FdEntry::File(f) => f.file.chown(uid, gid)?,
-        FdEntry::Dir(d) => {
-            let (mount, path) = (d.mount, d.path.clone());
-            st.mounts[mount].fs.chown(&path, uid, gid, true)?
-        }
-        _ if uid.unwrap_or(0) == 0 && gid.unwrap_or(0) == 0 => {}
-        _ => return Err(Errno::EPERM.into()),
-    }
+    ctx.sys.lock().fd_chown(fd, uid, gid)?;
     Ok(Value::Undefined)
 }
 

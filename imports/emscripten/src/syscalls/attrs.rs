@@ -131,15 +131,7 @@ pub(super) fn chmod(cx: &Cx<'_>, dirfd: i32, path: u32, mode: u32) -> Res {
 
 /// `fchmod(fd, mode)`: as `chmod`, of an open file or directory; stdio's bits are fixed.
 pub(super) fn fchmod(cx: &Cx<'_>, fd: u32, mode: u32) -> Res {
-    let mut st = cx.sys.lock();
-    match st.fds.get(fd)? {
-        FdEntry::File(f) => f.file.chmod(mode)?,
-        FdEntry::Dir(d) => {
-            let (mount, path) = (d.mount, d.path.clone());
-            st.mounts[mount].fs.chmod(&path, mode)?
-        }
-        _ => {}
-    }
+    cx.sys.lock().fd_chmod(fd, mode)?;
     Ok(0)
 }
 
@@ -158,19 +150,9 @@ pub(super) fn chown(cx: &Cx<'_>, dirfd: i32, path: u32, ids: (u32, u32), flags: 
     Ok(0)
 }
 
-/// `fchown(fd, uid, gid)`: as `chown`, of an open file or directory. stdio, the guest's own,
-/// may be given to the guest (nothing changes), to no one else (`EPERM`).
+/// `fchown(fd, uid, gid)`: as `chown`, of an open file or directory (stdio: see
+/// `SysState::fd_chown`).
 pub(super) fn fchown(cx: &Cx<'_>, fd: u32, uid: u32, gid: u32) -> Res {
-    let (uid, gid) = (owner(uid), owner(gid));
-    let mut st = cx.sys.lock();
-    match st.fds.get(fd)? {
-        FdEntry::File(f) => f.file.chown(uid, gid)?,
-        FdEntry::Dir(d) => {
-            let (mount, path) = (d.mount, d.path.clone());
-            st.mounts[mount].fs.chown(&path, uid, gid, true)?
-        }
-        _ if uid.unwrap_or(0) == 0 && gid.unwrap_or(0) == 0 => {}
-        _ => return Err(Errno::EPERM.into()),
-    }
+    cx.sys.lock().fd_chown(fd, owner(uid), owner(gid))?;
     Ok(0)
 }
