@@ -16,7 +16,9 @@ use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use keel_decode::{FuncType, Module};
 
-use crate::translate::{ModuleEnv, cl_type, slot_flags, translate_function, wasm_signature};
+use crate::translate::{
+    ModuleEnv, cl_type, slot_flags, translate_function, translate_stub, wasm_signature,
+};
 use crate::{layout, libcalls};
 
 /// A runtime function that compiled code refers to through a relocation (Cranelift's own
@@ -528,25 +530,9 @@ pub(crate) fn compile_jobs(
         relocations: Vec::new(),
         trap_sites: Vec::new(),
     };
-    let place = |art: &mut Artifact, c: Compiled| -> u32 {
-        let start = layout::function_start(art.code.len(), c.alignment, &c.dispatch_spans);
-        art.code.resize(start, 0);
-        let at = start as u32;
-        art.code.extend_from_slice(&c.bytes);
-        // Relocated words hold zero until loading, so an artefact read back from loaded code
-        // (`Loaded::to_artifact`) equals the one compiled.
-        for r in &c.relocs {
-            let o = (at + r.offset) as usize;
-            art.code[o..o + 8].fill(0);
-        }
-        art.relocations
-            .extend(c.relocs.into_iter().map(|r| Relocation { offset: r.offset + at, ..r }));
-        art.trap_sites.extend(c.trap_sites.iter().map(|o| o + at));
-        at
-    };
     for r in results {
         let c = r.expect("every function was compiled")?;
-        let at = place(&mut art, c);
+        let at = art.place(c);
         art.functions.push(at);
     }
     let mut by_sig: HashMap<&FuncType, u32> = HashMap::new();
@@ -561,7 +547,7 @@ pub(crate) fn compile_jobs(
                 ctx.func = func;
                 let c =
                     finish_function(&mut ctx, isa, "trampoline").map_err(CompileError::Engine)?;
-                let at = place(&mut art, c);
+                let at = art.place(c);
                 let t = art.trampolines.len() as u32;
                 art.trampolines.push(at);
                 by_sig.insert(ty, t);
@@ -569,6 +555,60 @@ pub(crate) fn compile_jobs(
             }
         };
         art.function_trampoline.push(t);
+    }
+    Ok(art)
+}
+
+impl Artifact {
+    /// Appends a compiled function's code, aligned and placed (see `layout`); returns its
+    /// offset.
+    fn place(&mut self, c: Compiled) -> u32 {
+        let start = layout::function_start(self.code.len(), c.alignment, &c.dispatch_spans);
+        self.code.resize(start, 0);
+        let at = start as u32;
+        self.code.extend_from_slice(&c.bytes);
+        // Relocated words hold zero until loading, so an artefact read back from loaded code
+        // (`Loaded::to_artifact`) equals the one compiled.
+        for r in &c.relocs {
+            let o = (at + r.offset) as usize;
+            self.code[o..o + 8].fill(0);
+        }
+        self.relocations
+            .extend(c.relocs.into_iter().map(|r| Relocation { offset: r.offset + at, ..r }));
+        self.trap_sites.extend(c.trap_sites.iter().map(|o| o + at));
+        at
+    }
+}
+
+/// Compiles the lower tier's stub of each of `types` (type indices; see `translate_stub`) into
+/// one artefact: `functions[i]` is the stub of `types[i]`. No trampolines: nothing enters a stub
+/// from outside compiled code.
+pub(crate) fn compile_stubs(
+    env: &ModuleEnv<'_>,
+    isa: &dyn TargetIsa,
+    types: &[u32],
+) -> Result<Artifact, CompileError> {
+    let mut art = Artifact {
+        listening: env.listening,
+        code: Vec::new(),
+        functions: Vec::with_capacity(types.len()),
+        trampolines: Vec::new(),
+        function_trampoline: Vec::new(),
+        relocations: Vec::new(),
+        trap_sites: Vec::new(),
+    };
+    let (mut fctx, mut ctx) = (FunctionBuilderContext::new(), Context::new());
+    for &t in types {
+        let mut func = ir::Function::with_name_signature(
+            UserFuncName::user(1, t),
+            Signature::new(env.call_conv),
+        );
+        translate_stub(env, t, &mut func, &mut fctx).map_err(CompileError::Engine)?;
+        ctx.clear();
+        ctx.func = func;
+        let c = finish_function(&mut ctx, isa, "stub").map_err(CompileError::Engine)?;
+        let at = art.place(c);
+        art.functions.push(at);
     }
     Ok(art)
 }

@@ -199,15 +199,17 @@ extern "C" fn call_func(vmctx: *mut VmCtx, func: u64, values: *mut u64) {
     }
 }
 
-/// Tiered code: a call of a function of the calling instance that has no compiled code yet,
-/// run by the instance's code (the tiered engine, which interprets it or, if it got compiled
+/// Tiered code: a call of a function of the calling instance that has no compiled code yet (from
+/// the stub its code-array entry holds), run by the instance's code (the tiered engine, which interprets it or, if it got compiled
 /// meanwhile, runs that). The exec lock is held already, and the native stack is bounded by the
 /// compiled frames around it, so this skips `FuncData::call_raw`'s entry.
 extern "C" fn call_own(vmctx: *mut VmCtx, func: u64, values: *mut u64) {
     // SAFETY: see above.
     let (instance, st) = unsafe { state(vmctx) };
-    // SAFETY: `func` comes from the context's function array or a table entry checked to be
-    // one of this instance's functions, so it is a live `FuncData`.
+    // SAFETY: `func` is computed by a stub (`translate_stub`) from the context's own-function
+    // array and `callee`, which tiered code sets to a defined function's index before each call
+    // of its entry (a validated index, or one derived from a table entry checked to be one of
+    // this instance's functions), so it is a live `FuncData` of this instance.
     let func = unsafe { FuncData::from_raw(func) };
     let n = func.value_slots();
     // SAFETY: the translator passes a stack array of at least `value_slots` slots.

@@ -1,8 +1,10 @@
 //! The compiler as the upper tier of a tiered engine: functions compiled a batch at a time,
 //! while the module runs, each batch loaded into executable memory of its own and published in
 //! the module's code array, which every instance's context points to (`VmCtx::code`). Tiered
-//! code reads its callee's entry from that array at each call and goes through the runtime (to
-//! the interpreter) while it is null. See `docs/tiering.md`.
+//! code reads its callee's entry from that array at each call and calls it. Until a function is
+//! compiled its entry holds the stub of its type (`translate_stub`, made with the first batch),
+//! which runs it through the runtime, on the interpreter: so a call needs no test. See
+//! `docs/tiering.md`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -33,11 +35,15 @@ pub struct TierCode {
     isa: OwnedTargetIsa,
     guarded: bool,
     listening: bool,
-    /// Per defined function, its machine code once compiled (null before): the instances'
-    /// code array. Written once per function, after its code is executable.
+    /// Per defined function, its machine code once compiled, its type's stub before (null
+    /// until the first batch): the instances' code array. Each write is of code already
+    /// executable.
     code: Box<[AtomicPtr<u8>]>,
-    /// Per defined function, its entry trampoline once compiled.
+    /// Per defined function, its entry trampoline once compiled (null before: what says that a
+    /// function is compiled).
     trampolines: Box<[AtomicPtr<u8>]>,
+    /// The stubs, once made (see `ensure_stubs`).
+    stubs: Mutex<Option<Arc<Loaded>>>,
     /// On-stack-replacement entries by (function, loop id).
     osr: Mutex<HashMap<(u32, u32), usize>>,
     /// Every batch loaded, with its jobs (for naming the frames of a fault); appended under
@@ -94,6 +100,7 @@ impl Compiler {
             listening: options.listening,
             code: null(),
             trampolines: null(),
+            stubs: Mutex::new(None),
             osr: Mutex::new(HashMap::new()),
             batches: Mutex::new(Vec::new()),
             regions: signals::Regions::new(),
@@ -110,7 +117,7 @@ impl TierCode {
     pub fn compile(&self, defs: &[u32], osr: &[(u32, u32)]) -> Result<Published, CompileError> {
         let mut jobs: Vec<Job> = defs
             .iter()
-            .filter(|&&d| self.code[d as usize].load(Ordering::Acquire).is_null())
+            .filter(|&&d| !self.is_compiled(d))
             .map(|&def| Job { def, osr: None })
             .collect();
         jobs.sort_by_key(|j| j.def);
@@ -129,14 +136,8 @@ impl TierCode {
         if jobs.is_empty() {
             return Ok(Published::default());
         }
-        let env = ModuleEnv {
-            module: &self.module,
-            call_conv: self.isa.default_call_conv(),
-            guarded: self.guarded,
-            listening: self.listening,
-            tiered: true,
-        };
-        let art = artifact::compile_jobs(&env, &*self.isa, &jobs, 1)?;
+        self.ensure_stubs()?;
+        let art = artifact::compile_jobs(&self.env(), &*self.isa, &jobs, 1)?;
         let mut payload = encode_jobs(&jobs);
         payload.extend_from_slice(&art.to_bytes());
         let loaded = Loaded::load(art).map_err(CompileError::Engine)?;
@@ -155,8 +156,50 @@ impl TierCode {
         if art.listening != self.listening {
             return Err(bad("another variant (listening or not)".into()));
         }
+        self.ensure_stubs()?;
         let loaded = Loaded::load(art).map_err(CompileError::Engine)?;
         Ok(self.publish(loaded, jobs))
+    }
+
+    fn env(&self) -> ModuleEnv<'_> {
+        ModuleEnv {
+            module: &self.module,
+            call_conv: self.isa.default_call_conv(),
+            guarded: self.guarded,
+            listening: self.listening,
+            tiered: true,
+        }
+    }
+
+    /// Makes the stub of each function type of the module's defined functions, once, and puts
+    /// each function's in its code-array entry, before any compiled code (which calls through
+    /// every entry) is published. A handful of small functions (a Go module's all share one
+    /// type), compiled on the thread that compiles the first batch.
+    fn ensure_stubs(&self) -> Result<(), CompileError> {
+        let mut stubs = self.stubs.lock().unwrap_or_else(|e| e.into_inner());
+        if stubs.is_some() {
+            return Ok(());
+        }
+        let m = &self.module;
+        let type_of = |d: usize| m.functions[m.num_imported_functions as usize + d];
+        let mut types: Vec<u32> = (0..self.code.len()).map(type_of).collect();
+        types.sort_unstable();
+        types.dedup();
+        let art = artifact::compile_stubs(&self.env(), &*self.isa, &types)?;
+        let loaded = Arc::new(Loaded::load(art).map_err(CompileError::Engine)?);
+        for (d, entry) in self.code.iter().enumerate() {
+            let i = types.binary_search(&type_of(d)).expect("every type has its stub");
+            let stub = loaded.function_ptrs()[i] as *mut u8;
+            // Release: the stub is executable before any core can read its address.
+            let _ = entry.compare_exchange(
+                std::ptr::null_mut(),
+                stub,
+                Ordering::Release,
+                Ordering::Relaxed,
+            );
+        }
+        *stubs = Some(loaded);
+        Ok(())
     }
 
     /// Makes a loaded batch reachable: the signal handler's regions, then the code array (a
@@ -178,12 +221,14 @@ impl TierCode {
             match job.osr {
                 None => {
                     let d = job.def as usize;
-                    if !self.code[d].load(Ordering::Acquire).is_null() {
+                    if self.is_compiled(job.def) {
                         continue;
                     }
+                    // The code first: a function is compiled once its trampoline is set, and
+                    // then its entry holds its code, no longer the stub.
                     let trampoline = loaded.trampoline(i as u32) as *mut u8;
-                    self.trampolines[d].store(trampoline, Ordering::Release);
                     self.code[d].store(code as *mut u8, Ordering::Release);
+                    self.trampolines[d].store(trampoline, Ordering::Release);
                     done.push(job.def);
                 }
                 Some(l) => {
@@ -207,7 +252,7 @@ impl TierCode {
 
     /// Whether defined function `def` is compiled.
     pub fn is_compiled(&self, def: u32) -> bool {
-        !self.code[def as usize].load(Ordering::Acquire).is_null()
+        !self.trampolines[def as usize].load(Ordering::Acquire).is_null()
     }
 
     /// Runs compiled defined function `def` ([`TierCode::is_compiled`]) with its parameters in
@@ -274,7 +319,7 @@ impl TierCode {
                 return None;
             }
             let i = loaded.function_at(offset as u32)?;
-            Some(jobs[i as usize].def)
+            Some(jobs.get(i as usize)?.def)
         })
     }
 }

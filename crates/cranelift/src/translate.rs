@@ -170,31 +170,10 @@ pub(crate) fn translate_function(
         }
     }
     let results: Vec<Type> = ty.results.iter().map(|t| cl_type(*t)).collect::<Result<_, _>>()?;
-    let mut tx = Tx {
-        b,
-        env,
-        vmctx,
-        func_index,
-        stack: Vec::new(),
-        frames: Vec::new(),
-        locals,
-        reachable: true,
-        unreachable_depth: 0,
-        trap_blocks: HashMap::new(),
-        unwind_block: None,
-        results: results.clone(),
-        osr: osr.map(|l| (l, None)),
-        osr_frame,
-        op_offset: 0,
-        sigs: HashMap::new(),
-        libcall_sigs: HashMap::new(),
-        heap_region: AliasRegion::from_u32(0),
-        memory_len_region: AliasRegion::from_u32(0),
-    };
-    let regions = &mut tx.b.func.dfg.alias_regions;
-    tx.heap_region = regions.insert(AliasRegionData { user_id: 0, description: "heap".into() });
-    tx.memory_len_region =
-        regions.insert(AliasRegionData { user_id: 1, description: "memory length".into() });
+    let mut tx = Tx::new(b, env, vmctx, func_index, results.clone());
+    tx.locals = locals;
+    tx.osr = osr.map(|l| (l, None));
+    tx.osr_frame = osr_frame;
     if let Some(frame) = osr_frame {
         // On-stack replacement: every local (parameters included) comes from the interpreter's
         // frame, in its slot layout; the function's own start is reached only by no one.
@@ -272,6 +251,48 @@ pub(crate) fn translate_function(
     Ok(())
 }
 
+/// Translates the lower tier's stub for functions of type `type_index` of a tiered module into
+/// `func`: what a code-array entry holds until its function is compiled, so that tiered code
+/// calls every entry directly, with no test. The caller names the function in the context's
+/// `callee` field; the stub runs it through the runtime (`CallOwn`, so on the interpreter, or on
+/// its compiled code if it got compiled meanwhile) and returns its results. A trap stays pending
+/// in the trap word, which the caller checks after every call, as after any.
+pub(crate) fn translate_stub(
+    env: &ModuleEnv<'_>,
+    type_index: u32,
+    func: &mut ir::Function,
+    fctx: &mut FunctionBuilderContext,
+) -> Result<(), String> {
+    let ty = env.module.types[type_index as usize].clone();
+    func.signature = wasm_signature(&ty, env.call_conv)?;
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let vmctx = b.block_params(entry)[0];
+    let params = b.block_params(entry)[1..].to_vec();
+    let results: Vec<Type> = ty.results.iter().map(|t| cl_type(*t)).collect::<Result<_, _>>()?;
+    let mut tx = Tx::new(b, env, vmctx, u32::MAX, results);
+    let def = tx.load_vmctx(VmCtx::CALLEE, false);
+    let own = tx.load_vmctx(VmCtx::OWN_FUNCS, true);
+    let offset = tx.b.ins().imul_imm_u(def, std::mem::size_of::<FuncData>() as i64);
+    let callee = tx.b.ins().iadd(own, offset);
+    let result_slots = ty.results.iter().map(|t| t.slots()).sum();
+    let base = tx.value_array(&params, &ty.params, result_slots);
+    tx.libcall_unchecked(Libcall::CallOwn, &[callee, base]);
+    let mut values = Vec::new();
+    let mut at = 0;
+    for t in ty.results.iter() {
+        let ct = cl_type(*t)?;
+        values.push(tx.b.ins().load(ct, slot_flags(ct), base, at * 8));
+        at += t.slots() as i32;
+    }
+    tx.b.ins().return_(&values);
+    tx.finish();
+    Ok(())
+}
+
 /// The signature of an on-stack-replacement entry: that of an entry trampoline,
 /// `(vmctx, unused, frame)`, with the locals in `frame` on entry and the results there on return.
 pub(crate) fn osr_signature(call_conv: CallConv) -> Signature {
@@ -321,7 +342,42 @@ fn constant() -> MemFlagsData {
     readonly().with_can_move()
 }
 
-impl Tx<'_, '_> {
+impl<'a, 'b> Tx<'a, 'b> {
+    fn new(
+        b: FunctionBuilder<'b>,
+        env: &'a ModuleEnv<'a>,
+        vmctx: Value,
+        func_index: u32,
+        results: Vec<Type>,
+    ) -> Self {
+        let regions = &mut b.func.dfg.alias_regions;
+        let heap_region =
+            regions.insert(AliasRegionData { user_id: 0, description: "heap".into() });
+        let memory_len_region =
+            regions.insert(AliasRegionData { user_id: 1, description: "memory length".into() });
+        Tx {
+            b,
+            env,
+            vmctx,
+            func_index,
+            stack: Vec::new(),
+            frames: Vec::new(),
+            locals: Vec::new(),
+            reachable: true,
+            unreachable_depth: 0,
+            trap_blocks: HashMap::new(),
+            unwind_block: None,
+            results,
+            osr: None,
+            osr_frame: None,
+            op_offset: 0,
+            sigs: HashMap::new(),
+            libcall_sigs: HashMap::new(),
+            heap_region,
+            memory_len_region,
+        }
+    }
+
     /// Flags of linear-memory accesses. Their own alias region lets Cranelift keep the memory's
     /// length loaded across guest stores, which cannot change it.
     pub(crate) fn heap(&self) -> MemFlagsData {
@@ -520,6 +576,15 @@ impl Tx<'_, '_> {
 
     /// Calls a libcall through the context's table; checks the trap word if it may trap.
     fn libcall(&mut self, lc: Libcall, args: &[Value]) -> Vec<Value> {
+        let results = self.libcall_unchecked(lc, args);
+        if lc.may_trap() {
+            self.check_trap_word();
+        }
+        results
+    }
+
+    /// Calls a libcall through the context's table, leaving a trap pending in the trap word.
+    fn libcall_unchecked(&mut self, lc: Libcall, args: &[Value]) -> Vec<Value> {
         let sig = match self.libcall_sigs.get(&(lc as u8)) {
             Some(s) => *s,
             None => {
@@ -533,11 +598,7 @@ impl Tx<'_, '_> {
         let mut all = vec![self.vmctx];
         all.extend_from_slice(args);
         let call = self.b.ins().call_indirect(sig, addr, &all);
-        let results = self.b.inst_results(call).to_vec();
-        if lc.may_trap() {
-            self.check_trap_word();
-        }
-        results
+        self.b.inst_results(call).to_vec()
     }
 
     fn wasm_sig(&mut self, type_index: u32) -> Result<SigRef, String> {
@@ -1243,11 +1304,11 @@ impl Tx<'_, '_> {
         let args = self.popn(nparams);
         let results = if function_index >= module.num_imported_functions && self.env.tiered {
             let def = function_index - module.num_imported_functions;
+            let def = self.b.ins().iconst(types::I64, def as i64);
             let code = self.load_vmctx(VmCtx::CODE, true);
-            let f = self.b.ins().load(types::I64, MemFlagsData::trusted(), code, def as i32 * 8);
-            let arr = self.load_vmctx(VmCtx::FUNC_REFS, true);
-            let func = self.b.ins().load(types::I64, constant(), arr, function_index as i32 * 8);
-            self.call_tiered(type_index, f, func, &args)?
+            let at = self.b.ins().ishl_imm_u(def, 3);
+            let at = self.b.ins().iadd(code, at);
+            self.call_tiered(type_index, def, at, &args)?
         } else if function_index >= module.num_imported_functions {
             let def = function_index - module.num_imported_functions;
             let code = self.load_vmctx(VmCtx::CODE, true);
@@ -1278,35 +1339,19 @@ impl Tx<'_, '_> {
         Ok(results)
     }
 
-    /// Tiered code: calls this instance's function `func` (a `*const FuncData`) at `code`
-    /// natively once it is compiled (non-null), else through the runtime, which runs it in the
-    /// interpreter.
+    /// Tiered code: calls this instance's defined function `def` through its code-array entry
+    /// at `at`, read at each call since it changes once the function is compiled (before, it
+    /// is the stub of [`translate_stub`], which finds `def` in the context's `callee` field).
     fn call_tiered(
         &mut self,
         type_index: u32,
-        code: Value,
-        func: Value,
+        def: Value,
+        at: Value,
         args: &[Value],
     ) -> Result<Vec<Value>, String> {
-        let ty = self.env.module.types[type_index as usize].clone();
-        let result_types: Vec<Type> =
-            ty.results.iter().map(|t| cl_type(*t)).collect::<Result<_, _>>()?;
-        let merge = self.block_with_params(&result_types);
-        let native = self.b.create_block();
-        let lower = self.b.create_block();
-        self.b.set_cold_block(lower);
-        self.b.ins().brif(code, native, &[], lower, &[]);
-
-        self.b.switch_to_block(native);
-        let r = self.call_native(type_index, code, args)?;
-        self.b.ins().jump(merge, &Self::jump_args(&r));
-
-        self.b.switch_to_block(lower);
-        let r = self.call_via(Libcall::CallOwn, type_index, func, args)?;
-        self.b.ins().jump(merge, &Self::jump_args(&r));
-
-        self.b.switch_to_block(merge);
-        Ok(self.b.block_params(merge).to_vec())
+        self.b.ins().store(MemFlagsData::trusted(), def, self.vmctx, VmCtx::CALLEE);
+        let code = self.b.ins().load(types::I64, MemFlagsData::trusted(), at, 0);
+        self.call_native(type_index, code, args)
     }
 
     /// Calls `func` (a `*const FuncData`) through the runtime: host functions, other instances.
@@ -1366,8 +1411,7 @@ impl Tx<'_, '_> {
         let byte = self.b.ins().ishl_imm_u(def, 3);
         let at = self.b.ins().iadd(code, byte);
         let r = if self.env.tiered {
-            let f = self.b.ins().load(types::I64, MemFlagsData::trusted(), at, 0);
-            self.call_tiered(type_index, f, func, &args)?
+            self.call_tiered(type_index, def, at, &args)?
         } else {
             let f = self.b.ins().load(types::I64, readonly(), at, 0);
             self.call_native(type_index, f, &args)?

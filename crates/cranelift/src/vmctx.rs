@@ -19,6 +19,8 @@
 //! | 80     | `libcalls`     | array of runtime entry points (see `libcalls::Libcall`)         |
 //! | 88     | `instance`     | `*const Instance`, for the libcalls                             |
 //! | 96     | `state`        | `*const InstanceState` (this context's owner), for the libcalls |
+//! | 104    | `callee`       | tiered code: the defined function it is calling, for the lower  |
+//! |        |                | tier's stub that stands in for it until it is compiled          |
 
 use std::sync::Mutex;
 
@@ -43,6 +45,9 @@ pub struct VmCtx {
     /// Set by every entry (the state is boxed in the instance's engine data, so it stays put):
     /// libcalls find it here instead of downcasting the engine data on each call.
     pub(crate) state: *const InstanceState,
+    /// Written by tiered code before each call of one of the instance's own functions, read by
+    /// the stub that a code-array entry holds until its function is compiled (`tier.rs`).
+    pub(crate) callee: u64,
 }
 
 impl VmCtx {
@@ -57,6 +62,7 @@ impl VmCtx {
     pub(crate) const OWN_FUNCS: i32 = 64;
     pub(crate) const OWN_FUNCS_LEN: i32 = 72;
     pub(crate) const LIBCALLS: i32 = 80;
+    pub(crate) const CALLEE: i32 = 104;
 }
 
 // The offsets above are what the translator emits; keep them in step with the struct.
@@ -72,6 +78,7 @@ const _: () = {
     assert!(std::mem::offset_of!(VmCtx, own_funcs) == VmCtx::OWN_FUNCS as usize);
     assert!(std::mem::offset_of!(VmCtx, own_funcs_len) == VmCtx::OWN_FUNCS_LEN as usize);
     assert!(std::mem::offset_of!(VmCtx, libcalls) == VmCtx::LIBCALLS as usize);
+    assert!(std::mem::offset_of!(VmCtx, callee) == VmCtx::CALLEE as usize);
 };
 
 /// What the compiler keeps per instance (in [`Instance::engine_data`]): the context and the
@@ -123,6 +130,7 @@ impl InstanceState {
             libcalls: libcalls.as_ptr(),
             instance: instance as *const Instance,
             state: std::ptr::null(),
+            callee: 0,
         };
         InstanceState {
             vmctx: Box::new(std::cell::UnsafeCell::new(vmctx)),
