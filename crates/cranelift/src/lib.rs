@@ -43,6 +43,13 @@ pub const BYTES_PER_FRAME: usize = 160;
 /// Native stack left free below the budget for the host functions the deepest Wasm frame calls.
 pub const HOST_RESERVE: usize = 256 * 1024;
 
+/// Native stack the tiered engine wants left above the budget's end before it enters compiled
+/// code from the interpreter (`TierCode::has_room`): each such crossing is a native activation,
+/// which frames of one tier are not, so a recursion through both tiers would run out of native
+/// stack long before `max_call_depth` frames. Below this the interpreter keeps the recursion
+/// (its frames are on the heap, and count against `max_call_depth` as ever).
+pub const CROSSING_ROOM: usize = 64 * 1024;
+
 /// Where the budget goes when the thread's stack cannot be asked for its bounds.
 const FALLBACK_BUDGET: usize = 512 * 1024;
 
@@ -210,6 +217,13 @@ thread_local! {
     static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
     /// The lowest address of this thread's stack (0: not asked yet; 1: unknown).
     static STACK_LOW: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Native stack left above the limit of the entry into compiled code running on this thread;
+/// `None` when there is none.
+fn stack_room() -> Option<usize> {
+    let limit = STACK_LIMIT.with(|l| l.get());
+    (limit != 0).then(|| stack_pointer().saturating_sub(limit))
 }
 
 /// The native stack budget of an outermost entry at stack pointer `sp` with `max_call_depth`:

@@ -250,6 +250,13 @@ impl TierCode {
         Some(&payload[..payload.len() - rest.len()])
     }
 
+    /// Whether this thread has native stack enough to enter compiled code from the other tier:
+    /// no compiled code is running on it, or at least [`crate::CROSSING_ROOM`] of the running
+    /// entry's budget is left.
+    pub fn has_room(&self) -> bool {
+        crate::stack_room().is_none_or(|left| left >= crate::CROSSING_ROOM)
+    }
+
     /// Whether defined function `def` is compiled.
     pub fn is_compiled(&self, def: u32) -> bool {
         !self.trampolines[def as usize].load(Ordering::Acquire).is_null()

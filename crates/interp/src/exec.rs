@@ -601,7 +601,7 @@ impl<'a> Ctx<'a> {
     fn tier_enter(&mut self) -> TierStep {
         let def = self.func.func_index - self.code.num_imported();
         let tier = self.code.tier.as_ref().expect("tiered bytecode has a tier");
-        if !tier.enter(def) {
+        if !tier.enter(def) || !tier.upper.has_room() {
             return TierStep::Interpret;
         }
         self.run_compiled(def, None)
@@ -613,7 +613,7 @@ impl<'a> Ctx<'a> {
     fn tier_loop(&mut self, loop_id: u32) -> TierStep {
         let def = self.func.func_index - self.code.num_imported();
         let tier = self.code.tier.as_ref().expect("tiered bytecode has a tier");
-        if !tier.iterate(def, loop_id) {
+        if !tier.iterate(def, loop_id) || !tier.upper.has_room() {
             return TierStep::Interpret;
         }
         self.run_compiled(def, Some(loop_id))

@@ -42,6 +42,12 @@ pub trait UpperTier: Send + Sync {
     /// instance's lock.
     fn call(&self, instance: &Instance, def: u32, values: &mut [u64]) -> Result<(), Trap>;
 
+    /// Whether the calling thread has native stack enough to enter compiled code now. Each
+    /// entry from the interpreter is a native activation; when this says no, the interpreter
+    /// runs the function itself (its frames are on the heap), so that a deep recursion through
+    /// both tiers does not run out of native stack before `max_call_depth`.
+    fn has_room(&self) -> bool;
+
     /// Continues defined function `def` in compiled code from the head of loop `loop_id`
     /// (which [`TierState::set_osr`] said it has), with its locals in the first slots of
     /// `frame` (the interpreter's frame of the call), leaving its results in the first slots.

@@ -6,7 +6,7 @@ use keel::{
     Runtime, RuntimeConfig, TrapCode, UsageError, Val, ValType,
 };
 
-const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
+const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler, EngineKind::Tiered];
 
 fn runtime(engine: EngineKind) -> Runtime {
     Runtime::with_config(RuntimeConfig::default(), engine)

@@ -2,7 +2,8 @@
 
 use keel::{EngineKind, MemoryType, ModuleConfig, Reservation, Runtime, RuntimeConfig};
 
-const ENGINES: [EngineKind; 2] = [EngineKind::Interpreter, EngineKind::Compiler];
+const ENGINES: [EngineKind; 3] =
+    [EngineKind::Interpreter, EngineKind::Compiler, EngineKind::Tiered];
 
 /// A module with a memory of `min` pages (and `max`, if given) exporting `grow` and `size`.
 fn module(min: u32, max: Option<u32>) -> Vec<u8> {

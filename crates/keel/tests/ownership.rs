@@ -13,7 +13,8 @@ use keel::{
     ValType,
 };
 
-const ENGINES: [EngineKind; 2] = [EngineKind::Interpreter, EngineKind::Compiler];
+const ENGINES: [EngineKind; 3] =
+    [EngineKind::Interpreter, EngineKind::Compiler, EngineKind::Tiered];
 
 fn runtime(engine: EngineKind) -> Runtime {
     Runtime::with_config(RuntimeConfig::default(), engine)

@@ -219,7 +219,9 @@ impl TieredCode {
 #[allow(unsafe_code)]
 unsafe impl CompiledCode for TieredCode {
     fn call(&self, instance: &Instance, def_index: u32, values: &mut [u64]) -> Result<(), Trap> {
-        if !self.upper.state.is_compiled(def_index) {
+        // Low on native stack (see `UpperTier::has_room`): the interpreter, whose frames are
+        // on the heap.
+        if !self.upper.state.is_compiled(def_index) || !self.upper.tier.has_room() {
             return self.interp.call(instance, def_index, values);
         }
         if !self.listening {
@@ -332,6 +334,10 @@ impl UpperTier for Upper {
 
     fn call(&self, instance: &Instance, def: u32, values: &mut [u64]) -> Result<(), Trap> {
         self.tier.call(instance, def, values)
+    }
+
+    fn has_room(&self) -> bool {
+        self.tier.has_room()
     }
 
     fn call_osr(

@@ -151,3 +151,36 @@ fn compiled_batches_are_cached_as_they_are_made_and_start_compiled_next_time() {
     let (start, end) = run();
     assert_eq!((start.loaded, end.functions), (0, 1), "{end:?}");
 }
+
+/// `a` has a loop, so it gets compiled (by its loop's count) at its first call; `b` has none and
+/// is never called often enough, so it stays interpreted: a recursion through both crosses tiers
+/// at every frame, each crossing a native activation of the other tier.
+const ALTERNATING: &str = r#"(module
+  (func $a (export "a") (param $n i32) (result i32)
+    (local $i i32)
+    (loop $spin
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $spin (i32.lt_u (local.get $i) (i32.const 4))))
+    (if (result i32) (i32.eqz (local.get $n))
+      (then (i32.const 0))
+      (else (i32.add (call $b (i32.sub (local.get $n) (i32.const 1))) (i32.const 1)))))
+  (func $b (param $n i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $n))
+      (then (i32.const 0))
+      (else (i32.add (call $a (i32.sub (local.get $n) (i32.const 1))) (i32.const 1))))))"#;
+
+#[test]
+fn a_deep_recursion_across_tiers_runs_as_deep_as_one_tier() {
+    // Crossings cost native stack that frames of one tier do not: once little of the native
+    // budget is left, the interpreter stops entering compiled code and interprets the rest, so
+    // the recursion goes as deep as `max_call_depth` allows on either engine alone.
+    let (rt, engine) = runtime(1_000_000, 3);
+    let m = instantiate(&rt, ALTERNATING);
+    assert_eq!(call::<i32, i32>(&m, "a", 0).unwrap(), 0);
+    assert_eq!(engine.stats().functions, 1, "a is compiled, b is not");
+    let code =
+        |r: Result<i32, keel_runtime::Error>| r.map_err(|e| e.as_trap().and_then(|t| t.code()));
+    assert_eq!(code(call::<i32, i32>(&m, "a", 9_000)), Ok(9_000));
+    // Past max_call_depth it is still the stack-overflow trap.
+    assert_eq!(code(call::<i32, i32>(&m, "a", 50_000)), Err(Some(TrapCode::StackOverflow)));
+}

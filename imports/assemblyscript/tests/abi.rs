@@ -5,7 +5,7 @@ use keel::logging::LogScopes;
 use keel::{EngineKind, Module, ModuleConfig, Runtime, RuntimeConfig, TrapCode};
 use keel_assemblyscript::FunctionExporter;
 
-const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
+const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler, EngineKind::Tiered];
 
 /// A writer whose bytes the test reads afterwards.
 use keel_sys::MemoryWriter as Capture;

@@ -6,7 +6,7 @@ use std::path::Path;
 use keel::{EngineKind, ModuleConfig, Runtime, RuntimeConfig, TrapCode};
 use keel_assemblyscript::{FunctionExporter, TraceOutput};
 
-const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
+const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler, EngineKind::Tiered];
 
 fn guest(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(format!("{name}.wasm"));

@@ -15,7 +15,7 @@ use keel::{EngineKind, ModuleConfig, Runtime, RuntimeConfig};
 use keel_assemblyscript::FunctionExporter;
 use keel_sys::MemoryWriter as Capture;
 
-const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
+const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler, EngineKind::Tiered];
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")

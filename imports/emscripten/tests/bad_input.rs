@@ -6,7 +6,7 @@
 use keel::{EngineKind, ModuleConfig, Runtime, RuntimeConfig, TrapCode};
 use keel_emscripten::{Aborted, MissingImport, Unwind};
 
-const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
+const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler, EngineKind::Tiered];
 
 /// A guest with what `invoke_` needs (a table, stackSave/stackRestore over a global stack
 /// pointer, a setThrew that adds to `__THREW__` in a global) and `run(case)` exercising one

@@ -11,7 +11,7 @@ use keel::{EngineKind, ModuleConfig, Runtime, RuntimeConfig};
 use keel_emscripten::CppException;
 use keel_sys::MemoryWriter;
 
-const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
+const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler, EngineKind::Tiered];
 
 fn testdata(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(file)

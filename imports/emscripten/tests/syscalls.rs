@@ -10,7 +10,7 @@ use std::process::Command;
 use keel::{EngineKind, ModuleConfig, Runtime, RuntimeConfig, TrapCode};
 use keel_sys::{DirFs, MemoryWriter};
 
-const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
+const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler, EngineKind::Tiered];
 
 fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)

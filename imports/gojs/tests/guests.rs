@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use keel::{CompiledModule, EngineKind, ModuleConfig, Runtime, RuntimeConfig};
 use keel_sys::{DirFs, Fs, MemFs};
 
-const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
+const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler, EngineKind::Tiered];
 const RELEASES: &[&str] = &["1.19", "1.23"];
 
 fn wasm(release: &str) -> PathBuf {

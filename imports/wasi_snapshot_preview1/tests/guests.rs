@@ -7,7 +7,7 @@ use keel::{EngineKind, ModuleConfig, Runtime, RuntimeConfig};
 use keel_sys::{DirFs, MemFs};
 
 /// The engines every guest runs on.
-const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler];
+const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler, EngineKind::Tiered];
 
 /// Every engine with every guest of `guests`.
 fn engines_and<'a>(guests: &'a [&'a str]) -> impl Iterator<Item = (EngineKind, &'a str)> {
