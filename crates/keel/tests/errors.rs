@@ -2,8 +2,8 @@
 //! (never by message text), on both engines where the engine matters.
 
 use keel::{
-    CompileError, EngineKind, Error, ExternKind, InstantiateError, LinkError, ModuleConfig,
-    Runtime, RuntimeConfig, TrapCode, UsageError, Val, ValType,
+    CompileError, EngineKind, Error, ExternKind, Features, InstantiateError, LinkError,
+    ModuleConfig, Reservation, Runtime, RuntimeConfig, TrapCode, UsageError, Val, ValType,
 };
 
 const ENGINES: &[EngineKind] = &[EngineKind::Interpreter, EngineKind::Compiler, EngineKind::Tiered];
@@ -66,6 +66,13 @@ fn link_errors_name_module_field_and_types() {
             }
             other => panic!("{engine:?}: expected a link error, got {:?}", other.err()),
         }
+        let wat = r#"(module (import "env" "missing" (func)))"#;
+        match rt.instantiate_bytes(&wat::parse_str(wat).unwrap(), anon()) {
+            Err(Error::Link(LinkError::UnknownExport { module, field })) => {
+                assert_eq!((module.as_str(), field.as_str()), ("env", "missing"));
+            }
+            other => panic!("{engine:?}: expected a link error, got {:?}", other.err()),
+        }
         let wat = r#"(module (import "nowhere" "g" (global i32)))"#;
         match rt.instantiate_bytes(&wat::parse_str(wat).unwrap(), anon()) {
             Err(Error::Link(LinkError::UnknownModule { module, field })) => {
@@ -88,6 +95,54 @@ fn instantiate_errors_give_the_limits_as_numbers() {
             }
             other => panic!("{engine:?}: expected an instantiation error, got {:?}", other.err()),
         }
+    }
+}
+
+#[test]
+fn tables_and_reservations_give_their_limits_as_numbers() {
+    for &engine in ENGINES {
+        let wasm = wat::parse_str("(module (table 20000000 funcref))").unwrap();
+        match runtime(engine).instantiate_bytes(&wasm, anon()) {
+            Err(Error::Instantiate(InstantiateError::TableLimit { minimum, limit })) => {
+                assert_eq!(minimum, 20_000_000);
+                assert!(limit < minimum, "{limit}");
+            }
+            other => panic!("{engine:?}: expected a table limit, got {:?}", other.err()),
+        }
+        let config = RuntimeConfig::default().with_memory_reservation(Reservation::Bytes(65_536));
+        let rt = Runtime::with_config(config, engine);
+        let wasm = wat::parse_str("(module (memory 2))").unwrap();
+        match rt.instantiate_bytes(&wasm, anon()) {
+            Err(Error::Instantiate(InstantiateError::MemoryReservation { minimum, reserved })) => {
+                assert_eq!((minimum, reserved), (2, 1));
+            }
+            other => panic!("{engine:?}: expected a reservation error, got {:?}", other.err()),
+        }
+    }
+}
+
+#[test]
+fn engine_limits_are_compile_errors_with_their_place() {
+    // More value slots than the interpreter's registers can name (40,000 v128 locals are
+    // 80,000 slots): the function's index and body offset.
+    let locals = "v128 ".repeat(40_000);
+    let wasm = wat::parse_str(format!("(module (func (local {locals})))")).unwrap();
+    match runtime(EngineKind::Interpreter).compile(&wasm) {
+        Err(Error::Compile(CompileError::Function { func_index, offset, .. })) => {
+            assert_eq!(func_index, 0);
+            assert!(offset > 0 && offset < wasm.len(), "{offset}");
+        }
+        other => panic!("expected a function compile error, got {:?}", other.err()),
+    }
+    // Two memories (multi-memory, asked for): the compiler has one.
+    let features = Features::V2.with(Features::MULTI_MEMORY);
+    let config = RuntimeConfig::default().with_features(features);
+    let wasm = wat::parse_str("(module (memory 1) (memory 1))").unwrap();
+    match Runtime::with_config(config, EngineKind::Compiler).compile(&wasm) {
+        Err(Error::Compile(CompileError::Unsupported { engine, .. })) => {
+            assert_eq!(engine, "compiler");
+        }
+        other => panic!("expected an unsupported-feature error, got {:?}", other.err()),
     }
 }
 
