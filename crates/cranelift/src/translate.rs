@@ -149,15 +149,11 @@ pub(crate) fn translate_function(
         Some(_) => osr_signature(env.call_conv),
     };
     let body = &module.bodies[def as usize];
-    let mut b = FunctionBuilder::new(func, fctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let vmctx = b.block_params(entry)[0];
+    let (mut b, args) = start_function(func, fctx);
+    let vmctx = args[0];
     let (params, osr_frame): (Vec<Value>, Option<Value>) = match osr {
-        None => (b.block_params(entry)[1..].to_vec(), None),
-        Some(_) => (Vec::new(), Some(b.block_params(entry)[2])),
+        None => (args[1..].to_vec(), None),
+        Some(_) => (Vec::new(), Some(args[2])),
     };
 
     let mut locals = Vec::new();
@@ -251,6 +247,21 @@ pub(crate) fn translate_function(
     Ok(())
 }
 
+/// A builder for `func` (its signature set), in its entry block, and the entry's parameters:
+/// the function's arguments, the context first.
+fn start_function<'b>(
+    func: &'b mut ir::Function,
+    fctx: &'b mut FunctionBuilderContext,
+) -> (FunctionBuilder<'b>, Vec<Value>) {
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let args = b.block_params(entry).to_vec();
+    (b, args)
+}
+
 /// Translates the lower tier's stub for functions of type `type_index` of a tiered module into
 /// `func`: what a code-array entry holds until its function is compiled, so that tiered code
 /// calls every entry directly, with no test. The caller names the function in the context's
@@ -265,13 +276,8 @@ pub(crate) fn translate_stub(
 ) -> Result<(), String> {
     let ty = env.module.types[type_index as usize].clone();
     func.signature = wasm_signature(&ty, env.call_conv)?;
-    let mut b = FunctionBuilder::new(func, fctx);
-    let entry = b.create_block();
-    b.append_block_params_for_function_params(entry);
-    b.switch_to_block(entry);
-    b.seal_block(entry);
-    let vmctx = b.block_params(entry)[0];
-    let params = b.block_params(entry)[1..].to_vec();
+    let (b, args) = start_function(func, fctx);
+    let (vmctx, params) = (args[0], args[1..].to_vec());
     let results: Vec<Type> = ty.results.iter().map(|t| cl_type(*t)).collect::<Result<_, _>>()?;
     let mut tx = Tx::new(b, env, vmctx, u32::MAX, results);
     let def = tx.load_vmctx(VmCtx::CALLEE, false);

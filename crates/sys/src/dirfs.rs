@@ -86,9 +86,11 @@ fn attrs_of(m: &cap_std::fs::Metadata) -> Attrs {
     Attrs { mode: m.mode() & 0o7777, uid: swap_own(m.uid(), uid), gid: swap_own(m.gid(), gid) }
 }
 
-/// The host process's effective user and group.
+/// The host process's effective user and group (as at the first call: keel never changes them).
 fn own_ids() -> (u32, u32) {
-    (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw())
+    // Asked once: every stat of a host file maps its owners.
+    static IDS: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    *IDS.get_or_init(|| (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw()))
 }
 
 /// A host id as the guest sees it, or the other way round: the guest is uid and gid 0 of a

@@ -187,10 +187,15 @@ fn guest_path(ctx: &Ctx<'_>, path: &str, follow: bool) -> Result<String, Failure
 
 /// The mount a guest path leads to (see [`guest_path`]) and its path inside it.
 fn resolve(ctx: &Ctx<'_>, path: &str, follow: bool) -> Result<(usize, String), Failure> {
-    let abs = guest_path(ctx, path, follow)?;
+    mount_in(ctx, &guest_path(ctx, path, follow)?, path)
+}
+
+/// The mount the walked guest path `abs` (of `path`, as the guest gave it) lies in, and its
+/// path inside it.
+fn mount_in(ctx: &Ctx<'_>, abs: &str, path: &str) -> Result<(usize, String), Failure> {
     let st = ctx.sys.lock();
-    let (mount, mut inner) = mount_of(&st.mounts, &abs)
-        .ok_or_else(|| Failure::Errno(Errno::ENOENT, path.to_string()))?;
+    let (mount, mut inner) =
+        mount_of(&st.mounts, abs).ok_or_else(|| Failure::Errno(Errno::ENOENT, path.to_string()))?;
     // A trailing slash says "a directory": keep it for the file system to check.
     if path.ends_with('/') && !inner.is_empty() {
         inner.push('/');
@@ -503,8 +508,9 @@ fn rename(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
         return Ok(Value::Undefined);
     }
     let from = resolve(ctx, &arg(args, 0).to_js_string(), false)?;
-    let to = guest_path(ctx, &arg(args, 1).to_js_string(), false)?;
-    let (mount, inner) = resolve(ctx, &to, false)?;
+    let to_path = arg(args, 1).to_js_string();
+    let to = guest_path(ctx, &to_path, false)?;
+    let (mount, inner) = mount_in(ctx, &to, &to_path)?;
     let remembered = {
         let mut w = ctx.state.world();
         w.links.remove(&(mount, inner.clone()));
@@ -536,7 +542,7 @@ fn symlink(ctx: &mut Ctx<'_>, args: &[Value]) -> Result<Value, Failure> {
         ));
     }
     let link = guest_path(ctx, &path, false)?;
-    let (mount, inner) = resolve(ctx, &link, false)?;
+    let (mount, inner) = mount_in(ctx, &link, &path)?;
     let stored =
         if target.starts_with('/') { relative(&link, &clean(&target)) } else { target.clone() };
     let fs = ctx.sys.lock().mounts[mount].fs.clone();
