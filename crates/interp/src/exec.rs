@@ -708,7 +708,10 @@ impl<'a> Ctx<'a> {
             return Err(self.trap(t));
         }
         if !callee.locks().same(self.instance.locks()) {
-            self.guards.push((self.frames.len() + 1, callee.locks().lock()));
+            match callee.locks().lock_unborrowed() {
+                Ok(guard) => self.guards.push((self.frames.len() + 1, guard)),
+                Err(e) => return Err(self.trap(Trap::host(e))),
+            }
         }
         match code.translated(def_index) {
             Some(f) => Ok(Some((f, callee, code))),

@@ -144,3 +144,75 @@ fn a_memory_view_keeps_other_accesses_out() {
         assert_eq!(m.typed_func::<i32, i32>("run").unwrap().call(64).unwrap(), 14, "{engine:?}");
     }
 }
+
+/// A view keeps out the ways around its group's own entry too: Wasm of another group reaching the
+/// borrowed instance through a function reference the host handed it, and an instantiation that
+/// would write data segments into the borrowed memory.
+#[test]
+fn a_memory_view_keeps_out_other_groups_and_instantiation() {
+    fn is_borrowed(e: &keel::Error) -> bool {
+        match e {
+            keel::Error::Usage(keel::UsageError::MemoryBorrowed) => true,
+            keel::Error::Trap(t) => matches!(
+                t.kind(),
+                keel::TrapKind::Host(h)
+                    if h.downcast_ref::<keel::UsageError>() == Some(&keel::UsageError::MemoryBorrowed)
+            ),
+            _ => false,
+        }
+    }
+    for engine in
+        [keel::EngineKind::Interpreter, keel::EngineKind::Compiler, keel::EngineKind::Tiered]
+    {
+        let runtime = Runtime::with_config(keel::RuntimeConfig::default(), engine);
+        let rt = runtime.clone();
+        runtime
+            .host_module("env")
+            .func("poke", move |caller: &mut Caller<'_>| -> Result<(), keel::Trap> {
+                let other = rt.module("other").expect("instantiated before");
+                let via_table = other.typed_func::<(), i32>("call_first")?;
+                let view = caller.memory().unwrap();
+                let err = via_table.call(()).unwrap_err();
+                assert!(is_borrowed(&err), "{engine:?}: another group's Wasm got in: {err:?}");
+                let writer = wat::parse_str(
+                    r#"(module (import "a" "memory" (memory 1)) (data (i32.const 0) "x"))"#,
+                )
+                .unwrap();
+                let err = rt.instantiate_bytes(&writer, ModuleConfig::new().with_name("")).err();
+                assert!(err.as_ref().is_some_and(is_borrowed), "{engine:?}: {err:?}");
+                drop(view);
+                assert_eq!(via_table.call(())?, 7, "{engine:?}: once the view is gone");
+                Ok(())
+            })
+            .instantiate()
+            .unwrap();
+        let a = runtime
+            .instantiate_bytes(
+                &wat::parse_str(
+                    r#"(module
+                    (import "env" "poke" (func $poke))
+                    (memory (export "memory") 1)
+                    (func (export "seven") (result i32) (i32.store (i32.const 0) (i32.const 1)) (i32.const 7))
+                    (func (export "run") (call $poke)))"#,
+                )
+                .unwrap(),
+                ModuleConfig::new().with_name("a"),
+            )
+            .unwrap();
+        let other = runtime
+            .instantiate_bytes(
+                &wat::parse_str(
+                    r#"(module
+                    (type $t (func (result i32)))
+                    (table (export "table") 1 funcref)
+                    (func (export "call_first") (result i32) (call_indirect (type $t) (i32.const 0))))"#,
+                )
+                .unwrap(),
+                ModuleConfig::new().with_name("other"),
+            )
+            .unwrap();
+        let seven = a.func("seven").unwrap();
+        other.table("table").unwrap().set(0, keel::Val::FuncRef(Some(seven))).unwrap();
+        a.typed_func::<(), ()>("run").unwrap().call(()).unwrap();
+    }
+}

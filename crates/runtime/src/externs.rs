@@ -40,21 +40,13 @@ impl Memory {
     /// (`None` too while a host function holds a view of the memory: see
     /// [`Caller::memory`](crate::Caller::memory).)
     pub fn grow(&self, delta: u64) -> Option<u64> {
-        let locks = self.owner.instance().locks();
-        let _g = locks.lock();
-        if locks.is_borrowed() {
-            return None;
-        }
+        let _g = self.owner.instance().locks().lock_unborrowed().ok()?;
         self.data.grow(delta)
     }
 
     /// Copies `buf.len()` bytes at `offset` out of the memory; an error when out of range.
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let locks = self.owner.instance().locks();
-        let _g = locks.lock();
-        if locks.is_borrowed() {
-            return Err(UsageError::MemoryBorrowed.into());
-        }
+        let _g = self.owner.instance().locks().lock_unborrowed()?;
         if self.data.read(offset, buf) {
             Ok(())
         } else {
@@ -64,11 +56,7 @@ impl Memory {
 
     /// Copies `data` into the memory at `offset`; an error when out of range.
     pub fn write(&self, offset: u64, data: &[u8]) -> Result<()> {
-        let locks = self.owner.instance().locks();
-        let _g = locks.lock();
-        if locks.is_borrowed() {
-            return Err(UsageError::MemoryBorrowed.into());
-        }
+        let _g = self.owner.instance().locks().lock_unborrowed()?;
         if self.data.write(offset, data) {
             Ok(())
         } else {

@@ -133,10 +133,7 @@ impl FuncData {
             FuncKind::Wasm { def_index } => {
                 let instance = self.instance();
                 let _depth = super::instance::NativeDepth::enter()?;
-                let _guard = instance.locks().lock();
-                if instance.locks().is_borrowed() {
-                    return Err(Trap::host(crate::UsageError::MemoryBorrowed));
-                }
+                let _guard = instance.locks().lock_unborrowed().map_err(Trap::host)?;
                 instance.check_open()?;
                 let code = instance.code().expect("Wasm functions have code");
                 // No listener test: a function with a listener is listening code, which

@@ -658,7 +658,8 @@ impl Instance {
             return Err(e);
         }
 
-        let _guard = instance.locks.lock();
+        // Segments may write an imported memory: not while a host function holds a view of it.
+        let _guard = instance.locks.lock_unborrowed()?;
         let init = || -> Result<(), Error> {
             let trap = |code: TrapCode| Error::Trap(Trap::from(code));
             for (i, seg) in module.elements.iter().enumerate() {

@@ -45,19 +45,25 @@ unsafe impl Sync for ExecLock {}
 unsafe impl Send for ExecLock {}
 
 impl ExecLock {
+    /// Takes the lock; whether a host function of this thread holds a view of the group's
+    /// memory, which can only be when this thread held the lock already.
     #[inline]
-    fn acquire(&self) {
+    fn acquire(&self) -> bool {
         let me = this_thread();
         if self.owner.load(Ordering::Relaxed) == me {
             // SAFETY: this thread owns the lock (see the `Sync` impl).
             unsafe { *self.depth.get() += 1 };
-            return;
+            return self.borrowed.load(Ordering::Relaxed);
         }
         if self.owner.compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed).is_err() {
             self.wait_for(me);
         }
         // SAFETY: this thread now owns the lock.
         unsafe { *self.depth.get() = 1 };
+        // No view outlives the host call that made it, and so the lock: a mark still set is
+        // one a forgotten view (`mem::forget`) left behind.
+        self.borrowed.store(false, Ordering::Relaxed);
+        false
     }
 
     /// Blocks until this thread (`me`) takes the lock from another. Out of line: an entry into
@@ -142,11 +148,28 @@ impl LockSet {
     /// Takes every lock of the set, blocking while another thread holds one.
     #[inline]
     pub fn lock(&self) -> LockGuard<'_> {
+        self.acquire();
+        LockGuard(self, std::marker::PhantomData)
+    }
+
+    /// Takes the set, as [`LockSet::lock`], to run the group's Wasm or touch its memory: refused
+    /// (and released again) while a host function of this thread holds a view of the memory
+    /// ([`LockSet::borrow_memory`]). The check rides on taking the lock: only a reentrant take
+    /// reads the mark.
+    #[inline]
+    pub fn lock_unborrowed(&self) -> Result<LockGuard<'_>, crate::UsageError> {
+        let borrowed = self.acquire();
+        let guard = LockGuard(self, std::marker::PhantomData);
+        if borrowed { Err(crate::UsageError::MemoryBorrowed) } else { Ok(guard) }
+    }
+
+    /// Acquires every lock; whether any is marked borrowed.
+    #[inline]
+    fn acquire(&self) -> bool {
         match &*self.0 {
             [one] => one.acquire(),
-            all => all.iter().for_each(|l| l.acquire()),
+            all => all.iter().fold(false, |borrowed, l| l.acquire() | borrowed),
         }
-        LockGuard(self, std::marker::PhantomData)
     }
 }
 
@@ -158,13 +181,6 @@ impl LockSet {
             l.borrowed.store(true, Ordering::Relaxed);
         }
         MemoryBorrow(self, std::marker::PhantomData)
-    }
-
-    /// Whether a host function of the owning thread holds a view of the group's memory. Read
-    /// with the lock held: only the owning thread sets or clears the flag.
-    #[inline]
-    pub fn is_borrowed(&self) -> bool {
-        self.0.iter().any(|l| l.borrowed.load(Ordering::Relaxed))
     }
 }
 
