@@ -18,7 +18,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::sync::Arc;
 
-use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::isa::OwnedTargetIsa;
 use cranelift_codegen::settings::{self, Configurable};
 use keel_runtime::vm::{Instance, listen};
 use keel_runtime::{CompileError, CompileOptions, CompiledCode, Engine, Error, Trap, TrapCode};
@@ -143,14 +143,8 @@ impl Engine for Compiler {
         module: &Arc<keel_decode::Module>,
         options: CompileOptions,
     ) -> Result<Arc<dyn CompiledCode>, Error> {
-        let isa: &dyn TargetIsa = match &self.isa {
-            Ok(isa) => &**isa,
-            Err(e) => return Err(unsupported_host(e.clone())),
-        };
-        if !Compiler::is_supported() {
-            return Err(unsupported_host(String::new()));
-        }
-        let art = artifact::compile(module, isa, self.guarded, options.listening)?;
+        let isa = self.host_isa()?;
+        let art = artifact::compile(module, &**isa, self.guarded, options.listening)?;
         let code = artifact::Loaded::load(art).map_err(CompileError::Engine)?;
         Ok(Arc::new(Code::new(code, self.guarded)))
     }
@@ -181,9 +175,7 @@ impl Engine for Compiler {
         bytes: &[u8],
         options: CompileOptions,
     ) -> Result<Arc<dyn CompiledCode>, Error> {
-        if self.isa.is_err() || !Compiler::is_supported() {
-            return Err(unsupported_host(String::new()));
-        }
+        self.host_isa()?;
         let art = Artifact::from_bytes(bytes, module).map_err(CompileError::Cache)?;
         if art.listening != options.listening {
             return Err(CompileError::Cache("another variant (listening or not)".into()).into());
@@ -436,6 +428,49 @@ impl Entry<'_> {
     }
 }
 
-fn unsupported_host(detail: String) -> Error {
-    CompileError::UnsupportedHost { engine: "compiler", detail }.into()
+impl Compiler {
+    /// The host's code generator, or why there is none.
+    pub(crate) fn host_isa(&self) -> Result<&OwnedTargetIsa, Error> {
+        let unsupported = |detail: &str| {
+            let detail = detail.to_string();
+            Err(CompileError::UnsupportedHost { engine: "compiler", detail }.into())
+        };
+        match &self.isa {
+            Err(e) => unsupported(e),
+            Ok(_) if !Compiler::is_supported() => unsupported(""),
+            Ok(isa) if isa.pointer_bits() != 64 => unsupported("it needs a 64-bit target"),
+            Ok(isa) => Ok(isa),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host Cranelift has no backend for: what `cranelift_native` answers on riscv32, say.
+    fn compiler_without_isa() -> Compiler {
+        Compiler { isa: Err("no backend for this host".into()), guarded: false }
+    }
+
+    #[test]
+    fn a_host_without_a_backend_is_an_unsupported_host_error() {
+        let wasm = wat::parse_str("(module (func (export \"f\")))").unwrap();
+        let module = Arc::new(keel_decode::decode(&wasm, keel_decode::Features::V2).unwrap());
+        let options = CompileOptions::default();
+        let compiler = compiler_without_isa();
+        let refused = [
+            compiler.compile(&module, options).err(),
+            compiler.deserialize(&module, &[], options).err(),
+            compiler.tier(&module, options).err(),
+        ];
+        for err in refused {
+            match err {
+                Some(Error::Compile(CompileError::UnsupportedHost { engine, detail })) => {
+                    assert_eq!((engine, detail.as_str()), ("compiler", "no backend for this host"));
+                }
+                other => panic!("expected an unsupported host, got {other:?}"),
+            }
+        }
+    }
 }

@@ -16,7 +16,7 @@ use keel_runtime::{CompileError, CompileOptions, Error, Trap};
 
 use crate::artifact::{self, Job, Loaded};
 use crate::translate::ModuleEnv;
-use crate::{Compiler, Entry, signals, unsupported_host};
+use crate::{Compiler, Entry, signals};
 
 /// What one [`TierCode::compile`] made available.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -70,13 +70,7 @@ impl Compiler {
         module: &Arc<keel_decode::Module>,
         options: CompileOptions,
     ) -> Result<TierCode, Error> {
-        let isa = match &self.isa {
-            Ok(isa) => isa.clone(),
-            Err(e) => return Err(unsupported_host(e.clone())),
-        };
-        if !Compiler::is_supported() || isa.pointer_bits() != 64 {
-            return Err(unsupported_host(String::new()));
-        }
+        let isa = self.host_isa()?.clone();
         if module.memories.len() > 1 {
             let what = "multiple memories".to_string();
             return Err(CompileError::Unsupported { engine: "compiler", what }.into());

@@ -197,6 +197,10 @@ fn usage_errors_say_what_was_misused() {
         }
         other => panic!("expected an argument-type error, got {other:?}"),
     }
+    match m.func("f").unwrap().call_raw(&mut []) {
+        Err(Error::Usage(UsageError::TooFewSlots { needed })) => assert_eq!(needed, 1),
+        other => panic!("expected too few slots, got {other:?}"),
+    }
     match m.typed_func::<(), ()>("nope") {
         Err(Error::Usage(UsageError::NoSuchExport { module, kind, name })) => {
             assert_eq!((module.as_str(), kind, name.as_str()), ("a", ExternKind::Func, "nope"));

@@ -142,14 +142,6 @@ pub enum LinkError {
         /// The type of what was found.
         found: String,
     },
-    /// Imports resolved by hand do not match the module's import count.
-    #[error("{given} imports given, module needs {needed}")]
-    ImportCount {
-        /// How many were given.
-        given: usize,
-        /// How many the module declares.
-        needed: usize,
-    },
 }
 
 /// Why an instance could not be created.
