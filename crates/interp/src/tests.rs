@@ -531,3 +531,18 @@ fn br_table_on_a_loaded_byte() {
     assert!(call(65536).is_err());
     assert!(call(-1).is_err());
 }
+
+/// The interpreter keeps no code worth caching: asked to load some (the `Engine` trait's default),
+/// it says so by kind.
+#[test]
+fn the_interpreter_loads_no_cached_code() {
+    use keel_runtime::{CompileError, CompileOptions, Engine, Error};
+    let wasm = wat::parse_str("(module (func))").unwrap();
+    let module = Arc::new(keel_decode::decode(&wasm, keel_decode::Features::V2).unwrap());
+    match Interpreter.deserialize(&module, &[], CompileOptions::default()) {
+        Err(Error::Compile(CompileError::NotCacheable { engine })) => {
+            assert_eq!(engine, "interpreter")
+        }
+        other => panic!("expected not-cacheable, got {:?}", other.err()),
+    }
+}

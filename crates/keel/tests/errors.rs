@@ -177,6 +177,7 @@ fn traps_keep_their_code_and_frames_and_exits_their_code() {
 fn usage_errors_say_what_was_misused() {
     let rt = runtime(EngineKind::Interpreter);
     let wat = r#"(module (global (export "g") i32 (i32.const 1)) (memory (export "m") 1)
+                   (global (export "h") (mut i32) (i32.const 0)) (table (export "t") 1 funcref)
                    (func (export "f") (param i32)))"#;
     let m = rt
         .instantiate_bytes(&wat::parse_str(wat).unwrap(), ModuleConfig::new().with_name("a"))
@@ -185,6 +186,23 @@ fn usage_errors_say_what_was_misused() {
         m.global("g").unwrap().set(Val::I32(2)),
         Err(Error::Usage(UsageError::ImmutableGlobal))
     ));
+    match m.global("h").unwrap().set(Val::I64(2)) {
+        Err(Error::Usage(UsageError::ValueType { what, expected, found })) => {
+            assert_eq!((what, expected, found), ("global", ValType::I32, ValType::I64));
+        }
+        other => panic!("expected a value-type error, got {other:?}"),
+    }
+    let table = m.table("t").unwrap();
+    match table.set(0, Val::I32(1)) {
+        Err(Error::Usage(UsageError::ValueType { what, expected, found })) => {
+            assert_eq!((what, expected, found), ("table", ValType::FuncRef, ValType::I32));
+        }
+        other => panic!("expected a value-type error, got {other:?}"),
+    }
+    match table.set(1, Val::FuncRef(None)) {
+        Err(Error::Usage(UsageError::TableIndex { index })) => assert_eq!(index, 1),
+        other => panic!("expected a table-index error, got {other:?}"),
+    }
     match m.memory("m").unwrap().write(65535, &[1, 2]) {
         Err(Error::Usage(UsageError::MemoryRange { offset, len, size })) => {
             assert_eq!((offset, len, size), (65535, 2, 65536));
