@@ -101,6 +101,7 @@ pub fn all() -> Vec<Box<dyn Engine>> {
         Box::new(Wasmi::new()),
         Box::new(Keel::new(keel::EngineKind::Compiler)),
         Box::new(crate::wasmtime::Wasmtime::new()),
+        #[cfg(feature = "tiered")]
         Box::new(Keel::new(keel::EngineKind::Tiered)),
         Box::new(KeelDefault),
         Box::new(crate::languages::Node::new()),
@@ -139,6 +140,7 @@ impl Engine for Keel {
     fn name(&self) -> &'static str {
         match self.kind {
             keel::EngineKind::Compiler => "keel-compiler",
+            #[cfg(feature = "tiered")]
             keel::EngineKind::Tiered => "keel-tiered",
             _ => "keel-interp",
         }
@@ -150,7 +152,9 @@ impl Engine for Keel {
 
     fn compare_with(&self) -> &'static [&'static str] {
         match self.kind {
-            keel::EngineKind::Compiler | keel::EngineKind::Tiered => &["wasmtime", "node"],
+            keel::EngineKind::Compiler => &["wasmtime", "node"],
+            #[cfg(feature = "tiered")]
+            keel::EngineKind::Tiered => &["wasmtime", "node"],
             _ => &["wasmi", "node"],
         }
     }

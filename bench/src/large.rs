@@ -530,6 +530,7 @@ pub fn child_main(args: &[String]) -> ExitCode {
         let runner = match engine.as_str() {
             "keel-interp" => LargeRunner::Keel(EngineKind::Interpreter),
             "keel-compiler" => LargeRunner::Keel(EngineKind::Compiler),
+            #[cfg(feature = "tiered")]
             "keel-tiered" => LargeRunner::Keel(EngineKind::Tiered),
             "keel-default" => LargeRunner::Keel(EngineKind::Auto),
             "wasmtime" => {

@@ -129,7 +129,7 @@ impl Compare {
                 let bin =
                     root.join("bench").join("target").join("baseline").join("keel-bench-this");
                 eprintln!("building the harness against this tree ({this})");
-                build(root, &root.join("bench").join("Cargo.toml"), &bin)?;
+                build(root, &root.join("bench").join("Cargo.toml"), &bin, &[])?;
                 (bin, this)
             }
         };
@@ -167,7 +167,10 @@ fn harness_at(root: &Path, rev: &str) -> Result<(PathBuf, String), String> {
     let manifest = write_baseline_harness(root, &dir, &tree)?;
     let bin = dir.join("keel-bench");
     eprintln!("building the harness against {short} ({})", tree.display());
-    build(root, &manifest, &bin)?;
+    // A revision before the tiered engine gets a harness without its column.
+    let features: &[&str] =
+        if tree.join("crates").join("tiered").is_dir() { &[] } else { &["--no-default-features"] };
+    build(root, &manifest, &bin, features)?;
     Ok((bin, short))
 }
 
@@ -253,8 +256,9 @@ fn write_baseline_harness(root: &Path, dir: &Path, tree: &Path) -> Result<PathBu
 
 /// Builds the harness of `manifest` and copies the binary to `to` (both harnesses build to the
 /// same `bench/target/release/keel-bench`).
-fn build(root: &Path, manifest: &Path, to: &Path) -> Result<(), String> {
+fn build(root: &Path, manifest: &Path, to: &Path, args: &[&str]) -> Result<(), String> {
     let status = cargo_harness(root, manifest, "build")
+        .args(args)
         .status()
         .map_err(|e| format!("running cargo: {e}"))?;
     if !status.success() {
