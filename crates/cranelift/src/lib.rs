@@ -204,37 +204,56 @@ impl Code {
     }
 }
 
-thread_local! {
+/// This thread's native stack as entries into compiled code see it: one thread-local, read once
+/// per entry (the entry from the host is the hot path of a host-to-Wasm call).
+struct ThreadStack {
     /// The stack limit of the outermost entry into compiled code on this thread (0: none).
-    static STACK_LIMIT: Cell<usize> = const { Cell::new(0) };
-    /// The lowest address of this thread's stack (0: not asked yet; 1: unknown).
-    static STACK_LOW: Cell<usize> = const { Cell::new(0) };
+    limit: Cell<usize>,
+    /// The lowest address a limit may have: the thread's stack bottom plus [`HOST_RESERVE`]
+    /// (0: not asked yet; 1: the bounds are unknown).
+    floor: Cell<usize>,
+}
+
+thread_local! {
+    static STACK: ThreadStack = const { ThreadStack { limit: Cell::new(0), floor: Cell::new(0) } };
 }
 
 /// Native stack left above the limit of the entry into compiled code running on this thread;
 /// `None` when there is none.
 fn stack_room() -> Option<usize> {
-    let limit = STACK_LIMIT.with(|l| l.get());
+    let limit = STACK.with(|s| s.limit.get());
     (limit != 0).then(|| stack_pointer().saturating_sub(limit))
 }
 
-/// The native stack budget of an outermost entry at stack pointer `sp` with `max_call_depth`:
-/// [`BYTES_PER_FRAME`] per frame within [32 KiB, [`STACK_BUDGET`]], and never more than what the
-/// thread's stack has left less [`HOST_RESERVE`] (a small thread gets a small budget, and an
-/// overflow is a trap rather than a fault of the host).
-fn stack_budget(sp: usize, max_call_depth: u32) -> usize {
-    let wanted =
-        (max_call_depth as usize).saturating_mul(BYTES_PER_FRAME).clamp(32 * 1024, STACK_BUDGET);
-    let low = STACK_LOW.with(|l| {
-        if l.get() == 0 {
-            l.set(thread_stack_low().unwrap_or(1));
-        }
-        l.get()
-    });
-    if low == 1 {
-        return wanted.min(FALLBACK_BUDGET);
+/// The native stack budget of an outermost entry with `max_call_depth`, before the thread's own
+/// bound: [`BYTES_PER_FRAME`] per frame within [32 KiB, [`STACK_BUDGET`]]. Computed once per
+/// instance.
+pub(crate) fn stack_budget(max_call_depth: u32) -> usize {
+    (max_call_depth as usize).saturating_mul(BYTES_PER_FRAME).clamp(32 * 1024, STACK_BUDGET)
+}
+
+/// The limit of an outermost entry at stack pointer `sp`: `budget` bytes below it, and never
+/// below the thread's stack bottom plus [`HOST_RESERVE`] (a small thread gets a small budget,
+/// and an overflow is a trap rather than a fault of the host).
+#[inline]
+fn outer_limit(stack: &ThreadStack, sp: usize, budget: usize) -> usize {
+    let floor = match stack.floor.get() {
+        0 => stack_floor(stack),
+        floor => floor,
+    };
+    if floor == 1 {
+        return sp.saturating_sub(budget.min(FALLBACK_BUDGET));
     }
-    wanted.min(sp.saturating_sub(low).saturating_sub(HOST_RESERVE))
+    sp.saturating_sub(budget).max(floor.min(sp))
+}
+
+/// Asks the system for this thread's stack bounds, once per thread.
+#[cold]
+#[inline(never)]
+fn stack_floor(stack: &ThreadStack) -> usize {
+    let floor = thread_stack_low().map_or(1, |low| low.saturating_add(HOST_RESERVE));
+    stack.floor.set(floor);
+    floor
 }
 
 /// The lowest address of the calling thread's stack, where the platform says.
@@ -279,7 +298,7 @@ struct LimitGuard(bool);
 impl Drop for LimitGuard {
     fn drop(&mut self) {
         if self.0 {
-            STACK_LIMIT.with(|l| l.set(0));
+            STACK.with(|s| s.limit.set(0));
         }
     }
 }
@@ -378,10 +397,10 @@ impl Entry<'_> {
         // context; `st` lives as long as the instance (boxed in its engine data).
         unsafe { (*vmctx).state = st };
         let sp = stack_pointer();
-        let (limit, outer) = STACK_LIMIT.with(|l| match l.get() {
+        let (limit, outer) = STACK.with(|s| match s.limit.get() {
             0 => {
-                let limit = sp.saturating_sub(stack_budget(sp, instance.limits().max_call_depth));
-                l.set(limit);
+                let limit = outer_limit(s, sp, st.stack_budget);
+                s.limit.set(limit);
                 (limit, true)
             }
             limit => (limit, false),
@@ -395,7 +414,7 @@ impl Entry<'_> {
         unsafe { (*vmctx).stack_limit = limit };
         // Code without bounds checks must never run on a memory without a guard region (one
         // made by a runtime with another reservation policy and imported here).
-        if self.guarded && instance.memories().first().is_some_and(|m| !m.is_guarded()) {
+        if self.guarded && st.unguarded_memory {
             return Err(Trap::host(
                 "this module was compiled for guarded memories, but its memory is not guarded",
             ));

@@ -90,6 +90,12 @@ pub(crate) struct InstanceState {
     /// The trap being unwound: created by the libcall that raises it, extended by one frame per
     /// compiled function it leaves, taken by the entry trampoline.
     pub(crate) pending: Mutex<Option<Trap>>,
+    /// The native stack an outermost entry may use, before the thread's own bound
+    /// ([`crate::stack_budget`] of the instance's `max_call_depth`).
+    pub(crate) stack_budget: usize,
+    /// Its memory 0 has no guard region (a memory of a runtime with another reservation
+    /// policy, imported): code compiled for guarded memories must not run on it.
+    pub(crate) unguarded_memory: bool,
 }
 
 // SAFETY: the raw pointers point into the instance (its memories, globals, functions) or into the
@@ -137,6 +143,8 @@ impl InstanceState {
             _globals: globals,
             _func_refs: func_refs,
             pending: Mutex::new(None),
+            stack_budget: crate::stack_budget(instance.limits().max_call_depth),
+            unguarded_memory: instance.memories().first().is_some_and(|m| !m.is_guarded()),
         }
     }
 
