@@ -1308,23 +1308,29 @@ impl<'a, 'b> Tx<'a, 'b> {
         let type_index = module.functions[function_index as usize];
         let nparams = module.types[type_index as usize].params.len();
         let args = self.popn(nparams);
-        let results = if function_index >= module.num_imported_functions && self.env.tiered {
-            let def = function_index - module.num_imported_functions;
-            let def = self.b.ins().iconst(types::I64, def as i64);
-            let code = self.load_vmctx(VmCtx::CODE, true);
-            let at = self.b.ins().ishl_imm_u(def, 3);
-            let at = self.b.ins().iadd(code, at);
-            self.call_tiered(type_index, def, at, &args)?
-        } else if function_index >= module.num_imported_functions {
-            let def = function_index - module.num_imported_functions;
-            let code = self.load_vmctx(VmCtx::CODE, true);
-            let f = self.b.ins().load(types::I64, constant(), code, def as i32 * 8);
-            self.call_native(type_index, f, &args)?
-        } else {
-            let arr = self.load_vmctx(VmCtx::FUNC_REFS, true);
-            let f = self.b.ins().load(types::I64, constant(), arr, function_index as i32 * 8);
-            self.call_through_runtime(type_index, f, &args)?
-        };
+        // A whole function of tiered code calling itself calls compiled code, its own: it runs
+        // only once its code-array entry holds it, and a compiled entry never changes again.
+        // So its recursion is the eager compiler's call (no `callee` for a stub, and the entry
+        // loaded once), not the one that must see a stub turn into code.
+        let settled = function_index == self.func_index && self.osr.is_none();
+        let results =
+            if function_index >= module.num_imported_functions && self.env.tiered && !settled {
+                let def = function_index - module.num_imported_functions;
+                let def = self.b.ins().iconst(types::I64, def as i64);
+                let code = self.load_vmctx(VmCtx::CODE, true);
+                let at = self.b.ins().ishl_imm_u(def, 3);
+                let at = self.b.ins().iadd(code, at);
+                self.call_tiered(type_index, def, at, &args)?
+            } else if function_index >= module.num_imported_functions {
+                let def = function_index - module.num_imported_functions;
+                let code = self.load_vmctx(VmCtx::CODE, true);
+                let f = self.b.ins().load(types::I64, constant(), code, def as i32 * 8);
+                self.call_native(type_index, f, &args)?
+            } else {
+                let arr = self.load_vmctx(VmCtx::FUNC_REFS, true);
+                let f = self.b.ins().load(types::I64, constant(), arr, function_index as i32 * 8);
+                self.call_through_runtime(type_index, f, &args)?
+            };
         self.stack.extend(results);
         Ok(())
     }
