@@ -126,6 +126,16 @@ const GUESTS: &[LargeGuest] = &[
         about: "Go's compiler (js/wasm, ~39 MB): compile -V",
     },
     LargeGuest {
+        name: "vet-js",
+        package: "cmd/vet",
+        file: "vet.wasm",
+        goos: Goos::Js,
+        args: &["-V=full"],
+        expected: "vet.wasm version {go}\n",
+        quick: false,
+        about: "Go's vet (js/wasm, ~12 MB): vet -V=full",
+    },
+    LargeGuest {
         name: "gofmt-wasip1",
         package: "cmd/gofmt",
         file: "gofmt.wasm",
